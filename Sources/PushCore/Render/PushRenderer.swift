@@ -1,0 +1,44 @@
+/// Renders pushes for one app to whichever vendor a device uses.
+public struct PushRenderer: Sendable {
+    public let app: AppPushSettings
+    let apns: APNsRenderer?
+    let fcm: FCMRenderer?
+    let huawei: HuaweiRenderer?
+    let xiaomi: XiaomiRenderer?
+    let oppo: OPPORenderer?
+    let vivo: VivoRenderer?
+    let meizu: MeizuRenderer?
+    let honor: HonorRenderer?
+
+    public init(app: AppPushSettings) {
+        self.app = app
+        let title = app.defaultTitle
+        apns = app.apns.map { APNsRenderer(settings: $0) }
+        fcm = app.fcm.map { FCMRenderer(settings: $0) }
+        huawei = app.huawei.map { HuaweiRenderer(settings: $0, defaultTitle: title) }
+        xiaomi = app.xiaomi.map { XiaomiRenderer(settings: $0, defaultTitle: title) }
+        oppo = app.oppo.map { OPPORenderer(settings: $0, defaultTitle: title) }
+        vivo = app.vivo.map { VivoRenderer(settings: $0, defaultTitle: title) }
+        meizu = app.meizu.map { MeizuRenderer(settings: $0, defaultTitle: title) }
+        honor = app.honor.map { HonorRenderer(settings: $0, defaultTitle: title) }
+    }
+
+    /// The request for one device of `vendor`, or why there is none.
+    public func render(_ content: PushContent, vendor: Vendor, to target: PushTarget) throws(RenderError) -> VendorRequest {
+        switch vendor {
+        case .apns: try require(apns, vendor).render(content, to: target)
+        case .fcm: try require(fcm, vendor).render(content, to: target)
+        case .huawei: try require(huawei, vendor).render(content, to: target)
+        case .xiaomi: try require(xiaomi, vendor).render(content, to: target)
+        case .oppo: try require(oppo, vendor).render(content, to: target)
+        case .vivo: try require(vivo, vendor).render(content, to: target)
+        case .meizu: try require(meizu, vendor).render(content, to: target)
+        case .honor: try require(honor, vendor).render(content, to: target)
+        }
+    }
+
+    private func require<R>(_ renderer: R?, _ vendor: Vendor) throws(RenderError) -> R {
+        guard let renderer else { throw .vendorNotConfigured(vendor) }
+        return renderer
+    }
+}

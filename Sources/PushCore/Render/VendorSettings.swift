@@ -1,0 +1,114 @@
+/// What rendering needs to know about one app: its default title and, per configured vendor,
+/// identifiers and default channels. Credentials stay with the gateway clients.
+public struct AppPushSettings: Sendable, Equatable {
+    /// Title for Android vendors that require one when the message has none.
+    public var defaultTitle: String
+    public var apns: APNs?
+    public var fcm: FCM?
+    public var huawei: Huawei?
+    public var xiaomi: Xiaomi?
+    public var oppo: OPPO?
+    public var vivo: Vivo?
+    public var meizu: Meizu?
+    public var honor: Honor?
+
+    public init(
+        defaultTitle: String = "", apns: APNs? = nil, fcm: FCM? = nil, huawei: Huawei? = nil,
+        xiaomi: Xiaomi? = nil, oppo: OPPO? = nil, vivo: Vivo? = nil, meizu: Meizu? = nil, honor: Honor? = nil
+    ) {
+        self.defaultTitle = defaultTitle
+        self.apns = apns
+        self.fcm = fcm
+        self.huawei = huawei
+        self.xiaomi = xiaomi
+        self.oppo = oppo
+        self.vivo = vivo
+        self.meizu = meizu
+        self.honor = honor
+    }
+
+    /// Whether the app has settings for a vendor.
+    public func configures(_ vendor: Vendor) -> Bool {
+        switch vendor {
+        case .apns: apns != nil
+        case .fcm: fcm != nil
+        case .huawei: huawei != nil
+        case .xiaomi: xiaomi != nil
+        case .oppo: oppo != nil
+        case .vivo: vivo != nil
+        case .meizu: meizu != nil
+        case .honor: honor != nil
+        }
+    }
+
+    public struct APNs: Sendable, Equatable {
+        /// The app's bundle id, sent as `apns-topic`.
+        public var bundleID: String
+        public init(bundleID: String) { self.bundleID = bundleID }
+    }
+
+    public struct FCM: Sendable, Equatable {
+        public var projectID: String
+        public var defaultChannelID: String
+        public init(projectID: String, defaultChannelID: String = "") {
+            self.projectID = projectID
+            self.defaultChannelID = defaultChannelID
+        }
+    }
+
+    public struct Huawei: Sendable, Equatable {
+        public var appID: String
+        public var defaultChannelID: String
+        public var defaultCategory: String
+        /// Launcher activity for the badge (`badge.class`); no badge is sent when empty.
+        public var badgeClass: String
+        public init(appID: String, defaultChannelID: String = "", defaultCategory: String = "", badgeClass: String = "") {
+            self.appID = appID
+            self.defaultChannelID = defaultChannelID
+            self.defaultCategory = defaultCategory
+            self.badgeClass = badgeClass
+        }
+    }
+
+    public struct Xiaomi: Sendable, Equatable {
+        public var packageName: String
+        public var defaultChannelID: String
+        public init(packageName: String, defaultChannelID: String = "") {
+            self.packageName = packageName
+            self.defaultChannelID = defaultChannelID
+        }
+    }
+
+    public struct OPPO: Sendable, Equatable {
+        public var defaultChannelID: String
+        public var defaultCategory: String
+        public init(defaultChannelID: String = "", defaultCategory: String = "") {
+            self.defaultChannelID = defaultChannelID
+            self.defaultCategory = defaultCategory
+        }
+    }
+
+    public struct Vivo: Sendable, Equatable {
+        public var appID: String
+        public var defaultCategory: String
+        public init(appID: String, defaultCategory: String = "") {
+            self.appID = appID
+            self.defaultCategory = defaultCategory
+        }
+    }
+
+    public struct Meizu: Sendable, Equatable {
+        public var appID: String
+        public init(appID: String) { self.appID = appID }
+    }
+
+    public struct Honor: Sendable, Equatable {
+        public var appID: String
+        /// Launcher activity for the badge (`badge.badgeClass`); no badge is sent when empty.
+        public var badgeClass: String
+        public init(appID: String, badgeClass: String = "") {
+            self.appID = appID
+            self.badgeClass = badgeClass
+        }
+    }
+}
