@@ -1,0 +1,192 @@
+import Foundation
+import PushCore
+import Yams
+
+/// A parsed config file and what is wrong with it.
+public struct LoadedConfig: Sendable {
+    public var config: PushdConfig
+    public var problems: [ConfigProblem]
+}
+
+/// A config file that cannot be read or is not YAML at all.
+public struct ConfigLoadError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Reads the YAML config, reports unknown keys and wrong types, applies environment overrides.
+///
+/// Environment variables win over the file: `PUSHD_STORAGE_URL`, `PUSHD_<SDKAPPID>_SECRET_KEY`, and
+/// `PUSHD_<SDKAPPID>_<VENDOR>_<FIELD>` for any field of a vendor the file configures, e.g.
+/// `PUSHD_1400000000_HUAWEI_CLIENT_SECRET`.
+public struct ConfigLoader: Sendable {
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    /// Loads a file.
+    public func load(path: String) throws(ConfigLoadError) -> LoadedConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigLoadError(description: "\(path): cannot read the config file")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    /// Parses YAML text (JSON is valid YAML).
+    public func parse(_ yaml: String, source: String = "config") throws(ConfigLoadError) -> LoadedConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigLoadError(description: "\(source): not valid YAML: \(error)")
+        }
+        var walker = Walker()
+        var config = PushdConfig()
+        if let root { walker.readRoot(root, into: &config) }
+        applyEnvironment(to: &config)
+        return LoadedConfig(config: config, problems: walker.problems)
+    }
+
+    func applyEnvironment(to config: inout PushdConfig) {
+        if let url = environment["PUSHD_STORAGE_URL"] { config.storage.url = url }
+        for index in config.apps.indices {
+            let prefix = "PUSHD_\(config.apps[index].sdkAppID)_"
+            if let key = environment[prefix + "SECRET_KEY"] { config.apps[index].secretKey = key }
+            for (vendor, var settings) in config.apps[index].vendors {
+                for field in VendorSchema.fields(vendor) {
+                    let name = prefix + vendor.rawValue.uppercased() + "_" + field.name.uppercased()
+                    if let value = environment[name] { settings.fields[field.name] = value }
+                }
+                config.apps[index].vendors[vendor] = settings
+            }
+        }
+    }
+}
+
+/// Walks the YAML tree, filling the config and collecting problems.
+private struct Walker {
+    var problems: [ConfigProblem] = []
+
+    struct Entry {
+        var key: String
+        var keyNode: Node
+        var value: Node
+        var path: String
+    }
+
+    mutating func readRoot(_ node: Node, into config: inout PushdConfig) {
+        for entry in entries(node, path: "") {
+            switch entry.key {
+            case "listen": string(entry).map { config.listen = $0 }
+            case "templates": string(entry).map { config.templates = $0 }
+            case "storage":
+                for e in entries(entry.value, path: entry.path) {
+                    switch e.key {
+                    case "backend": string(e).map { config.storage.backend = $0 }
+                    case "path": string(e).map { config.storage.path = $0 }
+                    case "url": string(e).map { config.storage.url = $0 }
+                    default: unknown(e)
+                    }
+                }
+            case "tls":
+                for e in entries(entry.value, path: entry.path) {
+                    if e.key == "ca_file" { string(e).map { config.tls.caFile = $0 } } else { unknown(e) }
+                }
+            case "apps":
+                guard let sequence = entry.value.sequence else {
+                    report(.error, entry.path, entry.value, "must be a list of apps")
+                    continue
+                }
+                for (i, item) in sequence.enumerated() {
+                    if let app = readApp(item, path: "apps[\(i)]") { config.apps.append(app) }
+                }
+            default: unknown(entry)
+            }
+        }
+    }
+
+    mutating func readApp(_ node: Node, path: String) -> PushdConfig.App? {
+        guard let sdkAppIDNode = node.mapping?["sdkappid"] else {
+            report(.error, path, node, "sdkappid is required")
+            return nil
+        }
+        guard let text = sdkAppIDNode.scalar?.string, let id = UInt64(text), id > 0 else {
+            report(.error, path + ".sdkappid", sdkAppIDNode, "must be a positive integer")
+            return nil
+        }
+        var app = PushdConfig.App(sdkAppID: id)
+        for entry in entries(node, path: path) {
+            switch entry.key {
+            case "sdkappid": break
+            case "secret_key": string(entry).map { app.secretKey = $0 }
+            case "admin": string(entry).map { app.admin = $0 }
+            case "default_title": string(entry).map { app.defaultTitle = $0 }
+            case "templates": string(entry).map { app.templates = $0 }
+            case "default_locale":
+                guard let text = string(entry) else { break }
+                if let locale = PushLocale(rawValue: text) {
+                    app.defaultLocale = locale
+                } else {
+                    report(.error, entry.path, entry.value, "bad locale \"\(text)\" (expected zh or en)")
+                }
+            case "vendors":
+                for e in entries(entry.value, path: entry.path) {
+                    if let vendor = Vendor(rawValue: e.key) {
+                        app.vendors[vendor] = readVendor(vendor, e)
+                    } else {
+                        unknown(e, hint: "vendors are " + Vendor.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
+                }
+            default: unknown(entry)
+            }
+        }
+        return app
+    }
+
+    mutating func readVendor(_ vendor: Vendor, _ entry: Entry) -> VendorConfig {
+        let schema = VendorSchema.fields(vendor)
+        var settings = VendorConfig(vendor: vendor)
+        for field in schema where !field.defaultValue.isEmpty { settings.fields[field.name] = field.defaultValue }
+        if entry.value.null != nil { return settings }
+        for e in entries(entry.value, path: entry.path) {
+            guard schema.contains(where: { $0.name == e.key }) else {
+                unknown(e)
+                continue
+            }
+            if let text = string(e), !text.isEmpty { settings.fields[e.key] = text }
+        }
+        return settings
+    }
+
+    /// The keys of a mapping with their values; anything else is reported.
+    mutating func entries(_ node: Node, path: String) -> [Entry] {
+        if node.null != nil { return [] }
+        guard let mapping = node.mapping else {
+            report(.error, path, node, "must be a mapping")
+            return []
+        }
+        return mapping.map { keyNode, value in
+            let key = keyNode.scalar?.string ?? "?"
+            return Entry(key: key, keyNode: keyNode, value: value, path: path.isEmpty ? key : "\(path).\(key)")
+        }
+    }
+
+    mutating func unknown(_ entry: Entry, hint: String? = nil) {
+        report(.unknownKey, entry.path, entry.keyNode, "unknown key \"\(entry.key)\"" + (hint.map { " (\($0))" } ?? ""))
+    }
+
+    mutating func string(_ entry: Entry) -> String? {
+        if entry.value.null != nil { return "" }
+        guard let scalar = entry.value.scalar else {
+            report(.error, entry.path, entry.value, "must be a single value")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func report(_ kind: ConfigProblem.Kind, _ path: String, _ node: Node, _ message: String) {
+        let line = node.mark.map { "line \($0.line): " } ?? ""
+        problems.append(ConfigProblem(kind, line + path, message))
+    }
+}

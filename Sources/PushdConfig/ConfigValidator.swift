@@ -1,0 +1,148 @@
+import Foundation
+import PushCore
+
+/// Checks a loaded config against the machine: credentials present, key files readable and well
+/// formed, templates compiling, storage usable. One problem per line, in file order.
+public struct ConfigValidator: Sendable {
+    public init() {}
+
+    public func validate(_ config: PushdConfig) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        func fail(_ location: String, _ message: String) { problems.append(.init(.error, location, message)) }
+
+        if HostPort(config.listen) == nil {
+            fail("listen", "\"\(config.listen)\" is not HOST:PORT")
+        }
+        switch config.storage.backend {
+        case "sqlite":
+            if config.storage.path.isEmpty { fail("storage.path", "is empty; the sqlite backend needs a file path") }
+        case "postgres":
+            if config.storage.url.isEmpty {
+                fail("storage.url", "is empty; the postgres backend needs a URL (or PUSHD_STORAGE_URL)")
+            }
+        default:
+            fail("storage.backend", "\"\(config.storage.backend)\" is not sqlite or postgres")
+        }
+        if !config.tls.caFile.isEmpty, !FileManager.default.isReadableFile(atPath: config.tls.caFile) {
+            fail("tls.ca_file", "cannot read \(config.tls.caFile)")
+        }
+        do {
+            _ = try TemplateLoader.load(defaultFolder: config.templates)
+        } catch {
+            fail("templates", error.description)
+        }
+        if config.apps.isEmpty {
+            problems.append(.init(.warning, "apps", "no app is configured; every request will be refused"))
+        }
+        var seen: Set<UInt64> = []
+        for (index, app) in config.apps.enumerated() {
+            let path = "apps[\(index)]"
+            if !seen.insert(app.sdkAppID).inserted { fail(path + ".sdkappid", "\(app.sdkAppID) is configured twice") }
+            if app.secretKey.isEmpty {
+                fail(path + ".secret_key", "missing (set it in the file or PUSHD_\(app.sdkAppID)_SECRET_KEY)")
+            }
+            if app.admin.isEmpty { fail(path + ".admin", "is empty") }
+            if !app.templates.isEmpty {
+                do {
+                    _ = try TemplateLoader.load(defaultFolder: config.templates, appFolder: app.templates)
+                } catch {
+                    fail(path + ".templates", error.description)
+                }
+            }
+            for vendor in Vendor.allCases {
+                guard let settings = app.vendors[vendor] else { continue }
+                problems += validate(settings, app: app, path: "\(path).vendors.\(vendor.rawValue)")
+            }
+            let needTitle = VendorSchema.requiresTitle.filter { app.vendors[$0] != nil }
+            if app.defaultTitle.isEmpty, !needTitle.isEmpty {
+                let names = needTitle.map(\.rawValue).sorted().joined(separator: ", ")
+                problems.append(
+                    .init(.warning, path + ".default_title", "is empty; \(names) need a title for messages without one")
+                )
+            }
+        }
+        return problems
+    }
+
+    private func validate(_ settings: VendorConfig, app: PushdConfig.App, path: String) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        let vendor = settings.vendor
+        for field in VendorSchema.fields(vendor) {
+            let value = settings[field.name]
+            let location = "\(path).\(field.name)"
+            let variable = "PUSHD_\(app.sdkAppID)_\(vendor.rawValue.uppercased())_\(field.name.uppercased())"
+            if field.required, value.isEmpty {
+                problems.append(.init(.error, location, "missing credential for configured vendor \(vendor.rawValue) (or \(variable))"))
+                continue
+            }
+            if field.name.hasSuffix("endpoint"), !value.isEmpty, !(value.hasPrefix("https://") || value.hasPrefix("http://")) {
+                problems.append(.init(.error, location, "\"\(value)\" is not an http(s) URL"))
+            }
+            guard field.isFile, !value.isEmpty else { continue }
+            guard let data = FileManager.default.contents(atPath: value) else {
+                problems.append(.init(.error, location, "cannot read key file \(value)"))
+                continue
+            }
+            switch vendor {
+            case .apns where !String(decoding: data, as: UTF8.self).contains("-----BEGIN PRIVATE KEY-----"):
+                problems.append(.init(.error, location, "\(value) is not a .p8 key (PKCS#8 PEM)"))
+            case .fcm:
+                do {
+                    _ = try ServiceAccount.load(path: value)
+                } catch {
+                    problems.append(.init(.error, location, error.description))
+                }
+            default: break
+            }
+        }
+        return problems
+    }
+}
+
+/// `HOST:PORT`, with IPv6 hosts in brackets.
+public struct HostPort: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port), !host.isEmpty else {
+            return nil
+        }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host
+        self.port = port
+    }
+}
+
+extension PushdConfig.App {
+    /// What rendering needs from this app. The FCM project comes from `project_id` or else from the
+    /// service-account file.
+    public func pushSettings() -> AppPushSettings {
+        func settings(_ vendor: Vendor) -> VendorConfig? { vendors[vendor] }
+        var app = AppPushSettings(defaultTitle: defaultTitle)
+        if let v = settings(.apns) { app.apns = .init(bundleID: v["bundle_id"]) }
+        if let v = settings(.fcm) {
+            let project = v["project_id"].isEmpty
+                ? ((try? ServiceAccount.load(path: v["service_account_file"]))?.projectID ?? "") : v["project_id"]
+            app.fcm = .init(projectID: project, defaultChannelID: v["default_channel_id"])
+        }
+        if let v = settings(.huawei) {
+            app.huawei = .init(
+                appID: v["app_id"], defaultChannelID: v["default_channel_id"], defaultCategory: v["default_category"],
+                badgeClass: v["badge_class"]
+            )
+        }
+        if let v = settings(.xiaomi) {
+            app.xiaomi = .init(packageName: v["package_name"], defaultChannelID: v["default_channel_id"])
+        }
+        if let v = settings(.oppo) {
+            app.oppo = .init(defaultChannelID: v["default_channel_id"], defaultCategory: v["default_category"])
+        }
+        if let v = settings(.vivo) { app.vivo = .init(appID: v["app_id"], defaultCategory: v["default_category"]) }
+        if let v = settings(.meizu) { app.meizu = .init(appID: v["app_id"]) }
+        if let v = settings(.honor) { app.honor = .init(appID: v["app_id"], badgeClass: v["badge_class"]) }
+        return app
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks, printed as tables with ratios against a reference run.",
+        subcommands: [RenderBenchCommand.self]
+    )
+}
+
+/// A text table for benchmark output.
+struct BenchTable {
+    var header: [String]
+    var rows: [[String]] = []
+
+    mutating func add(_ row: [String]) { rows.append(row) }
+
+    func render() -> String {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            "| " + zip(cells, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: " | ") + " |"
+        }
+        let rule = "|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|"
+        return ([line(header), rule] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+/// Runs `body` `iterations` times, `rounds` times over, and returns the best rate per second.
+func measureRate(iterations: Int, rounds: Int, _ body: (Int) -> Int) -> (rate: Double, checksum: Int) {
+    var best = 0.0
+    var checksum = 0
+    let clock = ContinuousClock()
+    for _ in 0..<rounds {
+        var sum = 0
+        let elapsed = clock.measure {
+            for i in 0..<iterations { sum &+= body(i) }
+        }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        best = max(best, Double(iterations) / seconds)
+        checksum &+= sum
+    }
+    return (best, checksum)
+}
+
+func formatRate(_ rate: Double) -> String {
+    rate >= 1_000_000 ? String(format: "%.2f M/s", rate / 1_000_000) : String(format: "%.0f k/s", rate / 1_000)
+}

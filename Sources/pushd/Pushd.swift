@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Pushd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pushd",
+        abstract: "Offline push dispatch for instant messaging.",
+        subcommands: [RenderCommand.self, UserSigCommand.self, ConfigCommand.self, BenchCommand.self]
+    )
+}
