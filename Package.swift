@@ -39,6 +39,7 @@ let package = Package(
             dependencies: [
                 "PushCore",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -58,8 +59,18 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "UserSigTests", dependencies: ["UserSig"]),
-        .testTarget(name: "PushdConfigTests", dependencies: ["PushdConfig", "PushCore"]),
+        .testTarget(
+            name: "UserSigTests",
+            dependencies: [
+                "UserSig",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "PushdConfigTests",
+            dependencies: ["PushdConfig", "PushCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import PushCore
 
@@ -84,8 +85,8 @@ public struct ConfigValidator: Sendable {
                 continue
             }
             switch vendor {
-            case .apns where !String(decoding: data, as: UTF8.self).contains("-----BEGIN PRIVATE KEY-----"):
-                problems.append(.init(.error, location, "\(value) is not a .p8 key (PKCS#8 PEM)"))
+            case .apns where (try? P256.Signing.PrivateKey(pemRepresentation: String(decoding: data, as: UTF8.self))) == nil:
+                problems.append(.init(.error, location, "\(value) is not a .p8 key (PKCS#8 PEM, P-256)"))
             case .fcm:
                 do {
                     _ = try ServiceAccount.load(path: value)

@@ -20,6 +20,14 @@ public enum UserSig {
         public var expire: Int64
         public var userbuf: [UInt8]?
 
+        public init(identifier: String, sdkAppID: String, time: Int64, expire: Int64, userbuf: [UInt8]? = nil) {
+            self.identifier = identifier
+            self.sdkAppID = sdkAppID
+            self.time = time
+            self.expire = expire
+            self.userbuf = userbuf
+        }
+
         /// The moment the signature stops being valid, seconds since 1970.
         public var expiresAt: Int64 { time + expire }
     }

@@ -47,14 +47,13 @@ public struct HonorRenderer: Sendable {
             }
             json.endObject()
             json.endObject()
-            let tokenStart = json.bytes.count
             json.key("token")
             json.beginArray()
             json.string(target.token)
             json.endArray()
-            let tokenBytes = json.bytes.count - tokenStart
             json.endObject()
-            return (json.bytes, json.bytes.count - tokenBytes)
+            // The limit excludes the tokens themselves.
+            return (json.bytes, json.bytes.count - target.token.utf8.count)
         }
         return VendorRequest(
             vendor: .honor, path: "/api/v1/\(settings.appID)/sendMessage",

@@ -1,30 +1,28 @@
 /// Fits a JSON payload to a byte limit by shortening the notification text.
 enum PayloadFitting {
-    /// Writes the payload with `text`; while the bytes the vendor counts exceed `limit`, shortens
-    /// the text by the overflow and writes again. Text that appears twice (body and big body)
-    /// converges in a second round.
+    /// Writes the payload with `text`; when the bytes the vendor counts exceed `limit`, shortens
+    /// the text to what is left once the rest of the payload is paid for, shared among the places
+    /// the text appears (body and big body), and writes again.
     ///
     /// - Parameter write: renders the payload and says how many of its bytes count toward the limit
     ///   (all of them for APNs; `notification` + `data` for FCM; all but the tokens for Huawei).
     static func fit(
         _ text: String, vendor: Vendor, limit: Int, write: (String) -> (bytes: [UInt8], counted: Int)
     ) throws(RenderError) -> [UInt8] {
-        var text = text
-        var (bytes, counted) = write(text)
-        var rounds = 0
-        while counted > limit {
-            let overflow = counted - limit
-            let budget = JSONWriter.escapedLength(of: text) - overflow
-            guard rounds < 4, budget >= 0,
-                let shorter = Truncation.truncate(text, toFit: budget, measuredIn: .jsonEscaped), shorter != text
-            else {
-                throw .payloadTooLarge(vendor: vendor, limit: limit, size: counted)
-            }
-            text = shorter
-            (bytes, counted) = write(text)
-            rounds += 1
+        let (bytes, counted) = write(text)
+        if counted <= limit { return bytes }
+        let fixed = write("").counted
+        let textCost = max(JSONWriter.escapedLength(of: text), 1)
+        let occurrences = max(1, (counted - fixed + textCost / 2) / textCost)
+        let budget = (limit - fixed) / occurrences
+        guard budget >= 0, let shorter = Truncation.truncate(text, toFit: budget, measuredIn: .jsonEscaped) else {
+            throw .payloadTooLarge(vendor: vendor, limit: limit, size: counted)
         }
-        return bytes
+        let fitted = write(shorter)
+        guard fitted.counted <= limit else {
+            throw .payloadTooLarge(vendor: vendor, limit: limit, size: fitted.counted)
+        }
+        return fitted.bytes
     }
 
     /// The passthrough as Android vendors receive it: `{"ext":"<Ext>"}`.

@@ -14,7 +14,8 @@ public enum Truncation {
         case jsonEscaped
 
         
-        func cost(of character: Character) -> Int {
+        /// The cost of one grapheme cluster.
+        public func cost(of character: Character) -> Int {
             switch self {
             case .utf16: character.utf16.count
             case .utf8: character.utf8.count
@@ -23,7 +24,8 @@ public enum Truncation {
         }
 
         
-        func cost(of text: String) -> Int {
+        /// The cost of a whole text.
+        public func cost(of text: String) -> Int {
             switch self {
             case .utf16: text.utf16.count
             case .utf8: text.utf8.count

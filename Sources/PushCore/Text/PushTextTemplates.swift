@@ -35,6 +35,12 @@ public struct PushTextTemplates: Sendable {
         public var locale: PushLocale
         public var name: String
         public var reason: String
+        public init(locale: PushLocale, name: String, reason: String) {
+            self.locale = locale
+            self.name = name
+            self.reason = reason
+        }
+
         public var description: String { "template \(locale.rawValue)/\(name).mustache: \(reason)" }
     }
 

@@ -1,0 +1,158 @@
+import Foundation
+import PropertyBased
+import PushCore
+import Testing
+
+/// push-rules.md section 6 and the vendors' byte and character limits.
+@Suite("Limits and truncation")
+struct LimitsTests {
+    static let family = "👨‍👩‍👧‍👦"  // one grapheme cluster of 25 UTF-8 bytes
+
+    static func isWholeGraphemePrefix(_ result: String, of input: String) -> Bool {
+        let kept = result.hasSuffix(String(Truncation.ellipsis)) && result != input ? String(result.dropLast()) : result
+        return Array(input).starts(with: Array(kept))
+    }
+
+    @Test("6: an APNs alert that does not fit is shortened at a grapheme boundary and ends with …")
+    func apnsShortening() throws {
+        let body = String(repeating: "消息" + Self.family + "\"quote\"\n", count: 200)
+        let request = try Fixtures.render(PushContent(body: body, ext: #"{"k":"v"}"#), .apns)
+        #expect(request.body.bytes.count <= 4096)
+        let alert = try #require(try Fixtures.json(request)["aps", "alert"] as? String)
+        #expect(alert.hasSuffix("…"))
+        #expect(Self.isWholeGraphemePrefix(alert, of: body))
+        #expect(request.body.bytes.count > 4096 - 30, "should use the room it has")
+    }
+
+    @Test("6: when Ext alone makes the APNs payload too large, the push is a permanent PayloadTooLarge")
+    func apnsExtTooLarge() {
+        let content = PushContent(body: "hi", ext: String(repeating: "x", count: 4100))
+        #expect {
+            try Fixtures.render(content, .apns)
+        } throws: { error in
+            guard case .payloadTooLarge(.apns, 4096, let size)? = error as? RenderError else { return false }
+            return size > 4096 && (error as? RenderError)?.reason == "PayloadTooLarge"
+        }
+    }
+
+    @Test("6: FCM counts notification + data against 4096 bytes")
+    func fcmLimit() throws {
+        let body = String(repeating: "é", count: 3000)
+        let request = try Fixtures.render(PushContent(body: body, ext: String(repeating: "e", count: 1000)), .fcm)
+        let json = try Fixtures.json(request)
+        let notification = try JSONSerialization.data(withJSONObject: json["message", "notification"]!)
+        #expect(notification.count + 1000 < 4096 + 64)
+        #expect((json["message", "notification", "body"] as? String)?.hasSuffix("…") == true)
+        #expect(throws: RenderError.self) { try Fixtures.render(PushContent(body: "x", ext: String(repeating: "e", count: 5000)), .fcm) }
+    }
+
+    @Test("6: Huawei shortens body and big body together to fit 4096 bytes without the tokens")
+    func huaweiBigTextLimit() throws {
+        var android = AndroidInfo()
+        android.pushStyle = 1
+        let request = try Fixtures.render(PushContent(body: String(repeating: "长", count: 2000), android: android), .huawei)
+        let json = try Fixtures.json(request)
+        let body = try #require(json["message", "android", "notification", "body"] as? String)
+        #expect(body.hasSuffix("…"))
+        #expect(json["message", "android", "notification", "big_body"] as? String == body)
+        #expect(request.body.bytes.count - Fixtures.target.token.utf8.count <= 4096)
+    }
+
+    @Test(
+        "6: Chinese vendors' character limits: Xiaomi <50/<128, OPPO 50/50, vivo 40/100, Meizu 32/100",
+        arguments: [(Vendor.xiaomi, 49, 127), (.oppo, 50, 50), (.vivo, 40, 100), (.meizu, 32, 100)]
+    )
+    func characterLimits(vendor: Vendor, titleLimit: Int, bodyLimit: Int) throws {
+        let title = String(repeating: "标", count: 60) + Self.family
+        let body = String(repeating: "文", count: 150)
+        let request = try Fixtures.render(PushContent(body: body, title: title), vendor)
+        let (gotTitle, gotBody): (String?, String?)
+        switch vendor {
+        case .xiaomi:
+            let form = try Fixtures.form(request)
+            (gotTitle, gotBody) = (form["title"], form["description"])
+        case .oppo:
+            let message = try Fixtures.object(try #require(try Fixtures.form(request)["message"]))
+            (gotTitle, gotBody) = (message["notification", "title"] as? String, message["notification", "content"] as? String)
+        case .vivo:
+            let json = try Fixtures.json(request)
+            (gotTitle, gotBody) = (json["title"] as? String, json["content"] as? String)
+        default:
+            let message = try Fixtures.object(try #require(try Fixtures.form(request)["messageJson"]))
+            (gotTitle, gotBody) = (message["noticeBarInfo", "title"] as? String, message["noticeBarInfo", "content"] as? String)
+        }
+        let t = try #require(gotTitle)
+        let b = try #require(gotBody)
+        #expect(t.utf16.count == titleLimit && t.hasSuffix("…"))
+        #expect(b.utf16.count == bodyLimit && b.hasSuffix("…"))
+        #expect(Self.isWholeGraphemePrefix(t, of: title) && Self.isWholeGraphemePrefix(b, of: body))
+    }
+
+    @Test("6: OPPO long text (PushStyle 1) allows 128 characters")
+    func oppoLongText() throws {
+        var android = AndroidInfo()
+        android.pushStyle = 1
+        let request = try Fixtures.render(PushContent(body: String(repeating: "a", count: 200), android: android), .oppo)
+        let message = try Fixtures.object(try #require(try Fixtures.form(request)["message"]))
+        #expect((message["notification", "content"] as? String)?.utf16.count == 128)
+        #expect(message["notification", "style"] as? Int == 2)
+    }
+
+    @Test("6: a Xiaomi payload of 4 KB or more is PayloadTooLarge")
+    func xiaomiPayload() {
+        #expect(throws: RenderError.payloadTooLarge(vendor: .xiaomi, limit: 4095, size: 4096)) {
+            try Fixtures.render(PushContent(body: "x", ext: String(repeating: "p", count: 4096)), .xiaomi)
+        }
+    }
+
+    @Test("Truncation never splits a grapheme cluster")
+    func graphemeBoundary() {
+        let text = "ab" + Self.family + "cdef"
+        #expect(Truncation.truncate(text, toFit: 2 + 25 + 3, measuredIn: .utf8) == "ab" + Self.family + "…")
+        #expect(Truncation.truncate(text, toFit: 2 + 24 + 3, measuredIn: .utf8) == "ab…")
+        #expect(Truncation.truncate(text, toFit: 2, measuredIn: .utf8) == nil)
+        #expect(Truncation.truncate(text, toFit: 100, measuredIn: .utf8) == text)
+    }
+
+    // MARK: Properties
+
+    /// Awkward pieces: combining marks, ZWJ sequences, flags, CJK, escapes, controls, 4-byte scalars.
+    static let pieces: [String] = [
+        "a", "Z", " ", "\"", "\\", "\n", "\u{0}", "\u{1F}", "é", "e\u{301}", "中", "文", "😀", "👍🏽", family,
+        "🇨🇳", "🇺🇸", "\u{1F1E6}", "ก\u{E49}", "𝄞", "\u{200D}", "…", "\r\n",
+    ]
+    static let text = Gen.element(of: pieces).array(of: 0...120).map { $0.compactMap { $0 }.joined() }
+
+    @Test("Property: for any text and limit the result fits, is valid UTF-8 and keeps whole graphemes")
+    func truncationProperty() async {
+        await propertyCheck(count: 400, input: Self.text, Gen.int(in: 0...300), Gen.element(of: [0, 1, 2])) { text, limit, which in
+            let measure: Truncation.Measure = [.utf8, .utf16, .jsonEscaped][which ?? 0]
+            guard let result = Truncation.truncate(text, toFit: limit, measuredIn: measure) else {
+                #expect(measure.cost(of: "…") > limit)
+                return
+            }
+            #expect(measure.cost(of: result) <= limit)
+            #expect(String(validating: Array(result.utf8), as: UTF8.self) == result)
+            #expect(Self.isWholeGraphemePrefix(result, of: text))
+        }
+    }
+
+    @Test("Property: any APNs body renders within 4096 bytes as valid JSON, or is refused as too large")
+    func apnsProperty() async {
+        await propertyCheck(count: 200, input: Self.text, Gen.int(in: 1...60), Gen.int(in: 0...4200)) { piece, repeats, extSize in
+            let body = String(repeating: piece.isEmpty ? "x" : piece, count: repeats * 10)
+            let content = PushContent(body: body, title: "T", apnsTitle: "T", ext: String(repeating: "e", count: extSize))
+            do {
+                let request = try Fixtures.render(content, .apns)
+                #expect(request.body.bytes.count <= 4096)
+                let alert = (try? Fixtures.json(request))?["aps", "alert", "body"] as? String
+                #expect(alert.map { Self.isWholeGraphemePrefix($0, of: body) } == true)
+            } catch let error as RenderError {
+                #expect(error.reason == "PayloadTooLarge")
+                #expect(extSize > 4000, "refused a payload whose ext leaves room: ext \(extSize)")
+            } catch {
+                Issue.record("unexpected error \(error)")
+            }
+        }
+    }
+}

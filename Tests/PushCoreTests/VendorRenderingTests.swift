@@ -1,0 +1,252 @@
+import Foundation
+import PushCore
+import Testing
+
+/// Each vendor's field mapping (vendor-protocols.md) and the overrides of push-rules.md section 4.
+@Suite("Vendor rendering")
+struct VendorRenderingTests {
+    static let plain = PushContent(body: "Alice:hi", lifetime: 3600)
+
+    static func content(_ info: String, body: String = "Alice:hi") throws -> PushContent {
+        let message = PushMessage(
+            body: try Fixtures.body(#"[{"MsgType":"TIMTextElem","MsgContent":{"Text":"hi"}}]"#),
+            offlinePushInfo: try Fixtures.info(info), lifetime: 3600
+        )
+        return try Fixtures.content(message, .c2c(senderNick: "Alice"))
+    }
+
+    // MARK: APNs
+
+    @Test("APNs: path, headers and expiration from the message lifetime")
+    func apnsRequest() throws {
+        let request = try Fixtures.render(Self.plain, .apns)
+        #expect(request.method == "POST")
+        #expect(request.path == "/3/device/" + Fixtures.target.token)
+        #expect(request.header("apns-push-type") == "alert")
+        #expect(request.header("apns-topic") == "com.example.im")
+        #expect(request.header("apns-priority") == "10")
+        #expect(request.header("apns-expiration") == String(1_763_600_000 + 3600))
+        #expect(request.header("apns-id") == Fixtures.target.pushID)
+        #expect(request.header("apns-collapse-id") == nil)
+        let json = try Fixtures.json(request)
+        #expect(json["aps", "alert"] as? String == "Alice:hi")
+        #expect(json["aps", "badge"] as? Int == 3)
+    }
+
+    @Test("APNs: the apns-id is the push id, so every retry reuses it")
+    func apnsStableID() throws {
+        var target = Fixtures.target
+        target.nowMillis += 60_000
+        let first = try Fixtures.render(Self.plain, .apns)
+        let retry = try Fixtures.render(Self.plain, .apns, target: target)
+        #expect(first.header("apns-id") == retry.header("apns-id"))
+    }
+
+    @Test("APNs: collapse id is sent, and refused over 64 bytes")
+    func apnsCollapseID() throws {
+        var target = Fixtures.target
+        target.collapseID = "chat-alice"
+        #expect(try Fixtures.render(Self.plain, .apns, target: target).header("apns-collapse-id") == "chat-alice")
+        target.collapseID = String(repeating: "c", count: 65)
+        #expect(throws: RenderError.invalidField(vendor: .apns, field: "apns-collapse-id", reason: "is longer than 64 bytes")) {
+            try Fixtures.render(Self.plain, .apns, target: target)
+        }
+    }
+
+    @Test("4: ApnsInfo maps to aps keys: title, subtitle, mutable-content, interruption-level, content-available, image")
+    func apnsInfoMapping() throws {
+        let content = try Self.content(
+            #"{"Title":"T","Ext":"{\"k\":1}","ApnsInfo":{"Title":"AT","SubTitle":"Sub","MutableContent":1,"Image":"https://img","InterruptionLevel":"time-sensitive","ContentAvailable":1}}"#
+        )
+        let json = try Fixtures.json(Fixtures.render(content, .apns))
+        #expect(json["aps", "alert", "title"] as? String == "AT")
+        #expect(json["aps", "alert", "subtitle"] as? String == "Sub")
+        #expect(json["aps", "alert", "body"] as? String == "Alice:hi")
+        #expect(json["aps", "mutable-content"] as? Int == 1)
+        #expect(json["aps", "content-available"] as? Int == 1)
+        #expect(json["aps", "interruption-level"] as? String == "time-sensitive")
+        #expect(json["ext"] as? String == #"{"k":1}"#)
+        #expect(json["image"] as? String == "https://img")
+    }
+
+    @Test("APNs: an unknown interruption level is not sent")
+    func apnsBadInterruptionLevel() throws {
+        let json = try Fixtures.json(Fixtures.render(Self.content(#"{"ApnsInfo":{"InterruptionLevel":"loud"}}"#), .apns))
+        #expect(json["aps", "interruption-level"] == nil)
+    }
+
+    // MARK: FCM
+
+    @Test("FCM: v1 message with notification, data.ext, android priority, ttl and channel")
+    func fcmRequest() throws {
+        let content = try Self.content(#"{"Title":"T","Ext":"e","AndroidInfo":{"Sound":"ring","GoogleImage":"https://g"}}"#)
+        let request = try Fixtures.render(content, .fcm)
+        #expect(request.path == "/v1/projects/example-project/messages:send")
+        let json = try Fixtures.json(request)
+        #expect(json["message", "token"] as? String == Fixtures.target.token)
+        #expect(json["message", "notification", "title"] as? String == "T")
+        #expect(json["message", "notification", "body"] as? String == "Alice:hi")
+        #expect(json["message", "notification", "image"] as? String == "https://g")
+        #expect(json["message", "data", "ext"] as? String == "e")
+        #expect(json["message", "android", "priority"] as? String == "high")
+        #expect(json["message", "android", "ttl"] as? String == "3600s")
+        #expect(json["message", "android", "notification", "channel_id"] as? String == "fcm_default")
+        #expect(json["message", "android", "notification", "sound"] as? String == "ring")
+    }
+
+    // MARK: Android channel overrides (section 4)
+
+    @Test("4: channel IDs from AndroidInfo replace the configured defaults when non-empty")
+    func channelOverrides() throws {
+        let content = try Self.content(
+            #"{"AndroidInfo":{"HuaWeiChannelID":"hw_msg","XiaoMiChannelID":"mi_msg","OPPOChannelID":"oppo_msg","GoogleChannelID":"fcm_msg"}}"#
+        )
+        #expect(try Fixtures.json(Fixtures.render(content, .fcm))["message", "android", "notification", "channel_id"] as? String == "fcm_msg")
+        #expect(try Fixtures.json(Fixtures.render(content, .huawei))["message", "android", "notification", "channel_id"] as? String == "hw_msg")
+        #expect(try Fixtures.form(Fixtures.render(content, .xiaomi))["extra.channel_id"] == "mi_msg")
+        let oppo = try Fixtures.object(try #require(try Fixtures.form(Fixtures.render(content, .oppo))["message"]))
+        #expect(oppo["notification", "channel_id"] as? String == "oppo_msg")
+    }
+
+    @Test("4: empty channel IDs leave the configured defaults")
+    func channelDefaults() throws {
+        let content = try Self.content(#"{"AndroidInfo":{"HuaWeiChannelID":"","XiaoMiChannelID":"","OPPOChannelID":"","GoogleChannelID":""}}"#)
+        #expect(try Fixtures.json(Fixtures.render(content, .fcm))["message", "android", "notification", "channel_id"] as? String == "fcm_default")
+        #expect(try Fixtures.json(Fixtures.render(content, .huawei))["message", "android", "notification", "channel_id"] as? String == "hw_default")
+        #expect(try Fixtures.form(Fixtures.render(content, .xiaomi))["extra.channel_id"] == "mi_default")
+        let oppo = try Fixtures.object(try #require(try Fixtures.form(Fixtures.render(content, .oppo))["message"]))
+        #expect(oppo["notification", "channel_id"] as? String == "oppo_default")
+    }
+
+    // MARK: Huawei / Honor
+
+    @Test("Huawei: data is a JSON string, category and importance default, big text style, badge")
+    func huaweiRequest() throws {
+        let content = try Self.content(#"{"Title":"T","Ext":"{\"entity\":1}","AndroidInfo":{"PushStyle":1,"HuaWeiImage":"https://h"}}"#)
+        let request = try Fixtures.render(content, .huawei)
+        #expect(request.path == "/v1/10086/messages:send")
+        let json = try Fixtures.json(request)
+        let data = try #require(json["message", "data"] as? String)
+        #expect(try Fixtures.object(data)["ext"] as? String == #"{"entity":1}"#)
+        #expect(json["message", "token"] as? [String] == [Fixtures.target.token])
+        #expect(json["message", "android", "category"] as? String == "IM")
+        #expect(json["message", "android", "ttl"] as? String == "3600s")
+        let notification = try #require(json["message", "android", "notification"] as? [String: Any])
+        #expect(notification["importance"] as? String == "NORMAL")
+        #expect(notification["title"] as? String == "T")
+        #expect(notification["style"] as? Int == 1 && notification["big_body"] as? String == "Alice:hi")
+        #expect(notification["image"] as? String == "https://h")
+        #expect(notification["badge", "set_num"] as? Int == 3)
+        #expect(notification["badge", "class"] as? String == "com.example.im.Main")
+        #expect(notification["click_action", "type"] as? Int == 3)
+    }
+
+    @Test("4: HuaWeiImportance and HuaWeiCategory override; ExtAsHuaweiIntentParam puts Ext in the intent")
+    func huaweiOverrides() throws {
+        let content = try Self.content(
+            #"{"Ext":"a b","AndroidInfo":{"HuaWeiImportance":"LOW","HuaWeiCategory":"WORK","ExtAsHuaweiIntentParam":1}}"#
+        )
+        let json = try Fixtures.json(Fixtures.render(content, .huawei))
+        #expect(json["message", "android", "category"] as? String == "WORK")
+        #expect(json["message", "android", "notification", "importance"] as? String == "LOW")
+        #expect(json["message", "android", "notification", "click_action", "type"] as? Int == 1)
+        #expect(json["message", "android", "notification", "click_action", "intent"] as? String == "#Intent;launchFlags=0x4000000;S.ext=a%20b;end")
+    }
+
+    @Test("Huawei: the sound is a raw resource path")
+    func huaweiSound() throws {
+        let json = try Fixtures.json(Fixtures.render(Self.content(#"{"AndroidInfo":{"Sound":"ding"}}"#), .huawei))
+        #expect(json["message", "android", "notification", "sound"] as? String == "/raw/ding")
+        #expect(json["message", "android", "notification", "default_sound"] as? Bool == false)
+    }
+
+    @Test("Honor: camelCase fields, importance default NORMAL and override, timestamp header in ms")
+    func honorRequest() throws {
+        let request = try Fixtures.render(try Self.content(#"{"Ext":"e","AndroidInfo":{"HonorImage":"https://o"}}"#), .honor)
+        #expect(request.path == "/api/v1/3003/sendMessage")
+        #expect(request.header("timestamp") == "1763600000000")
+        let json = try Fixtures.json(request)
+        #expect(json["android", "notification", "importance"] as? String == "NORMAL")
+        #expect(json["android", "notification", "clickAction", "type"] as? Int == 3)
+        #expect(json["android", "notification", "image"] as? String == "https://o")
+        #expect(json["android", "notification", "badge", "setNum"] as? Int == 3)
+        #expect(json["android", "notification", "title"] as? String == "Example IM")
+        #expect(try Fixtures.object(try #require(json["data"] as? String))["ext"] as? String == "e")
+        let low = try Fixtures.json(Fixtures.render(try Self.content(#"{"AndroidInfo":{"HonorImportance":"LOW"}}"#), .honor))
+        #expect(low["android", "notification", "importance"] as? String == "LOW")
+    }
+
+    // MARK: Xiaomi / OPPO / vivo / Meizu
+
+    @Test("Xiaomi: form fields, ttl in ms, extra.channel_id, sound uri")
+    func xiaomiRequest() throws {
+        let request = try Fixtures.render(try Self.content(#"{"Title":"T","Ext":"e","AndroidInfo":{"Sound":"ding"}}"#), .xiaomi)
+        #expect(request.path == "/v3/message/regid")
+        let form = try Fixtures.form(request)
+        #expect(form["registration_id"] == Fixtures.target.token)
+        #expect(form["restricted_package_name"] == "com.example.im")
+        #expect(form["title"] == "T" && form["description"] == "Alice:hi" && form["payload"] == "e")
+        #expect(form["pass_through"] == "0" && form["time_to_live"] == "3600000")
+        #expect(form["extra.channel_id"] == "mi_default")
+        #expect(form["extra.sound_uri"] == "android.resource://com.example.im/raw/ding")
+        #expect(String(decoding: request.body.bytes, as: UTF8.self).contains("description=Alice%3Ahi"))
+    }
+
+    @Test("OPPO: message JSON with channel_id, category and notify_level, category override")
+    func oppoRequest() throws {
+        let request = try Fixtures.render(try Self.content(#"{"Ext":"e","AndroidInfo":{"OPPOCategory":"MARKETING"}}"#), .oppo)
+        #expect(request.path == "/server/v1/message/notification/unicast")
+        let message = try Fixtures.object(try #require(try Fixtures.form(request)["message"]))
+        #expect(message["target_type"] as? Int == 2)
+        #expect(message["target_value"] as? String == Fixtures.target.token)
+        #expect(message["notification", "category"] as? String == "MARKETING")
+        #expect(message["notification", "notify_level"] as? Int == 2)
+        #expect(message["notification", "title"] as? String == "Example IM")
+        #expect(message["notification", "off_line_ttl"] as? Int == 3600)
+        let parameters = try #require(message["notification", "action_parameters"] as? String)
+        #expect(try Fixtures.object(parameters)["ext"] as? String == "e")
+    }
+
+    @Test("4: vivo classification defaults to 1 and follows VIVOClassification; VIVOCategory overrides")
+    func vivoRequest() throws {
+        let request = try Fixtures.render(Self.plain, .vivo)
+        #expect(request.path == "/message/send")
+        let json = try Fixtures.json(request)
+        #expect(json["classification"] as? Int == 1 && json["category"] as? String == "IM")
+        #expect(json["regId"] as? String == Fixtures.target.token && json["requestId"] as? String == Fixtures.target.pushID)
+        #expect(json["timeToLive"] as? Int == 3600 && json["title"] as? String == "Example IM")
+        let marketing = try Fixtures.json(
+            Fixtures.render(try Self.content(#"{"AndroidInfo":{"VIVOClassification":"0","VIVOCategory":"MARKETING"}}"#), .vivo)
+        )
+        #expect(marketing["classification"] as? Int == 0 && marketing["category"] as? String == "MARKETING")
+    }
+
+    @Test("Meizu: form with appId, pushIds and messageJson; noticeMsgType follows MeiZuNoticeMsgType")
+    func meizuRequest() throws {
+        let request = try Fixtures.render(try Self.content(#"{"Ext":"e","AndroidInfo":{"MeiZuNoticeMsgType":0}}"#), .meizu)
+        #expect(request.path == "/garcia/api/server/push/varnished/pushByPushId")
+        let form = try Fixtures.form(request)
+        #expect(form["appId"] == "2002" && form["pushIds"] == Fixtures.target.token)
+        let message = try Fixtures.object(try #require(form["messageJson"]))
+        #expect(message["noticeBarInfo", "noticeMsgType"] as? Int == 0)
+        #expect(message["noticeBarInfo", "content"] as? String == "Alice:hi")
+        #expect(message["clickTypeInfo", "parameters", "ext"] as? String == "e")
+        #expect(message["pushTimeInfo", "validTime"] as? Int == 1)
+    }
+
+    @Test("3.4: Android vendors that need a title get the app's default title; a message title wins")
+    func defaultTitle() throws {
+        let titled = try Self.content(#"{"Title":"Alice"}"#)
+        #expect(try Fixtures.form(Fixtures.render(Self.plain, .xiaomi))["title"] == "Example IM")
+        #expect(try Fixtures.form(Fixtures.render(titled, .xiaomi))["title"] == "Alice")
+        #expect(try Fixtures.json(Fixtures.render(Self.plain, .huawei))["message", "android", "notification", "title"] as? String == "Example IM")
+        #expect(try Fixtures.json(Fixtures.render(Self.plain, .fcm))["message", "notification", "title"] == nil)
+    }
+
+    @Test("A vendor the app does not configure is a permanent failure")
+    func unconfiguredVendor() {
+        #expect(throws: RenderError.vendorNotConfigured(.meizu)) {
+            try Fixtures.render(Self.plain, .meizu, app: AppPushSettings(apns: .init(bundleID: "x")))
+        }
+    }
+}

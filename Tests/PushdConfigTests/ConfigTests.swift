@@ -1,0 +1,188 @@
+import Crypto
+import Foundation
+import PushCore
+import PushdConfig
+import Testing
+
+@Suite("Config loading and validation")
+struct ConfigTests {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// A scratch folder with a real .p8 key and service-account file.
+    final class Scratch {
+        let folder: URL
+        let p8: String
+        let serviceAccount: String
+
+        init() throws {
+            folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-config-\(UUID())")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            p8 = folder.appendingPathComponent("AuthKey.p8").path
+            try P256.Signing.PrivateKey().pemRepresentation.write(toFile: p8, atomically: true, encoding: .utf8)
+            serviceAccount = folder.appendingPathComponent("sa.json").path
+            try #"{"type":"service_account","project_id":"demo-project","client_email":"pushd@demo.iam","private_key":"-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n","token_uri":"https://127.0.0.1:9443/token"}"#
+                .write(toFile: serviceAccount, atomically: true, encoding: .utf8)
+        }
+
+        deinit { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    func yaml(_ scratch: Scratch, vendors: String, extra: String = "") -> String {
+        """
+        listen: "127.0.0.1:8080"
+        templates: \(Self.repoRoot)/Templates
+        \(extra)
+        apps:
+          - sdkappid: 1400000000
+            secret_key: "s3cret"
+            default_title: "Example"
+            vendors:
+        \(vendors)
+        """
+    }
+
+    func check(_ text: String, environment: [String: String] = [:]) throws -> (PushdConfig, [String]) {
+        let loaded = try ConfigLoader(environment: environment).parse(text)
+        let problems = loaded.problems + ConfigValidator().validate(loaded.config)
+        return (loaded.config, problems.map(\.description))
+    }
+
+    @Test("The shipped config has no unknown keys; its only problem is the secret key left to the environment")
+    func shippedConfig() throws {
+        let loaded = try ConfigLoader(environment: [:]).load(path: Self.repoRoot + "/Config/pushd.yaml")
+        #expect(loaded.problems.isEmpty)
+        var config = loaded.config
+        config.templates = Self.repoRoot + "/Templates"
+        #expect(ConfigValidator().validate(config).map(\.description) == [
+            "apps[0].secret_key: missing (set it in the file or PUSHD_1400000000_SECRET_KEY)"
+        ])
+        #expect(config.storage.backend == "sqlite" && config.apps.first?.defaultLocale == .zh)
+    }
+
+    @Test("A complete config with all eight vendors has no problems")
+    func completeConfig() throws {
+        let scratch = try Scratch()
+        let (config, problems) = try check(
+            yaml(
+                scratch,
+                vendors: """
+                      apns: { team_id: "TEAM123456", key_id: "KEY1234567", private_key_file: "\(scratch.p8)", bundle_id: "com.example.im" }
+                      fcm: { service_account_file: "\(scratch.serviceAccount)", default_channel_id: "chat" }
+                      huawei: { app_id: "1", client_secret: "x" }
+                      xiaomi: { app_secret: "x", package_name: "com.example.im" }
+                      oppo: { app_key: "k", master_secret: "m" }
+                      vivo: { app_id: "1", app_key: "k", app_secret: "s" }
+                      meizu: { app_id: "1", app_secret: "s" }
+                      honor: { app_id: "1", client_id: "c", client_secret: "s" }
+                """
+            )
+        )
+        #expect(problems == [])
+        let app = try #require(config.apps.first)
+        #expect(app.vendors.count == 8)
+        #expect(app.vendors[.apns]?["endpoint"] == "https://api.push.apple.com")
+        let settings = app.pushSettings()
+        #expect(settings.fcm == .init(projectID: "demo-project", defaultChannelID: "chat"))
+        #expect(settings.apns == .init(bundleID: "com.example.im"))
+        #expect(settings.defaultTitle == "Example")
+    }
+
+    @Test("Unknown keys are reported with their line and path")
+    func unknownKeys() throws {
+        let scratch = try Scratch()
+        let (_, problems) = try check(
+            yaml(scratch, vendors: #"      xiaomi: { app_secret: "x", package_name: "p", channel: "oops" }"#, extra: "listn: 1")
+        )
+        #expect(problems.contains("line 3: listn: unknown key \"listn\""))
+        #expect(problems.contains { $0.hasSuffix("apps[0].vendors.xiaomi.channel: unknown key \"channel\"") })
+    }
+
+    @Test("An unknown vendor is reported with the list of vendors")
+    func unknownVendor() throws {
+        let (_, problems) = try check(yaml(try Scratch(), vendors: #"      jpush: { key: "x" }"#))
+        #expect(problems.contains { $0.contains("unknown key \"jpush\" (vendors are apns, fcm, huawei") })
+    }
+
+    @Test("A configured vendor missing a credential is reported, naming the environment variable")
+    func missingCredential() throws {
+        let (_, problems) = try check(yaml(try Scratch(), vendors: #"      huawei: { app_id: "1" }"#))
+        #expect(problems == [
+            "apps[0].vendors.huawei.client_secret: missing credential for configured vendor huawei (or PUSHD_1400000000_HUAWEI_CLIENT_SECRET)"
+        ])
+    }
+
+    @Test("Unreadable or malformed key files are reported")
+    func keyFiles() throws {
+        let scratch = try Scratch()
+        let bogus = scratch.folder.appendingPathComponent("bogus.p8").path
+        try "not a key".write(toFile: bogus, atomically: true, encoding: .utf8)
+        let (_, missing) = try check(
+            yaml(scratch, vendors: #"      apns: { team_id: "T", key_id: "K", private_key_file: "/nonexistent/AuthKey.p8", bundle_id: "b" }"#)
+        )
+        #expect(missing == ["apps[0].vendors.apns.private_key_file: cannot read key file /nonexistent/AuthKey.p8"])
+        let (_, malformed) = try check(
+            yaml(scratch, vendors: #"      apns: { team_id: "T", key_id: "K", private_key_file: "\#(bogus)", bundle_id: "b" }"#)
+        )
+        #expect(malformed == ["apps[0].vendors.apns.private_key_file: \(bogus) is not a .p8 key (PKCS#8 PEM, P-256)"])
+        let (_, fcm) = try check(yaml(scratch, vendors: #"      fcm: { service_account_file: "\#(bogus)" }"#))
+        #expect(fcm == ["apps[0].vendors.fcm.service_account_file: \(bogus) is not a JSON object"])
+    }
+
+    @Test("A bad locale, storage backend and listen address are reported")
+    func badValues() throws {
+        let text = """
+            listen: "nowhere"
+            storage: { backend: mysql }
+            templates: \(Self.repoRoot)/Templates
+            apps:
+              - sdkappid: 1
+                secret_key: k
+                default_locale: fr
+            """
+        let (_, problems) = try check(text)
+        #expect(problems.contains("line 7: apps[0].default_locale: bad locale \"fr\" (expected zh or en)"))
+        #expect(problems.contains("storage.backend: \"mysql\" is not sqlite or postgres"))
+        #expect(problems.contains("listen: \"nowhere\" is not HOST:PORT"))
+    }
+
+    @Test("Environment variables win over the file")
+    func environmentOverrides() throws {
+        let scratch = try Scratch()
+        let (config, problems) = try check(
+            yaml(scratch, vendors: #"      huawei: { app_id: "1", client_secret: "from-file" }"#),
+            environment: [
+                "PUSHD_1400000000_SECRET_KEY": "env-key", "PUSHD_1400000000_HUAWEI_CLIENT_SECRET": "env-secret",
+                "PUSHD_STORAGE_URL": "postgres://u:p@127.0.0.1/pushd",
+            ]
+        )
+        #expect(problems == [])
+        #expect(config.apps[0].secretKey == "env-key")
+        #expect(config.apps[0].vendors[.huawei]?["client_secret"] == "env-secret")
+        #expect(config.storage.url == "postgres://u:p@127.0.0.1/pushd")
+    }
+
+    @Test("Android vendors without a default title get a warning, not an error")
+    func titleWarning() throws {
+        let text = yaml(try Scratch(), vendors: #"      meizu: { app_id: "1", app_secret: "s" }"#)
+            .replacingOccurrences(of: "default_title: \"Example\"", with: "default_title: \"\"")
+        let loaded = try ConfigLoader(environment: [:]).parse(text)
+        let problems = ConfigValidator().validate(loaded.config)
+        #expect(problems.map(\.kind) == [.warning])
+        #expect(problems.first?.description == "warning: apps[0].default_title: is empty; meizu need a title for messages without one")
+    }
+
+    @Test("JSON is accepted as YAML")
+    func jsonConfig() throws {
+        let (config, problems) = try check(
+            #"{"listen": "0.0.0.0:9000", "templates": "\#(Self.repoRoot)/Templates", "apps": [{"sdkappid": 7, "secret_key": "k"}]}"#
+        )
+        #expect(problems == [])
+        #expect(config.listen == "0.0.0.0:9000" && config.apps.map(\.sdkAppID) == [7])
+    }
+
+    @Test("Text that is not YAML is a load error, not a crash")
+    func notYAML() {
+        #expect(throws: ConfigLoadError.self) { try ConfigLoader(environment: [:]).parse("apps: [unclosed") }
+    }
+}
