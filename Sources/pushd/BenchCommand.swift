@@ -1,6 +1,6 @@
 import ArgumentParser
 
-struct BenchCommand: AsyncParsableCommand {
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks, printed as tables with ratios against a reference run.",
         subcommands: [RenderBenchCommand.self]

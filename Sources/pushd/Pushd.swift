@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Pushd: AsyncParsableCommand {
+struct Pushd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushd",
         abstract: "Offline push dispatch for instant messaging.",

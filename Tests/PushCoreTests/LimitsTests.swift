@@ -156,3 +156,29 @@ struct LimitsTests {
         }
     }
 }
+
+@Suite("JSON string escaping")
+struct EscapingTests {
+    @Test("Property: every string renders as a JSON string that parses back to itself")
+    func roundTrip() async {
+        await propertyCheck(count: 500, input: LimitsTests.text, Gen.int(in: 0...9)) { text, shift in
+            // Shift the text so every escape lands at every offset within an 8-byte word.
+            let value = String(repeating: "a", count: shift) + text
+            let request = try? Fixtures.render(PushContent(body: value, ext: value), .apns)
+            let json = request.flatMap { try? Fixtures.json($0) }
+            #expect(json?["aps", "alert"] as? String == value)
+            #expect(json?["ext"] as? String == value)
+        }
+    }
+
+    @Test("Every control character, quote and backslash is escaped at every position of a word")
+    func everyEscapeEveryOffset() throws {
+        for scalar in (0..<0x20).map({ Character(Unicode.Scalar(UInt8($0))) }) + ["\"", "\\", "é", "中"] {
+            for offset in 0..<9 {
+                let value = String(repeating: "x", count: offset) + String(scalar) + String(repeating: "y", count: 9)
+                let json = try Fixtures.json(Fixtures.render(PushContent(body: value), .apns))
+                #expect(json["aps", "alert"] as? String == value, "\(scalar.unicodeScalars.first!.value) at \(offset)")
+            }
+        }
+    }
+}

@@ -1,5 +1,6 @@
 /// Renders an APNs request: `POST /3/device/<token>` with `apns-*` headers and the `aps` payload.
-public struct APNsRenderer: Sendable {
+public struct APNsRenderer: Sendable, SizedPayloadRenderer {
+    static let vendor = Vendor.apns
     /// Apple's payload limit for alert pushes.
     public static let payloadLimit = 4096
     static let interruptionLevels: Set<String> = ["active", "critical", "passive", "time-sensitive"]
@@ -15,7 +16,7 @@ public struct APNsRenderer: Sendable {
             .init("apns-push-type", "alert"),
             .init("apns-topic", settings.bundleID),
             .init("apns-priority", "10"),
-            .init("apns-expiration", String(target.nowMillis / 1000 + Int64(content.lifetime))),
+            .init("apns-expiration", JSONWriter.decimal(Int(target.nowMillis / 1000) + content.lifetime)),
             .init("apns-id", target.pushID),
         ]
         if let collapseID = target.collapseID, !collapseID.isEmpty {
@@ -24,11 +25,28 @@ public struct APNsRenderer: Sendable {
             }
             headers.append(.init("apns-collapse-id", collapseID))
         }
-        let payload = try PayloadFitting.fit(content.body, vendor: .apns, limit: Self.payloadLimit) { body in
-            let bytes = Self.payload(content, body: body, badge: target.badge)
-            return (bytes, bytes.count)
+        let payload = try PayloadFitting.fit(self, content, target)
+        return VendorRequest(vendor: .apns, path: Self.path(token: target.token), headers: headers, body: .json(payload))
+    }
+
+    /// `/3/device/<token>`, built in one allocation.
+    static func path(token: String) -> String {
+        let prefix: StaticString = "/3/device/"
+        let tokenLength = token.utf8.count
+        return String(unsafeUninitializedCapacity: prefix.utf8CodeUnitCount + tokenLength) { buffer in
+            let base = buffer.baseAddress!
+            base.update(from: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+            var token = token
+            token.withUTF8 { utf8 in
+                (base + prefix.utf8CodeUnitCount).update(from: utf8.baseAddress!, count: tokenLength)
+            }
+            return prefix.utf8CodeUnitCount + tokenLength
         }
-        return VendorRequest(vendor: .apns, path: "/3/device/" + target.token, headers: headers, body: .json(payload))
+    }
+
+    func payload(_ content: PushContent, body: String, target: PushTarget) -> (bytes: [UInt8], counted: Int) {
+        let bytes = Self.payload(content, body: body, badge: target.badge)
+        return (bytes, bytes.count)
     }
 
     static func payload(_ content: PushContent, body: String, badge: Int?) -> [UInt8] {
@@ -58,6 +76,6 @@ public struct APNsRenderer: Sendable {
         json.field("ext", ifPresent: content.ext)
         json.field("image", ifPresent: content.apns.image)
         json.endObject()
-        return json.bytes
+        return json.finish()
     }
 }

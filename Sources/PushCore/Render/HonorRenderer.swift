@@ -1,7 +1,8 @@
 /// Renders a Honor Push request: `POST /api/v1/<appId>/sendMessage` (camelCase fields, `timestamp` header).
-public struct HonorRenderer: Sendable {
+public struct HonorRenderer: Sendable, SizedPayloadRenderer {
     /// Honor publishes no payload limit; Huawei's 4096 bytes (tokens excluded) is assumed.
     public static let payloadLimit = 4096
+    static let vendor = Vendor.honor
 
     public let settings: AppPushSettings.Honor
     public let defaultTitle: String
@@ -12,53 +13,53 @@ public struct HonorRenderer: Sendable {
     }
 
     public func render(_ content: PushContent, to target: PushTarget) throws(RenderError) -> VendorRequest {
-        let android = content.android
-        let title = content.title ?? defaultTitle.nonEmpty
-        let importance = android.honorImportance.nonEmpty ?? "NORMAL"
-        let data = content.ext.nonEmpty.map(PayloadFitting.extObject)
-        let body = try PayloadFitting.fit(content.body, vendor: .honor, limit: Self.payloadLimit) { text in
-            var json = JSONWriter(capacity: 320 + 2 * text.utf8.count)
-            json.beginObject()
-            json.field("data", ifPresent: data)
-            json.key("android")
-            json.beginObject()
-            json.field("ttl", "\(content.lifetime)s")
-            json.key("notification")
-            json.beginObject()
-            json.field("title", ifPresent: title)
-            json.field("body", text)
-            json.key("clickAction")
-            json.beginObject()
-            json.field("type", 3)
-            json.endObject()
-            json.field("importance", importance)
-            json.field("image", ifPresent: android.honorImage)
-            if android.pushStyle == 1 {
-                json.field("style", 1)
-                json.field("bigTitle", ifPresent: title)
-                json.field("bigBody", text)
-            }
-            if let badge = target.badge, !settings.badgeClass.isEmpty {
-                json.key("badge")
-                json.beginObject()
-                json.field("setNum", badge)
-                json.field("badgeClass", settings.badgeClass)
-                json.endObject()
-            }
-            json.endObject()
-            json.endObject()
-            json.key("token")
-            json.beginArray()
-            json.string(target.token)
-            json.endArray()
-            json.endObject()
-            // The limit excludes the tokens themselves.
-            return (json.bytes, json.bytes.count - target.token.utf8.count)
-        }
-        return VendorRequest(
+        VendorRequest(
             vendor: .honor, path: "/api/v1/\(settings.appID)/sendMessage",
             headers: [.init("content-type", "application/json; charset=UTF-8"), .init("timestamp", String(target.nowMillis))],
-            body: .json(body)
+            body: .json(try PayloadFitting.fit(self, content, target))
         )
+    }
+
+    func payload(_ content: PushContent, body: String, target: PushTarget) -> (bytes: [UInt8], counted: Int) {
+        let android = content.android
+        let title = content.title ?? defaultTitle.nonEmpty
+        var json = JSONWriter(capacity: 320 + 2 * body.utf8.count)
+        json.beginObject()
+        if let ext = content.ext.nonEmpty { json.field("data", PayloadFitting.extObject(ext)) }
+        json.key("android")
+        json.beginObject()
+        json.field("ttl", JSONWriter.decimal(content.lifetime) + "s")
+        json.key("notification")
+        json.beginObject()
+        json.field("title", ifPresent: title)
+        json.field("body", body)
+        json.key("clickAction")
+        json.beginObject()
+        json.field("type", 3)
+        json.endObject()
+        json.field("importance", android.honorImportance.nonEmpty ?? "NORMAL")
+        json.field("image", ifPresent: android.honorImage)
+        if android.pushStyle == 1 {
+            json.field("style", 1)
+            json.field("bigTitle", ifPresent: title)
+            json.field("bigBody", body)
+        }
+        if let badge = target.badge, !settings.badgeClass.isEmpty {
+            json.key("badge")
+            json.beginObject()
+            json.field("setNum", badge)
+            json.field("badgeClass", settings.badgeClass)
+            json.endObject()
+        }
+        json.endObject()
+        json.endObject()
+        json.key("token")
+        json.beginArray()
+        json.string(target.token)
+        json.endArray()
+        json.endObject()
+        // The limit excludes the tokens themselves.
+        let counted = json.count - target.token.utf8.count
+        return (json.finish(), counted)
     }
 }

@@ -1,7 +1,8 @@
 /// Renders a Huawei Push Kit v1 request: `POST /v1/<appId>/messages:send`.
-public struct HuaweiRenderer: Sendable {
+public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
     /// Huawei's message limit, tokens excluded.
     public static let payloadLimit = 4096
+    static let vendor = Vendor.huawei
 
     public let settings: AppPushSettings.Huawei
     /// Title when the message has none (Huawei notifications need one).
@@ -13,73 +14,71 @@ public struct HuaweiRenderer: Sendable {
     }
 
     public func render(_ content: PushContent, to target: PushTarget) throws(RenderError) -> VendorRequest {
+        VendorRequest(
+            vendor: .huawei, path: "/v1/\(settings.appID)/messages:send",
+            headers: [.init("content-type", "application/json;charset=utf-8")],
+            body: .json(try PayloadFitting.fit(self, content, target))
+        )
+    }
+
+    func payload(_ content: PushContent, body: String, target: PushTarget) -> (bytes: [UInt8], counted: Int) {
         let android = content.android
         let title = content.title ?? defaultTitle.nonEmpty
-        let channel = android.huaWeiChannelID.nonEmpty ?? settings.defaultChannelID.nonEmpty
-        let category = android.huaWeiCategory.nonEmpty ?? settings.defaultCategory.nonEmpty
-        let importance = android.huaWeiImportance.nonEmpty ?? "NORMAL"
-        let bigText = android.pushStyle == 1
-        let data = content.ext.nonEmpty.map(PayloadFitting.extObject)
-        let body = try PayloadFitting.fit(content.body, vendor: .huawei, limit: Self.payloadLimit) { text in
-            var json = JSONWriter(capacity: 384 + 2 * text.utf8.count)
-            json.beginObject()
-            json.field("validate_only", false)
-            json.key("message")
-            json.beginObject()
-            json.field("data", ifPresent: data)
-            json.key("android")
-            json.beginObject()
-            json.field("category", ifPresent: category)
-            json.field("ttl", "\(content.lifetime)s")
-            json.key("notification")
-            json.beginObject()
-            json.field("title", ifPresent: title)
-            json.field("body", text)
-            json.field("channel_id", ifPresent: channel)
-            json.field("importance", importance)
-            if let sound = content.androidSound {
-                json.field("sound", "/raw/" + sound)
-                json.field("default_sound", false)
-            } else {
-                json.field("default_sound", true)
-            }
-            json.field("image", ifPresent: android.huaWeiImage)
-            if bigText {
-                json.field("style", 1)
-                json.field("big_title", ifPresent: title)
-                json.field("big_body", text)
-            }
-            json.key("click_action")
-            json.beginObject()
-            if android.extAsHuaweiIntentParam == 1, let ext = content.ext.nonEmpty {
-                // Ext as an intent parameter: a string extra `ext` of the launch intent.
-                json.field("type", 1)
-                json.field("intent", "#Intent;launchFlags=0x4000000;S.ext=\(FormEncoding.escape(ext));end")
-            } else {
-                json.field("type", 3)
-            }
-            json.endObject()
-            if let badge = target.badge, !settings.badgeClass.isEmpty {
-                json.key("badge")
-                json.beginObject()
-                json.field("set_num", badge)
-                json.field("class", settings.badgeClass)
-                json.endObject()
-            }
-            json.endObject()
-            json.endObject()
-            json.key("token")
-            json.beginArray()
-            json.string(target.token)
-            json.endArray()
-            json.endObject()
-            json.endObject()
-            // The limit excludes the tokens themselves.
-            return (json.bytes, json.bytes.count - target.token.utf8.count)
+        var json = JSONWriter(capacity: 384 + 2 * body.utf8.count)
+        json.beginObject()
+        json.field("validate_only", false)
+        json.key("message")
+        json.beginObject()
+        if let ext = content.ext.nonEmpty { json.field("data", PayloadFitting.extObject(ext)) }
+        json.key("android")
+        json.beginObject()
+        json.field("category", ifPresent: android.huaWeiCategory.nonEmpty ?? settings.defaultCategory)
+        json.field("ttl", JSONWriter.decimal(content.lifetime) + "s")
+        json.key("notification")
+        json.beginObject()
+        json.field("title", ifPresent: title)
+        json.field("body", body)
+        json.field("channel_id", ifPresent: android.huaWeiChannelID.nonEmpty ?? settings.defaultChannelID)
+        json.field("importance", android.huaWeiImportance.nonEmpty ?? "NORMAL")
+        if let sound = content.androidSound {
+            json.field("sound", "/raw/" + sound)
+            json.field("default_sound", false)
+        } else {
+            json.field("default_sound", true)
         }
-        return VendorRequest(
-            vendor: .huawei, path: "/v1/\(settings.appID)/messages:send",
-            headers: [.init("content-type", "application/json;charset=utf-8")], body: .json(body)
-        )
+        json.field("image", ifPresent: android.huaWeiImage)
+        if android.pushStyle == 1 {
+            json.field("style", 1)
+            json.field("big_title", ifPresent: title)
+            json.field("big_body", body)
+        }
+        json.key("click_action")
+        json.beginObject()
+        if android.extAsHuaweiIntentParam == 1, let ext = content.ext.nonEmpty {
+            // Ext as an intent parameter: a string extra `ext` of the launch intent.
+            json.field("type", 1)
+            json.field("intent", "#Intent;launchFlags=0x4000000;S.ext=\(FormEncoding.escape(ext));end")
+        } else {
+            json.field("type", 3)
+        }
+        json.endObject()
+        if let badge = target.badge, !settings.badgeClass.isEmpty {
+            json.key("badge")
+            json.beginObject()
+            json.field("set_num", badge)
+            json.field("class", settings.badgeClass)
+            json.endObject()
+        }
+        json.endObject()
+        json.endObject()
+        json.key("token")
+        json.beginArray()
+        json.string(target.token)
+        json.endArray()
+        json.endObject()
+        json.endObject()
+        // The limit excludes the tokens themselves.
+        let counted = json.count - target.token.utf8.count
+        return (json.finish(), counted)
     }
 }

@@ -1,64 +1,106 @@
-/// Writes compact JSON straight into bytes, for vendor payloads on the hot path.
+/// Writes compact JSON straight into a raw byte buffer, for vendor payloads on the hot path.
 ///
-/// Hand-written rather than `JSONEncoder` because rendering runs once per device: it must not
-/// box values, sort keys or allocate per field. Commas are inserted automatically; call sites
-/// read like the payload they produce.
-struct JSONWriter {
-    var bytes: [UInt8]
-    var needsComma = false
+/// Hand-written rather than `JSONEncoder` because rendering runs once per device: it must not box
+/// values, sort keys, or pay an `Array` uniqueness and capacity check per byte. Each token makes
+/// one capacity check and then plain stores. Commas are inserted automatically; call sites read
+/// like the payload they produce. Noncopyable: the buffer has exactly one owner and is freed once.
+struct JSONWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written so far.
+    private(set) var count = 0
+    private var needsComma = false
 
     init(capacity: Int = 512) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
     }
 
-    mutating func beginObject() {
-        separate()
-        bytes.append(UInt8(ascii: "{"))
-        needsComma = false
+    deinit { base.deallocate() }
+
+    /// The JSON written.
+    consuming func finish() -> [UInt8] {
+        Array(UnsafeBufferPointer(start: base, count: count))
     }
 
-    mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
-        needsComma = true
+    /// The JSON written, as a string (for JSON embedded in a form field or another JSON string).
+    consuming func finishString() -> String {
+        String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self)
     }
 
-    mutating func beginArray() {
-        separate()
-        bytes.append(UInt8(ascii: "["))
-        needsComma = false
-    }
-
-    mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
-        needsComma = true
-    }
+    mutating func beginObject() { punctuation(UInt8(ascii: "{")) }
+    mutating func endObject() { closing(UInt8(ascii: "}")) }
+    mutating func beginArray() { punctuation(UInt8(ascii: "[")) }
+    mutating func endArray() { closing(UInt8(ascii: "]")) }
 
     /// Writes `"key":` and leaves the writer ready for the value.
     mutating func key(_ key: StaticString) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        let length = key.utf8CodeUnitCount
+        reserve(length + 4)
+        if needsComma { put(UInt8(ascii: ",")) }
+        put(UInt8(ascii: "\""))
+        (base + count).update(from: key.utf8Start, count: length)
+        count += length
+        put(UInt8(ascii: "\""))
+        put(UInt8(ascii: ":"))
         needsComma = false
     }
 
     mutating func string(_ value: String) {
-        separate()
-        Self.appendQuoted(value, to: &bytes)
+        var value = value
+        value.withUTF8 { utf8 in
+            reserve(utf8.count * 6 + 3)
+            // A local cursor: stores through it cannot be mistaken for stores to `count`.
+            var out = base + count
+            if needsComma {
+                out.pointee = UInt8(ascii: ",")
+                out += 1
+            }
+            out.pointee = UInt8(ascii: "\"")
+            out += 1
+            var runStart = 0
+            var i = 0
+            let raw = UnsafeRawPointer(utf8.baseAddress!)
+            while i < utf8.count {
+                // Eight bytes at a time while none needs escaping.
+                if i + 8 <= utf8.count, !Self.needsEscape(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                    i += 8
+                    continue
+                }
+                let byte = utf8[i]
+                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                    i += 1
+                    continue
+                }
+                out.update(from: utf8.baseAddress! + runStart, count: i - runStart)
+                out += i - runStart
+                out = Self.writeEscape(byte, at: out)
+                i += 1
+                runStart = i
+            }
+            if runStart < utf8.count {
+                out.update(from: utf8.baseAddress! + runStart, count: utf8.count - runStart)
+                out += utf8.count - runStart
+            }
+            out.pointee = UInt8(ascii: "\"")
+            count = out + 1 - base
+        }
         needsComma = true
     }
 
     mutating func int(_ value: Int) {
-        separate()
-        Self.appendDecimal(value, to: &bytes)
+        reserve(22)
+        if needsComma { put(UInt8(ascii: ",")) }
+        count += Self.writeDecimal(value, to: base + count)
         needsComma = true
     }
 
     mutating func bool(_ value: Bool) {
-        separate()
-        bytes.append(contentsOf: value ? Self.trueBytes : Self.falseBytes)
+        reserve(6)
+        if needsComma { put(UInt8(ascii: ",")) }
+        let text: StaticString = value ? "true" : "false"
+        (base + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
         needsComma = true
     }
 
@@ -82,93 +124,131 @@ struct JSONWriter {
         if let value, !value.isEmpty { field(name, value) }
     }
 
-    mutating func separate() {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    // MARK: Buffer
+
+    private mutating func punctuation(_ byte: UInt8) {
+        reserve(2)
+        if needsComma { put(UInt8(ascii: ",")) }
+        put(byte)
+        needsComma = false
     }
 
-    static let trueBytes: [UInt8] = Array("true".utf8)
-    static let falseBytes: [UInt8] = Array("false".utf8)
-
-    static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-        if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            appendDecimal(UInt(value.magnitude), to: &bytes)
-        } else {
-            appendDecimal(UInt(value), to: &bytes)
-        }
+    private mutating func closing(_ byte: UInt8) {
+        reserve(1)
+        put(byte)
+        needsComma = true
     }
 
-    static func appendDecimal(_ value: UInt, to bytes: inout [UInt8]) {
-        if value < 10 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(value))
-            return
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            while rest > 0 {
-                buffer[19 - count] = UInt8(ascii: "0") &+ UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            }
-            bytes.append(contentsOf: buffer[(20 - count)...])
-        }
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(extra) }
     }
 
-    /// Appends `value` as a JSON string literal with quotes.
-    static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { utf8 in
-            var start = 0
-            for i in 0..<utf8.count {
-                let byte = utf8[i]
-                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { continue }
-                if start < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i])) }
-                appendEscape(byte, to: &bytes)
-                start = i + 1
-            }
-            if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
-        }
-        bytes.append(UInt8(ascii: "\""))
+    /// The only place the buffer grows.
+    @inline(never)
+    private mutating func grow(_ extra: Int) {
+        let newCapacity = max(capacity * 2, count + extra)
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
     }
 
-    static func appendEscape(_ byte: UInt8, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "\\"))
+    /// Stores one byte; the caller has reserved room.
+    @inline(__always)
+    private mutating func put(_ byte: UInt8) {
+        base[count] = byte
+        count += 1
+    }
+
+    /// Whether any of eight bytes is a control character, `"` or `\` (exact word-at-a-time tests
+    /// for "has a byte less than 0x20" and "has a zero byte" after XOR with the quote and backslash).
+    @inline(__always)
+    static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let quoteZero = (quote &- ones) & ~quote & highs
+        let backslashZero = (backslash &- ones) & ~backslash & highs
+        return (control | quoteZero | backslashZero) != 0
+    }
+
+    /// Writes the escape sequence of `byte` at `out`; returns the position after it.
+    private static func writeEscape(_ byte: UInt8, at out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        out[0] = UInt8(ascii: "\\")
+        let short: UInt8
         switch byte {
-        case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\""))
-        case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\"))
-        case 0x0A: bytes.append(UInt8(ascii: "n"))
-        case 0x0D: bytes.append(UInt8(ascii: "r"))
-        case 0x09: bytes.append(UInt8(ascii: "t"))
-        case 0x08: bytes.append(UInt8(ascii: "b"))
-        case 0x0C: bytes.append(UInt8(ascii: "f"))
+        case UInt8(ascii: "\""): short = UInt8(ascii: "\"")
+        case UInt8(ascii: "\\"): short = UInt8(ascii: "\\")
+        case 0x0A: short = UInt8(ascii: "n")
+        case 0x0D: short = UInt8(ascii: "r")
+        case 0x09: short = UInt8(ascii: "t")
+        case 0x08: short = UInt8(ascii: "b")
+        case 0x0C: short = UInt8(ascii: "f")
         default:
-            let hex: [UInt8] = Array("0123456789abcdef".utf8)
-            bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            let hex: StaticString = "0123456789abcdef"
+            out[1] = UInt8(ascii: "u")
+            out[2] = UInt8(ascii: "0")
+            out[3] = UInt8(ascii: "0")
+            out[4] = hex.utf8Start[Int(byte >> 4)]
+            out[5] = hex.utf8Start[Int(byte & 0xF)]
+            return out + 6
+        }
+        out[1] = short
+        return out + 2
+    }
+
+    // MARK: Helpers
+
+    /// Writes the decimal digits of `value` at `out` (room for 20 digits and a sign); returns the length.
+    static func writeDecimal(_ value: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, no allocation
+        return withUnsafeMutableBytes(of: &digits) { scratch in
+            var index = 24
+            repeat {
+                index -= 1
+                scratch[index] = UInt8(ascii: "0") &+ UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            var length = 0
+            if value < 0 {
+                out[0] = UInt8(ascii: "-")
+                length = 1
+            }
+            for i in index..<24 {
+                out[length] = scratch[i]
+                length += 1
+            }
+            return length
+        }
+    }
+
+    /// Decimal text of an integer without going through `description` (hot path: headers, ttl).
+    static func decimal(_ value: Int) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            let length = writeDecimal(value, to: buffer.baseAddress!)
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<length]), as: UTF8.self)
         }
     }
 
     /// The bytes one character takes inside a JSON string literal.
     static func escapedLength(of character: Character) -> Int {
-        var length = 0
-        for byte in character.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09, 0x08, 0x0C: length += 2
-            case 0..<0x20: length += 6
-            default: length += 1
-            }
-        }
-        return length
+        escapedLength(of: character.utf8)
     }
 
     /// The bytes `value` takes inside a JSON string literal, quotes excluded.
     static func escapedLength(of value: String) -> Int {
+        escapedLength(of: value.utf8)
+    }
+
+    private static func escapedLength(of utf8: some Sequence<UInt8>) -> Int {
         var length = 0
-        for byte in value.utf8 {
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09, 0x08, 0x0C: length += 2
             case 0..<0x20: length += 6
@@ -176,12 +256,5 @@ struct JSONWriter {
             }
         }
         return length
-    }
-
-    /// `value` as a complete JSON string literal, e.g. to embed a JSON document as a string field.
-    static func quoted(_ value: String) -> String {
-        var bytes: [UInt8] = []
-        appendQuoted(value, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -47,7 +47,7 @@ public struct MeizuRenderer: Sendable {
             headers: [.init("content-type", "application/x-www-form-urlencoded;charset=UTF-8")],
             body: .form([
                 .init("appId", settings.appID), .init("pushIds", target.token),
-                .init("messageJson", String(decoding: json.bytes, as: UTF8.self)),
+                .init("messageJson", json.finishString()),
             ])
         )
     }

@@ -50,7 +50,7 @@ public struct OPPORenderer: Sendable {
         return VendorRequest(
             vendor: .oppo, path: "/server/v1/message/notification/unicast",
             headers: [.init("content-type", "application/x-www-form-urlencoded;charset=UTF-8")],
-            body: .form([.init("message", String(decoding: json.bytes, as: UTF8.self))])
+            body: .form([.init("message", json.finishString())])
         )
     }
 }

@@ -36,7 +36,7 @@ public struct VivoRenderer: Sendable {
         json.endObject()
         return VendorRequest(
             vendor: .vivo, path: "/message/send", headers: [.init("content-type", "application/json")],
-            body: .json(json.bytes)
+            body: .json(json.finish())
         )
     }
 }
