@@ -13,6 +13,8 @@ struct RenderBenchCommand: ParsableCommand {
     @Option(name: .short, help: "Renders per measured round.") var n = 1_000_000
     @Option(help: "Rounds per figure; the best is kept.") var rounds = 3
     @Option(help: "Template folder.") var templates = "Templates"
+    @Option(help: "Run only the rows whose name starts with this (apns, huawei, compose).") var only: String?
+    @Flag(help: "Skip the reference run (for counting allocations under valgrind).") var noReference = false
 
     func run() throws {
         #if DEBUG
@@ -70,8 +72,9 @@ struct RenderBenchCommand: ParsableCommand {
         var table = BenchTable(header: ["render (1 core)", "pushd", "reference (JSONEncoder)", "ratio"])
         var checksum = 0
         for (name, fast, slow) in rows {
+            if let only, !name.lowercased().hasPrefix(only.lowercased()) { continue }
             let ours = measureRate(iterations: n, rounds: rounds, fast)
-            let theirs = measureRate(iterations: max(n / 5, 1), rounds: rounds, slow)
+            let theirs = noReference ? (rate: Double.nan, checksum: 0) : measureRate(iterations: max(n / 5, 1), rounds: rounds, slow)
             checksum &+= ours.checksum &+ theirs.checksum
             table.add([name, formatRate(ours.rate), formatRate(theirs.rate), String(format: "%.1fx", ours.rate / theirs.rate)])
         }

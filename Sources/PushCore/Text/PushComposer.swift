@@ -54,10 +54,37 @@ public struct PushContent: Sendable, Equatable {
     public var androidSound: String?
     /// Passthrough (`OfflinePushInfo.Ext` or `TIMCustomElem.Ext`).
     public var ext: String?
-    public var apns: ApnsInfo
-    public var android: AndroidInfo
     /// Seconds a vendor may hold the push for an offline device.
     public var lifetime: Int
+    /// `ApnsInfo` and `AndroidInfo` (some 27 optional strings) behind one immutable reference, so
+    /// passing content from device to device costs a few retains, not a deep copy.
+    private var overrides: Overrides
+
+    public var apns: ApnsInfo {
+        get { overrides.apns }
+        set { overrides = Overrides(apns: newValue, android: overrides.android) }
+    }
+
+    public var android: AndroidInfo {
+        get { overrides.android }
+        set { overrides = Overrides(apns: overrides.apns, android: newValue) }
+    }
+
+    private final class Overrides: Sendable, Equatable {
+        let apns: ApnsInfo
+        let android: AndroidInfo
+
+        init(apns: ApnsInfo, android: AndroidInfo) {
+            self.apns = apns
+            self.android = android
+        }
+
+        static func == (a: Overrides, b: Overrides) -> Bool {
+            a === b || (a.apns == b.apns && a.android == b.android)
+        }
+
+        static let none = Overrides(apns: .init(), android: .init())
+    }
 
     public init(
         body: String, title: String? = nil, apnsTitle: String? = nil, apnsSound: String? = nil,
@@ -70,9 +97,8 @@ public struct PushContent: Sendable, Equatable {
         self.apnsSound = apnsSound
         self.androidSound = androidSound
         self.ext = ext
-        self.apns = apns
-        self.android = android
         self.lifetime = lifetime
+        self.overrides = apns == ApnsInfo() && android == AndroidInfo() ? .none : Overrides(apns: apns, android: android)
     }
 }
 
