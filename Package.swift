@@ -67,6 +67,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "PushdCLITests", dependencies: ["pushd", "UserSig"]),
         .testTarget(
             name: "PushdConfigTests",
             dependencies: ["PushdConfig", "PushCore", .product(name: "Crypto", package: "swift-crypto")]

@@ -8,6 +8,7 @@ swift build -c release --product pushd >/dev/null
 binary=$(mktemp)
 trap 'rm -f "$binary"' EXIT
 cp .build/release/pushd "$binary"
+chmod +x "$binary"
 strip --strip-debug "$binary"
 allocs() {
   valgrind "$binary" bench render --templates Templates --only "$1" --no-reference --rounds 1 -n "$2" 2>&1 |

@@ -53,10 +53,7 @@ public struct HonorRenderer: Sendable, SizedPayloadRenderer {
         }
         json.endObject()
         json.endObject()
-        json.key("token")
-        json.beginArray()
-        json.string(target.token)
-        json.endArray()
+        json.field("token", tokenList: target.token)
         json.endObject()
         // The limit excludes the tokens themselves.
         let counted = json.count - target.token.utf8.count

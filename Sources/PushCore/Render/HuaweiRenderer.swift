@@ -71,10 +71,7 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
         }
         json.endObject()
         json.endObject()
-        json.key("token")
-        json.beginArray()
-        json.string(target.token)
-        json.endArray()
+        json.field("token", tokenList: target.token)
         json.endObject()
         json.endObject()
         // The limit excludes the tokens themselves.

@@ -119,6 +119,14 @@ struct JSONWriter: ~Copyable {
         bool(value)
     }
 
+    /// Writes `"name":["token"]`, the one-device form of a vendor's token list.
+    mutating func field(_ name: StaticString, tokenList token: String) {
+        key(name)
+        beginArray()
+        string(token)
+        endArray()
+    }
+
     /// Writes the field only when the value is present and not empty.
     mutating func field(_ name: StaticString, ifPresent value: String?) {
         if let value, !value.isEmpty { field(name, value) }

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import UserSig
+
+/// The command line of interface.md section 1, run as a child process.
+@Suite("pushd command line")
+struct CLITests {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The `pushd` built beside the test bundle.
+    static var binary: URL {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("pushd").path), folder.path != "/" {
+            folder.deleteLastPathComponent()
+        }
+        return folder.appendingPathComponent("pushd")
+    }
+
+    static func run(_ arguments: [String], stdin: String = "", environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = repoRoot
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self)
+        )
+    }
+
+    static func json(_ text: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(text.utf8))
+    }
+
+    @Test("render prints the worked example's APNs request")
+    func renderWorkedExample() throws {
+        let example = try String(contentsOf: Self.repoRoot.appendingPathComponent("Examples/worked-example.json"), encoding: .utf8)
+        let result = try Self.run(["render", "--vendor", "apns"], stdin: example)
+        #expect(result.status == 0, "\(result.stderr)")
+        let requests = try #require(try Self.json(result.stdout) as? [[String: Any]])
+        #expect(requests.count == 1)
+        let aps = (requests[0]["body"] as? [String: Any])?["aps"] as? [String: Any]
+        #expect(aps?["alert"] as? String == "Nickname:helloworld")
+        #expect(aps?["badge"] as? Int == 5)
+        #expect(aps?["sound"] as? String == "dingdong.aiff")
+        #expect((requests[0]["body"] as? [String: Any])?["ext"] as? String == "www.qq.com")
+        #expect((requests[0]["headers"] as? [String: String])?["apns-push-type"] == "alert")
+    }
+
+    @Test("render --vendor all prints one request per vendor")
+    func renderAll() throws {
+        let example = try String(contentsOf: Self.repoRoot.appendingPathComponent("Examples/group-location.json"), encoding: .utf8)
+        let result = try Self.run(["render", "--vendor", "all"], stdin: example)
+        #expect(result.status == 0, "\(result.stderr)")
+        let requests = try #require(try Self.json(result.stdout) as? [[String: Any]])
+        #expect(requests.compactMap { $0["vendor"] as? String } == ["apns", "fcm", "huawei", "xiaomi", "oppo", "vivo", "meizu", "honor"])
+        let alert = ((requests[0]["body"] as? [String: Any])?["aps"] as? [String: Any])?["alert"] as? [String: Any]
+        #expect(alert?["body"] as? String == "Alice(产品组):[Location]")
+    }
+
+    @Test("render says why a message gets no push")
+    func renderSkipped() throws {
+        let result = try Self.run(
+            ["render", "--vendor", "fcm"], stdin: #"{"MsgBody":[{"MsgType":"TIMCustomElem","MsgContent":{"Data":"x"}}]}"#
+        )
+        #expect(result.status == 0)
+        #expect(try Self.json(result.stdout) as? [String: String] == ["skipped": "NoPushText"])
+    }
+
+    @Test("render refuses bad input with a Tencent code naming the field, and exits 1")
+    func renderBadInput() throws {
+        let wrongType = try Self.run(["render", "--vendor", "apns"], stdin: #"{"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":1}}]}"#)
+        #expect(wrongType.status == 1)
+        #expect(wrongType.stderr.contains("error 90002: MsgBody[0].MsgContent.Text must be a string"))
+        let notJSON = try Self.run(["render", "--vendor", "apns"], stdin: "{not json")
+        #expect(notJSON.status == 1)
+        #expect(notJSON.stderr.contains("error 90001"))
+        let unknownVendor = try Self.run(["render", "--vendor", "nokia"], stdin: "{}")
+        #expect(unknownVendor.status != 0)
+    }
+
+    @Test("config check prints one line per problem and exits non-zero; the environment can fix it")
+    func configCheck() throws {
+        let missing = try Self.run(["config", "check"], environment: ["PUSHD_1400000000_SECRET_KEY": ""])
+        #expect(missing.status == 1)
+        #expect(missing.stdout == "Config/pushd.yaml: apps[0].secret_key: missing (set it in the file or PUSHD_1400000000_SECRET_KEY)\n")
+        let fixed = try Self.run(["config", "check"], environment: ["PUSHD_1400000000_SECRET_KEY": "s3cret"])
+        #expect(fixed.status == 0, "\(fixed.stdout)")
+        let absent = try Self.run(["config", "check", "--config", "/nonexistent.yaml"])
+        #expect(absent.status == 1 && absent.stdout.contains("cannot read the config file"))
+    }
+
+    @Test("usersig prints a signature that verifies")
+    func usersig() throws {
+        let result = try Self.run(["usersig", "--sdkappid", "1400000000", "--key", "k3y", "--identifier", "administrator", "--expire", "3600"])
+        #expect(result.status == 0)
+        let sig = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let claims = try UserSig.verify(
+            sig, sdkAppID: 1_400_000_000, identifier: "administrator", key: "k3y", now: Int64(Date().timeIntervalSince1970)
+        )
+        #expect(claims.expire == 3600)
+    }
+}
