@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "pushd",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "pushd", targets: ["pushd"]),
         .library(name: "PushCore", targets: ["PushCore"]),
@@ -17,6 +17,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     ],
     targets: [
         // Pure domain: message model, push text, overrides, badge, vendor payloads, limits. No I/O.
@@ -42,12 +49,53 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Vendor credentials: compact JWTs (ES256, RS256) and the Chinese vendors' md5/sha256 signs.
+        .target(
+            name: "VendorAuth",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // Vendor clients over one shared HTTP/2 client: auth token caches, one outcome taxonomy.
+        .target(
+            name: "Gateways",
+            dependencies: [
+                "PushCore",
+                "VendorAuth",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The vendor gateway emulator: all eight vendors over HTTP/2 and TLS, with auth, faults and a recorder.
+        .target(
+            name: "Emulator",
+            dependencies: [
+                "PushCore",
+                "VendorAuth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .executableTarget(
             name: "pushd",
             dependencies: [
                 "PushCore",
                 "UserSig",
                 "PushdConfig",
+                "Gateways",
+                "Emulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,6 +116,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PushdCLITests", dependencies: ["pushd", "UserSig"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateways", "Emulator", "PushCore", "VendorAuth", .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "PushdConfigTests",
             dependencies: ["PushdConfig", "PushCore", .product(name: "Crypto", package: "swift-crypto")]

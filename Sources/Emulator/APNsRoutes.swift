@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOFoundationCompat
+import PushCore
+import VendorAuth
+
+/// APNs: `POST /apns/3/device/<token>` with Apple's checks and error reasons (vendor-protocols.md 1.7, 11).
+extension GatewayEmulator {
+    static let pushTypes: Set<String> = [
+        "alert", "background", "location", "voip", "complication", "fileprovider", "mdm", "liveactivity", "pushtotalk", "widgets",
+    ]
+
+    func addAPNsRoutes(to router: Router<EmulatorContext>) {
+        router.post("apns/3/device/:token") { request, context in
+            try await send(.apns, request, context) { body in
+                apnsAnswer(request: request, token: context.parameters.get("token") ?? "", body: body)
+            }
+        }
+    }
+
+    func apnsAnswer(request: Request, token: String, body: Data) -> Answer {
+        let apnsID = request.headers[HTTPField.Name("apns-id")!] ?? UUID().uuidString.lowercased()
+        func reject(_ status: Int, _ reason: String, timestamp: Int64? = nil) -> Answer {
+            var json: [String: Any] = ["reason": reason]
+            if let timestamp { json["timestamp"] = timestamp }
+            var headers = HTTPFields()
+            headers[HTTPField.Name("apns-id")!] = apnsID
+            return Answer(status: .init(code: status), json: json, headers: headers, result: reason)
+        }
+        // Provider token.
+        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else {
+            return reject(403, "MissingProviderToken")
+        }
+        let jwt = String(authorization.dropFirst("bearer ".count))
+        let team: String
+        if let known = state.verifiedTeam(forProviderToken: jwt) {
+            team = known
+        } else {
+            guard let parsed = try? JWT.parse(jwt), let kid = parsed.header["kid"], let key = state.apnsKey(kid),
+                (try? JWT.verifyES256(parsed, key: key.key)) != nil, parsed.stringClaim("iss") == key.teamID
+            else { return reject(403, "InvalidProviderToken") }
+            team = key.teamID
+            state.rememberVerified(providerToken: jwt, teamID: team)
+        }
+        guard let parsed = try? JWT.parse(jwt), let iat = parsed.integerClaim("iat"),
+            let key = parsed.header["kid"].flatMap(state.apnsKey)
+        else { return reject(403, "InvalidProviderToken") }
+        if state.clock.nowSeconds() - iat > 3600 { return reject(403, "ExpiredProviderToken") }
+        // Headers.
+        guard let topic = request.headers[HTTPField.Name("apns-topic")!] else { return reject(400, "MissingTopic") }
+        guard key.topics.contains(topic), key.teamID == team else { return reject(400, "TopicDisallowed") }
+        if let id = request.headers[HTTPField.Name("apns-id")!], UUID(uuidString: id) == nil || id != id.lowercased() {
+            return reject(400, "BadMessageId")
+        }
+        if let priority = request.headers[HTTPField.Name("apns-priority")!], !["1", "5", "10"].contains(priority) {
+            return reject(400, "BadPriority")
+        }
+        if let pushType = request.headers[HTTPField.Name("apns-push-type")!], !Self.pushTypes.contains(pushType) {
+            return reject(400, "InvalidPushType")
+        }
+        if let collapse = request.headers[HTTPField.Name("apns-collapse-id")!], collapse.utf8.count > 64 {
+            return reject(400, "BadCollapseId")
+        }
+        if let expiration = request.headers[HTTPField.Name("apns-expiration")!], Int64(expiration) == nil {
+            return reject(400, "BadExpirationDate")
+        }
+        // Token and payload.
+        guard !token.isEmpty else { return reject(400, "MissingDeviceToken") }
+        guard token.count >= 64, token.allSatisfy(\.isHexDigit) else { return reject(400, "BadDeviceToken") }
+        guard !body.isEmpty else { return reject(400, "PayloadEmpty") }
+        let limit = request.headers[HTTPField.Name("apns-push-type")!] == "voip" ? 5120 : 4096
+        if body.count > limit { return reject(413, "PayloadTooLarge") }
+        switch state.tokenState(token, vendor: .apns) {
+        case .valid: break
+        case .invalid: return reject(400, "BadDeviceToken")
+        case .unregistered(let since): return reject(410, "Unregistered", timestamp: since)
+        }
+        var headers = HTTPFields()
+        headers[HTTPField.Name("apns-id")!] = apnsID
+        return Answer(status: .ok, json: "", headers: headers, result: "ok")
+    }
+}

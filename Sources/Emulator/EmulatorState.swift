@@ -1,0 +1,289 @@
+import Crypto
+import NIOCore
+import Foundation
+import PushCore
+import Synchronization
+import _CryptoExtras
+
+/// Everything the emulator knows: registered credentials, device tokens, issued access tokens,
+/// injected faults and the requests it received. Thread-safe; time comes from an injectable clock.
+public final class EmulatorState: Sendable {
+    public let clock: any EpochClock
+    /// OAuth access tokens (FCM, Huawei, Honor) live this long.
+    public let accessTokenLifetime: Int64
+    /// OPPO `auth_token` and vivo `authToken` live this long.
+    public let signedTokenLifetime: Int64
+    /// When false, a well-formed token nobody registered is valid (handy for demos and benchmarks);
+    /// when true it is unknown to the vendor.
+    public let strictTokens: Bool
+
+    private let data = Mutex(Data())
+
+    public init(
+        clock: any EpochClock = SystemEpochClock(), accessTokenLifetime: Int64 = 3600,
+        signedTokenLifetime: Int64 = 86_400, strictTokens: Bool = false, recordLimit: Int = 100_000
+    ) {
+        self.clock = clock
+        self.accessTokenLifetime = accessTokenLifetime
+        self.signedTokenLifetime = signedTokenLifetime
+        self.strictTokens = strictTokens
+        data.withLock { $0.recordLimit = recordLimit }
+    }
+
+    // MARK: Credentials
+
+    struct APNsKey {
+        var teamID: String
+        var key: P256.Signing.PublicKey
+        var topics: Set<String>
+    }
+
+    struct Data {
+        var apnsKeys: [String: APNsKey] = [:]
+        /// Provider tokens already verified: token → team.
+        var verifiedProviderTokens: [String: String] = [:]
+        var serviceAccounts: [String: _RSA.Signing.PublicKey] = [:]
+        var oauthClients: [Vendor: [String: String]] = [:]
+        var xiaomiSecrets: [String: String] = [:]
+        var oppoApps: [String: String] = [:]
+        var vivoApps: [String: (appKey: String, appSecret: String)] = [:]
+        var meizuApps: [String: String] = [:]
+        /// Issued access tokens → (vendor, expiry in ms).
+        var accessTokens: [String: (vendor: Vendor, expiresAt: Int64)] = [:]
+        var tokens: [Vendor: [String: TokenState]] = [:]
+        var faults: [Fault] = []
+        var records: [RecordedRequest] = []
+        var recordLimit = 100_000
+        var received = 0
+        var sequence = 0
+    }
+
+    /// Registers an APNs signing key (`.p8`) for a team and the topics (bundle ids) it may push to.
+    public func registerAPNsKey(keyID: String, teamID: String, publicKey: P256.Signing.PublicKey, topics: Set<String>) {
+        data.withLock { $0.apnsKeys[keyID] = APNsKey(teamID: teamID, key: publicKey, topics: topics) }
+    }
+
+    /// Registers an FCM service account by its `client_email`.
+    public func registerServiceAccount(email: String, publicKey: _RSA.Signing.PublicKey) {
+        data.withLock { $0.serviceAccounts[email] = publicKey }
+    }
+
+    /// Registers an OAuth client-credentials client (Huawei, Honor).
+    public func registerOAuthClient(vendor: Vendor, clientID: String, secret: String) {
+        data.withLock { $0.oauthClients[vendor, default: [:]][clientID] = secret }
+    }
+
+    public func registerXiaomi(appSecret: String, packageName: String) {
+        data.withLock { $0.xiaomiSecrets[appSecret] = packageName }
+    }
+
+    public func registerOPPO(appKey: String, masterSecret: String) {
+        data.withLock { $0.oppoApps[appKey] = masterSecret }
+    }
+
+    public func registerVivo(appID: String, appKey: String, appSecret: String) {
+        data.withLock { $0.vivoApps[appID] = (appKey, appSecret) }
+    }
+
+    public func registerMeizu(appID: String, appSecret: String) {
+        data.withLock { $0.meizuApps[appID] = appSecret }
+    }
+
+    func apnsKey(_ keyID: String) -> APNsKey? { data.withLock { $0.apnsKeys[keyID] } }
+    func verifiedTeam(forProviderToken token: String) -> String? { data.withLock { $0.verifiedProviderTokens[token] } }
+    func rememberVerified(providerToken token: String, teamID: String) {
+        data.withLock { $0.verifiedProviderTokens[token] = teamID }
+    }
+    func serviceAccountKey(_ email: String) -> _RSA.Signing.PublicKey? { data.withLock { $0.serviceAccounts[email] } }
+    func oauthSecret(vendor: Vendor, clientID: String) -> String? { data.withLock { $0.oauthClients[vendor]?[clientID] } }
+    func xiaomiPackage(forSecret secret: String) -> String? { data.withLock { $0.xiaomiSecrets[secret] } }
+    func oppoMasterSecret(appKey: String) -> String? { data.withLock { $0.oppoApps[appKey] } }
+    func vivoApp(_ appID: String) -> (appKey: String, appSecret: String)? { data.withLock { $0.vivoApps[appID] } }
+    func meizuSecret(appID: String) -> String? { data.withLock { $0.meizuApps[appID] } }
+
+    // MARK: Access tokens
+
+    /// Issues an access token for a vendor, valid for `lifetime` seconds.
+    func issueAccessToken(vendor: Vendor, lifetime: Int64) -> String {
+        let token = vendor.rawValue + "." + UUID().uuidString.lowercased()
+        let expiresAt = clock.nowMillis() + lifetime * 1000
+        data.withLock { $0.accessTokens[token] = (vendor, expiresAt) }
+        return token
+    }
+
+    /// Whether an access token was issued for this vendor and has not expired.
+    func isValidAccessToken(_ token: String, vendor: Vendor) -> Bool {
+        let now = clock.nowMillis()
+        return data.withLock { state in
+            guard let entry = state.accessTokens[token] else { return false }
+            return entry.vendor == vendor && entry.expiresAt > now
+        }
+    }
+
+    /// Forgets every issued access token, as a vendor does when it rotates or revokes them.
+    public func revokeAccessTokens() {
+        data.withLock { $0.accessTokens.removeAll() }
+    }
+
+    // MARK: Device tokens
+
+    /// What the vendor knows about a device token.
+    public enum TokenState: Sendable, Equatable {
+        case valid
+        /// Uninstalled or expired, since this time (APNs 410 with `timestamp`, FCM `UNREGISTERED`, ...).
+        case unregistered(sinceMillis: Int64)
+        /// Not a token of this app (APNs `BadDeviceToken`, FCM `INVALID_ARGUMENT` on `message.token`).
+        case invalid
+    }
+
+    public func setToken(_ token: String, vendor: Vendor, state: TokenState) {
+        data.withLock { $0.tokens[vendor, default: [:]][token] = state }
+    }
+
+    /// The state of a token; unknown tokens are valid unless `strictTokens`.
+    public func tokenState(_ token: String, vendor: Vendor) -> TokenState {
+        data.withLock { $0.tokens[vendor]?[token] } ?? (strictTokens ? .invalid : .valid)
+    }
+
+    // MARK: Connections
+
+    /// Per HTTP/2 connection: the highest stream a handler started, and the last stream announced
+    /// in a GOAWAY.
+    private let streams = Mutex<[ObjectIdentifier: (highest: Int, goAwayLast: Int?)]>([:])
+
+    /// Notes that a handler starts on a stream; false when the connection already sent a GOAWAY
+    /// whose last stream is lower: the client will retry that push, so it must not be processed.
+    func begin(stream: Int, connection: ObjectIdentifier, closeFuture: EventLoopFuture<Void>) -> Bool {
+        streams.withLock { table in
+            if table[connection] == nil {
+                // Identifiers are reused once a connection is gone: forget it when it closes.
+                closeFuture.whenComplete { [self] _ in _ = streams.withLock { $0.removeValue(forKey: connection) } }
+            }
+            var entry = table[connection] ?? (0, nil)
+            if let last = entry.goAwayLast, stream > last { return false }
+            entry.highest = max(entry.highest, stream)
+            table[connection] = entry
+            return true
+        }
+    }
+
+    /// Marks the connection as going away; returns the last stream id to announce.
+    func goAway(connection: ObjectIdentifier) -> Int {
+        streams.withLock { table in
+            var entry = table[connection] ?? (0, nil)
+            let last = entry.goAwayLast ?? entry.highest
+            entry.goAwayLast = last
+            table[connection] = entry
+            return last
+        }
+    }
+
+    // MARK: Faults
+
+    public func addFault(_ fault: Fault) {
+        data.withLock { $0.faults.append(fault) }
+    }
+
+    public func clearFaults() {
+        data.withLock { $0.faults.removeAll() }
+    }
+
+    /// The fault that applies to the next request to `vendor`, consuming one use of it.
+    func takeFault(vendor: Vendor) -> Fault? {
+        data.withLock { state in
+            for index in state.faults.indices where state.faults[index].vendor == nil || state.faults[index].vendor == vendor {
+                var fault = state.faults[index]
+                if let share = fault.share, Double.random(in: 0..<1) >= share { continue }
+                if let remaining = fault.remaining {
+                    if remaining <= 1 { state.faults.remove(at: index) } else { state.faults[index].remaining = remaining - 1 }
+                    fault.remaining = nil
+                }
+                return fault
+            }
+            return nil
+        }
+    }
+
+    // MARK: Recorder
+
+    func record(_ request: RecordedRequest) {
+        data.withLock { state in
+            state.received += 1
+            if state.records.count >= state.recordLimit { state.records.removeFirst(state.records.count / 2) }
+            state.records.append(request)
+        }
+    }
+
+    /// The requests received, oldest first; only those of one vendor when given.
+    public func requests(vendor: Vendor? = nil) -> [RecordedRequest] {
+        data.withLock { state in vendor.map { v in state.records.filter { $0.vendor == v } } ?? state.records }
+    }
+
+    /// How many send requests the emulator has received in all.
+    public var receivedCount: Int { data.withLock { $0.received } }
+
+    public func clearRequests() {
+        data.withLock {
+            $0.records.removeAll()
+            $0.received = 0
+        }
+    }
+
+    /// A fresh id for vendor message ids.
+    func nextID() -> String {
+        let n = data.withLock { state -> Int in
+            state.sequence += 1
+            return state.sequence
+        }
+        return String(n)
+    }
+}
+
+/// A request the emulator received, and how it answered.
+public struct RecordedRequest: Sendable, Codable {
+    public var vendor: Vendor
+    public var method: String
+    public var path: String
+    public var headers: [String: String]
+    public var body: String
+    public var status: Int
+    /// The vendor-level result: `ok`, or the reason / error code returned.
+    public var result: String
+    public var receivedAtMillis: Int64
+}
+
+/// A fault to inject into the responses of one vendor (or all).
+public struct Fault: Sendable, Codable, Equatable {
+    /// Only this vendor's send requests; all vendors when nil.
+    public var vendor: Vendor?
+    /// Applies to this many requests, then disappears; forever when nil.
+    public var remaining: Int?
+    /// Applies to this share of requests (0 to 1); to all when nil.
+    public var share: Double?
+    /// Answer with this HTTP status and vendor error (APNs reason, FCM errorCode, vendor code).
+    public var status: Int?
+    public var reason: String?
+    /// `Retry-After` seconds on the error response.
+    public var retryAfter: Int?
+    /// Delay before answering.
+    public var latencyMillis: Int?
+    /// Send GOAWAY on the connection (graceful: streams already opened complete).
+    public var goaway: Bool?
+    /// Close the connection without answering.
+    public var drop: Bool?
+
+    public init(
+        vendor: Vendor? = nil, remaining: Int? = nil, share: Double? = nil, status: Int? = nil, reason: String? = nil,
+        retryAfter: Int? = nil, latencyMillis: Int? = nil, goaway: Bool? = nil, drop: Bool? = nil
+    ) {
+        self.vendor = vendor
+        self.remaining = remaining
+        self.share = share
+        self.status = status
+        self.reason = reason
+        self.retryAfter = retryAfter
+        self.latencyMillis = latencyMillis
+        self.goaway = goaway
+        self.drop = drop
+    }
+}

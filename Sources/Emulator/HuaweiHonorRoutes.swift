@@ -1,0 +1,99 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOFoundationCompat
+import PushCore
+
+/// Huawei Push Kit v1 and Honor Push: OAuth client credentials, then sends with per-token results
+/// (`illegal_tokens` in Huawei's 80100000 message, Honor's `expireTokens`).
+extension GatewayEmulator {
+    func addHuaweiHonorRoutes(to router: Router<EmulatorContext>) {
+        router.post("huawei/oauth2/v3/token") { request, _ in
+            Self.response(oauthToken(.huawei, Form.parse(Data(buffer: try await request.body.collect(upTo: 64 * 1024)))))
+        }
+        router.post("honor/token") { request, _ in
+            Self.response(oauthToken(.honor, Form.parse(Data(buffer: try await request.body.collect(upTo: 64 * 1024)))))
+        }
+        router.post("huawei/v1/:appId/messages:send") { request, context in
+            try await send(.huawei, request, context) { body in huaweiSend(request: request, body: body) }
+        }
+        router.post("honor/api/v1/:appId/sendMessage") { request, context in
+            try await send(.honor, request, context) { body in honorSend(request: request, body: body) }
+        }
+    }
+
+    func oauthToken(_ vendor: Vendor, _ form: [String: String]) -> Answer {
+        guard form["grant_type"] == "client_credentials", let id = form["client_id"], let secret = form["client_secret"],
+            state.oauthSecret(vendor: vendor, clientID: id) == secret
+        else {
+            return Answer(
+                status: .badRequest, json: ["error": "invalid_client", "error_description": "client authentication failed"],
+                result: "invalid_client"
+            )
+        }
+        let token = state.issueAccessToken(vendor: vendor, lifetime: state.accessTokenLifetime)
+        return Answer(status: .ok, json: ["access_token": token, "expires_in": state.accessTokenLifetime, "token_type": "Bearer"], result: "ok")
+    }
+
+    func bearerIsValid(_ request: Request, _ vendor: Vendor) -> Bool {
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else { return false }
+        return state.isValidAccessToken(String(authorization.dropFirst(7)), vendor: vendor)
+    }
+
+    /// Splits tokens into valid and invalid (unregistered or unknown).
+    func partition(_ tokens: [String], _ vendor: Vendor) -> (valid: [String], invalid: [String]) {
+        var valid: [String] = []
+        var invalid: [String] = []
+        for token in tokens {
+            if state.tokenState(token, vendor: vendor) == .valid { valid.append(token) } else { invalid.append(token) }
+        }
+        return (valid, invalid)
+    }
+
+    func huaweiSend(request: Request, body: Data) -> Answer {
+        func code(_ code: String, _ msg: String, status: HTTPResponse.Status = .ok) -> Answer {
+            Answer(status: status, json: ["code": code, "msg": msg, "requestId": state.nextID()], result: code == "80000000" ? "ok" : code)
+        }
+        guard bearerIsValid(request, .huawei) else { return code("80200003", "OAuth token expired.", status: .unauthorized) }
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+            let message = object["message"] as? [String: Any]
+        else { return code("80100003", "Illegal payload, invalid message structure", status: .badRequest) }
+        if let data = message["data"], !(data is String) {
+            return code("80100003", "Illegal payload, data must be a JSON string", status: .badRequest)
+        }
+        guard let tokens = message["token"] as? [String], !tokens.isEmpty else {
+            return code("80100001", "Some request parameters are incorrect: token", status: .badRequest)
+        }
+        if tokens.count > 1000 { return code("80300010", "The number of tokens in the message body exceeds the default value") }
+        let tokenBytes = tokens.reduce(0) { $0 + $1.utf8.count }
+        if body.count - tokenBytes > 4096 { return code("80300008", "The message body size exceeds the default value") }
+        let (valid, invalid) = partition(tokens, .huawei)
+        if valid.isEmpty { return code("80300007", "All the tokens are invalid") }
+        if !invalid.isEmpty {
+            let detail: [String: Any] = ["success": valid.count, "failure": invalid.count, "illegal_tokens": invalid]
+            let text = String(decoding: (try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+            return code("80100000", text)
+        }
+        return code("80000000", "Success")
+    }
+
+    func honorSend(request: Request, body: Data) -> Answer {
+        func reply(_ code: Int, _ message: String, data: [String: Any]? = nil, status: HTTPResponse.Status = .ok) -> Answer {
+            var json: [String: Any] = ["code": code, "message": message]
+            if let data { json["data"] = data }
+            return Answer(status: status, json: json, result: code == 200 ? "ok" : String(code))
+        }
+        guard bearerIsValid(request, .honor) else { return reply(80200003, "access token expired", status: .unauthorized) }
+        guard request.headers[HTTPField.Name("timestamp")!].flatMap({ Int64($0) }) != nil else {
+            return reply(80100001, "timestamp header is required", status: .badRequest)
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+            let tokens = object["token"] as? [String], !tokens.isEmpty
+        else { return reply(80100001, "token is required", status: .badRequest) }
+        let (valid, invalid) = partition(tokens, .honor)
+        return reply(
+            200, "success",
+            data: ["sendResult": !valid.isEmpty, "requestId": state.nextID(), "failTokens": [String](), "expireTokens": invalid]
+        )
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import PushCore
+
+/// OAuth client-credentials settings (Huawei, Honor).
+public struct OAuthCredentials: Sendable {
+    public var clientID: String
+    public var clientSecret: String
+    public var tokenEndpoint: String
+    public var endpoint: String
+
+    public init(clientID: String, clientSecret: String, tokenEndpoint: String, endpoint: String) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.tokenEndpoint = tokenEndpoint
+        self.endpoint = endpoint
+    }
+}
+
+extension AccessTokenCache {
+    /// A client-credentials token cache for one vendor credential.
+    convenience init(oauth credentials: OAuthCredentials, transport: VendorTransport, clock: any EpochClock) {
+        self.init(clock: clock) {
+            let response = try await transport.postForm(
+                url: credentials.tokenEndpoint,
+                fields: [
+                    ("grant_type", "client_credentials"), ("client_id", credentials.clientID), ("client_secret", credentials.clientSecret),
+                ]
+            )
+            guard response.status == 200, let json = response.json, let token = json["access_token"] as? String else {
+                throw AuthRejected(description: "token endpoint answered \(response.status)")
+            }
+            let expiresIn = (json["expires_in"] as? NSNumber)?.int64Value ?? 3600
+            return .init(value: token, expiresAtMillis: clock.nowMillis() + expiresIn * 1000)
+        }
+    }
+}
+
+/// Sends with a bearer token from `tokens`; on 401 (or a vendor code meaning the token expired)
+/// fetches a new token once and retries.
+func sendWithBearer(
+    _ request: VendorRequest, url: String, transport: VendorTransport, tokens: AccessTokenCache,
+    tokenExpired: (VendorTransport.Response) -> Bool, classify: (VendorTransport.Response) -> PushOutcome
+) async -> PushOutcome {
+    await sendWithCredential(
+        credential: { try await tokens.token(rejected: $0) },
+        send: { accessToken in
+            var headers = httpHeaders(request)
+            headers.add(name: "authorization", value: "Bearer " + accessToken)
+            return try await transport.execute(method: .POST, url: url, headers: headers, body: request.body.bytes)
+        },
+        isRejected: tokenExpired, classify: classify
+    )
+}
+
+/// Huawei Push Kit v1.
+public final class HuaweiClient: VendorClient {
+    public let vendor = Vendor.huawei
+    private let credentials: OAuthCredentials
+    private let transport: VendorTransport
+    private let tokens: AccessTokenCache
+
+    public init(credentials: OAuthCredentials, transport: VendorTransport, clock: any EpochClock = SystemEpochClock()) {
+        self.credentials = credentials
+        self.transport = transport
+        tokens = AccessTokenCache(oauth: credentials, transport: transport, clock: clock)
+    }
+
+    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+        await sendWithBearer(
+            request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens,
+            tokenExpired: { response in
+                let code = response.json?["code"] as? String
+                return response.status == 401 || code == "80200003" || code == "80200001"
+            },
+            classify: { response in
+                let json = response.json
+                let code = json?["code"] as? String
+                var illegal: [String] = []
+                if code == "80100000", let msg = json?["msg"] as? String,
+                    let detail = (try? JSONSerialization.jsonObject(with: Data(msg.utf8))) as? [String: Any]
+                {
+                    illegal = detail["illegal_tokens"] as? [String] ?? []
+                }
+                return OutcomeTables.huawei(
+                    status: response.status, code: code, token: token, illegalTokens: illegal,
+                    requestID: json?["requestId"] as? String, retryAfter: response.retryAfter
+                )
+            }
+        )
+    }
+}
+
+/// Honor Push.
+public final class HonorClient: VendorClient {
+    public let vendor = Vendor.honor
+    private let credentials: OAuthCredentials
+    private let transport: VendorTransport
+    private let tokens: AccessTokenCache
+
+    public init(credentials: OAuthCredentials, transport: VendorTransport, clock: any EpochClock = SystemEpochClock()) {
+        self.credentials = credentials
+        self.transport = transport
+        tokens = AccessTokenCache(oauth: credentials, transport: transport, clock: clock)
+    }
+
+    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+        await sendWithBearer(
+            request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens,
+            tokenExpired: { $0.status == 401 || ($0.json?["code"] as? Int) == 80200003 },
+            classify: { response in
+                let json = response.json
+                let data = json?["data"] as? [String: Any]
+                return OutcomeTables.honor(
+                    status: response.status, code: (json?["code"] as? NSNumber)?.intValue, token: token,
+                    expiredTokens: data?["expireTokens"] as? [String] ?? [], requestID: data?["requestId"] as? String,
+                    retryAfter: response.retryAfter
+                )
+            }
+        )
+    }
+}

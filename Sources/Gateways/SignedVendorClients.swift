@@ -1,0 +1,163 @@
+import Foundation
+import NIOHTTP1
+import PushCore
+import VendorAuth
+
+/// Xiaomi MiPush: `Authorization: key=<AppSecret>`.
+public final class XiaomiClient: VendorClient {
+    public let vendor = Vendor.xiaomi
+    private let appSecret: String
+    private let endpoint: String
+    private let transport: VendorTransport
+
+    public init(appSecret: String, endpoint: String, transport: VendorTransport) {
+        self.appSecret = appSecret
+        self.endpoint = endpoint
+        self.transport = transport
+    }
+
+    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+        var headers = httpHeaders(request)
+        headers.add(name: "authorization", value: "key=" + appSecret)
+        do {
+            let response = try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: headers, body: request.body.bytes)
+            if response.status >= 500 { return .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) }
+            let json = response.json
+            let data = json?["data"] as? [String: Any]
+            let bad = (data?["bad_regids"] as? String)?.split(separator: ",").map(String.init) ?? []
+            return OutcomeTables.xiaomi(
+                result: json?["result"] as? String, code: (json?["code"] as? NSNumber)?.intValue, token: token, badRegIDs: bad,
+                messageID: data?["id"] as? String
+            )
+        } catch {
+            return transportFailure(error)
+        }
+    }
+}
+
+/// OPPO Push: an `auth_token` from `/server/v1/auth` (sha256 sign, valid 24 h) in every form.
+public final class OPPOClient: VendorClient {
+    public let vendor = Vendor.oppo
+    private let endpoint: String
+    private let transport: VendorTransport
+    private let tokens: AccessTokenCache
+
+    public init(appKey: String, masterSecret: String, endpoint: String, transport: VendorTransport, clock: any EpochClock = SystemEpochClock()) {
+        self.endpoint = endpoint
+        self.transport = transport
+        tokens = AccessTokenCache(clock: clock, marginSeconds: 3600) {
+            let timestamp = clock.nowMillis()
+            let response = try await transport.postForm(
+                url: joinURL(endpoint, "/server/v1/auth"),
+                fields: [
+                    ("app_key", appKey), ("timestamp", String(timestamp)),
+                    ("sign", VendorSigns.oppo(appKey: appKey, timestampMillis: timestamp, masterSecret: masterSecret)),
+                ]
+            )
+            guard let json = response.json, (json["code"] as? NSNumber)?.intValue == 0,
+                let token = (json["data"] as? [String: Any])?["auth_token"] as? String
+            else { throw AuthRejected(description: "OPPO auth answered \(String(decoding: response.body.prefix(200), as: UTF8.self))") }
+            return .init(value: token, expiresAtMillis: timestamp + 86_400_000)
+        }
+    }
+
+    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+        guard case .form(let fields) = request.body else { return .permanent(reason: "OPPO needs a form body") }
+        return await sendWithCredential(
+            credential: { try await tokens.token(rejected: $0) },
+            send: { authToken in
+                let body = VendorRequest.Body.form(fields + [.init("auth_token", authToken)])
+                return try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: httpHeaders(request), body: body.bytes)
+            },
+            isRejected: { ($0.json?["code"] as? NSNumber)?.intValue == 11 },
+            classify: { response in
+                if response.status >= 500 { return .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) }
+                let json = response.json
+                return OutcomeTables.oppo(
+                    code: (json?["code"] as? NSNumber)?.intValue, messageID: (json?["data"] as? [String: Any])?["messageId"] as? String
+                )
+            }
+        )
+    }
+}
+
+/// vivo Push: an `authToken` header from `/message/auth` (md5 sign, valid 1 day).
+public final class VivoClient: VendorClient {
+    public let vendor = Vendor.vivo
+    private let endpoint: String
+    private let transport: VendorTransport
+    private let tokens: AccessTokenCache
+
+    public init(
+        appID: String, appKey: String, appSecret: String, endpoint: String, transport: VendorTransport,
+        clock: any EpochClock = SystemEpochClock()
+    ) {
+        self.endpoint = endpoint
+        self.transport = transport
+        tokens = AccessTokenCache(clock: clock, marginSeconds: 3600) {
+            let timestamp = clock.nowMillis()
+            let body: [String: Any] = [
+                "appId": appID, "appKey": appKey, "timestamp": timestamp,
+                "sign": VendorSigns.vivo(appID: appID, appKey: appKey, timestampMillis: timestamp, appSecret: appSecret),
+            ]
+            let response = try await transport.execute(
+                method: .POST, url: joinURL(endpoint, "/message/auth"), headers: ["content-type": "application/json"],
+                body: Array(try JSONSerialization.data(withJSONObject: body))
+            )
+            guard let json = response.json, (json["result"] as? NSNumber)?.intValue == 0, let token = json["authToken"] as? String else {
+                throw AuthRejected(description: "vivo auth answered \(String(decoding: response.body.prefix(200), as: UTF8.self))")
+            }
+            return .init(value: token, expiresAtMillis: timestamp + 86_400_000)
+        }
+    }
+
+    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+        await sendWithCredential(
+            credential: { try await tokens.token(rejected: $0) },
+            send: { authToken in
+                var headers = httpHeaders(request)
+                headers.add(name: "authToken", value: authToken)
+                return try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: headers, body: request.body.bytes)
+            },
+            isRejected: { ($0.json?["result"] as? NSNumber)?.intValue == 10000 },
+            classify: { response in
+                if response.status >= 500 { return .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) }
+                let json = response.json
+                return OutcomeTables.vivo(
+                    result: (json?["result"] as? NSNumber)?.intValue,
+                    invalidUserStatus: ((json?["invalidUser"] as? [String: Any])?["status"] as? NSNumber)?.intValue,
+                    taskID: json?["taskId"] as? String
+                )
+            }
+        )
+    }
+}
+
+/// Meizu Push: every form signed with md5 over the sorted parameters and the app secret.
+public final class MeizuClient: VendorClient {
+    public let vendor = Vendor.meizu
+    private let appSecret: String
+    private let endpoint: String
+    private let transport: VendorTransport
+
+    public init(appSecret: String, endpoint: String, transport: VendorTransport) {
+        self.appSecret = appSecret
+        self.endpoint = endpoint
+        self.transport = transport
+    }
+
+    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+        guard case .form(let fields) = request.body else { return .permanent(reason: "Meizu needs a form body") }
+        let sign = VendorSigns.meizu(parameters: fields.map { ($0.name, $0.value) }, appSecret: appSecret)
+        let body = VendorRequest.Body.form(fields + [.init("sign", sign)])
+        do {
+            let response = try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: httpHeaders(request), body: body.bytes)
+            if response.status >= 500 { return .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) }
+            let json = response.json
+            let value = (json?["value"] as? [String: Any])?.compactMapValues { $0 as? [String] } ?? [:]
+            return OutcomeTables.meizu(code: json?["code"] as? String, value: value, token: token, messageID: json?["msgId"] as? String)
+        } catch {
+            return transportFailure(error)
+        }
+    }
+}

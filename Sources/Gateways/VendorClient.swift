@@ -1,0 +1,132 @@
+import Foundation
+import NIOHTTP1
+import PushCore
+import Synchronization
+
+/// Delivers rendered requests to one vendor for one app credential.
+public protocol VendorClient: Sendable {
+    var vendor: Vendor { get }
+    /// Sends one push and says what became of it; never throws: transport failures are retries.
+    func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome
+}
+
+extension VendorClient {
+    public func send(_ request: VendorRequest, token: String) async -> PushOutcome {
+        await send(request, token: token, sandbox: false)
+    }
+}
+
+/// `endpoint` + `path`, with exactly one slash between.
+func joinURL(_ endpoint: String, _ path: String) -> String {
+    (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + path
+}
+
+/// The request's headers as NIO headers.
+func httpHeaders(_ request: VendorRequest) -> HTTPHeaders {
+    HTTPHeaders(request.headers.map { ($0.name, $0.value) })
+}
+
+/// A retry for a request that did not complete (connection refused or reset, GOAWAY, deadline).
+func transportFailure(_ error: any Error) -> PushOutcome {
+    .retry(reason: "TransportError: \(String(describing: error).prefix(200))", afterSeconds: nil)
+}
+
+/// An access token fetched from a vendor's auth endpoint, refreshed before it expires. One fetch at
+/// a time: concurrent callers wait for the same refresh.
+final class AccessTokenCache: Sendable {
+    struct Token: Sendable {
+        var value: String
+        var expiresAtMillis: Int64
+    }
+
+    private struct State {
+        var token: Token?
+        var refreshing: Task<Token, any Error>?
+    }
+
+    private let state = Mutex(State())
+    private let clock: any EpochClock
+    /// Refresh this long before expiry.
+    private let marginMillis: Int64
+    private let fetch: @Sendable () async throws -> Token
+
+    init(clock: any EpochClock, marginSeconds: Int64 = 300, fetch: @escaping @Sendable () async throws -> Token) {
+        self.clock = clock
+        self.marginMillis = marginSeconds * 1000
+        self.fetch = fetch
+    }
+
+    /// A valid token. With `rejected`, the vendor refused that token: fetch a new one unless
+    /// another caller already did.
+    func token(rejected: String? = nil) async throws -> String {
+        let now = clock.nowMillis()
+        let task = state.withLock { state -> Task<Token, any Error>? in
+            if let token = state.token, token.value != rejected, token.expiresAtMillis - marginMillis > now { return nil }
+            if let refreshing = state.refreshing { return refreshing }
+            let fetch = self.fetch
+            let task = Task { try await fetch() }
+            state.refreshing = task
+            return task
+        }
+        guard let task else { return state.withLock { $0.token!.value } }
+        do {
+            let token = try await task.value
+            state.withLock { state in
+                state.token = token
+                state.refreshing = nil
+            }
+            return token.value
+        } catch {
+            state.withLock { $0.refreshing = nil }
+            throw error
+        }
+    }
+}
+
+/// The vendor's auth endpoint refused the credentials: a configuration alarm, not a retry.
+struct AuthRejected: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// An auth-endpoint failure as an outcome.
+func authFailure(_ error: any Error) -> PushOutcome {
+    if let rejected = error as? AuthRejected { return .configAlarm(reason: "auth rejected: \(rejected.description)") }
+    return transportFailure(error)
+}
+
+/// The one send loop of credentialed vendors: send with the current credential; when the vendor
+/// rejects it, ask for a new one once and send again.
+///
+/// - Parameters:
+///   - credential: the credential to use, given the one just rejected (nil on the first try).
+///   - send: sends the request with a credential.
+///   - isRejected: whether the vendor refused the credential (401, `ExpiredProviderToken`, OPPO 11 …).
+///   - classify: the outcome of any other answer.
+func sendWithCredential(
+    credential: (_ rejected: String?) async throws -> String,
+    send: (String) async throws -> VendorTransport.Response,
+    isRejected: (VendorTransport.Response) -> Bool,
+    classify: (VendorTransport.Response) -> PushOutcome
+) async -> PushOutcome {
+    var rejected: String?
+    for _ in 0..<2 {
+        let current: String
+        do {
+            current = try await credential(rejected)
+        } catch {
+            return authFailure(error)
+        }
+        let response: VendorTransport.Response
+        do {
+            response = try await send(current)
+        } catch {
+            return transportFailure(error)
+        }
+        if isRejected(response), rejected == nil {
+            rejected = current
+            continue
+        }
+        return classify(response)
+    }
+    return .configAlarm(reason: "credential refused again after a refresh")
+}

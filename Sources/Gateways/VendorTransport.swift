@@ -1,0 +1,149 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOSSL
+import Synchronization
+
+/// The HTTP client shared by the vendor clients of one vendor and credential: HTTP/2 over TLS
+/// (ALPN; HTTP/1.1 where a vendor only speaks that), a fixed number of connections, a limit on
+/// requests in flight, and a deadline on every request.
+public final class VendorTransport: Sendable {
+    /// Connection and stream settings.
+    public struct Settings: Sendable {
+        /// Separate connection pools; with HTTP/2 each is one multiplexed connection per host.
+        public var connections: Int
+        /// Requests in flight across all connections.
+        public var maxInFlight: Int
+        /// No request waits longer than this.
+        public var timeout: Duration
+        /// Extra PEM CA bundle trusted in addition to the system roots (`tls.ca_file`).
+        public var caFile: String?
+
+        public init(connections: Int = 2, maxInFlight: Int = 1000, timeout: Duration = .seconds(15), caFile: String? = nil) {
+            self.connections = max(1, connections)
+            self.maxInFlight = max(1, maxInFlight)
+            self.timeout = timeout
+            self.caFile = caFile
+        }
+    }
+
+    /// What came back.
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: HTTPHeaders
+        public var body: Data
+
+        public func header(_ name: String) -> String? { headers.first(name: name) }
+        public var retryAfter: Int? { header("retry-after").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+        public var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+    }
+
+    private let clients: [HTTPClient]
+    private let next = Atomic<Int>(0)
+    private let slots: AsyncSemaphore
+    public let settings: Settings
+
+    public init(settings: Settings = .init()) throws {
+        self.settings = settings
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = settings.caFile, !caFile.isEmpty {
+            tls.additionalTrustRoots = [.file(caFile)]
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.httpVersion = .automatic
+        configuration.timeout = .init(connect: .seconds(5))
+        configuration.connectionPool = .init(idleTimeout: .seconds(300))
+        clients = (0..<settings.connections).map { _ in HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration) }
+        slots = AsyncSemaphore(permits: settings.maxInFlight)
+    }
+
+    /// Sends one request on the next connection in turn.
+    public func execute(method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]) async throws -> Response {
+        await slots.acquire()
+        defer { slots.release() }
+        let client = clients[next.wrappingAdd(1, ordering: .relaxed).oldValue % clients.count]
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers = headers
+        if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let parts = settings.timeout.components
+        let deadline = TimeAmount.nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
+        let response = try await client.execute(request, timeout: deadline)
+        let data = try await response.body.collect(upTo: 4 << 20)
+        return Response(status: Int(response.status.code), headers: response.headers, body: Data(buffer: data))
+    }
+
+    /// Sends a form (token endpoints).
+    public func postForm(url: String, fields: [(String, String)], headers: HTTPHeaders = [:]) async throws -> Response {
+        var headers = headers
+        headers.replaceOrAdd(name: "content-type", value: "application/x-www-form-urlencoded")
+        let body = fields.map { "\(FormEscape.escape($0.0))=\(FormEscape.escape($0.1))" }.joined(separator: "&")
+        return try await execute(method: .POST, url: url, headers: headers, body: Array(body.utf8))
+    }
+
+    public func shutdown() async throws {
+        for client in clients { try await client.shutdown() }
+    }
+}
+
+enum FormEscape {
+    static func escape(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+}
+
+/// A counting semaphore for async code: at most `permits` holders at a time, the rest wait in order.
+final class AsyncSemaphore: Sendable {
+    private struct State {
+        var permits: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var head = 0
+    }
+
+    private let state: Mutex<State>
+
+    init(permits: Int) {
+        state = Mutex(State(permits: permits))
+    }
+
+    func acquire() async {
+        let acquired = state.withLock { state -> Bool in
+            guard state.permits > 0 else { return false }
+            state.permits -= 1
+            return true
+        }
+        if acquired { return }
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.permits > 0 {
+                    state.permits -= 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.head < state.waiters.count {
+                let waiter = state.waiters[state.head]
+                state.head += 1
+                if state.head > 1024, state.head * 2 > state.waiters.count {
+                    state.waiters.removeFirst(state.head)
+                    state.head = 0
+                }
+                return waiter
+            }
+            state.permits += 1
+            return nil
+        }
+        waiter?.resume()
+    }
+}

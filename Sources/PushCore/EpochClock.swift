@@ -1,0 +1,45 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Wall-clock time in milliseconds since 1970, injectable for anything time-based: JWT `iat`,
+/// OAuth token expiry, vendor timestamps, token invalidation times.
+public protocol EpochClock: Sendable {
+    func nowMillis() -> Int64
+}
+
+extension EpochClock {
+    /// Seconds since 1970.
+    public func nowSeconds() -> Int64 { nowMillis() / 1000 }
+}
+
+/// The system's wall clock.
+public struct SystemEpochClock: EpochClock {
+    public init() {}
+
+    public func nowMillis() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+}
+
+/// A clock that moves only when told to, for tests.
+public final class ManualEpochClock: EpochClock {
+    private let millis: Mutex<Int64>
+
+    public init(millis: Int64 = 1_763_600_000_000) {
+        self.millis = Mutex(millis)
+    }
+
+    public func nowMillis() -> Int64 { millis.withLock { $0 } }
+
+    /// Moves the clock forward.
+    public func advance(seconds: Int64) {
+        millis.withLock { $0 += seconds * 1000 }
+    }
+}

@@ -1,0 +1,274 @@
+import Crypto
+import Emulator
+import Foundation
+import Gateways
+import PushCore
+import Testing
+
+/// Every vendor over real HTTP/2 and TLS against the emulator.
+@Suite("Vendor gateways against the emulator", .serialized)
+struct GatewayTests {
+    @Test("Every vendor delivers, and the emulator records what was sent", arguments: Vendor.allCases)
+    func delivers(vendor: Vendor) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let outcome = try await h.send(vendor)
+            #expect(outcome.isDelivered, "\(outcome)")
+            let recorded = h.state.requests(vendor: vendor)
+            #expect(recorded.count == 1)
+            #expect(recorded.first?.status == 200 && recorded.first?.result == "ok")
+            #expect(recorded.first?.body.contains("Alice") == true)
+        }
+    }
+
+    @Test("An unregistered token is reported invalid by every vendor", arguments: Vendor.allCases)
+    func unregisteredToken(vendor: Vendor) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let token = Harness.token(vendor, 7)
+            h.state.setToken(token, vendor: vendor, state: .unregistered(sinceMillis: 1_700_000_000_000))
+            let outcome = try await h.send(vendor, token: token)
+            #expect(outcome.isTokenInvalid, "\(outcome)")
+        }
+    }
+
+    @Test("A 503 with Retry-After is a retry after that delay, for every vendor", arguments: Vendor.allCases)
+    func retryAfter(vendor: Vendor) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            h.state.addFault(Fault(vendor: vendor, remaining: 1, status: 503, retryAfter: 7))
+            let outcome = try await h.send(vendor)
+            #expect(outcome.retryAfter == .some(7), "\(outcome)")
+            #expect(try await h.send(vendor).isDelivered, "the fault applies to one request only")
+        }
+    }
+
+    @Test(
+        "A request the vendor refuses for good is a permanent failure",
+        arguments: [
+            (Vendor.apns, 400, "BadExpirationDate"), (.fcm, 400, "INVALID_ARGUMENT"), (.huawei, 200, "80100003"),
+            (.honor, 200, "80100001"), (.xiaomi, 200, "10017"), (.oppo, 200, "41"), (.vivo, 200, "10096"), (.meizu, 200, "1005"),
+        ]
+    )
+    func permanent(vendor: Vendor, status: Int, reason: String) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            h.state.addFault(Fault(vendor: vendor, remaining: 1, status: status, reason: reason))
+            let outcome = try await h.send(vendor)
+            #expect(outcome == .permanent(reason: reason), "\(outcome)")
+        }
+    }
+
+    @Test("Wrong credentials are a configuration alarm, not a retry", arguments: Vendor.allCases)
+    func wrongCredentials(vendor: Vendor) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let client: any VendorClient
+            switch vendor {
+            case .apns: client = h.apns(key: P256.Signing.PrivateKey())
+            case .fcm: client = h.fcm(email: "stranger@demo.iam.gserviceaccount.com")
+            case .huawei: client = h.huawei(secret: "wrong")
+            case .honor:
+                h.state.registerOAuthClient(vendor: .honor, clientID: "honor-client", secret: "rotated")
+                client = h.honor()
+            case .xiaomi: client = h.xiaomi(secret: "wrong")
+            case .oppo: client = h.oppo(master: "wrong")
+            case .vivo: client = h.vivo(secret: "wrong")
+            case .meizu: client = h.meizu(secret: "wrong")
+            }
+            let outcome = try await h.send(vendor, client: client)
+            #expect(outcome.isConfigAlarm, "\(outcome)")
+        }
+    }
+
+    @Test("A revoked access token is refreshed once and the push goes through", arguments: [Vendor.fcm, .huawei, .honor, .oppo, .vivo])
+    func revokedAccessToken(vendor: Vendor) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let client = h.client(vendor)
+            #expect(try await h.send(vendor, client: client).isDelivered)
+            h.state.revokeAccessTokens()
+            #expect(try await h.send(vendor, client: client).isDelivered)
+            let accepted = h.state.requests(vendor: vendor).filter { $0.status == 200 && $0.result == "ok" }
+            #expect(accepted.count == 2)
+            func credential(_ r: RecordedRequest) -> String? {
+                r.headers["authorization"] ?? r.headers["authtoken"] ?? r.body.components(separatedBy: "auth_token=").last
+            }
+            #expect(credential(accepted[0]) != credential(accepted[1]), "the second push should carry a new token")
+        }
+    }
+}
+
+@Suite("APNs provider tokens and FCM access tokens", .serialized)
+struct AuthTokenTests {
+    static func authorization(_ request: RecordedRequest) -> String? { request.headers["authorization"] }
+
+    @Test("APNs: one provider token for many pushes, a new one after 50 minutes, never per request")
+    func providerTokenReuse() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let client = h.apns()
+            for n in 0..<3 { #expect(try await h.send(.apns, token: Harness.token(.apns, n), client: client).isDelivered) }
+            h.clock.advance(seconds: 51 * 60)
+            #expect(try await h.send(.apns, client: client).isDelivered)
+            let tokens = h.state.requests(vendor: .apns).compactMap(Self.authorization)
+            #expect(tokens.count == 4)
+            #expect(Set(tokens.prefix(3)).count == 1)
+            #expect(tokens[3] != tokens[0])
+            #expect(tokens.allSatisfy { $0.hasPrefix("bearer ") })
+        }
+    }
+
+    @Test("APNs: a token older than an hour is refused by the emulator as ExpiredProviderToken")
+    func emulatorChecksAge() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let stale = try VendorAuthTestSupport.apnsToken(key: h.apnsKey, issuedAt: h.clock.nowSeconds() - 3700)
+            let request = try h.request(.apns, token: Harness.token(.apns))
+            let records = try await RawClient(h).post(.apns, request, extraHeaders: ["authorization": "bearer " + stale])
+            #expect(records.status == 403 && records.reason == "ExpiredProviderToken")
+        }
+    }
+
+    @Test("APNs: on ExpiredProviderToken the client re-signs and retries once")
+    func expiredProviderTokenRetry() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            h.state.addFault(Fault(vendor: .apns, remaining: 1, status: 403, reason: "ExpiredProviderToken"))
+            let outcome = try await h.send(.apns)
+            #expect(outcome.isDelivered, "\(outcome)")
+            let tokens = h.state.requests(vendor: .apns).compactMap(Self.authorization)
+            #expect(tokens.count == 2 && tokens[0] != tokens[1])
+        }
+    }
+
+    @Test("APNs: the apns-id of the rendered push is the one sent, and the topic is checked")
+    func apnsHeaders() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let pushID = UUID().uuidString.lowercased()
+            let token = Harness.token(.apns)
+            let outcome = await h.apns().send(try h.request(.apns, token: token, pushID: pushID), token: token)
+            #expect(outcome == .delivered(messageID: pushID))
+            let recorded = try #require(h.state.requests(vendor: .apns).first)
+            #expect(recorded.headers["apns-id"] == pushID && recorded.headers["apns-topic"] == Harness.bundleID)
+            var wrongTopic = Harness.app
+            wrongTopic.apns = .init(bundleID: "com.other.app")
+            let other = try PushRenderer(app: wrongTopic).render(
+                Harness.content, vendor: .apns, to: PushTarget(token: token, pushID: pushID, nowMillis: h.clock.nowMillis())
+            )
+            #expect(await h.apns().send(other, token: token) == .configAlarm(reason: "TopicDisallowed"))
+        }
+    }
+
+    @Test("APNs: 410 Unregistered carries the vendor's invalidation time")
+    func unregisteredTimestamp() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let token = Harness.token(.apns, 3)
+            h.state.setToken(token, vendor: .apns, state: .unregistered(sinceMillis: 1_700_000_000_123))
+            #expect(try await h.send(.apns, token: token) == .tokenInvalid(reason: "Unregistered", invalidatedAtMillis: 1_700_000_000_123))
+        }
+    }
+
+    @Test("FCM: the access token is cached, refreshed shortly before it expires (injectable clock)")
+    func fcmTokenRefresh() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let client = h.fcm()
+            #expect(try await h.send(.fcm, client: client).isDelivered)
+            h.clock.advance(seconds: 30 * 60)
+            #expect(try await h.send(.fcm, client: client).isDelivered)
+            h.clock.advance(seconds: 26 * 60)  // 56 minutes: inside the 5-minute refresh margin
+            #expect(try await h.send(.fcm, client: client).isDelivered)
+            let tokens = h.state.requests(vendor: .fcm).compactMap(Self.authorization)
+            #expect(tokens.count == 3 && tokens[0] == tokens[1] && tokens[1] != tokens[2])
+        }
+    }
+
+    @Test("FCM: a token the vendor blames as invalid is deleted; QUOTA_EXCEEDED waits at least a minute")
+    func fcmErrors() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let token = "not-a-token"
+            h.state.setToken(token, vendor: .fcm, state: .invalid)
+            #expect(try await h.send(.fcm, token: token) == .tokenInvalid(reason: "INVALID_ARGUMENT", invalidatedAtMillis: nil))
+            h.state.addFault(Fault(vendor: .fcm, remaining: 1, status: 429, reason: "QUOTA_EXCEEDED"))
+            #expect(try await h.send(.fcm) == .retry(reason: "QUOTA_EXCEEDED", afterSeconds: 60))
+        }
+    }
+
+    @Test("OPPO and vivo tokens expire after a day and are fetched again")
+    func signedTokensExpire() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            for vendor in [Vendor.oppo, .vivo] {
+                let client = h.client(vendor)
+                #expect(try await h.send(vendor, client: client).isDelivered)
+                h.clock.advance(seconds: 25 * 3600)
+                #expect(try await h.send(vendor, client: client).isDelivered, "\(vendor)")
+            }
+        }
+    }
+}
+
+@Suite("Connection faults", .serialized)
+struct ConnectionFaultTests {
+    @Test("GOAWAY mid-batch: refused streams are retried, none is lost, none processed twice")
+    func goawayMidBatch() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let client = h.apns()
+            let count = 300
+            h.state.addFault(Fault(vendor: .apns, remaining: 1, goaway: true))
+            let ids = (0..<count).map { _ in UUID().uuidString.lowercased() }
+            /// Each push's final outcome and the transport failures on the way.
+            let results = try await withThrowingTaskGroup(of: (String, PushOutcome, [String]).self) { group in
+                for n in 0..<count {
+                    let request = try h.request(.apns, token: Harness.token(.apns, n), pushID: ids[n])
+                    group.addTask {
+                        var failures: [String] = []
+                        while true {
+                            let outcome = await client.send(request, token: Harness.token(.apns, n))
+                            if case .retry(let reason, _) = outcome, reason.hasPrefix("TransportError"), failures.count < 10 {
+                                failures.append(reason)
+                                continue
+                            }
+                            return (ids[n], outcome, failures)
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.allSatisfy { $0.1.isDelivered }, "\(results.filter { !$0.1.isDelivered }.prefix(3))")
+            #expect(results.contains { !$0.2.isEmpty }, "some streams were refused and retried")
+            let accepted = h.state.requests(vendor: .apns).filter { $0.status == 200 }.compactMap { $0.headers["apns-id"] }
+            #expect(Set(accepted) == Set(ids), "every push reached the gateway")
+            // A push may reach the gateway twice only when its connection closed under it with the
+            // answer in flight (at-least-once); a stream refused by GOAWAY is never processed.
+            let duplicates = Set(Dictionary(grouping: accepted, by: { $0 }).filter { $0.value.count > 1 }.keys)
+            for (id, _, failures) in results where duplicates.contains(id) {
+                #expect(failures.contains { $0.contains("remoteConnectionClosed") }, "\(id) was processed twice after \(failures)")
+            }
+        }
+    }
+
+    @Test("A dropped connection is a transport retry, not a crash or a hang")
+    func droppedConnection() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            h.state.addFault(Fault(vendor: .huawei, remaining: 1, drop: true))
+            let outcome = try await h.send(.huawei)
+            guard case .retry(let reason, _) = outcome else {
+                Issue.record("expected a retry, got \(outcome)")
+                return
+            }
+            #expect(reason.hasPrefix("TransportError"))
+            #expect(try await h.send(.huawei).isDelivered)
+        }
+    }
+
+    @Test("No request waits past its deadline")
+    func deadline() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let transport = try VendorTransport(settings: .init(connections: 1, timeout: .milliseconds(500), caFile: h.caFile))
+            let client = XiaomiClient(appSecret: "mi-secret", endpoint: h.endpoint(.xiaomi), transport: transport)
+            // The same transport answers in time when the gateway does.
+            #expect(await client.send(try h.request(.xiaomi, token: "x"), token: "x").isDelivered)
+            h.state.addFault(Fault(vendor: .xiaomi, remaining: 1, latencyMillis: 3000))
+            let started = ContinuousClock.now
+            let outcome = await client.send(try h.request(.xiaomi, token: "x"), token: "x")
+            #expect(ContinuousClock.now - started < .seconds(2))
+            if case .retry(let reason, _) = outcome {
+                #expect(reason.hasPrefix("TransportError"))
+            } else {
+                Issue.record("expected a retry, got \(outcome)")
+            }
+            try await transport.shutdown()
+        }
+    }
+}
