@@ -96,6 +96,7 @@ let package = Package(
                 "PushdConfig",
                 "Gateways",
                 "Emulator",
+                "VendorAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

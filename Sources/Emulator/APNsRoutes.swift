@@ -34,23 +34,22 @@ extension GatewayEmulator {
             return reject(403, "MissingProviderToken")
         }
         let jwt = String(authorization.dropFirst("bearer ".count))
-        let team: String
-        if let known = state.verifiedTeam(forProviderToken: jwt) {
-            team = known
+        let verified: EmulatorState.VerifiedProviderToken
+        if let known = state.verifiedProviderToken(jwt) {
+            verified = known
         } else {
             guard let parsed = try? JWT.parse(jwt), let kid = parsed.header["kid"], let key = state.apnsKey(kid),
-                (try? JWT.verifyES256(parsed, key: key.key)) != nil, parsed.stringClaim("iss") == key.teamID
+                (try? JWT.verifyES256(parsed, key: key.key)) != nil, parsed.stringClaim("iss") == key.teamID,
+                let iat = parsed.integerClaim("iat")
             else { return reject(403, "InvalidProviderToken") }
-            team = key.teamID
-            state.rememberVerified(providerToken: jwt, teamID: team)
+            verified = .init(keyID: kid, issuedAt: iat)
+            state.rememberVerified(providerToken: jwt, verified)
         }
-        guard let parsed = try? JWT.parse(jwt), let iat = parsed.integerClaim("iat"),
-            let key = parsed.header["kid"].flatMap(state.apnsKey)
-        else { return reject(403, "InvalidProviderToken") }
-        if state.clock.nowSeconds() - iat > 3600 { return reject(403, "ExpiredProviderToken") }
+        guard let key = state.apnsKey(verified.keyID) else { return reject(403, "InvalidProviderToken") }
+        if state.clock.nowSeconds() - verified.issuedAt > 3600 { return reject(403, "ExpiredProviderToken") }
         // Headers.
         guard let topic = request.headers[HTTPField.Name("apns-topic")!] else { return reject(400, "MissingTopic") }
-        guard key.topics.contains(topic), key.teamID == team else { return reject(400, "TopicDisallowed") }
+        guard key.topics.contains(topic) else { return reject(400, "TopicDisallowed") }
         if let id = request.headers[HTTPField.Name("apns-id")!], UUID(uuidString: id) == nil || id != id.lowercased() {
             return reject(400, "BadMessageId")
         }

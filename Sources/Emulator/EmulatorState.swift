@@ -40,8 +40,8 @@ public final class EmulatorState: Sendable {
 
     struct Data {
         var apnsKeys: [String: APNsKey] = [:]
-        /// Provider tokens already verified: token → team.
-        var verifiedProviderTokens: [String: String] = [:]
+        /// Provider tokens already verified.
+        var verifiedProviderTokens: [String: VerifiedProviderToken] = [:]
         var serviceAccounts: [String: _RSA.Signing.PublicKey] = [:]
         var oauthClients: [Vendor: [String: String]] = [:]
         var xiaomiSecrets: [String: String] = [:]
@@ -90,9 +90,15 @@ public final class EmulatorState: Sendable {
     }
 
     func apnsKey(_ keyID: String) -> APNsKey? { data.withLock { $0.apnsKeys[keyID] } }
-    func verifiedTeam(forProviderToken token: String) -> String? { data.withLock { $0.verifiedProviderTokens[token] } }
-    func rememberVerified(providerToken token: String, teamID: String) {
-        data.withLock { $0.verifiedProviderTokens[token] = teamID }
+    /// An APNs provider token whose signature checked out: verified once, not per request.
+    struct VerifiedProviderToken {
+        var keyID: String
+        var issuedAt: Int64
+    }
+
+    func verifiedProviderToken(_ token: String) -> VerifiedProviderToken? { data.withLock { $0.verifiedProviderTokens[token] } }
+    func rememberVerified(providerToken token: String, _ verified: VerifiedProviderToken) {
+        data.withLock { $0.verifiedProviderTokens[token] = verified }
     }
     func serviceAccountKey(_ email: String) -> _RSA.Signing.PublicKey? { data.withLock { $0.serviceAccounts[email] } }
     func oauthSecret(vendor: Vendor, clientID: String) -> String? { data.withLock { $0.oauthClients[vendor]?[clientID] } }
@@ -103,8 +109,9 @@ public final class EmulatorState: Sendable {
 
     // MARK: Access tokens
 
-    /// Issues an access token for a vendor, valid for `lifetime` seconds.
-    func issueAccessToken(vendor: Vendor, lifetime: Int64) -> String {
+    /// Issues an access token for a vendor, valid for `lifetime` seconds (also used by benchmarks to
+    /// give an outside client such as h2load a valid bearer token).
+    public func issueAccessToken(vendor: Vendor, lifetime: Int64) -> String {
         let token = vendor.rawValue + "." + UUID().uuidString.lowercased()
         let expiresAt = clock.nowMillis() + lifetime * 1000
         data.withLock { $0.accessTokens[token] = (vendor, expiresAt) }

@@ -5,6 +5,6 @@ struct Pushd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushd",
         abstract: "Offline push dispatch for instant messaging.",
-        subcommands: [RenderCommand.self, UserSigCommand.self, ConfigCommand.self, BenchCommand.self]
+        subcommands: [RenderCommand.self, EmulateCommand.self, UserSigCommand.self, ConfigCommand.self, BenchCommand.self]
     )
 }

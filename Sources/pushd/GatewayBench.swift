@@ -1,0 +1,204 @@
+import ArgumentParser
+import Emulator
+import Foundation
+import Gateways
+import PushCore
+import VendorAuth
+
+/// `pushd bench gateway`: pushd's vendor client against h2load on the same emulator, same
+/// connections and streams, in one run.
+struct GatewayBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Pushes/s and latency to the emulator: pushd's client against h2load with the same settings."
+    )
+
+    @Option(help: "apns, fcm, huawei, honor, xiaomi, oppo, vivo or meizu.") var vendor: Vendor = .apns
+    @Option(name: .short, help: "Pushes to send.") var n = 100_000
+    @Option(help: "Connections.") var connections = 2
+    @Option(help: "Concurrent streams per connection.") var streams = 100
+    @Flag(help: "Skip the h2load run.") var noH2load = false
+
+    func run() throws {
+        let settings = (vendor: vendor, n: n, connections: connections, streams: streams, h2load: !noH2load)
+        try runBlocking { try await GatewayBench(settings: settings).run() }
+    }
+}
+
+extension Vendor: ExpressibleByArgument {}
+
+struct GatewayBench {
+    let settings: (vendor: Vendor, n: Int, connections: Int, streams: Int, h2load: Bool)
+
+    struct Figures {
+        var rate: Double
+        var p50: Double
+        var p99: Double
+        var ok: Int
+    }
+
+    func run() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-bench-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let certificates = try EmulatorCertificates()
+        let caFile = try certificates.writeCA(to: folder)
+        let state = EmulatorState(recordLimit: 10_000)
+        let demo = try DemoCredentials()
+        demo.register(with: state)
+        let running = try await GatewayEmulator(state: state, certificates: certificates).start()
+        defer { Task { await running.stop() } }
+        let base = "https://127.0.0.1:\(running.port)"
+        let transport = try VendorTransport(
+            settings: .init(connections: settings.connections, maxInFlight: settings.connections * settings.streams, caFile: caFile)
+        )
+        let client = makeClient(demo: demo, base: base, transport: transport)
+        let renderer = PushRenderer(app: Self.app)
+        let content = PushContent(body: "Alice:明天上午十点开会，记得带上 Q4 的数据", title: "Alice", ext: #"{"entity":{"chat":"c2c","from":"alice"}}"#)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let requests = try (0..<settings.n).map { i -> (VendorRequest, String) in
+            let token = settings.vendor == .apns ? String(format: "%064x", i + 1) : "\(settings.vendor.rawValue)-device-\(i)"
+            return (try renderer.render(content, vendor: settings.vendor, to: .init(token: token, badge: 1, pushID: UUID().uuidString.lowercased(), nowMillis: now)), token)
+        }
+        // Warm up: connections and the auth token.
+        for (request, token) in requests.prefix(settings.connections * 4) { _ = await client.send(request, token: token) }
+        state.clearRequests()
+
+        let ours = try await measurePushd(client: client, requests: requests)
+        var table = BenchTable(header: ["\(settings.vendor.rawValue) → emulator", "pushes/s", "p50", "p99", "ok", "ratio"])
+        table.add(["pushd", String(format: "%.0f", ours.rate), Self.ms(ours.p50), Self.ms(ours.p99), "\(ours.ok)/\(settings.n)", "—"])
+        if settings.h2load {
+            let theirs = try runH2load(request: requests[0].0, base: base, caFile: caFile, state: state, demo: demo, folder: folder)
+            table.rows[0][5] = String(format: "%.2f", ours.rate / theirs.rate)
+            table.add(["h2load", String(format: "%.0f", theirs.rate), Self.ms(theirs.p50), Self.ms(theirs.p99), "\(theirs.ok)/\(settings.n)", "1.00"])
+        }
+        print("\(settings.n) pushes, \(settings.connections) connections × \(settings.streams) streams, emulator in this process.")
+        print(table.render())
+        try await transport.shutdown()
+    }
+
+    static func ms(_ seconds: Double) -> String { String(format: "%.2f ms", seconds * 1000) }
+
+    func measurePushd(client: any VendorClient, requests: [(VendorRequest, String)]) async throws -> Figures {
+        let clock = ContinuousClock()
+        let window = settings.connections * settings.streams
+        let started = clock.now
+        var latencies: [Double] = []
+        latencies.reserveCapacity(requests.count)
+        var ok = 0
+        try await withThrowingTaskGroup(of: (Double, Bool).self) { group in
+            var next = 0
+            func add() {
+                let (request, token) = requests[next]
+                next += 1
+                group.addTask {
+                    let start = clock.now
+                    let outcome = await client.send(request, token: token)
+                    let elapsed = clock.now - start
+                    let isDelivered: Bool = if case .delivered = outcome { true } else { false }
+                    return (Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds), isDelivered)
+                }
+            }
+            while next < min(window, requests.count) { add() }
+            while let (latency, delivered) = try await group.next() {
+                latencies.append(latency)
+                if delivered { ok += 1 }
+                if next < requests.count { add() }
+            }
+        }
+        let total = clock.now - started
+        let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        latencies.sort()
+        return Figures(rate: Double(requests.count) / seconds, p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), ok: ok)
+    }
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+    }
+
+    /// h2load with the same body, headers, connections and streams; latencies from its log file.
+    func runH2load(request: VendorRequest, base: String, caFile: String, state: EmulatorState, demo: DemoCredentials, folder: String) throws -> Figures {
+        let bodyFile = folder + "/body"
+        try Data(request.body.bytes).write(to: URL(fileURLWithPath: bodyFile))
+        let logFile = folder + "/h2load.log"
+        var arguments = [
+            "-n", String(settings.n), "-c", String(settings.connections), "-m", String(settings.streams), "-d", bodyFile,
+            "--log-file", logFile,
+        ]
+        for header in request.headers { arguments += ["-H", "\(header.name): \(header.value)"] }
+        for header in try credentialHeaders(state: state, demo: demo) { arguments += ["-H", header] }
+        arguments.append(base + "/" + settings.vendor.rawValue + request.path)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/h2load")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var rate = 0.0
+        for line in text.split(separator: "\n") where line.contains("req/s") && line.hasPrefix("finished in") {
+            // "finished in 1.23s, 81234.56 req/s, 12.3MB/s"
+            let parts = line.split(separator: ",")
+            if parts.count > 1 { rate = Double(parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) ?? 0 }
+        }
+        let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+        var latencies: [Double] = []
+        var ok = 0
+        for line in log.split(separator: "\n") {
+            let fields = line.split(separator: "\t")
+            guard fields.count >= 3, let micros = Double(fields[2]) else { continue }
+            latencies.append(micros / 1e6)
+            if fields[1] == "200" { ok += 1 }
+        }
+        latencies.sort()
+        if rate == 0 { print(text) }
+        return Figures(rate: rate, p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), ok: ok)
+    }
+
+    /// What h2load sends in place of the credentials pushd's client adds.
+    func credentialHeaders(state: EmulatorState, demo: DemoCredentials) throws -> [String] {
+        switch settings.vendor {
+        case .apns:
+            let jwt = try JWT.es256(
+                kid: DemoCredentials.keyID, claims: ["iss": DemoCredentials.teamID, "iat": Int64(Date().timeIntervalSince1970)], key: demo.apnsKey
+            )
+            return ["authorization: bearer " + jwt]
+        case .fcm, .huawei, .honor:
+            return ["authorization: Bearer " + state.issueAccessToken(vendor: settings.vendor, lifetime: 3600)]
+        case .vivo:
+            return ["authToken: " + state.issueAccessToken(vendor: .vivo, lifetime: 3600)]
+        case .xiaomi:
+            return ["authorization: key=" + demo.secret]
+        case .oppo, .meizu:
+            return []
+        }
+    }
+
+    func makeClient(demo: DemoCredentials, base: String, transport: VendorTransport) -> any VendorClient {
+        switch settings.vendor {
+        case .apns:
+            APNsClient(
+                credentials: .init(teamID: DemoCredentials.teamID, keyID: DemoCredentials.keyID, privateKey: demo.apnsKey, endpoint: base + "/apns", sandboxEndpoint: base + "/apns"),
+                transport: transport
+            )
+        case .fcm:
+            FCMClient(credentials: .init(clientEmail: DemoCredentials.serviceAccount, privateKey: demo.fcmKey, tokenURI: base + "/fcm/token", endpoint: base + "/fcm"), transport: transport)
+        case .huawei:
+            HuaweiClient(credentials: .init(clientID: "10086", clientSecret: demo.secret, tokenEndpoint: base + "/huawei/oauth2/v3/token", endpoint: base + "/huawei"), transport: transport)
+        case .honor:
+            HonorClient(credentials: .init(clientID: "honor-demo", clientSecret: demo.secret, tokenEndpoint: base + "/honor/token", endpoint: base + "/honor"), transport: transport)
+        case .xiaomi: XiaomiClient(appSecret: demo.secret, endpoint: base + "/xiaomi", transport: transport)
+        case .oppo: OPPOClient(appKey: "oppo-demo", masterSecret: demo.secret, endpoint: base + "/oppo", transport: transport)
+        case .vivo: VivoClient(appID: "10010", appKey: "vivo-demo", appSecret: demo.secret, endpoint: base + "/vivo", transport: transport)
+        case .meizu: MeizuClient(appSecret: demo.secret, endpoint: base + "/meizu", transport: transport)
+        }
+    }
+
+    static let app = AppPushSettings(
+        defaultTitle: "pushd demo", apns: .init(bundleID: DemoCredentials.bundleID), fcm: .init(projectID: "pushd-demo", defaultChannelID: "chat"),
+        huawei: .init(appID: "10086", defaultChannelID: "chat", defaultCategory: "IM"), xiaomi: .init(packageName: DemoCredentials.bundleID, defaultChannelID: "chat"),
+        oppo: .init(defaultChannelID: "chat", defaultCategory: "IM"), vivo: .init(appID: "10010", defaultCategory: "IM"), meizu: .init(appID: "20020"),
+        honor: .init(appID: "30030")
+    )
+}
