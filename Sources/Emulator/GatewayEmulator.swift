@@ -96,7 +96,9 @@ public struct GatewayEmulator: Sendable {
         _ vendor: Vendor, _ request: Request, _ context: EmulatorContext, answer: (Data) async throws -> Answer
     ) async throws -> Response {
         let body = Data(buffer: try await request.body.collect(upTo: 1 << 20))
-        let parent = context.channel.parent
+        // An HTTP/2 stream's parent is its connection, whose parent is the listener; an HTTP/1.1
+        // connection has no grandparent, and asking it for a stream id would trap.
+        let parent = context.channel.parent?.parent == nil ? nil : context.channel.parent
         let connection = parent.map(ObjectIdentifier.init)
         if let parent, let connection, let streamID = try? await context.channel.getOption(HTTP2StreamChannelOptions.streamID).get(),
             !state.begin(stream: Int(streamID), connection: connection, closeFuture: parent.closeFuture)
@@ -109,7 +111,7 @@ public struct GatewayEmulator: Sendable {
         if let fault = state.takeFault(vendor: vendor) {
             if let latency = fault.latencyMillis { try await Task.sleep(for: .milliseconds(latency)) }
             if fault.drop == true {
-                context.channel.parent?.close(promise: nil)
+                parent?.close(promise: nil)
                 context.channel.close(promise: nil)
             }
             if fault.goaway == true, let connection { try await goAway(context.channel, connection) }

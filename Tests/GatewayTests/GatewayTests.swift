@@ -272,3 +272,26 @@ struct ConnectionFaultTests {
         }
     }
 }
+
+@Suite("Emulator over HTTP/1.1")
+struct HTTP1Tests {
+    @Test("A vendor endpoint answers over HTTP/1.1 too, and a fault there does not crash the emulator")
+    func http1() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = [
+                "-s", "--http1.1", "--cacert", h.caFile, "-X", "POST", h.endpoint(.apns) + "/3/device/abab", "-d", "{}",
+                "-w", "\n%{http_code} %{http_version}",
+            ]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(text.contains("MissingProviderToken") && text.hasSuffix("403 1.1"), "\(text)")
+            // The emulator still serves HTTP/2 afterwards.
+            #expect(try await h.send(.apns).isDelivered)
+        }
+    }
+}
