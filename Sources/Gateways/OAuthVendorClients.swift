@@ -37,10 +37,11 @@ extension AccessTokenCache {
 
 /// Sends with a bearer token from `tokens`; on 401 (or a vendor code meaning the token expired)
 /// fetches a new token once and retries.
-func sendWithBearer(
+func sendWithBearer<Result>(
     _ request: VendorRequest, url: String, transport: VendorTransport, tokens: AccessTokenCache,
-    tokenExpired: (VendorTransport.Response) -> Bool, classify: (VendorTransport.Response) -> PushOutcome
-) async -> PushOutcome {
+    tokenExpired: (VendorTransport.Response) -> Bool, classify: (VendorTransport.Response) -> Result,
+    failed: (PushOutcome) -> Result
+) async -> Result {
     await sendWithCredential(
         credential: { try await tokens.token(rejected: $0) },
         send: { accessToken in
@@ -48,12 +49,19 @@ func sendWithBearer(
             headers.add(name: "authorization", value: "Bearer " + accessToken)
             return try await transport.execute(method: .POST, url: url, headers: headers, body: request.body.bytes)
         },
-        isRejected: tokenExpired, classify: classify
+        isRejected: tokenExpired, classify: classify, failed: failed
     )
 }
 
+func sendWithBearer(
+    _ request: VendorRequest, url: String, transport: VendorTransport, tokens: AccessTokenCache,
+    tokenExpired: (VendorTransport.Response) -> Bool, classify: (VendorTransport.Response) -> PushOutcome
+) async -> PushOutcome {
+    await sendWithBearer(request, url: url, transport: transport, tokens: tokens, tokenExpired: tokenExpired, classify: classify, failed: { $0 })
+}
+
 /// Huawei Push Kit v1.
-public final class HuaweiClient: VendorClient {
+public final class HuaweiClient: BatchVendorClient {
     public let vendor = Vendor.huawei
     private let credentials: OAuthCredentials
     private let transport: VendorTransport
@@ -65,7 +73,7 @@ public final class HuaweiClient: VendorClient {
         tokens = AccessTokenCache(oauth: credentials, transport: transport, clock: clock)
     }
 
-    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+    public func send(_ request: VendorRequest, tokens deviceTokens: [String]) async -> [String: PushOutcome] {
         await sendWithBearer(
             request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens,
             tokenExpired: { response in
@@ -81,17 +89,20 @@ public final class HuaweiClient: VendorClient {
                 {
                     illegal = detail["illegal_tokens"] as? [String] ?? []
                 }
-                return OutcomeTables.huawei(
-                    status: response.status, code: code, token: token, illegalTokens: illegal,
-                    requestID: json?["requestId"] as? String, retryAfter: response.retryAfter
-                )
-            }
+                return perToken(deviceTokens) { token in
+                    OutcomeTables.huawei(
+                        status: response.status, code: code, token: token, illegalTokens: illegal,
+                        requestID: json?["requestId"] as? String, retryAfter: response.retryAfter
+                    )
+                }
+            },
+            failed: { everyToken(deviceTokens, $0) }
         )
     }
 }
 
 /// Honor Push.
-public final class HonorClient: VendorClient {
+public final class HonorClient: BatchVendorClient {
     public let vendor = Vendor.honor
     private let credentials: OAuthCredentials
     private let transport: VendorTransport
@@ -103,19 +114,22 @@ public final class HonorClient: VendorClient {
         tokens = AccessTokenCache(oauth: credentials, transport: transport, clock: clock)
     }
 
-    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+    public func send(_ request: VendorRequest, tokens deviceTokens: [String]) async -> [String: PushOutcome] {
         await sendWithBearer(
             request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens,
             tokenExpired: { $0.status == 401 || ($0.json?["code"] as? Int) == 80200003 },
             classify: { response in
                 let json = response.json
                 let data = json?["data"] as? [String: Any]
-                return OutcomeTables.honor(
-                    status: response.status, code: (json?["code"] as? NSNumber)?.intValue, token: token,
-                    expiredTokens: data?["expireTokens"] as? [String] ?? [], requestID: data?["requestId"] as? String,
-                    retryAfter: response.retryAfter
-                )
-            }
+                return perToken(deviceTokens) { token in
+                    OutcomeTables.honor(
+                        status: response.status, code: (json?["code"] as? NSNumber)?.intValue, token: token,
+                        expiredTokens: data?["expireTokens"] as? [String] ?? [], requestID: data?["requestId"] as? String,
+                        retryAfter: response.retryAfter
+                    )
+                }
+            },
+            failed: { everyToken(deviceTokens, $0) }
         )
     }
 }

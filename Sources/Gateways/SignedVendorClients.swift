@@ -4,7 +4,7 @@ import PushCore
 import VendorAuth
 
 /// Xiaomi MiPush: `Authorization: key=<AppSecret>`.
-public final class XiaomiClient: VendorClient {
+public final class XiaomiClient: BatchVendorClient {
     public let vendor = Vendor.xiaomi
     private let appSecret: String
     private let endpoint: String
@@ -16,21 +16,23 @@ public final class XiaomiClient: VendorClient {
         self.transport = transport
     }
 
-    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+    public func send(_ request: VendorRequest, tokens: [String]) async -> [String: PushOutcome] {
         var headers = httpHeaders(request)
         headers.add(name: "authorization", value: "key=" + appSecret)
         do {
             let response = try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: headers, body: request.body.bytes)
-            if response.status >= 500 { return .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) }
+            if response.status >= 500 { return everyToken(tokens, .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter)) }
             let json = response.json
             let data = json?["data"] as? [String: Any]
             let bad = (data?["bad_regids"] as? String)?.split(separator: ",").map(String.init) ?? []
-            return OutcomeTables.xiaomi(
-                result: json?["result"] as? String, code: (json?["code"] as? NSNumber)?.intValue, token: token, badRegIDs: bad,
-                messageID: data?["id"] as? String
-            )
+            return perToken(tokens) { token in
+                OutcomeTables.xiaomi(
+                    result: json?["result"] as? String, code: (json?["code"] as? NSNumber)?.intValue, token: token, badRegIDs: bad,
+                    messageID: data?["id"] as? String
+                )
+            }
         } catch {
-            return transportFailure(error)
+            return everyToken(tokens, transportFailure(error))
         }
     }
 }
@@ -134,7 +136,7 @@ public final class VivoClient: VendorClient {
 }
 
 /// Meizu Push: every form signed with md5 over the sorted parameters and the app secret.
-public final class MeizuClient: VendorClient {
+public final class MeizuClient: BatchVendorClient {
     public let vendor = Vendor.meizu
     private let appSecret: String
     private let endpoint: String
@@ -146,18 +148,20 @@ public final class MeizuClient: VendorClient {
         self.transport = transport
     }
 
-    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
-        guard case .form(let fields) = request.body else { return .permanent(reason: "Meizu needs a form body") }
+    public func send(_ request: VendorRequest, tokens: [String]) async -> [String: PushOutcome] {
+        guard case .form(let fields) = request.body else { return everyToken(tokens, .permanent(reason: "Meizu needs a form body")) }
         let sign = VendorSigns.meizu(parameters: fields.map { ($0.name, $0.value) }, appSecret: appSecret)
         let body = VendorRequest.Body.form(fields + [.init("sign", sign)])
         do {
             let response = try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: httpHeaders(request), body: body.bytes)
-            if response.status >= 500 { return .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) }
+            if response.status >= 500 { return everyToken(tokens, .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter)) }
             let json = response.json
             let value = (json?["value"] as? [String: Any])?.compactMapValues { $0 as? [String] } ?? [:]
-            return OutcomeTables.meizu(code: json?["code"] as? String, value: value, token: token, messageID: json?["msgId"] as? String)
+            return perToken(tokens) { token in
+                OutcomeTables.meizu(code: json?["code"] as? String, value: value, token: token, messageID: json?["msgId"] as? String)
+            }
         } catch {
-            return transportFailure(error)
+            return everyToken(tokens, transportFailure(error))
         }
     }
 }

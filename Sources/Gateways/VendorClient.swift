@@ -16,6 +16,29 @@ extension VendorClient {
     }
 }
 
+/// A vendor that takes many tokens in one request (Huawei, Honor and Xiaomi up to 1000, Meizu up to
+/// 100) and says which of them failed.
+public protocol BatchVendorClient: VendorClient {
+    /// Sends one request rendered for `tokens`; the outcome of each token.
+    func send(_ request: VendorRequest, tokens: [String]) async -> [String: PushOutcome]
+}
+
+extension BatchVendorClient {
+    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+        await send(request, tokens: [token])[token] ?? .permanent(reason: "no outcome for the token")
+    }
+}
+
+/// The same outcome for every token of a batch.
+func everyToken(_ tokens: [String], _ outcome: PushOutcome) -> [String: PushOutcome] {
+    Dictionary(tokens.map { ($0, outcome) }, uniquingKeysWith: { a, _ in a })
+}
+
+/// Each token's outcome from a per-token classifier.
+func perToken(_ tokens: [String], _ classify: (String) -> PushOutcome) -> [String: PushOutcome] {
+    Dictionary(tokens.map { ($0, classify($0)) }, uniquingKeysWith: { a, _ in a })
+}
+
 /// `endpoint` + `path`, with exactly one slash between.
 func joinURL(_ endpoint: String, _ path: String) -> String {
     (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + path
@@ -102,25 +125,27 @@ func authFailure(_ error: any Error) -> PushOutcome {
 ///   - send: sends the request with a credential.
 ///   - isRejected: whether the vendor refused the credential (401, `ExpiredProviderToken`, OPPO 11 …).
 ///   - classify: the outcome of any other answer.
-func sendWithCredential(
+///   - failed: the result when no answer can be classified (one outcome for a whole batch).
+func sendWithCredential<Result>(
     credential: (_ rejected: String?) async throws -> String,
     send: (String) async throws -> VendorTransport.Response,
     isRejected: (VendorTransport.Response) -> Bool,
-    classify: (VendorTransport.Response) -> PushOutcome
-) async -> PushOutcome {
+    classify: (VendorTransport.Response) -> Result,
+    failed: (PushOutcome) -> Result
+) async -> Result {
     var rejected: String?
     for _ in 0..<2 {
         let current: String
         do {
             current = try await credential(rejected)
         } catch {
-            return authFailure(error)
+            return failed(authFailure(error))
         }
         let response: VendorTransport.Response
         do {
             response = try await send(current)
         } catch {
-            return transportFailure(error)
+            return failed(transportFailure(error))
         }
         if isRejected(response), rejected == nil {
             rejected = current
@@ -128,5 +153,14 @@ func sendWithCredential(
         }
         return classify(response)
     }
-    return .configAlarm(reason: "credential refused again after a refresh")
+    return failed(.configAlarm(reason: "credential refused again after a refresh"))
+}
+
+func sendWithCredential(
+    credential: (_ rejected: String?) async throws -> String,
+    send: (String) async throws -> VendorTransport.Response,
+    isRejected: (VendorTransport.Response) -> Bool,
+    classify: (VendorTransport.Response) -> PushOutcome
+) async -> PushOutcome {
+    await sendWithCredential(credential: credential, send: send, isRejected: isRejected, classify: classify, failed: { $0 })
 }

@@ -295,3 +295,53 @@ struct HTTP1Tests {
         }
     }
 }
+
+@Suite("Multi-device sends", .serialized)
+struct BatchTests {
+    @Test("One request for five devices reports each token: two unregistered, three delivered", arguments: [Vendor.huawei, .honor, .xiaomi, .meizu])
+    func partialFailure(vendor: Vendor) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let tokens = (0..<5).map { Harness.token(vendor, $0) }
+            for dead in [tokens[1], tokens[3]] { h.state.setToken(dead, vendor: vendor, state: .unregistered(sinceMillis: 1)) }
+            let request = try PushRenderer(app: Harness.app).render(
+                Harness.content, vendor: vendor, to: PushTarget(tokens: tokens, pushID: UUID().uuidString.lowercased(), nowMillis: h.clock.nowMillis())
+            )
+            let client = try #require(h.client(vendor) as? any BatchVendorClient)
+            let outcomes = await client.send(request, tokens: tokens)
+            #expect(outcomes.count == 5)
+            #expect(outcomes.filter { $0.value.isTokenInvalid }.keys.sorted() == [tokens[1], tokens[3]].sorted(), "\(outcomes)")
+            #expect(outcomes.filter { $0.value.isDelivered }.count == 3)
+            #expect(h.state.requests(vendor: vendor).count == 1, "one request for all five")
+        }
+    }
+
+    @Test("All tokens of a Huawei batch invalid: 80300007 marks each one")
+    func huaweiAllInvalid() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let tokens = ["dead-1", "dead-2"]
+            for token in tokens { h.state.setToken(token, vendor: .huawei, state: .invalid) }
+            let request = try PushRenderer(app: Harness.app).render(
+                Harness.content, vendor: .huawei, to: PushTarget(tokens: tokens, pushID: "p", nowMillis: h.clock.nowMillis())
+            )
+            let outcomes = await h.huawei().send(request, tokens: tokens)
+            #expect(outcomes.values.allSatisfy { $0 == .tokenInvalid(reason: "80300007", invalidatedAtMillis: nil) })
+        }
+    }
+
+    @Test("Token counts per request: up to 1000 for Huawei, Honor and Xiaomi, 100 for Meizu, one elsewhere")
+    func tokenLimits() throws {
+        let renderer = PushRenderer(app: Harness.app)
+        func render(_ vendor: Vendor, _ count: Int) throws -> VendorRequest {
+            try renderer.render(Harness.content, vendor: vendor, to: PushTarget(tokens: (0..<count).map { "t\($0)" }, pushID: "p", nowMillis: 0))
+        }
+        #expect(throws: Never.self) { try render(.huawei, 1000) }
+        #expect(throws: RenderError.self) { try render(.huawei, 1001) }
+        #expect(throws: Never.self) { try render(.meizu, 100) }
+        #expect(throws: RenderError.self) { try render(.meizu, 101) }
+        #expect(throws: RenderError.self) { try render(.apns, 2) }
+        #expect(throws: RenderError.self) { try render(.fcm, 0) }
+        // Huawei's byte limit does not count the tokens.
+        let thousand = try render(.huawei, 1000)
+        #expect(thousand.body.bytes.count > 4096)
+    }
+}

@@ -71,11 +71,11 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
         }
         json.endObject()
         json.endObject()
-        json.field("token", tokenList: target.token)
+        json.field("token", tokenList: target.tokens)
         json.endObject()
         json.endObject()
         // The limit excludes the tokens themselves.
-        let counted = json.count - target.token.utf8.count
+        let counted = json.count - target.tokens.reduce(0) { $0 + $1.utf8.count }
         return (json.finish(), counted)
     }
 }

@@ -119,11 +119,11 @@ struct JSONWriter: ~Copyable {
         bool(value)
     }
 
-    /// Writes `"name":["token"]`, the one-device form of a vendor's token list.
-    mutating func field(_ name: StaticString, tokenList token: String) {
+    /// Writes `"name":["token",…]`, a vendor's token list.
+    mutating func field(_ name: StaticString, tokenList tokens: [String]) {
         key(name)
         beginArray()
-        string(token)
+        for token in tokens { string(token) }
         endArray()
     }
 

@@ -46,7 +46,7 @@ public struct MeizuRenderer: Sendable {
             vendor: .meizu, path: "/garcia/api/server/push/varnished/pushByPushId",
             headers: [.init("content-type", "application/x-www-form-urlencoded;charset=UTF-8")],
             body: .form([
-                .init("appId", settings.appID), .init("pushIds", target.token),
+                .init("appId", settings.appID), .init("pushIds", target.tokens.joined(separator: ",")),
                 .init("messageJson", json.finishString()),
             ])
         )

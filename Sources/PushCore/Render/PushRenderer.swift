@@ -23,9 +23,23 @@ public struct PushRenderer: Sendable {
         honor = app.honor.map { HonorRenderer(settings: $0, defaultTitle: title) }
     }
 
-    /// The request for one device of `vendor`, or why there is none.
-    public func render(_ content: PushContent, vendor: Vendor, to target: PushTarget) throws(RenderError) -> VendorRequest {
+    /// How many tokens one request of a vendor may carry.
+    public static func maxTokens(_ vendor: Vendor) -> Int {
         switch vendor {
+        case .huawei, .honor, .xiaomi: 1000
+        case .meizu: 100
+        case .apns, .fcm, .oppo, .vivo: 1
+        }
+    }
+
+    /// The request for the devices of `target` on `vendor`, or why there is none.
+    public func render(_ content: PushContent, vendor: Vendor, to target: PushTarget) throws(RenderError) -> VendorRequest {
+        guard !target.tokens.isEmpty, target.tokens.count <= Self.maxTokens(vendor) else {
+            throw .invalidField(
+                vendor: vendor, field: "tokens", reason: "holds \(target.tokens.count); 1 to \(Self.maxTokens(vendor)) per request"
+            )
+        }
+        return switch vendor {
         case .apns: try require(apns, vendor).render(content, to: target)
         case .fcm: try require(fcm, vendor).render(content, to: target)
         case .huawei: try require(huawei, vendor).render(content, to: target)

@@ -96,10 +96,13 @@ public enum FormEncoding {
     }
 }
 
-/// One device and one send: who receives, with which badge, under which id, at what time.
+/// The devices of one send: who receives, with which badge, under which id, at what time.
+///
+/// Usually one device. Huawei, Honor and Xiaomi take up to 1000 tokens in one request and Meizu up to
+/// 100, when the devices share the same content and badge (campaigns); the other vendors take one.
 public struct PushTarget: Sendable, Equatable {
-    /// The vendor's device token (APNs hex token, FCM registration token, regId, pushId, ...).
-    public var token: String
+    /// The vendor's device tokens (APNs hex token, FCM registration token, regId, pushId, ...).
+    public var tokens: [String]
     /// The absolute badge, when the app keeps one (APNs; Huawei and Honor when configured).
     public var badge: Int?
     /// Stable id of the logical push, reused on every retry: `apns-id`, vivo `requestId`.
@@ -109,8 +112,18 @@ public struct PushTarget: Sendable, Equatable {
     /// APNs `apns-collapse-id` (at most 64 bytes).
     public var collapseID: String?
 
+    /// The first (usually the only) token.
+    public var token: String {
+        get { tokens.first ?? "" }
+        set { tokens = [newValue] }
+    }
+
     public init(token: String, badge: Int? = nil, pushID: String, nowMillis: Int64, collapseID: String? = nil) {
-        self.token = token
+        self.init(tokens: [token], badge: badge, pushID: pushID, nowMillis: nowMillis, collapseID: collapseID)
+    }
+
+    public init(tokens: [String], badge: Int? = nil, pushID: String, nowMillis: Int64, collapseID: String? = nil) {
+        self.tokens = tokens
         self.badge = badge
         self.pushID = pushID
         self.nowMillis = nowMillis

@@ -16,7 +16,7 @@ public struct XiaomiRenderer: Sendable {
 
     public func render(_ content: PushContent, to target: PushTarget) throws(RenderError) -> VendorRequest {
         var fields: [VendorRequest.FormField] = [
-            .init("registration_id", target.token),
+            .init("registration_id", target.tokens.joined(separator: ",")),
             .init("restricted_package_name", settings.packageName),
             .init("pass_through", "0"),
             .init("notify_type", "-1"),
