@@ -24,6 +24,12 @@ extension GatewayEmulator {
         router.post("vivo/message/send") { request, context in
             try await send(.vivo, request, context) { body in vivoSend(request: request, body: body) }
         }
+        router.post("vivo/message/saveListPayload") { request, context in
+            try await send(.vivo, request, context) { body in vivoSaveListPayload(request: request, body: body) }
+        }
+        router.post("vivo/message/pushToList") { request, context in
+            try await send(.vivo, request, context) { body in vivoPushToList(request: request, body: body) }
+        }
         router.post("meizu/garcia/api/server/push/varnished/pushByPushId") { request, context in
             try await send(.meizu, request, context) { body in meizuSend(body: body) }
         }
@@ -129,6 +135,41 @@ extension GatewayEmulator {
         case .unregistered: return reply(0, "请求成功", extra: ["taskId": "vivo-" + state.nextID(), "invalidUser": ["userid": regID, "status": 2]])
         case .invalid: return reply(0, "请求成功", extra: ["taskId": "vivo-" + state.nextID(), "invalidUser": ["userid": regID, "status": 1]])
         }
+    }
+
+    func vivoAuthorized(_ request: Request) -> Bool {
+        guard let token = request.headers[HTTPField.Name("authToken")!] else { return false }
+        return state.isValidAccessToken(token, vendor: .vivo)
+    }
+
+    /// vivo list push, step one: store the payload, answer a `taskId`.
+    func vivoSaveListPayload(request: Request, body: Data) -> Answer {
+        guard vivoAuthorized(request) else { return Answer(status: .ok, json: ["result": 10000, "desc": "authToken is not valid"], result: "10000") }
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], object["title"] is String, object["content"] is String
+        else { return Answer(status: .ok, json: ["result": 10050, "desc": "parameter is not valid"], result: "10050") }
+        let taskID = "vivo-list-" + state.nextID()
+        state.rememberListTask(taskID)
+        return Answer(status: .ok, json: ["result": 0, "desc": "请求成功", "taskId": taskID], result: "ok")
+    }
+
+    /// vivo list push, step two: 2 to 1000 regIds for a stored payload; unknown and unsubscribed ones
+    /// come back in `invalidUsers`.
+    func vivoPushToList(request: Request, body: Data) -> Answer {
+        guard vivoAuthorized(request) else { return Answer(status: .ok, json: ["result": 10000, "desc": "authToken is not valid"], result: "10000") }
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], let regIDs = object["regIds"] as? [String],
+            let taskID = object["taskId"] as? String
+        else { return Answer(status: .ok, json: ["result": 10050, "desc": "parameter is not valid"], result: "10050") }
+        guard (2...1000).contains(regIDs.count) else { return Answer(status: .ok, json: ["result": 10050, "desc": "regIds must hold 2 to 1000"], result: "10050") }
+        guard state.isListTask(taskID) else { return Answer(status: .ok, json: ["result": 10070, "desc": "taskId is not valid"], result: "10070") }
+        var invalid: [[String: Any]] = []
+        for id in regIDs {
+            switch state.tokenState(id, vendor: .vivo) {
+            case .valid: break
+            case .unregistered: invalid.append(["userid": id, "status": 2])
+            case .invalid: invalid.append(["userid": id, "status": 1])
+            }
+        }
+        return Answer(status: .ok, json: ["result": 0, "desc": "请求成功", "taskId": taskID, "invalidUsers": invalid], result: "ok")
     }
 
     func meizuSend(body: Data) -> Answer {

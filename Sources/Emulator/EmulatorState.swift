@@ -56,7 +56,11 @@ public final class EmulatorState: Sendable {
         var recordLimit = 100_000
         var received = 0
         var sequence = 0
+        var listTasks: Set<String> = []
     }
+
+    func rememberListTask(_ id: String) { _ = data.withLock { $0.listTasks.insert(id) } }
+    func isListTask(_ id: String) -> Bool { data.withLock { $0.listTasks.contains(id) } }
 
     /// Registers an APNs signing key (`.p8`) for a team and the topics (bundle ids) it may push to.
     public func registerAPNsKey(keyID: String, teamID: String, publicKey: P256.Signing.PublicKey, topics: Set<String>) {

@@ -84,7 +84,7 @@ public final class OPPOClient: VendorClient {
 }
 
 /// vivo Push: an `authToken` header from `/message/auth` (md5 sign, valid 1 day).
-public final class VivoClient: VendorClient {
+public final class VivoClient: BatchVendorClient {
     public let vendor = Vendor.vivo
     private let endpoint: String
     private let transport: VendorTransport
@@ -113,26 +113,69 @@ public final class VivoClient: VendorClient {
         }
     }
 
-    public func send(_ request: VendorRequest, token: String, sandbox: Bool) async -> PushOutcome {
+    /// One device through `/message/send`; several through the list push: `saveListPayload`, then
+    /// `pushToList` with the tokens and the payload's `taskId`.
+    public func send(_ request: VendorRequest, tokens deviceTokens: [String]) async -> [String: PushOutcome] {
+        let list = request.path == VivoRenderer.listPayloadPath
+        let response: VendorTransport.Response
+        switch await post(request.path, request.body.bytes, request) {
+        case .failure(let failure): return everyToken(deviceTokens, failure.outcome)
+        case .success(let answer): response = answer
+        }
+        let json = response.json
+        let result = (json?["result"] as? NSNumber)?.intValue
+        guard list else {
+            return perToken(deviceTokens) { _ in
+                OutcomeTables.vivo(
+                    result: result, invalidUserStatus: ((json?["invalidUser"] as? [String: Any])?["status"] as? NSNumber)?.intValue,
+                    taskID: json?["taskId"] as? String
+                )
+            }
+        }
+        guard result == 0, let taskID = json?["taskId"] as? String else {
+            return everyToken(deviceTokens, OutcomeTables.vivo(result: result, invalidUserStatus: nil, taskID: nil))
+        }
+        let body: [String: Any] = ["regIds": deviceTokens, "taskId": taskID, "requestId": UUID().uuidString.lowercased()]
+        let bytes = (try? JSONSerialization.data(withJSONObject: body)).map(Array.init) ?? []
+        switch await post("/message/pushToList", bytes, request) {
+        case .failure(let failure): return everyToken(deviceTokens, failure.outcome)
+        case .success(let response):
+            let json = response.json
+            var invalid: [String: Int] = [:]
+            for user in json?["invalidUsers"] as? [[String: Any]] ?? [] {
+                if let id = user["userid"] as? String { invalid[id] = (user["status"] as? NSNumber)?.intValue }
+            }
+            let result = (json?["result"] as? NSNumber)?.intValue
+            return perToken(deviceTokens) { token in
+                OutcomeTables.vivo(result: result, invalidUserStatus: invalid[token], taskID: taskID)
+            }
+        }
+    }
+
+    /// Posts JSON with the current `authToken`, fetching a new one once when vivo refuses it.
+    private func post(_ path: String, _ body: [UInt8], _ request: VendorRequest) async -> Result<VendorTransport.Response, PushOutcomeFailure> {
         await sendWithCredential(
             credential: { try await tokens.token(rejected: $0) },
             send: { authToken in
                 var headers = httpHeaders(request)
                 headers.add(name: "authToken", value: authToken)
-                return try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: headers, body: request.body.bytes)
+                return try await transport.execute(method: .POST, url: joinURL(endpoint, path), headers: headers, body: body)
             },
             isRejected: { ($0.json?["result"] as? NSNumber)?.intValue == 10000 },
             classify: { response in
-                if response.status >= 500 { return .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) }
-                let json = response.json
-                return OutcomeTables.vivo(
-                    result: (json?["result"] as? NSNumber)?.intValue,
-                    invalidUserStatus: ((json?["invalidUser"] as? [String: Any])?["status"] as? NSNumber)?.intValue,
-                    taskID: json?["taskId"] as? String
-                )
-            }
+                response.status >= 500
+                    ? .failure(PushOutcomeFailure(.retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter)))
+                    : .success(response)
+            },
+            failed: { .failure(PushOutcomeFailure($0)) }
         )
     }
+}
+
+/// An outcome that ends a multi-step send early.
+struct PushOutcomeFailure: Error {
+    var outcome: PushOutcome
+    init(_ outcome: PushOutcome) { self.outcome = outcome }
 }
 
 /// Meizu Push: every form signed with md5 over the sorted parameters and the app secret.

@@ -26,9 +26,9 @@ public struct PushRenderer: Sendable {
     /// How many tokens one request of a vendor may carry.
     public static func maxTokens(_ vendor: Vendor) -> Int {
         switch vendor {
-        case .huawei, .honor, .xiaomi: 1000
+        case .huawei, .honor, .xiaomi, .vivo: 1000
         case .meizu: 100
-        case .apns, .fcm, .oppo, .vivo: 1
+        case .apns, .fcm, .oppo: 1
         }
     }
 

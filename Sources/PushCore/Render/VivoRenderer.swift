@@ -13,12 +13,18 @@ public struct VivoRenderer: Sendable {
         self.defaultTitle = defaultTitle
     }
 
+    /// Path of the list-push payload (the first of vivo's two list-push steps).
+    public static let listPayloadPath = "/message/saveListPayload"
+
+    /// One device: `/message/send`. Several (2 to 1000): the payload for `/message/saveListPayload`;
+    /// the client then sends the tokens to `/message/pushToList` with the returned `taskId`.
     public func render(_ content: PushContent, to target: PushTarget) throws(RenderError) -> VendorRequest {
         let android = content.android
+        let list = target.tokens.count > 1
         var json = JSONWriter(capacity: 384)
         json.beginObject()
         json.field("appId", ifPresent: settings.appID)
-        json.field("regId", target.token)
+        if !list { json.field("regId", target.token) }
         json.field("notifyType", 4)
         json.field("title", Truncation.limit(content.title ?? defaultTitle, to: Self.titleLimit))
         json.field("content", Truncation.limit(content.body, to: Self.contentLimit))
@@ -35,7 +41,7 @@ public struct VivoRenderer: Sendable {
         }
         json.endObject()
         return VendorRequest(
-            vendor: .vivo, path: "/message/send", headers: [.init("content-type", "application/json")],
+            vendor: .vivo, path: list ? Self.listPayloadPath : "/message/send", headers: [.init("content-type", "application/json")],
             body: .json(json.finish())
         )
     }
