@@ -60,22 +60,42 @@ func sendWithBearer(
     await sendWithBearer(request, url: url, transport: transport, tokens: tokens, tokenExpired: tokenExpired, classify: classify, failed: { $0 })
 }
 
-/// Huawei Push Kit v1.
-public final class HuaweiClient: BatchVendorClient {
-    public let vendor = Vendor.huawei
-    private let credentials: OAuthCredentials
-    private let transport: VendorTransport
-    private let tokens: AccessTokenCache
+/// What Huawei and Honor share: OAuth client credentials, bearer sends, one outcome per token.
+struct OAuthSender: Sendable {
+    let credentials: OAuthCredentials
+    let transport: VendorTransport
+    let tokens: AccessTokenCache
 
-    public init(credentials: OAuthCredentials, transport: VendorTransport, clock: any EpochClock = SystemEpochClock()) {
+    init(credentials: OAuthCredentials, transport: VendorTransport, clock: any EpochClock) {
         self.credentials = credentials
         self.transport = transport
         tokens = AccessTokenCache(oauth: credentials, transport: transport, clock: clock)
     }
 
-    public func send(_ request: VendorRequest, tokens deviceTokens: [String]) async -> [String: PushOutcome] {
+    /// Sends; `classify` reads a response once and returns each token's outcome.
+    func send(
+        _ request: VendorRequest, tokens deviceTokens: [String], tokenExpired: (VendorTransport.Response) -> Bool,
+        classify: (VendorTransport.Response) -> (String) -> PushOutcome
+    ) async -> [String: PushOutcome] {
         await sendWithBearer(
-            request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens,
+            request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens, tokenExpired: tokenExpired,
+            classify: { perToken(deviceTokens, classify($0)) }, failed: { everyToken(deviceTokens, $0) }
+        )
+    }
+}
+
+/// Huawei Push Kit v1.
+public final class HuaweiClient: BatchVendorClient {
+    public let vendor = Vendor.huawei
+    private let sender: OAuthSender
+
+    public init(credentials: OAuthCredentials, transport: VendorTransport, clock: any EpochClock = SystemEpochClock()) {
+        sender = OAuthSender(credentials: credentials, transport: transport, clock: clock)
+    }
+
+    public func send(_ request: VendorRequest, tokens: [String]) async -> [String: PushOutcome] {
+        await sender.send(
+            request, tokens: tokens,
             tokenExpired: { response in
                 let code = response.json?["code"] as? String
                 return response.status == 401 || code == "80200003" || code == "80200001"
@@ -89,14 +109,13 @@ public final class HuaweiClient: BatchVendorClient {
                 {
                     illegal = detail["illegal_tokens"] as? [String] ?? []
                 }
-                return perToken(deviceTokens) { token in
+                return { token in
                     OutcomeTables.huawei(
                         status: response.status, code: code, token: token, illegalTokens: illegal,
                         requestID: json?["requestId"] as? String, retryAfter: response.retryAfter
                     )
                 }
-            },
-            failed: { everyToken(deviceTokens, $0) }
+            }
         )
     }
 }
@@ -104,32 +123,27 @@ public final class HuaweiClient: BatchVendorClient {
 /// Honor Push.
 public final class HonorClient: BatchVendorClient {
     public let vendor = Vendor.honor
-    private let credentials: OAuthCredentials
-    private let transport: VendorTransport
-    private let tokens: AccessTokenCache
+    private let sender: OAuthSender
 
     public init(credentials: OAuthCredentials, transport: VendorTransport, clock: any EpochClock = SystemEpochClock()) {
-        self.credentials = credentials
-        self.transport = transport
-        tokens = AccessTokenCache(oauth: credentials, transport: transport, clock: clock)
+        sender = OAuthSender(credentials: credentials, transport: transport, clock: clock)
     }
 
-    public func send(_ request: VendorRequest, tokens deviceTokens: [String]) async -> [String: PushOutcome] {
-        await sendWithBearer(
-            request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens,
+    public func send(_ request: VendorRequest, tokens: [String]) async -> [String: PushOutcome] {
+        await sender.send(
+            request, tokens: tokens,
             tokenExpired: { $0.status == 401 || ($0.json?["code"] as? Int) == 80200003 },
             classify: { response in
                 let json = response.json
                 let data = json?["data"] as? [String: Any]
-                return perToken(deviceTokens) { token in
+                return { token in
                     OutcomeTables.honor(
                         status: response.status, code: (json?["code"] as? NSNumber)?.intValue, token: token,
                         expiredTokens: data?["expireTokens"] as? [String] ?? [], requestID: data?["requestId"] as? String,
                         retryAfter: response.retryAfter
                     )
                 }
-            },
-            failed: { everyToken(deviceTokens, $0) }
+            }
         )
     }
 }
