@@ -54,7 +54,6 @@ public final class EmulatorState: Sendable {
         var faults: [Fault] = []
         var records: [RecordedRequest] = []
         var recordLimit = 100_000
-        var received = 0
         var sequence = 0
         var listTasks: Set<String> = []
     }
@@ -219,7 +218,6 @@ public final class EmulatorState: Sendable {
 
     func record(_ request: RecordedRequest) {
         data.withLock { state in
-            state.received += 1
             if state.records.count >= state.recordLimit { state.records.removeFirst(state.records.count / 2) }
             state.records.append(request)
         }
@@ -230,14 +228,8 @@ public final class EmulatorState: Sendable {
         data.withLock { state in vendor.map { v in state.records.filter { $0.vendor == v } } ?? state.records }
     }
 
-    /// How many send requests the emulator has received in all.
-    public var receivedCount: Int { data.withLock { $0.received } }
-
     public func clearRequests() {
-        data.withLock {
-            $0.records.removeAll()
-            $0.received = 0
-        }
+        data.withLock { $0.records.removeAll() }
     }
 
     /// A fresh id for vendor message ids.

@@ -37,27 +37,22 @@ extension AccessTokenCache {
 
 /// Sends with a bearer token from `tokens`; on 401 (or a vendor code meaning the token expired)
 /// fetches a new token once and retries.
-func sendWithBearer<Result>(
-    _ request: VendorRequest, url: String, transport: VendorTransport, tokens: AccessTokenCache,
-    tokenExpired: (VendorTransport.Response) -> Bool, classify: (VendorTransport.Response) -> Result,
-    failed: (PushOutcome) -> Result
-) async -> Result {
-    await sendWithCredential(
-        credential: { try await tokens.token(rejected: $0) },
-        send: { accessToken in
-            var headers = httpHeaders(request)
-            headers.add(name: "authorization", value: "Bearer " + accessToken)
-            return try await transport.execute(method: .POST, url: url, headers: headers, body: request.body.bytes)
-        },
-        isRejected: tokenExpired, classify: classify, failed: failed
-    )
-}
-
 func sendWithBearer(
     _ request: VendorRequest, url: String, transport: VendorTransport, tokens: AccessTokenCache,
     tokenExpired: (VendorTransport.Response) -> Bool, classify: (VendorTransport.Response) -> PushOutcome
 ) async -> PushOutcome {
-    await sendWithBearer(request, url: url, transport: transport, tokens: tokens, tokenExpired: tokenExpired, classify: classify, failed: { $0 })
+    await sendWithCredential(
+        credential: { try await tokens.token(rejected: $0) },
+        send: { try await bearerPost(request, url: url, transport: transport, accessToken: $0) },
+        isRejected: tokenExpired, classify: classify
+    )
+}
+
+/// Posts a rendered request with `Authorization: Bearer`.
+func bearerPost(_ request: VendorRequest, url: String, transport: VendorTransport, accessToken: String) async throws -> VendorTransport.Response {
+    var headers = httpHeaders(request)
+    headers.add(name: "authorization", value: "Bearer " + accessToken)
+    return try await transport.execute(method: .POST, url: url, headers: headers, body: request.body.bytes)
 }
 
 /// What Huawei and Honor share: OAuth client credentials, bearer sends, one outcome per token.
@@ -77,9 +72,11 @@ struct OAuthSender: Sendable {
         _ request: VendorRequest, tokens deviceTokens: [String], tokenExpired: (VendorTransport.Response) -> Bool,
         classify: (VendorTransport.Response) -> (String) -> PushOutcome
     ) async -> [String: PushOutcome] {
-        await sendWithBearer(
-            request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens, tokenExpired: tokenExpired,
-            classify: { perToken(deviceTokens, classify($0)) }, failed: { everyToken(deviceTokens, $0) }
+        let url = joinURL(credentials.endpoint, request.path)
+        return await sendForTokens(
+            deviceTokens, credential: { try await tokens.token(rejected: $0) },
+            send: { try await bearerPost(request, url: url, transport: transport, accessToken: $0) },
+            isRejected: tokenExpired, classify: classify
         )
     }
 }

@@ -17,23 +17,25 @@ public final class XiaomiClient: BatchVendorClient {
     }
 
     public func send(_ request: VendorRequest, tokens: [String]) async -> [String: PushOutcome] {
-        var headers = httpHeaders(request)
-        headers.add(name: "authorization", value: "key=" + appSecret)
-        do {
-            let response = try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: headers, body: request.body.bytes)
-            if response.status >= 500 { return everyToken(tokens, .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter)) }
-            let json = response.json
-            let data = json?["data"] as? [String: Any]
-            let bad = (data?["bad_regids"] as? String)?.split(separator: ",").map(String.init) ?? []
-            return perToken(tokens) { token in
-                OutcomeTables.xiaomi(
-                    result: json?["result"] as? String, code: (json?["code"] as? NSNumber)?.intValue, token: token, badRegIDs: bad,
-                    messageID: data?["id"] as? String
-                )
+        await sendForTokens(
+            tokens, credential: { [appSecret] _ in appSecret },
+            send: { secret in
+                var headers = httpHeaders(request)
+                headers.add(name: "authorization", value: "key=" + secret)
+                return try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: headers, body: request.body.bytes)
+            },
+            classify: { response in
+                let json = response.json
+                let data = json?["data"] as? [String: Any]
+                let bad = (data?["bad_regids"] as? String)?.split(separator: ",").map(String.init) ?? []
+                return { token in
+                    OutcomeTables.xiaomi(
+                        result: json?["result"] as? String, code: (json?["code"] as? NSNumber)?.intValue, token: token, badRegIDs: bad,
+                        messageID: data?["id"] as? String
+                    )
+                }
             }
-        } catch {
-            return everyToken(tokens, transportFailure(error))
-        }
+        )
     }
 }
 
@@ -73,7 +75,7 @@ public final class OPPOClient: VendorClient {
             },
             isRejected: { ($0.json?["code"] as? NSNumber)?.intValue == 11 },
             classify: { response in
-                if response.status >= 500 { return .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) }
+                if let failure = serverFailure(response) { return failure }
                 let json = response.json
                 return OutcomeTables.oppo(
                     code: (json?["code"] as? NSNumber)?.intValue, messageID: (json?["data"] as? [String: Any])?["messageId"] as? String
@@ -162,11 +164,7 @@ public final class VivoClient: BatchVendorClient {
                 return try await transport.execute(method: .POST, url: joinURL(endpoint, path), headers: headers, body: body)
             },
             isRejected: { ($0.json?["result"] as? NSNumber)?.intValue == 10000 },
-            classify: { response in
-                response.status >= 500
-                    ? .failure(PushOutcomeFailure(.retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter)))
-                    : .success(response)
-            },
+            classify: { response in serverFailure(response).map { .failure(PushOutcomeFailure($0)) } ?? .success(response) },
             failed: { .failure(PushOutcomeFailure($0)) }
         )
     }
@@ -193,18 +191,19 @@ public final class MeizuClient: BatchVendorClient {
 
     public func send(_ request: VendorRequest, tokens: [String]) async -> [String: PushOutcome] {
         guard case .form(let fields) = request.body else { return everyToken(tokens, .permanent(reason: "Meizu needs a form body")) }
-        let sign = VendorSigns.meizu(parameters: fields.map { ($0.name, $0.value) }, appSecret: appSecret)
-        let body = VendorRequest.Body.form(fields + [.init("sign", sign)])
-        do {
-            let response = try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: httpHeaders(request), body: body.bytes)
-            if response.status >= 500 { return everyToken(tokens, .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter)) }
-            let json = response.json
-            let value = (json?["value"] as? [String: Any])?.compactMapValues { $0 as? [String] } ?? [:]
-            return perToken(tokens) { token in
-                OutcomeTables.meizu(code: json?["code"] as? String, value: value, token: token, messageID: json?["msgId"] as? String)
+        return await sendForTokens(
+            tokens, credential: { [appSecret] _ in VendorSigns.meizu(parameters: fields.map { ($0.name, $0.value) }, appSecret: appSecret) },
+            send: { sign in
+                let body = VendorRequest.Body.form(fields + [.init("sign", sign)])
+                return try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: httpHeaders(request), body: body.bytes)
+            },
+            classify: { response in
+                let json = response.json
+                let value = (json?["value"] as? [String: Any])?.compactMapValues { $0 as? [String] } ?? [:]
+                return { token in
+                    OutcomeTables.meizu(code: json?["code"] as? String, value: value, token: token, messageID: json?["msgId"] as? String)
+                }
             }
-        } catch {
-            return everyToken(tokens, transportFailure(error))
-        }
+        )
     }
 }

@@ -31,7 +31,7 @@ extension BatchVendorClient {
 
 /// The same outcome for every token of a batch.
 func everyToken(_ tokens: [String], _ outcome: PushOutcome) -> [String: PushOutcome] {
-    Dictionary(tokens.map { ($0, outcome) }, uniquingKeysWith: { a, _ in a })
+    perToken(tokens) { _ in outcome }
 }
 
 /// Each token's outcome from a per-token classifier.
@@ -47,6 +47,12 @@ func joinURL(_ endpoint: String, _ path: String) -> String {
 /// The request's headers as NIO headers.
 func httpHeaders(_ request: VendorRequest) -> HTTPHeaders {
     HTTPHeaders(request.headers.map { ($0.name, $0.value) })
+}
+
+/// An HTTP 5xx: the vendor is failing, not refusing; retry after its `Retry-After`. Vendors that
+/// put business codes in HTTP 200 bodies say nothing more in a 5xx.
+func serverFailure(_ response: VendorTransport.Response) -> PushOutcome? {
+    response.status >= 500 ? .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) : nil
 }
 
 /// A retry for a request that did not complete (connection refused or reset, GOAWAY, deadline).
@@ -163,4 +169,20 @@ func sendWithCredential(
     classify: (VendorTransport.Response) -> PushOutcome
 ) async -> PushOutcome {
     await sendWithCredential(credential: credential, send: send, isRejected: isRejected, classify: classify, failed: { $0 })
+}
+
+/// The send loop for a request carrying several tokens: a 5xx or a failure applies to all of them,
+/// any other answer is read once by `classify` and gives each token its outcome.
+func sendForTokens(
+    _ tokens: [String],
+    credential: (_ rejected: String?) async throws -> String,
+    send: (String) async throws -> VendorTransport.Response,
+    isRejected: (VendorTransport.Response) -> Bool = { _ in false },
+    classify: (VendorTransport.Response) -> (String) -> PushOutcome
+) async -> [String: PushOutcome] {
+    await sendWithCredential(
+        credential: credential, send: send, isRejected: isRejected,
+        classify: { response in serverFailure(response).map { everyToken(tokens, $0) } ?? perToken(tokens, classify(response)) },
+        failed: { everyToken(tokens, $0) }
+    )
 }

@@ -12,31 +12,4 @@ public enum PushOutcome: Sendable, Equatable {
     /// The app's vendor settings are wrong (bad credentials, wrong topic): pause the vendor for the
     /// app and tell the operator once.
     case configAlarm(reason: String)
-
-    /// Whether the dispatcher is done with this push.
-    public var isFinal: Bool {
-        if case .retry = self { return false }
-        return true
-    }
-
-    /// A short label for logs and metrics.
-    public var label: String {
-        switch self {
-        case .delivered: "delivered"
-        case .tokenInvalid: "token_invalid"
-        case .retry: "retry"
-        case .permanent: "permanent"
-        case .configAlarm: "config_alarm"
-        }
-    }
-}
-
-extension RenderError {
-    /// A push that cannot be rendered is a permanent failure.
-    public var outcome: PushOutcome {
-        switch self {
-        case .vendorNotConfigured: .configAlarm(reason: reason)
-        default: .permanent(reason: reason)
-        }
-    }
 }

@@ -116,11 +116,6 @@ public enum UserSig {
         return claims.claims
     }
 
-    /// Decodes a UserSig without checking it.
-    public static func decodeClaims(_ userSig: String) throws(Failure) -> Claims {
-        try decode(userSig).claims
-    }
-
     /// The content string the HMAC covers.
     static func content(identifier: String, sdkAppID: String, time: Int64, expire: Int64, userbuf: String?) -> String {
         var text = "TLS.identifier:\(identifier)\nTLS.sdkappid:\(sdkAppID)\nTLS.time:\(time)\nTLS.expire:\(expire)\n"

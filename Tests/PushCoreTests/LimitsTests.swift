@@ -39,10 +39,15 @@ struct LimitsTests {
     func fcmLimit() throws {
         let body = String(repeating: "é", count: 3000)
         let request = try Fixtures.render(PushContent(body: body, ext: String(repeating: "e", count: 1000)), .fcm)
+        // The bytes FCM counts: from "notification" up to "android", as written on the wire.
+        let wire = String(decoding: request.body.bytes, as: UTF8.self)
+        let start = try #require(wire.range(of: #""notification":"#)).lowerBound
+        let end = try #require(wire.range(of: #","android":"#)).lowerBound
+        let counted = wire[start..<end].utf8.count
+        #expect(counted <= 4096 && counted > 4096 - 16, "counted \(counted)")
         let json = try Fixtures.json(request)
-        let notification = try JSONSerialization.data(withJSONObject: json["message", "notification"]!)
-        #expect(notification.count + 1000 < 4096 + 64)
         #expect((json["message", "notification", "body"] as? String)?.hasSuffix("…") == true)
+        #expect((json["message", "data", "ext"] as? String)?.count == 1000)
         #expect(throws: RenderError.self) { try Fixtures.render(PushContent(body: "x", ext: String(repeating: "e", count: 5000)), .fcm) }
     }
 

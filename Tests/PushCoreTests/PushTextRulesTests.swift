@@ -151,7 +151,7 @@ struct PushTextRulesTests {
         for vendor in Vendor.allCases {
             let request = try Fixtures.render(content, vendor)
             #expect(!String(decoding: request.body.bytes, as: UTF8.self).contains("SECRET-DATA-42"), "\(vendor)")
-            #expect(!FormEncoding.encode(request.headers.map { .init($0.name, $0.value) }).contains("SECRET-DATA-42"))
+            #expect(request.headers.allSatisfy { !$0.value.contains("SECRET-DATA-42") }, "\(vendor)")
         }
     }
 }

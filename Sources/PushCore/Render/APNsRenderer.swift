@@ -26,22 +26,7 @@ public struct APNsRenderer: Sendable, SizedPayloadRenderer {
             headers.append(.init("apns-collapse-id", collapseID))
         }
         let payload = try PayloadFitting.fit(self, content, target)
-        return VendorRequest(vendor: .apns, path: Self.path(token: target.token), headers: headers, body: .json(payload))
-    }
-
-    /// `/3/device/<token>`, built in one allocation.
-    static func path(token: String) -> String {
-        let prefix: StaticString = "/3/device/"
-        let tokenLength = token.utf8.count
-        return String(unsafeUninitializedCapacity: prefix.utf8CodeUnitCount + tokenLength) { buffer in
-            let base = buffer.baseAddress!
-            base.update(from: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
-            var token = token
-            token.withUTF8 { utf8 in
-                (base + prefix.utf8CodeUnitCount).update(from: utf8.baseAddress!, count: tokenLength)
-            }
-            return prefix.utf8CodeUnitCount + tokenLength
-        }
+        return VendorRequest(vendor: .apns, path: "/3/device/" + target.token, headers: headers, body: .json(payload))
     }
 
     func payload(_ content: PushContent, body: String, target: PushTarget) -> (bytes: [UInt8], counted: Int) {

@@ -98,8 +98,9 @@ public enum FormEncoding {
 
 /// The devices of one send: who receives, with which badge, under which id, at what time.
 ///
-/// Usually one device. Huawei, Honor and Xiaomi take up to 1000 tokens in one request and Meizu up to
-/// 100, when the devices share the same content and badge (campaigns); the other vendors take one.
+/// Usually one device. When devices share the same content and badge (campaigns), Huawei, Honor,
+/// Xiaomi and vivo (list push) take up to 1000 tokens and Meizu up to 100; see
+/// ``PushRenderer/maxTokens(_:)``. The other vendors take one.
 public struct PushTarget: Sendable, Equatable {
     /// The vendor's device tokens (APNs hex token, FCM registration token, regId, pushId, ...).
     public var tokens: [String]
