@@ -98,29 +98,27 @@ public struct GatewayEmulator: Sendable {
         let body = Data(buffer: try await request.body.collect(upTo: 1 << 20))
         // An HTTP/2 stream's parent is its connection, whose parent is the listener; an HTTP/1.1
         // connection has no grandparent, and asking it for a stream id would trap.
-        let parent = context.channel.parent?.parent == nil ? nil : context.channel.parent
-        let connection = parent.map(ObjectIdentifier.init)
-        if let parent, let connection, let streamID = try? await context.channel.getOption(HTTP2StreamChannelOptions.streamID).get(),
-            !state.begin(stream: Int(streamID), connection: connection, closeFuture: parent.closeFuture)
+        let connection = context.channel.parent?.parent == nil ? nil : context.channel.parent
+        if let connection, let streamID = try? await context.channel.getOption(HTTP2StreamChannelOptions.streamID).get(),
+            !state.begin(stream: Int(streamID), connection: ObjectIdentifier(connection), closeFuture: connection.closeFuture)
         {
             // Above the last stream of a GOAWAY: reset, never processed, not recorded.
             context.channel.close(promise: nil)
             return Response(status: .serviceUnavailable)
         }
-        var result: Answer
-        if let fault = state.takeFault(vendor: vendor) {
+        let fault = state.takeFault(vendor: vendor)
+        if let fault {
             if let latency = fault.latencyMillis { try await Task.sleep(for: .milliseconds(latency)) }
             if fault.drop == true {
-                parent?.close(promise: nil)
+                connection?.close(promise: nil)
                 context.channel.close(promise: nil)
             }
-            if fault.goaway == true, let connection { try await goAway(context.channel, connection) }
-            if let status = fault.status {
-                result = faultAnswer(vendor, status: status, reason: fault.reason)
-                if let retryAfter = fault.retryAfter { result.headers[.retryAfter] = String(retryAfter) }
-            } else {
-                result = try await answer(body)
-            }
+            if fault.goaway == true, let connection { try await goAway(connection) }
+        }
+        var result: Answer
+        if let status = fault?.status {
+            result = faultAnswer(vendor, status: status, reason: fault?.reason)
+            if let retryAfter = fault?.retryAfter { result.headers[.retryAfter] = String(retryAfter) }
         } else {
             result = try await answer(body)
         }
@@ -140,12 +138,11 @@ public struct GatewayEmulator: Sendable {
     /// started as the last one processed, as APNs does: later streams are refused (the client
     /// retries them elsewhere), started ones complete, and the connection is left for the client to
     /// close, so no answered push loses its response.
-    func goAway(_ stream: any Channel, _ connection: ObjectIdentifier) async throws {
-        guard let channel = stream.parent else { return }
-        let last = HTTP2StreamID(state.goAway(connection: connection))
+    func goAway(_ connection: any Channel) async throws {
+        let last = HTTP2StreamID(state.goAway(connection: ObjectIdentifier(connection)))
         let debug = ByteBuffer(string: #"{"reason":"Shutdown"}"#)
         let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: last, errorCode: .noError, opaqueData: debug))
-        try await channel.writeAndFlush(frame)
+        try await connection.writeAndFlush(frame)
     }
 
     static func response(_ answer: Answer) -> Response {
