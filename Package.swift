@@ -24,6 +24,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // Pure domain: message model, push text, overrides, badge, vendor payloads, limits. No I/O.
@@ -88,6 +93,36 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // Devices and presence: who of a user's devices gets a push.
+        .target(name: "Messaging", dependencies: ["PushCore"]),
+        // The durable job queue and the device table behind one store protocol: SQLite (GRDB) and PostgreSQL.
+        .target(
+            name: "Queue",
+            dependencies: [
+                "PushCore",
+                "Messaging",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Workers that turn queued jobs into vendor sends: retries, dead letters, token cleanup, rate limits.
+        .target(
+            name: "Dispatcher",
+            dependencies: [
+                "PushCore",
+                "Messaging",
+                "Queue",
+                "Gateways",
+                "PushdConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "pushd",
             dependencies: [
@@ -97,7 +132,15 @@ let package = Package(
                 "Gateways",
                 "Emulator",
                 "VendorAuth",
+                "Messaging",
+                "Queue",
+                "Dispatcher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -122,6 +165,14 @@ let package = Package(
             dependencies: [
                 "Gateways", "Emulator", "PushCore", "VendorAuth", .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
+        ),
+        .testTarget(
+            name: "QueueTests",
+            dependencies: ["Queue", "Messaging", "PushCore", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
+        .testTarget(
+            name: "DispatcherTests",
+            dependencies: ["Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig"]
         ),
         .testTarget(
             name: "PushdConfigTests",

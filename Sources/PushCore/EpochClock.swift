@@ -42,4 +42,9 @@ public final class ManualEpochClock: EpochClock {
     public func advance(seconds: Int64) {
         millis.withLock { $0 += seconds * 1000 }
     }
+
+    /// Moves the clock forward by milliseconds.
+    public func advance(millis delta: Int64) {
+        millis.withLock { $0 += delta }
+    }
 }

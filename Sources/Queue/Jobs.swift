@@ -1,0 +1,204 @@
+import Foundation
+import Messaging
+import PushCore
+
+/// Priority lanes: every ready chat job is claimed before any campaign job, whatever the backlog.
+public enum Lane: Int, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case chat = 0
+    case campaign = 1
+
+    public var description: String { self == .chat ? "chat" : "campaign" }
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "chat": self = .chat
+        case "campaign": self = .campaign
+        default: return nil
+        }
+    }
+}
+
+/// A push job to enqueue: one message for one recipient.
+public struct NewJob: Sendable, Equatable {
+    public var sdkAppID: UInt64
+    /// Re-enqueueing a key the queue already holds (pending or finished within the retention) is a no-op.
+    public var idempotencyKey: String
+    public var lane: Lane
+    public var userID: String
+    /// The job as the dispatcher reads it (JSON); opaque to the queue.
+    public var payload: Data
+    /// Limit the job to these devices of the user (a replayed dead letter); nil for all of them.
+    public var deviceIDs: [String]?
+    /// When the job becomes claimable, in milliseconds; nil for now.
+    public var notBeforeMillis: Int64?
+    /// The message counts towards the unread badge: raise the badge of the user's devices once, at
+    /// enqueue, so a retried push carries the same absolute value (push-rules.md section 5.3).
+    public var countsForBadge: Bool
+
+    public init(
+        sdkAppID: UInt64, idempotencyKey: String, lane: Lane = .chat, userID: String, payload: Data,
+        deviceIDs: [String]? = nil, notBeforeMillis: Int64? = nil, countsForBadge: Bool = false
+    ) {
+        self.sdkAppID = sdkAppID
+        self.idempotencyKey = idempotencyKey
+        self.lane = lane
+        self.userID = userID
+        self.payload = payload
+        self.deviceIDs = deviceIDs
+        self.notBeforeMillis = notBeforeMillis
+        self.countsForBadge = countsForBadge
+    }
+}
+
+/// A job leased to one worker until `leaseUntilMillis`; only that claim may finish it.
+public struct ClaimedJob: Sendable, Equatable {
+    public var id: Int64
+    /// Which claim of the job this is; a finish from an older claim (whose lease expired) is ignored.
+    public var claim: Int64
+    public var sdkAppID: UInt64
+    public var idempotencyKey: String
+    public var lane: Lane
+    public var userID: String
+    public var payload: Data
+    public var deviceIDs: [String]?
+    /// Failed delivery rounds before this claim.
+    public var attempts: Int
+    public var enqueuedAtMillis: Int64
+    public var leaseUntilMillis: Int64
+}
+
+/// What became of one device's push, kept per device for `pushd/get_push_records`.
+public struct PushRecord: Sendable, Equatable {
+    public enum Outcome: String, Sendable {
+        case delivered = "Delivered"
+        case tokenInvalid = "TokenInvalid"
+        case failed = "Failed"
+        case skipped = "Skipped"
+    }
+
+    public var deviceID: String
+    public var vendor: String
+    public var outcome: Outcome
+    public var reason: String?
+    public var vendorMessageID: String?
+    public var attempts: Int
+    public var atMillis: Int64
+
+    public init(
+        deviceID: String, vendor: String, outcome: Outcome, reason: String? = nil, vendorMessageID: String? = nil,
+        attempts: Int, atMillis: Int64
+    ) {
+        self.deviceID = deviceID
+        self.vendor = vendor
+        self.outcome = outcome
+        self.reason = reason
+        self.vendorMessageID = vendorMessageID
+        self.attempts = attempts
+        self.atMillis = atMillis
+    }
+}
+
+/// A push that will not be retried, with everything needed to understand and replay it.
+public struct DeadLetter: Sendable, Equatable {
+    /// Assigned by the store.
+    public var id: Int64
+    public var jobID: Int64
+    public var sdkAppID: UInt64
+    public var idempotencyKey: String
+    public var lane: Lane
+    public var userID: String
+    public var payload: Data
+    public var deviceID: String
+    public var vendor: String
+    public var token: String
+    public var lastError: String
+    public var attempts: Int
+    public var createdAtMillis: Int64
+}
+
+/// A device and token a vendor declared dead, at the vendor's time when it gave one.
+public struct TokenInvalidation: Sendable, Equatable {
+    public var deviceID: String
+    public var token: String
+    public var atMillis: Int64
+
+    public init(deviceID: String, token: String, atMillis: Int64) {
+        self.deviceID = deviceID
+        self.token = token
+        self.atMillis = atMillis
+    }
+}
+
+/// How a claimed job ends this round. Applied atomically with the others of a batch.
+public struct JobCompletion: Sendable {
+    public var job: ClaimedJob
+    public var records: [PushRecord]
+    public var invalidations: [TokenInvalidation]
+    /// Devices that failed for good: `(device, vendor, token, last error)`.
+    public var deadDevices: [DeadDevice]
+    /// Devices to try again; nil when the job is finished.
+    public var retry: Retry?
+
+    public struct DeadDevice: Sendable, Equatable {
+        public var deviceID: String
+        public var vendor: String
+        public var token: String
+        public var error: String
+
+        public init(deviceID: String, vendor: String, token: String, error: String) {
+            self.deviceID = deviceID
+            self.vendor = vendor
+            self.token = token
+            self.error = error
+        }
+    }
+
+    public struct Retry: Sendable, Equatable {
+        public var deviceIDs: [String]?
+        public var notBeforeMillis: Int64
+        public var lastError: String
+        /// False when the job is handed back unsent (shutdown): the round does not count.
+        public var countsAsAttempt: Bool
+
+        public init(deviceIDs: [String]?, notBeforeMillis: Int64, lastError: String, countsAsAttempt: Bool = true) {
+            self.deviceIDs = deviceIDs
+            self.notBeforeMillis = notBeforeMillis
+            self.lastError = lastError
+            self.countsAsAttempt = countsAsAttempt
+        }
+    }
+
+    public init(
+        job: ClaimedJob, records: [PushRecord] = [], invalidations: [TokenInvalidation] = [], deadDevices: [DeadDevice] = [],
+        retry: Retry? = nil
+    ) {
+        self.job = job
+        self.records = records
+        self.invalidations = invalidations
+        self.deadDevices = deadDevices
+        self.retry = retry
+    }
+
+    /// The job goes back to the queue untouched, claimable at once (a worker shutting down).
+    public static func handBack(_ job: ClaimedJob, nowMillis: Int64) -> JobCompletion {
+        JobCompletion(
+            job: job,
+            retry: .init(deviceIDs: job.deviceIDs, notBeforeMillis: nowMillis, lastError: "handed back at shutdown", countsAsAttempt: false)
+        )
+    }
+}
+
+/// Queue depth and age, for `/metrics` and benchmarks.
+public struct QueueStats: Sendable, Equatable {
+    public struct LaneStats: Sendable, Equatable {
+        /// Jobs not finished (ready, waiting for a retry, or leased).
+        public var pending: Int
+        /// Jobs claimable now.
+        public var ready: Int
+        /// Age of the oldest ready job in milliseconds, 0 when none.
+        public var oldestReadyAgeMillis: Int64
+    }
+
+    public var lanes: [Lane: LaneStats]
+    public var deadLetters: Int
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Messaging
+import PushCore
+
+/// The durable state of pushd behind one seam: the job queue, dead letters, push records and the
+/// device table. SQLite and PostgreSQL implement it with identical semantics (one contract suite).
+///
+/// Every time comes from the store's clock, so leases, retries and the 7-day presence rule can be
+/// tested with a manual clock.
+public protocol PushStore: Sendable {
+    /// Enqueues jobs in one transaction; for each, true when it was new (false: its key was known).
+    @discardableResult
+    func enqueue(_ jobs: [NewJob]) async throws -> [Bool]
+
+    /// Leases up to `limit` ready jobs, every ready chat job before any campaign job.
+    func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob]
+
+    /// Applies the outcomes of a batch in one transaction. A completion whose claim is no longer the
+    /// job's current one (its lease expired and another worker took it) is ignored.
+    func complete(_ completions: [JobCompletion]) async throws
+
+    /// Returns when jobs may have been enqueued (by this process or, for PostgreSQL, any other) or
+    /// after `timeout`, whichever is first.
+    func waitForJobs(timeout: Duration) async
+
+    /// Depth per lane, oldest ready job, dead letters.
+    func stats() async throws -> QueueStats
+
+    /// Deletes finished jobs (and their idempotency keys) and push records older than `olderThanMillis`.
+    func purgeFinished(olderThanMillis: Int64) async throws
+
+    /// Registers a device or replaces its token; a new token clears an invalidation.
+    func upsertDevice(_ device: Device) async throws
+
+    /// Sets a device's state; with `unread`, the badge base too. False when there is no such device.
+    @discardableResult
+    func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool
+
+    /// The devices of these users.
+    func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device]
+
+    /// Push records of a job, in the order written.
+    func pushRecords(sdkAppID: UInt64, idempotencyKey: String) async throws -> [PushRecord]
+
+    /// Dead letters, oldest first, with ids above `afterID`.
+    func deadLetters(afterID: Int64, limit: Int) async throws -> [DeadLetter]
+
+    /// Turns dead letters (all when `ids` is nil) back into jobs for their device; returns how many.
+    @discardableResult
+    func replayDeadLetters(ids: [Int64]?) async throws -> Int
+
+    /// Deletes dead letters (all when `ids` is nil); returns how many.
+    @discardableResult
+    func purgeDeadLetters(ids: [Int64]?) async throws -> Int
+
+    /// Throws when the database does not answer.
+    func healthCheck() async throws
+
+    /// Closes connections; the store is unusable afterwards.
+    func close() async throws
+}
+
+extension PushStore {
+    @discardableResult
+    public func enqueue(_ job: NewJob) async throws -> Bool {
+        try await enqueue([job])[0]
+    }
+}
+
+/// A failure of the store that is not the database's own error.
+public struct StoreError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,305 @@
+import Foundation
+import GRDB
+import Messaging
+import PushCore
+
+/// The embedded store: one SQLite file in WAL mode through GRDB. Several workers of one process
+/// share it; writes are serialised by SQLite, so every write here is one short transaction.
+public final class SQLiteStore: PushStore {
+    private let pool: DatabasePool
+    private let clock: any EpochClock
+    private let signal = JobSignal()
+
+    /// Opens (creating when needed) the database at `path` and runs the migrations.
+    public init(path: String, clock: any EpochClock = SystemEpochClock()) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL with NORMAL sync: a commit survives a process crash; a power loss may lose the last
+            // commits, never corrupt the file.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        self.clock = clock
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            for statement in Schema.sql(.sqlite) { try db.execute(sql: statement) }
+        }
+        try migrator.migrate(pool)
+    }
+
+    public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
+        let now = clock.nowMillis()
+        let inserted = try await pool.write { db in
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idempotency_key) DO NOTHING
+                    """
+            )
+            let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = badge + 1 WHERE app = ? AND user_id = ?")
+            return try jobs.map { job -> Bool in
+                try insert.execute(arguments: [
+                    Int64(job.sdkAppID), job.idempotencyKey, job.lane.rawValue, job.userID, job.payload,
+                    Schema.encodeDevices(job.deviceIDs), job.notBeforeMillis ?? now, now,
+                ])
+                guard db.changesCount > 0 else { return false }
+                if job.countsForBadge { try badge.execute(arguments: [Int64(job.sdkAppID), job.userID]) }
+                return true
+            }
+        }
+        if inserted.contains(true) { signal.notify() }
+        return inserted
+    }
+
+    public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
+        let now = clock.nowMillis()
+        return try await pool.write { db in
+            var claimed: [ClaimedJob] = []
+            for lane in Lane.allCases where claimed.count < limit {
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        UPDATE jobs SET available_at = ?, claim = claim + 1
+                        WHERE id IN (SELECT id FROM jobs WHERE lane = ? AND available_at <= ? AND done_at IS NULL
+                                     ORDER BY available_at LIMIT ?)
+                        RETURNING id, claim, app, idempotency_key, lane, user_id, payload, devices, attempts, enqueued_at, available_at
+                        """,
+                    arguments: [now + leaseMillis, lane.rawValue, now, limit - claimed.count]
+                )
+                claimed += rows.map(Self.claimedJob).sorted { $0.id < $1.id }
+            }
+            return claimed
+        }
+    }
+
+    static func claimedJob(_ row: Row) -> ClaimedJob {
+        ClaimedJob(
+            id: row["id"], claim: row["claim"], sdkAppID: UInt64(row["app"] as Int64), idempotencyKey: row["idempotency_key"],
+            lane: Lane(rawValue: row["lane"]) ?? .chat, userID: row["user_id"], payload: row["payload"],
+            deviceIDs: Schema.decodeDevices(row["devices"]), attempts: row["attempts"], enqueuedAtMillis: row["enqueued_at"],
+            leaseUntilMillis: row["available_at"]
+        )
+    }
+
+    public func complete(_ completions: [JobCompletion]) async throws {
+        guard !completions.isEmpty else { return }
+        let now = clock.nowMillis()
+        let requeued = try await pool.write { db -> Bool in
+            let finish = try db.cachedStatement(
+                sql: """
+                    UPDATE jobs SET devices = ?, attempts = attempts + ?, available_at = ?, last_error = ?,
+                      done_at = CASE WHEN ? THEN ? END, payload = CASE WHEN ? THEN x'' ELSE payload END
+                    WHERE id = ? AND claim = ? AND done_at IS NULL
+                    """
+            )
+            let record = try db.cachedStatement(
+                sql: """
+                    INSERT INTO push_records (app, job_key, user_id, device_id, vendor, outcome, reason, vendor_message_id, attempts, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            let invalidate = try db.cachedStatement(
+                sql: """
+                    UPDATE devices SET invalidated_at = ?
+                    WHERE app = ? AND user_id = ? AND device_id = ? AND token = ? AND registered_at <= ? AND invalidated_at IS NULL
+                    """
+            )
+            let dead = try db.cachedStatement(
+                sql: """
+                    INSERT INTO dead_letters (app, job_id, idempotency_key, lane, user_id, payload, device_id, vendor, token, last_error, attempts, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            var requeued = false
+            for completion in completions {
+                let job = completion.job
+                let app = Int64(job.sdkAppID)
+                let f = Schema.Finish(completion, now: now)
+                try finish.execute(arguments: [
+                    f.devices, f.attemptsDelta, f.availableAt, f.lastError, f.done, now, f.done, job.id, job.claim,
+                ])
+                // Lease lost: the job is someone else's now; they will record its outcome.
+                guard db.changesCount > 0 else { continue }
+                requeued = requeued || !f.done
+                for r in completion.records {
+                    try record.execute(arguments: [
+                        app, job.idempotencyKey, job.userID, r.deviceID, r.vendor, r.outcome.rawValue, r.reason, r.vendorMessageID,
+                        r.attempts, r.atMillis,
+                    ])
+                }
+                for i in completion.invalidations {
+                    try invalidate.execute(arguments: [i.atMillis, app, job.userID, i.deviceID, i.token, i.atMillis])
+                }
+                for d in completion.deadDevices {
+                    try dead.execute(arguments: [
+                        app, job.id, job.idempotencyKey, job.lane.rawValue, job.userID, job.payload, d.deviceID, d.vendor, d.token,
+                        d.error, Schema.attempts(completion), now,
+                    ])
+                }
+            }
+            return requeued
+        }
+        if requeued { signal.notify() }
+    }
+
+    public func waitForJobs(timeout: Duration) async {
+        await signal.wait(timeout: timeout)
+    }
+
+    public func stats() async throws -> QueueStats {
+        let now = clock.nowMillis()
+        return try await pool.read { db in
+            var lanes: [Lane: QueueStats.LaneStats] = [:]
+            for lane in Lane.allCases {
+                let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE lane = ? AND done_at IS NULL", arguments: [lane.rawValue]) ?? 0
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT count(*) AS n, min(available_at) AS oldest FROM jobs WHERE lane = ? AND available_at <= ? AND done_at IS NULL",
+                    arguments: [lane.rawValue, now]
+                )
+                let oldest: Int64? = row?["oldest"]
+                lanes[lane] = .init(pending: pending, ready: row?["n"] ?? 0, oldestReadyAgeMillis: oldest.map { max(0, now - $0) } ?? 0)
+            }
+            let dead = try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0
+            return QueueStats(lanes: lanes, deadLetters: dead)
+        }
+    }
+
+    public func purgeFinished(olderThanMillis: Int64) async throws {
+        let cutoff = clock.nowMillis() - olderThanMillis
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < ?", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM push_records WHERE at < ?", arguments: [cutoff])
+        }
+    }
+
+    public func upsertDevice(_ d: Device) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO devices (app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (app, user_id, device_id) DO UPDATE SET
+                      vendor = excluded.vendor, token = excluded.token, locale = excluded.locale, sandbox = excluded.sandbox,
+                      state = excluded.state, badge = excluded.badge, registered_at = excluded.registered_at,
+                      state_changed_at = excluded.state_changed_at, invalidated_at = excluded.invalidated_at
+                    """,
+                arguments: [
+                    Int64(d.sdkAppID), d.userID, d.deviceID, d.vendor.rawValue, d.token, d.locale?.rawValue, d.sandbox ? 1 : 0,
+                    d.state.rawValue, d.badge, d.registeredAtMillis, d.stateChangedAtMillis, d.invalidatedAtMillis,
+                ]
+            )
+        }
+    }
+
+    public func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool {
+        let now = clock.nowMillis()
+        return try await pool.write { db in
+            // Foreground resets the count (push-rules.md 5.4); a background report sets the base.
+            let badge: Int? = state == .online ? 0 : unread
+            try db.execute(
+                sql: "UPDATE devices SET state = ?, state_changed_at = ?, badge = coalesce(?, badge) WHERE app = ? AND user_id = ? AND device_id = ?",
+                arguments: [state.rawValue, now, badge, Int64(sdkAppID), userID, deviceID]
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    public func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device] {
+        guard !userIDs.isEmpty else { return [] }
+        return try await pool.read { db in
+            let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
+            var arguments: StatementArguments = [Int64(sdkAppID)]
+            arguments += StatementArguments(userIDs)
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at
+                    FROM devices WHERE app = ? AND user_id IN (\(marks)) ORDER BY user_id, device_id
+                    """,
+                arguments: arguments
+            ).compactMap { row in
+                Device.fromColumns(
+                    app: row["app"], userID: row["user_id"], deviceID: row["device_id"], vendor: row["vendor"], token: row["token"],
+                    locale: row["locale"], sandbox: row["sandbox"], state: row["state"], badge: row["badge"],
+                    registeredAt: row["registered_at"], stateChangedAt: row["state_changed_at"], invalidatedAt: row["invalidated_at"]
+                )
+            }
+        }
+    }
+
+    public func pushRecords(sdkAppID: UInt64, idempotencyKey: String) async throws -> [PushRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT device_id, vendor, outcome, reason, vendor_message_id, attempts, at FROM push_records
+                    WHERE app = ? AND job_key = ? ORDER BY id
+                    """,
+                arguments: [Int64(sdkAppID), idempotencyKey]
+            ).map { row in
+                PushRecord(
+                    deviceID: row["device_id"], vendor: row["vendor"], outcome: PushRecord.Outcome(rawValue: row["outcome"]) ?? .failed,
+                    reason: row["reason"], vendorMessageID: row["vendor_message_id"], attempts: row["attempts"], atMillis: row["at"]
+                )
+            }
+        }
+    }
+
+    public func deadLetters(afterID: Int64, limit: Int) async throws -> [DeadLetter] {
+        try await pool.read { db in
+            try Self.fetchDeadLetters(db, where: "id > ? ORDER BY id LIMIT ?", arguments: [afterID, limit])
+        }
+    }
+
+    static func fetchDeadLetters(_ db: Database, where clause: String, arguments: StatementArguments) throws -> [DeadLetter] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT id, job_id, app, idempotency_key, lane, user_id, payload, device_id, vendor, token, last_error, attempts, created_at
+                FROM dead_letters WHERE \(clause)
+                """,
+            arguments: arguments
+        ).map { row in
+            DeadLetter(
+                id: row["id"], jobID: row["job_id"], sdkAppID: UInt64(row["app"] as Int64), idempotencyKey: row["idempotency_key"],
+                lane: Lane(rawValue: row["lane"]) ?? .chat, userID: row["user_id"], payload: row["payload"], deviceID: row["device_id"],
+                vendor: row["vendor"], token: row["token"], lastError: row["last_error"], attempts: row["attempts"],
+                createdAtMillis: row["created_at"]
+            )
+        }
+    }
+
+    /// `id IN (…)` for the given ids, or every row.
+    static func idFilter(_ ids: [Int64]?) -> (String, StatementArguments) {
+        guard let ids else { return ("1 = 1", []) }
+        if ids.isEmpty { return ("1 = 0", []) }
+        return ("id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ",")))", StatementArguments(ids))
+    }
+
+    public func replayDeadLetters(ids: [Int64]?) async throws -> Int {
+        let (filter, arguments) = Self.idFilter(ids)
+        let letters = try await pool.read { db in try Self.fetchDeadLetters(db, where: filter + " ORDER BY id", arguments: arguments) }
+        guard !letters.isEmpty else { return 0 }
+        _ = try await enqueue(letters.map(Schema.replayJob))
+        return try await purgeDeadLetters(ids: letters.map(\.id))
+    }
+
+    public func purgeDeadLetters(ids: [Int64]?) async throws -> Int {
+        let (filter, arguments) = Self.idFilter(ids)
+        return try await pool.write { db in
+            try db.execute(sql: "DELETE FROM dead_letters WHERE \(filter)", arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    public func healthCheck() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    public func close() async throws {
+        try pool.close()
+    }
+}

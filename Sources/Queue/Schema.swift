@@ -1,0 +1,159 @@
+import Foundation
+import Messaging
+import PushCore
+
+/// The tables both backends create; column types differ, names and meaning do not.
+///
+/// - `jobs`: one row per push job. `available_at` is when it may be claimed: `not_before` while it
+///   waits, the lease expiry while a worker holds it. `claim` counts claims so a late finish from an
+///   expired lease is ignored. Finished jobs keep their row (and so their idempotency key) until
+///   purged, with the payload emptied.
+/// - `devices`, `push_records`, `dead_letters`: as their names say.
+enum Schema {
+    static func sql(_ dialect: Dialect) -> [String] {
+        let int = dialect == .sqlite ? "INTEGER" : "BIGINT"
+        let blob = dialect == .sqlite ? "BLOB" : "BYTEA"
+        let serial = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+        return [
+            """
+            CREATE TABLE jobs (
+              id \(serial),
+              app \(int) NOT NULL,
+              idempotency_key TEXT NOT NULL,
+              lane \(int) NOT NULL,
+              user_id TEXT NOT NULL,
+              payload \(blob) NOT NULL,
+              devices TEXT,
+              attempts \(int) NOT NULL DEFAULT 0,
+              claim \(int) NOT NULL DEFAULT 0,
+              available_at \(int) NOT NULL,
+              enqueued_at \(int) NOT NULL,
+              done_at \(int),
+              last_error TEXT,
+              UNIQUE (app, idempotency_key)
+            )
+            """,
+            "CREATE INDEX jobs_ready ON jobs (lane, available_at) WHERE done_at IS NULL",
+            "CREATE INDEX jobs_done ON jobs (done_at) WHERE done_at IS NOT NULL",
+            """
+            CREATE TABLE devices (
+              app \(int) NOT NULL,
+              user_id TEXT NOT NULL,
+              device_id TEXT NOT NULL,
+              vendor TEXT NOT NULL,
+              token TEXT NOT NULL,
+              locale TEXT,
+              sandbox \(int) NOT NULL DEFAULT 0,
+              state TEXT NOT NULL,
+              badge \(int) NOT NULL DEFAULT 0,
+              registered_at \(int) NOT NULL,
+              state_changed_at \(int) NOT NULL,
+              invalidated_at \(int),
+              PRIMARY KEY (app, user_id, device_id)
+            )
+            """,
+            """
+            CREATE TABLE push_records (
+              id \(serial),
+              app \(int) NOT NULL,
+              job_key TEXT NOT NULL,
+              user_id TEXT NOT NULL,
+              device_id TEXT NOT NULL,
+              vendor TEXT NOT NULL,
+              outcome TEXT NOT NULL,
+              reason TEXT,
+              vendor_message_id TEXT,
+              attempts \(int) NOT NULL,
+              at \(int) NOT NULL
+            )
+            """,
+            "CREATE INDEX push_records_key ON push_records (app, job_key)",
+            "CREATE INDEX push_records_at ON push_records (at)",
+            """
+            CREATE TABLE dead_letters (
+              id \(serial),
+              app \(int) NOT NULL,
+              job_id \(int) NOT NULL,
+              idempotency_key TEXT NOT NULL,
+              lane \(int) NOT NULL,
+              user_id TEXT NOT NULL,
+              payload \(blob) NOT NULL,
+              device_id TEXT NOT NULL,
+              vendor TEXT NOT NULL,
+              token TEXT NOT NULL,
+              last_error TEXT NOT NULL,
+              attempts \(int) NOT NULL,
+              created_at \(int) NOT NULL
+            )
+            """,
+        ]
+    }
+
+    enum Dialect { case sqlite, postgres }
+
+    /// The `devices` column of a job: a JSON array of device ids, or NULL for every device.
+    static func encodeDevices(_ ids: [String]?) -> String? {
+        guard let ids else { return nil }
+        let data = (try? JSONSerialization.data(withJSONObject: ids)) ?? Data("[]".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func decodeDevices(_ text: String?) -> [String]? {
+        guard let text, let ids = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] else { return nil }
+        return ids
+    }
+
+    /// The job that replays a dead letter: its device only, attempts from zero, under a key of its
+    /// own (so it is not taken for a duplicate, and replaying the same letter twice is a no-op).
+    static func replayJob(_ letter: DeadLetter) -> NewJob {
+        NewJob(
+            sdkAppID: letter.sdkAppID, idempotencyKey: "\(letter.idempotencyKey)#replay-\(letter.id)", lane: letter.lane,
+            userID: letter.userID, payload: letter.payload, deviceIDs: [letter.deviceID]
+        )
+    }
+
+    /// How far a completion moves a job: the retry's values or the finished state.
+    struct Finish {
+        var devices: String?
+        var attemptsDelta: Int
+        var availableAt: Int64
+        var lastError: String?
+        var done: Bool
+
+        init(_ completion: JobCompletion, now: Int64) {
+            if let retry = completion.retry {
+                devices = encodeDevices(retry.deviceIDs)
+                attemptsDelta = retry.countsAsAttempt ? 1 : 0
+                availableAt = retry.notBeforeMillis
+                lastError = retry.lastError
+                done = false
+            } else {
+                devices = nil
+                attemptsDelta = 0
+                availableAt = now
+                lastError = nil
+                done = true
+            }
+        }
+    }
+
+    /// The attempt count recorded for a completion's dead letters and records.
+    static func attempts(_ completion: JobCompletion) -> Int {
+        completion.job.attempts + 1
+    }
+}
+
+extension Device {
+    /// A device read from a row's columns.
+    static func fromColumns(
+        app: Int64, userID: String, deviceID: String, vendor: String, token: String, locale: String?, sandbox: Int64,
+        state: String, badge: Int64, registeredAt: Int64, stateChangedAt: Int64, invalidatedAt: Int64?
+    ) -> Device? {
+        guard let vendor = Vendor(rawValue: vendor), let state = DeviceState(rawValue: state) else { return nil }
+        return Device(
+            sdkAppID: UInt64(app), userID: userID, deviceID: deviceID, vendor: vendor, token: token,
+            locale: locale.flatMap(PushLocale.init(rawValue:)), sandbox: sandbox != 0, state: state, badge: Int(badge),
+            registeredAtMillis: registeredAt, stateChangedAtMillis: stateChangedAt, invalidatedAtMillis: invalidatedAt
+        )
+    }
+}

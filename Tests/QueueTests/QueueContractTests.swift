@@ -1,0 +1,231 @@
+import Foundation
+import Messaging
+import PushCore
+import Queue
+import Testing
+
+/// One contract, both backends: what the dispatcher relies on from any queue.
+@Suite("Queue contract")
+struct QueueContractTests {
+    static let lease: Int64 = 30_000
+
+    @Test("re-enqueueing a key is a no-op, pending or finished", arguments: Backend.available)
+    func idempotency(_ backend: Backend) async throws {
+        try await withStore(backend) { _, store in
+            #expect(try await store.enqueue([job("m1"), job("m2"), job("m1")]) == [true, true, false])
+            #expect(try await store.enqueue(job("m1")) == false)
+            let claimed = try await store.claim(limit: 10, leaseMillis: Self.lease)
+            #expect(claimed.map(\.idempotencyKey) == ["m1", "m2"])
+            try await store.complete(claimed.map { JobCompletion(job: $0) })
+            #expect(try await store.enqueue(job("m1")) == false)
+            #expect(try await store.enqueue(job("m1", app: 1_400_000_001)) == true, "keys are per app")
+        }
+    }
+
+    @Test("a claimed job is leased: nobody else gets it until the lease expires", arguments: Backend.available)
+    func leases(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            try await store.enqueue(job("m1"))
+            let first = try await store.claim(limit: 10, leaseMillis: Self.lease)
+            #expect(first.count == 1)
+            #expect(first[0].leaseUntilMillis == fixture.clock.nowMillis() + Self.lease)
+            #expect(try await store.claim(limit: 10, leaseMillis: Self.lease).isEmpty)
+            fixture.clock.advance(millis: Self.lease - 1)
+            #expect(try await store.claim(limit: 10, leaseMillis: Self.lease).isEmpty)
+            // The worker crashed: its lease runs out and the job comes back, with a new claim.
+            fixture.clock.advance(millis: 1)
+            let second = try await store.claim(limit: 10, leaseMillis: Self.lease)
+            #expect(second.map(\.id) == first.map(\.id))
+            #expect(second[0].claim == first[0].claim + 1)
+            #expect(second[0].payload == first[0].payload)
+            // The late finish of the first claim is ignored; the current claim's counts.
+            try await store.complete([JobCompletion(job: first[0], records: [record("d1", .delivered)])])
+            #expect(try await store.pushRecords(sdkAppID: 1_400_000_000, idempotencyKey: "m1").isEmpty)
+            try await store.complete([JobCompletion(job: second[0], records: [record("d1", .delivered)])])
+            #expect(try await store.pushRecords(sdkAppID: 1_400_000_000, idempotencyKey: "m1").count == 1)
+            fixture.clock.advance(millis: 10 * Self.lease)
+            #expect(try await store.claim(limit: 10, leaseMillis: Self.lease).isEmpty, "a finished job never comes back")
+        }
+    }
+
+    @Test("a retry waits for not_before, counts an attempt and keeps only the failed devices", arguments: Backend.available)
+    func retries(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            try await store.enqueue(job("m1"))
+            let claimed = try await store.claim(limit: 1, leaseMillis: Self.lease)[0]
+            #expect(claimed.attempts == 0 && claimed.deviceIDs == nil)
+            let at = fixture.clock.nowMillis() + 5_000
+            try await store.complete([
+                JobCompletion(
+                    job: claimed, records: [record("d1", .delivered)],
+                    retry: .init(deviceIDs: ["d2"], notBeforeMillis: at, lastError: "HTTP 503")
+                )
+            ])
+            fixture.clock.advance(millis: 4_999)
+            #expect(try await store.claim(limit: 1, leaseMillis: Self.lease).isEmpty)
+            fixture.clock.advance(millis: 1)
+            let again = try #require(try await store.claim(limit: 1, leaseMillis: Self.lease).first)
+            #expect(again.attempts == 1)
+            #expect(again.deviceIDs == ["d2"])
+            // A hand-back at shutdown does not count as an attempt and is claimable at once.
+            try await store.complete([.handBack(again, nowMillis: fixture.clock.nowMillis())])
+            let handedBack = try #require(try await store.claim(limit: 1, leaseMillis: Self.lease).first)
+            #expect(handedBack.attempts == 1 && handedBack.deviceIDs == ["d2"])
+        }
+    }
+
+    @Test("every ready chat job is claimed before any campaign job", arguments: Backend.available)
+    func lanes(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            try await store.enqueue((0..<50).map { job("c\($0)", lane: .campaign) })
+            fixture.clock.advance(millis: 1_000)
+            try await store.enqueue((0..<3).map { job("m\($0)") })
+            let first = try await store.claim(limit: 5, leaseMillis: Self.lease)
+            #expect(first.map(\.lane) == [.chat, .chat, .chat, .campaign, .campaign])
+            #expect(first.suffix(2).map(\.idempotencyKey) == ["c0", "c1"], "oldest first within a lane")
+            let stats = try await store.stats()
+            #expect(stats.lanes[.campaign]?.pending == 50)
+            #expect(stats.lanes[.campaign]?.ready == 48)
+            #expect(stats.lanes[.campaign]?.oldestReadyAgeMillis == 1_000)
+            #expect(stats.lanes[.chat]?.pending == 3 && stats.lanes[.chat]?.ready == 0)
+        }
+    }
+
+    @Test("dead letters keep the full context and can be replayed or purged", arguments: Backend.available)
+    func deadLetters(_ backend: Backend) async throws {
+        try await withStore(backend) { _, store in
+            try await store.enqueue(job("m1"))
+            let claimed = try await store.claim(limit: 1, leaseMillis: Self.lease)[0]
+            try await store.complete([
+                JobCompletion(
+                    job: claimed, records: [record("d1", .failed)],
+                    deadDevices: [.init(deviceID: "d1", vendor: "apns", token: "tok-1", error: "BadTopic")]
+                )
+            ])
+            var letters = try await store.deadLetters(afterID: 0, limit: 10)
+            #expect(letters.count == 1)
+            let letter = try #require(letters.first)
+            #expect(letter.jobID == claimed.id && letter.userID == "bob" && letter.deviceID == "d1")
+            #expect(letter.vendor == "apns" && letter.token == "tok-1" && letter.lastError == "BadTopic")
+            #expect(letter.attempts == 1 && letter.payload == claimed.payload && letter.lane == .chat)
+            #expect(try await store.stats().deadLetters == 1)
+
+            #expect(try await store.replayDeadLetters(ids: [letter.id]) == 1)
+            #expect(try await store.deadLetters(afterID: 0, limit: 10).isEmpty)
+            let replayed = try #require(try await store.claim(limit: 1, leaseMillis: Self.lease).first)
+            #expect(replayed.deviceIDs == ["d1"] && replayed.payload == claimed.payload && replayed.attempts == 0)
+
+            try await store.complete([
+                JobCompletion(job: replayed, deadDevices: [.init(deviceID: "d1", vendor: "apns", token: "tok-1", error: "again")])
+            ])
+            letters = try await store.deadLetters(afterID: 0, limit: 10)
+            #expect(letters.count == 1)
+            #expect(try await store.purgeDeadLetters(ids: nil) == 1)
+            #expect(try await store.stats().deadLetters == 0)
+        }
+    }
+
+    @Test("a token invalidation does not hit a device that re-registered after it", arguments: Backend.available)
+    func invalidation(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let t0 = fixture.clock.nowMillis()
+            try await store.upsertDevice(device("old", at: t0))
+            try await store.upsertDevice(device("new", at: t0 + 10_000))
+            try await store.enqueue(job("m1"))
+            let claimed = try await store.claim(limit: 1, leaseMillis: Self.lease)[0]
+            try await store.complete([
+                JobCompletion(
+                    job: claimed,
+                    invalidations: [
+                        .init(deviceID: "old", token: "token-old", atMillis: t0 + 5_000),
+                        .init(deviceID: "new", token: "token-new", atMillis: t0 + 5_000),
+                    ]
+                )
+            ])
+            let devices = try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["bob"])
+            #expect(devices.first { $0.deviceID == "old" }?.invalidatedAtMillis == t0 + 5_000)
+            #expect(devices.first { $0.deviceID == "new" }?.invalidatedAtMillis == nil)
+            // Re-registering clears the invalidation.
+            try await store.upsertDevice(device("old", token: "token-2", at: t0 + 20_000))
+            #expect(try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["bob"]).allSatisfy { $0.invalidatedAtMillis == nil })
+        }
+    }
+
+    @Test("a counted message raises the badge once, however often it is enqueued", arguments: Backend.available)
+    func badge(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            try await store.upsertDevice(device("d1", at: fixture.clock.nowMillis()))
+            #expect(try await store.setDeviceState(sdkAppID: 1_400_000_000, userID: "bob", deviceID: "d1", state: .pushOnline, unread: 4))
+            try await store.enqueue([job("m1", counts: true), job("m2", counts: true), job("m3", counts: false)])
+            try await store.enqueue(job("m1", counts: true))
+            #expect(try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["bob"]).first?.badge == 6)
+            // Foreground resets the count.
+            try await store.setDeviceState(sdkAppID: 1_400_000_000, userID: "bob", deviceID: "d1", state: .online, unread: nil)
+            let d = try #require(try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["bob"]).first)
+            #expect(d.badge == 0 && d.state == .online && d.stateChangedAtMillis == fixture.clock.nowMillis())
+            #expect(try await store.setDeviceState(sdkAppID: 1_400_000_000, userID: "bob", deviceID: "nope", state: .online, unread: nil) == false)
+        }
+    }
+
+    @Test("finished jobs and old records are purged after the retention", arguments: Backend.available)
+    func purge(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            try await store.enqueue(job("m1"))
+            let claimed = try await store.claim(limit: 1, leaseMillis: Self.lease)
+            try await store.complete(claimed.map { JobCompletion(job: $0, records: [record("d1", .delivered, at: fixture.clock.nowMillis())]) })
+            fixture.clock.advance(millis: 1_000)
+            try await store.purgeFinished(olderThanMillis: 2_000)
+            #expect(try await store.enqueue(job("m1")) == false)
+            fixture.clock.advance(millis: 2_000)
+            try await store.purgeFinished(olderThanMillis: 2_000)
+            #expect(try await store.pushRecords(sdkAppID: 1_400_000_000, idempotencyKey: "m1").isEmpty)
+            #expect(try await store.enqueue(job("m1")) == true, "the key is forgotten after the retention")
+        }
+    }
+
+    @Test("two handles on one database (two processes) never claim the same job", arguments: Backend.available)
+    func concurrentClaims(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let other = try await fixture.open()
+            try await store.enqueue((0..<400).map { job("m\($0)") })
+            let claimed = try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for handle in [store, other, store, other] {
+                    group.addTask {
+                        var ids: [Int64] = []
+                        while true {
+                            let batch = try await handle.claim(limit: 7, leaseMillis: Self.lease)
+                            if batch.isEmpty { return ids }
+                            ids += batch.map(\.id)
+                            try await handle.complete(batch.map { JobCompletion(job: $0) })
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int64]()) { $0 += $1 }
+            }
+            #expect(claimed.count == 400)
+            #expect(Set(claimed).count == 400)
+            try await other.close()
+        }
+    }
+
+    @Test("an enqueue wakes a worker waiting on another handle", arguments: Backend.available)
+    func wakeUp(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            // SQLite wakes waiters of the same handle (one process); PostgreSQL those of any handle.
+            let waiter = backend == .postgres ? try await fixture.open() : store
+            try await Task.sleep(for: .milliseconds(200))  // LISTEN is set up
+            let clock = ContinuousClock()
+            let started = clock.now
+            async let woke: Void = waiter.waitForJobs(timeout: .seconds(20))
+            try await Task.sleep(for: .milliseconds(100))
+            try await store.enqueue(job("m1"))
+            await woke
+            #expect(clock.now - started < .seconds(10))
+            if backend == .postgres { try await waiter.close() }
+        }
+    }
+}
+
+func record(_ device: String, _ outcome: PushRecord.Outcome, at: Int64 = 0) -> PushRecord {
+    PushRecord(deviceID: device, vendor: "apns", outcome: outcome, vendorMessageID: outcome == .delivered ? "id-\(device)" : nil, attempts: 1, atMillis: at)
+}
