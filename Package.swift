@@ -172,7 +172,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DispatcherTests",
-            dependencies: ["Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig"]
+            dependencies: [
+                "Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "PushdConfigTests",

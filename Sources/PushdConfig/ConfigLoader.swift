@@ -93,6 +93,7 @@ private struct Walker {
                 for e in entries(entry.value, path: entry.path) {
                     if e.key == "ca_file" { string(e).map { config.tls.caFile = $0 } } else { unknown(e) }
                 }
+            case "dispatcher": readDispatcher(entry, into: &config.dispatcher)
             case "apps":
                 guard let sequence = entry.value.sequence else {
                     report(.error, entry.path, entry.value, "must be a list of apps")
@@ -102,6 +103,27 @@ private struct Walker {
                     if let app = readApp(item, path: "apps[\(i)]") { config.apps.append(app) }
                 }
             default: unknown(entry)
+            }
+        }
+    }
+
+    mutating func readDispatcher(_ entry: Entry, into d: inout PushdConfig.Dispatcher) {
+        let fields: [(String, WritableKeyPath<PushdConfig.Dispatcher, Int>)] = [
+            ("workers", \.workers), ("batch_size", \.batchSize), ("lease_seconds", \.leaseSeconds),
+            ("max_attempts", \.maxAttempts), ("backoff_base_ms", \.backoffBaseMillis), ("backoff_max_seconds", \.backoffMaxSeconds),
+            ("alarm_pause_seconds", \.alarmPauseSeconds), ("shutdown_grace_seconds", \.shutdownGraceSeconds),
+            ("retention_hours", \.retentionHours), ("connections", \.connections), ("max_in_flight", \.maxInFlight),
+        ]
+        for e in entries(entry.value, path: entry.path) {
+            guard let field = fields.first(where: { $0.0 == e.key }) else {
+                unknown(e)
+                continue
+            }
+            guard let text = string(e) else { continue }
+            if let value = Int(text), value > 0 {
+                d[keyPath: field.1] = value
+            } else {
+                report(.error, e.path, e.value, "must be a positive integer")
             }
         }
     }

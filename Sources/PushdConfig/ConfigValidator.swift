@@ -76,6 +76,9 @@ public struct ConfigValidator: Sendable {
                 problems.append(.init(.error, location, "missing credential for configured vendor \(vendor.rawValue) (or \(variable))"))
                 continue
             }
+            if ["rate_limit", "burst"].contains(field.name), !value.isEmpty, (Int(value) ?? -1) < 0 {
+                problems.append(.init(.error, location, "\"\(value)\" is not a number of pushes per second"))
+            }
             if field.name.hasSuffix("endpoint"), !value.isEmpty, !(value.hasPrefix("https://") || value.hasPrefix("http://")) {
                 problems.append(.init(.error, location, "\"\(value)\" is not an http(s) URL"))
             }

@@ -8,8 +8,35 @@ public struct PushdConfig: Sendable, Equatable {
     /// Folder of the default push text templates (`<locale>/<name>.mustache`).
     public var templates: String = "Templates"
     public var apps: [App] = []
+    public var dispatcher = Dispatcher()
 
     public init() {}
+
+    /// How the daemon works its queue (`dispatcher:` in the file).
+    public struct Dispatcher: Sendable, Equatable {
+        /// Concurrent claim loops.
+        public var workers: Int = 4
+        /// Jobs one worker claims at a time; its devices are sent concurrently.
+        public var batchSize: Int = 64
+        /// A claimed job comes back to the queue when its worker has not finished it in this time.
+        public var leaseSeconds: Int = 60
+        /// Delivery rounds before a retryable failure becomes a dead letter.
+        public var maxAttempts: Int = 8
+        /// First retry delay; doubled per attempt, with full jitter, up to `backoffMaxSeconds`.
+        public var backoffBaseMillis: Int = 1000
+        public var backoffMaxSeconds: Int = 3600
+        /// A vendor with bad credentials is paused this long for the app.
+        public var alarmPauseSeconds: Int = 60
+        /// SIGTERM: in-flight sends get this long, then their jobs are handed back.
+        public var shutdownGraceSeconds: Int = 10
+        /// Finished jobs (their idempotency keys) and push records are kept this long.
+        public var retentionHours: Int = 24
+        /// HTTP/2 connections and concurrent streams per vendor and app.
+        public var connections: Int = 2
+        public var maxInFlight: Int = 200
+
+        public init() {}
+    }
 
     public struct Storage: Sendable, Equatable {
         /// `sqlite` (embedded default) or `postgres`.
@@ -74,8 +101,17 @@ public enum VendorSchema {
         Field(name: name, required: required, isFile: file, defaultValue: value)
     }
 
-    /// Fields of a vendor, in the order of interface.md.
+    /// Fields of a vendor, in the order of interface.md, then the fields every vendor has.
     public static func fields(_ vendor: Vendor) -> [Field] {
+        vendorFields(vendor) + [
+            // Pushes per second to this vendor for this app (token bucket); 0 is unlimited.
+            field("rate_limit", default: "0"),
+            // Pushes the bucket may send at once after a quiet spell; defaults to one second's worth.
+            field("burst"),
+        ]
+    }
+
+    static func vendorFields(_ vendor: Vendor) -> [Field] {
         switch vendor {
         case .apns:
             [

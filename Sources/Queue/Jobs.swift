@@ -202,3 +202,17 @@ public struct QueueStats: Sendable, Equatable {
     public var lanes: [Lane: LaneStats]
     public var deadLetters: Int
 }
+
+/// Where one job stands.
+public struct JobStatus: Sendable, Equatable {
+    /// Failed delivery rounds so far.
+    public var attempts: Int
+    /// Claims so far (a claim whose lease expired counts too).
+    public var claims: Int
+    /// When it may next be claimed: its `not_before`, or its lease expiry while leased.
+    public var availableAtMillis: Int64
+    public var finishedAtMillis: Int64?
+    public var lastError: String?
+    /// The devices it is limited to.
+    public var deviceIDs: [String]?
+}

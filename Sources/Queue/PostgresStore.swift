@@ -307,6 +307,23 @@ public final class PostgresStore: PushStore {
         return devices
     }
 
+    public func jobStatus(sdkAppID: UInt64, idempotencyKey: String) async throws -> JobStatus? {
+        let rows = try await client.query(
+            """
+            SELECT attempts, claim, available_at, done_at, last_error, devices FROM jobs
+            WHERE app = \(Int64(sdkAppID)) AND idempotency_key = \(idempotencyKey)
+            """,
+            logger: logger
+        )
+        for try await (attempts, claims, available, done, error, devices) in rows.decode((Int64, Int64, Int64, Int64?, String?, String?).self) {
+            return JobStatus(
+                attempts: Int(attempts), claims: Int(claims), availableAtMillis: available, finishedAtMillis: done, lastError: error,
+                deviceIDs: Schema.decodeDevices(devices)
+            )
+        }
+        return nil
+    }
+
     public func pushRecords(sdkAppID: UInt64, idempotencyKey: String) async throws -> [PushRecord] {
         let rows = try await client.query(
             """

@@ -39,6 +39,9 @@ public protocol PushStore: Sendable {
     /// The devices of these users.
     func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device]
 
+    /// Where a job stands, nil when the queue does not know its key (never enqueued, or purged).
+    func jobStatus(sdkAppID: UInt64, idempotencyKey: String) async throws -> JobStatus?
+
     /// Push records of a job, in the order written.
     func pushRecords(sdkAppID: UInt64, idempotencyKey: String) async throws -> [PushRecord]
 

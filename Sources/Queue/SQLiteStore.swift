@@ -230,6 +230,20 @@ public final class SQLiteStore: PushStore {
         }
     }
 
+    public func jobStatus(sdkAppID: UInt64, idempotencyKey: String) async throws -> JobStatus? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT attempts, claim, available_at, done_at, last_error, devices FROM jobs WHERE app = ? AND idempotency_key = ?",
+                arguments: [Int64(sdkAppID), idempotencyKey]
+            ).map { row in
+                JobStatus(
+                    attempts: row["attempts"], claims: row["claim"], availableAtMillis: row["available_at"], finishedAtMillis: row["done_at"],
+                    lastError: row["last_error"], deviceIDs: Schema.decodeDevices(row["devices"])
+                )
+            }
+        }
+    }
+
     public func pushRecords(sdkAppID: UInt64, idempotencyKey: String) async throws -> [PushRecord] {
         try await pool.read { db in
             try Row.fetchAll(

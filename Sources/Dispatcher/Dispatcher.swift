@@ -1,0 +1,165 @@
+import Foundation
+import Gateways
+import Logging
+import Messaging
+import PushCore
+import PushdConfig
+import Queue
+import ServiceLifecycle
+import Synchronization
+
+/// The daemon's workers: claim a batch of jobs, expand and send them, finish them in one
+/// transaction; repeat. A job is finished only when its outcome is final (delivered, token invalid,
+/// dead letter) or it is rescheduled; a crash leaves it leased until the lease runs out.
+///
+/// Graceful shutdown: no more claims; in-flight sends get `shutdownGrace`, then they are
+/// cancelled and their jobs handed back to the queue unsent.
+public final class Dispatcher: Service, Sendable {
+    public struct Settings: Sendable {
+        public var workers: Int
+        public var batchSize: Int
+        public var leaseMillis: Int64
+        public var shutdownGrace: Duration
+        public var retentionMillis: Int64
+        /// How often queue gauges are refreshed and finished jobs purged.
+        public var maintenanceInterval: Duration = .seconds(5)
+        public var purgeInterval: Duration = .seconds(600)
+        /// Longest idle wait between claims when no notification arrives.
+        public var pollInterval: Duration = .milliseconds(500)
+
+        public init(_ d: PushdConfig.Dispatcher) {
+            workers = d.workers
+            batchSize = d.batchSize
+            leaseMillis = Int64(d.leaseSeconds) * 1000
+            shutdownGrace = .seconds(d.shutdownGraceSeconds)
+            retentionMillis = Int64(d.retentionHours) * 3_600_000
+        }
+    }
+
+    private let store: any PushStore
+    private let processor: JobProcessor
+    private let settings: Settings
+    private let metrics: DispatcherMetrics
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+
+    public init(
+        store: any PushStore, gateways: VendorGateways, config: PushdConfig, clock: any EpochClock = SystemEpochClock(),
+        metrics: DispatcherMetrics = DispatcherMetrics(), logger: Logger = Logger(label: "pushd.dispatcher"),
+        settings: Settings? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) throws {
+        let settings = settings ?? Settings(config.dispatcher)
+        var rates: [VendorThrottle.Key: (rate: Double, burst: Double?)] = [:]
+        for app in config.apps {
+            for (vendor, fields) in app.vendors {
+                rates[.init(app: app.sdkAppID, vendor: vendor)] = (Double(fields["rate_limit"]) ?? 0, Double(fields["burst"]))
+            }
+        }
+        let d = config.dispatcher
+        processor = JobProcessor(
+            apps: try AppPipeline.all(config), gateways: gateways, throttle: VendorThrottle(rates: rates, clock: clock),
+            backoff: Backoff(baseMillis: Int64(d.backoffBaseMillis), maxMillis: Int64(d.backoffMaxSeconds) * 1000), maxAttempts: d.maxAttempts,
+            alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
+            metrics: metrics, logger: logger, random: random
+        )
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Runs until cancelled or, under a service group, until graceful shutdown has drained.
+    public func run() async throws {
+        let workers = Task { await self.runWorkers() }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await workers.value
+            } onCancel: {
+                workers.cancel()
+            }
+        } onGracefulShutdown: {
+            self.stop(cancelling: workers)
+        }
+    }
+
+    /// Stops claiming now; cancels in-flight sends after the grace period.
+    func stop(cancelling workers: Task<Void, Never>) {
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        logger.info("stopping: no more claims, in-flight sends have \(settings.shutdownGrace)")
+        let grace = settings.shutdownGrace
+        Task {
+            try? await Task.sleep(for: grace)
+            workers.cancel()
+        }
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    private func runWorkers() async {
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<settings.workers { group.addTask { await self.work(index) } }
+            group.addTask { await self.maintain() }
+            await group.waitForAll()
+        }
+        logger.info("dispatcher stopped")
+    }
+
+    private func work(_ index: Int) async {
+        var failures = 0
+        while !isStopping, !Task.isCancelled {
+            do {
+                let jobs = try await store.claim(limit: settings.batchSize, leaseMillis: settings.leaseMillis)
+                failures = 0
+                if jobs.isEmpty {
+                    await store.waitForJobs(timeout: settings.pollInterval)
+                    continue
+                }
+                let completions = try await process(jobs)
+                // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
+                let store = self.store
+                try await Task { try await store.complete(completions) }.value
+            } catch {
+                // The store is failing: the leases will run out and the jobs come back.
+                failures += 1
+                logger.error("worker \(index): store failure, backing off", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
+            }
+        }
+    }
+
+    /// Sends a batch: devices fetched per app in one query, jobs processed concurrently.
+    func process(_ jobs: [ClaimedJob]) async throws -> [JobCompletion] {
+        var devices: [UInt64: [String: [Device]]] = [:]
+        for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
+            let users = Array(Set(appJobs.map(\.userID)))
+            let found = try await store.devices(sdkAppID: app, userIDs: users)
+            devices[app] = Dictionary(grouping: found, by: \.userID)
+        }
+        let processor = self.processor
+        return await withTaskGroup(of: JobCompletion.self) { group in
+            for job in jobs {
+                let mine = devices[job.sdkAppID]?[job.userID] ?? []
+                group.addTask { await processor.process(job, devices: mine) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    /// Queue gauges every few seconds; finished jobs purged after the retention.
+    private func maintain() async {
+        let clock = ContinuousClock()
+        var lastPurge: ContinuousClock.Instant?
+        while !isStopping, !Task.isCancelled {
+            if let stats = try? await store.stats() { metrics.record(stats) }
+            if lastPurge.map({ clock.now - $0 >= settings.purgeInterval }) ?? true {
+                do {
+                    try await store.purgeFinished(olderThanMillis: settings.retentionMillis)
+                } catch {
+                    logger.warning("purge of finished jobs failed", metadata: ["error": "\(error)"])
+                }
+                lastPurge = clock.now
+            }
+            try? await Task.sleep(for: settings.maintenanceInterval)
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import Gateways
+import Logging
+import Messaging
+import PushCore
+import PushdConfig
+import Queue
+
+/// What the dispatcher needs of one app: its push text and its vendor payloads.
+public struct AppPipeline: Sendable {
+    public var composer: PushComposer
+    public var renderer: PushRenderer
+    public var defaultLocale: PushLocale
+
+    public init(composer: PushComposer, renderer: PushRenderer, defaultLocale: PushLocale) {
+        self.composer = composer
+        self.renderer = renderer
+        self.defaultLocale = defaultLocale
+    }
+
+    /// The pipelines of every app of a config; templates are compiled here, once.
+    public static func all(_ config: PushdConfig) throws -> [UInt64: AppPipeline] {
+        var apps: [UInt64: AppPipeline] = [:]
+        for app in config.apps {
+            let templates = try TemplateLoader.load(defaultFolder: config.templates, appFolder: app.templates)
+            apps[app.sdkAppID] = AppPipeline(
+                composer: PushComposer(templates: templates), renderer: PushRenderer(app: app.pushSettings()), defaultLocale: app.defaultLocale
+            )
+        }
+        return apps
+    }
+}
+
+/// Turns one claimed job into sends and its completion: expands the recipient's devices, composes
+/// per locale, renders per device, sends, and sorts the outcomes into records, token
+/// invalidations, retries and dead letters.
+struct JobProcessor: Sendable {
+    var apps: [UInt64: AppPipeline]
+    var gateways: VendorGateways
+    var throttle: VendorThrottle
+    var backoff: Backoff
+    var maxAttempts: Int
+    var alarmPauseMillis: Int64
+    /// Longest wait for a rate-limit token before the device is retried later instead.
+    var maxThrottleWaitMillis: Int64
+    var clock: any EpochClock
+    var metrics: DispatcherMetrics
+    var logger: Logger
+    var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
+
+    /// One device's result within the job.
+    enum DeviceResult: Sendable {
+        case final(PushRecord, invalidation: TokenInvalidation?, dead: JobCompletion.DeadDevice?)
+        /// Send again after `delayMillis`; `handBack` when it was interrupted by shutdown.
+        case retry(deviceID: String, vendor: String, token: String, reason: String, delayMillis: Int64, handBack: Bool)
+    }
+
+    func process(_ job: ClaimedJob, devices: [Device]) async -> JobCompletion {
+        let now = clock.nowMillis()
+        let spec: PushJobSpec
+        do {
+            spec = try PushJobSpec.decode(job.payload)
+        } catch {
+            return dead(job, reason: "BadJob: \(error.message)")
+        }
+        guard let app = apps[job.sdkAppID] else { return dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured") }
+        var targets = devices
+        if let only = job.deviceIDs { targets = targets.filter { only.contains($0.deviceID) } }
+        var results: [DeviceResult] = []
+        var recipients: [Device] = []
+        for device in targets {
+            if let exclusion = PushAudience.exclusion(of: device, nowMillis: now) {
+                metrics.skipped(reason: exclusion.rawValue)
+                results.append(.final(skipped(device, exclusion.rawValue, job, now), invalidation: nil, dead: nil))
+            } else {
+                recipients.append(device)
+            }
+        }
+        // Compose once per locale among the recipients.
+        var contents: [PushLocale: PushDecision] = [:]
+        for device in recipients {
+            let locale = device.locale ?? app.defaultLocale
+            if contents[locale] == nil { contents[locale] = app.composer.compose(spec.message, in: spec.conversation, locale: locale) }
+        }
+        results += await withTaskGroup(of: DeviceResult.self) { group in
+            for device in recipients {
+                let decision = contents[device.locale ?? app.defaultLocale]!
+                group.addTask { await self.send(decision, to: device, job: job, app: app) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        return completion(job, results)
+    }
+
+    /// Sends to one device and classifies the outcome.
+    func send(_ decision: PushDecision, to device: Device, job: ClaimedJob, app: AppPipeline) async -> DeviceResult {
+        let content: PushContent
+        switch decision {
+        case .skip(let reason):
+            metrics.skipped(reason: reason.rawValue)
+            return .final(skipped(device, reason.rawValue, job, clock.nowMillis()), invalidation: nil, dead: nil)
+        case .push(let c): content = c
+        }
+        guard let client = gateways.client(app: job.sdkAppID, vendor: device.vendor) else {
+            metrics.skipped(reason: "VendorNotConfigured")
+            return .final(skipped(device, "VendorNotConfigured", job, clock.nowMillis()), invalidation: nil, dead: nil)
+        }
+        let key = VendorThrottle.Key(app: job.sdkAppID, vendor: device.vendor)
+        if let until = throttle.pausedUntil(key) {
+            return retry(device, reason: "VendorPaused", delayMillis: until - clock.nowMillis())
+        }
+        let wait = throttle.reserve(key)
+        if wait > maxThrottleWaitMillis { return retry(device, reason: "RateLimited", delayMillis: wait) }
+        if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
+        if Task.isCancelled { return retry(device, reason: "shutdown", delayMillis: 0, handBack: true) }
+
+        let now = clock.nowMillis()
+        let request: VendorRequest
+        do {
+            let target = PushTarget(token: device.token, badge: device.badge, pushID: Self.pushID(job: job.id, device: device.deviceID), nowMillis: now)
+            request = try app.renderer.render(content, vendor: device.vendor, to: target)
+        } catch {
+            return permanent(device, job, reason: error.reason)
+        }
+        let started = ContinuousClock.now
+        let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
+        let elapsed = ContinuousClock.now - started
+        let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        let log = logger.with(job: job, device: device)
+        switch outcome {
+        case .delivered(let id):
+            metrics.sent(vendor: device.vendor, outcome: "delivered", nanoseconds: nanos)
+            metrics.enqueueToSend(lane: job.lane, nanoseconds: max(0, clock.nowMillis() - job.enqueuedAtMillis) * 1_000_000)
+            log.debug("delivered", metadata: ["outcome": "delivered", "vendor_message_id": "\(id ?? "")"])
+            return .final(record(device, .delivered, job, vendorMessageID: id), invalidation: nil, dead: nil)
+        case .tokenInvalid(let reason, let at):
+            metrics.sent(vendor: device.vendor, outcome: "token_invalid", nanoseconds: nanos)
+            metrics.invalidated(vendor: device.vendor)
+            log.info("token invalid", metadata: ["outcome": "token_invalid", "reason": "\(reason)"])
+            return .final(
+                record(device, .tokenInvalid, job, reason: reason),
+                invalidation: TokenInvalidation(deviceID: device.deviceID, token: device.token, atMillis: at ?? now), dead: nil
+            )
+        case .retry(let reason, let after):
+            metrics.sent(vendor: device.vendor, outcome: "retry", nanoseconds: nanos)
+            if Task.isCancelled { return retry(device, reason: reason, delayMillis: 0, handBack: true) }
+            let delay = backoff.delayMillis(attempt: job.attempts + 1, retryAfterSeconds: after, unit: random())
+            // A vendor that says when to come back is paused for every worker until then.
+            if let after, after > 0, throttle.pause(key, untilMillis: now + Int64(after) * 1000) {
+                log.warning("vendor asked to slow down", metadata: ["outcome": "retry", "retry_after": "\(after)", "reason": "\(reason)"])
+            }
+            return retry(device, reason: reason, delayMillis: delay)
+        case .permanent(let reason):
+            metrics.sent(vendor: device.vendor, outcome: "permanent", nanoseconds: nanos)
+            return permanent(device, job, reason: reason)
+        case .configAlarm(let reason):
+            metrics.sent(vendor: device.vendor, outcome: "config_alarm", nanoseconds: nanos)
+            if throttle.pause(key, untilMillis: now + alarmPauseMillis) {
+                log.error(
+                    "vendor configuration refused; vendor paused for this app",
+                    metadata: ["outcome": "config_alarm", "reason": "\(reason)", "pause_seconds": "\(alarmPauseMillis / 1000)"]
+                )
+            }
+            return retry(device, reason: "ConfigAlarm: \(reason)", delayMillis: alarmPauseMillis)
+        }
+    }
+
+    /// Folds the device results into the job's completion: retries within `maxAttempts` keep the
+    /// job alive for those devices only; beyond it they become dead letters.
+    func completion(_ job: ClaimedJob, _ results: [DeviceResult]) -> JobCompletion {
+        var completion = JobCompletion(job: job)
+        var retryIDs: [String] = []
+        var delay: Int64 = 0
+        var lastError = ""
+        var handBack = true
+        let attempt = job.attempts + 1
+        let now = clock.nowMillis()
+        for result in results {
+            switch result {
+            case .final(let record, let invalidation, let dead):
+                completion.records.append(record)
+                if let invalidation { completion.invalidations.append(invalidation) }
+                if let dead {
+                    completion.deadDevices.append(dead)
+                    metrics.deadLettered(vendor: dead.vendor)
+                }
+            case .retry(let id, let vendor, let token, let reason, let d, let back):
+                if !back, attempt >= maxAttempts {
+                    completion.records.append(
+                        PushRecord(deviceID: id, vendor: vendor, outcome: .failed, reason: reason, attempts: attempt, atMillis: now)
+                    )
+                    completion.deadDevices.append(.init(deviceID: id, vendor: vendor, token: token, error: "\(reason) (after \(attempt) attempts)"))
+                    metrics.deadLettered(vendor: vendor)
+                    continue
+                }
+                metrics.retried(vendor: vendor)
+                retryIDs.append(id)
+                delay = max(delay, d)
+                lastError = reason
+                handBack = handBack && back
+            }
+        }
+        if !retryIDs.isEmpty {
+            completion.retry = .init(deviceIDs: retryIDs, notBeforeMillis: now + max(0, delay), lastError: lastError, countsAsAttempt: !handBack)
+        }
+        return completion
+    }
+
+    // MARK: - Results
+
+    func retry(_ device: Device, reason: String, delayMillis: Int64, handBack: Bool = false) -> DeviceResult {
+        .retry(deviceID: device.deviceID, vendor: device.vendor.rawValue, token: device.token, reason: reason, delayMillis: delayMillis, handBack: handBack)
+    }
+
+    func permanent(_ device: Device, _ job: ClaimedJob, reason: String) -> DeviceResult {
+        logger.with(job: job, device: device).warning("permanent failure", metadata: ["outcome": "permanent", "reason": "\(reason)"])
+        return .final(
+            record(device, .failed, job, reason: reason), invalidation: nil,
+            dead: .init(deviceID: device.deviceID, vendor: device.vendor.rawValue, token: device.token, error: reason)
+        )
+    }
+
+    func record(_ device: Device, _ outcome: PushRecord.Outcome, _ job: ClaimedJob, reason: String? = nil, vendorMessageID: String? = nil) -> PushRecord {
+        PushRecord(
+            deviceID: device.deviceID, vendor: device.vendor.rawValue, outcome: outcome, reason: reason, vendorMessageID: vendorMessageID,
+            attempts: job.attempts + 1, atMillis: clock.nowMillis()
+        )
+    }
+
+    func skipped(_ device: Device, _ reason: String, _ job: ClaimedJob, _ now: Int64) -> PushRecord {
+        PushRecord(deviceID: device.deviceID, vendor: device.vendor.rawValue, outcome: .skipped, reason: reason, attempts: job.attempts, atMillis: now)
+    }
+
+    /// A job that cannot be sent at all: one dead letter for the job.
+    func dead(_ job: ClaimedJob, reason: String) -> JobCompletion {
+        logger.error("job cannot be sent", metadata: ["app": "\(job.sdkAppID)", "job": "\(job.idempotencyKey)", "reason": "\(reason)"])
+        metrics.deadLettered(vendor: "")
+        return JobCompletion(job: job, deadDevices: [.init(deviceID: "", vendor: "", token: "", error: reason)])
+    }
+
+    /// The stable push id of one job and device (`apns-id`, vivo `requestId`): the same on every
+    /// retry, so the vendor can drop a duplicate.
+    static func pushID(job: Int64, device: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in device.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let j = UInt64(bitPattern: job)
+        return String(
+            format: "%08llx-%04llx-4%03llx-8%03llx-%012llx", j >> 16 & 0xffff_ffff, j & 0xffff, hash >> 52, hash >> 40 & 0xfff, hash & 0xffff_ffff_ffff
+        )
+    }
+}
+
+extension Logger {
+    /// This logger with the job's and device's metadata.
+    func with(job: ClaimedJob, device: Device) -> Logger {
+        var logger = self
+        logger[metadataKey: "app"] = "\(job.sdkAppID)"
+        logger[metadataKey: "job"] = "\(job.idempotencyKey)"
+        logger[metadataKey: "vendor"] = "\(device.vendor.rawValue)"
+        logger[metadataKey: "device"] = "\(device.deviceID)"
+        return logger
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import PushCore
+import Queue
+
+/// A push job as it is enqueued (`pushd enqueue`, and later the REST API): one message for one
+/// recipient, with the context its push text needs. Stored verbatim as the job's payload.
+///
+/// ```json
+/// {"SdkAppID": 1400000000, "To_Account": "bob", "IdempotencyKey": "msg-1", "Lane": "chat",
+///  "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}], "OfflinePushInfo": {…},
+///  "MsgLifeTime": 604800, "SendMsgControl": [], "ConversationType": "C2C", "SenderNick": "Alice",
+///  "GroupId": "", "GroupName": ""}
+/// ```
+public struct PushJobSpec: Decodable, Sendable {
+    public var sdkAppID: UInt64
+    public var toAccount: String
+    /// Re-enqueueing the same key is a no-op. Absent: a digest of the whole job.
+    public var idempotencyKey: String?
+    public var lane: Lane
+    public var msgBody: MsgBody
+    public var offlinePushInfo: OfflinePushInfo?
+    public var msgLifeTime: Int?
+    public var onlineOnlyFlag: Int?
+    public var sendMsgControl: [String]
+    public var conversationType: String?
+    public var senderNick: String?
+    public var groupId: String?
+    public var groupName: String?
+
+    enum CodingKeys: String, CodingKey {
+        case sdkAppID = "SdkAppID", toAccount = "To_Account", idempotencyKey = "IdempotencyKey", lane = "Lane"
+        case msgBody = "MsgBody", offlinePushInfo = "OfflinePushInfo", msgLifeTime = "MsgLifeTime"
+        case onlineOnlyFlag = "OnlineOnlyFlag", sendMsgControl = "SendMsgControl", conversationType = "ConversationType"
+        case senderNick = "SenderNick", groupId = "GroupId", groupName = "GroupName"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        guard let id = UInt64(exactly: try c.decode(FlexibleInt.self, forKey: .sdkAppID).value), id > 0 else {
+            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "SdkAppID must be a positive integer")
+        }
+        sdkAppID = id
+        toAccount = try c.decode(String.self, forKey: .toAccount)
+        guard !toAccount.isEmpty else {
+            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "To_Account must not be empty")
+        }
+        idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
+        let laneName = try c.decodeIfPresent(String.self, forKey: .lane) ?? "chat"
+        guard let lane = Lane(name: laneName) else {
+            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "Lane must be chat or campaign, got \(laneName)")
+        }
+        self.lane = lane
+        msgBody = try c.decode(MsgBody.self, forKey: .msgBody)
+        offlinePushInfo = try c.decodeIfPresent(OfflinePushInfo.self, forKey: .offlinePushInfo)
+        msgLifeTime = try c.decodeIfPresent(Int.self, forKey: .msgLifeTime)
+        onlineOnlyFlag = try c.decodeIfPresent(Int.self, forKey: .onlineOnlyFlag)
+        sendMsgControl = try c.decodeIfPresent([String].self, forKey: .sendMsgControl) ?? []
+        conversationType = try c.decodeIfPresent(String.self, forKey: .conversationType)
+        senderNick = try c.decodeIfPresent(String.self, forKey: .senderNick)
+        groupId = try c.decodeIfPresent(String.self, forKey: .groupId)
+        groupName = try c.decodeIfPresent(String.self, forKey: .groupName)
+    }
+
+    /// Decodes a job; a malformed one is a Tencent-style error naming the field.
+    public static func decode(_ data: Data) throws(TencentError) -> PushJobSpec {
+        do {
+            return try JSONDecoder().decode(PushJobSpec.self, from: data)
+        } catch let error as TencentError {
+            throw error
+        } catch let error as DecodingError {
+            throw TencentError(decoding: error)
+        } catch {
+            throw TencentError(code: TencentError.jsonParseCode, message: "job is not valid JSON")
+        }
+    }
+
+    public var message: PushMessage {
+        PushMessage(body: msgBody, offlinePushInfo: offlinePushInfo, lifetime: msgLifeTime, onlineOnly: onlineOnlyFlag == 1)
+    }
+
+    public var conversation: Conversation {
+        if conversationType?.lowercased() == "group" {
+            return .group(id: groupId ?? "", name: groupName, senderNick: senderNick)
+        }
+        return .c2c(senderNick: senderNick)
+    }
+
+    /// The queue entry for this job; `payload` is the JSON it was decoded from.
+    public func newJob(payload: Data) -> NewJob {
+        NewJob(
+            sdkAppID: sdkAppID, idempotencyKey: idempotencyKey ?? Self.digest(payload), lane: lane, userID: toAccount, payload: payload,
+            countsForBadge: Badge.counts(message, sendMsgControl: sendMsgControl)
+        )
+    }
+
+    /// A stable key for a job that brings none: FNV-1a 64 of its bytes, twice with different seeds.
+    static func digest(_ data: Data) -> String {
+        func fnv(_ seed: UInt64) -> UInt64 {
+            data.reduce(seed) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        }
+        return String(format: "job-%016llx%016llx", fnv(0xcbf2_9ce4_8422_2325), fnv(0x84222325_cbf29ce4))
+    }
+}

@@ -1,0 +1,103 @@
+import PushCore
+import Synchronization
+
+/// A token bucket: `rate` sends per second, at most `burst` at once. Pure: time comes in.
+public struct TokenBucket: Sendable, Equatable {
+    public let rate: Double
+    public let burst: Double
+    private var tokens: Double
+    private var updatedMillis: Int64
+
+    public init(rate: Double, burst: Double? = nil, nowMillis: Int64) {
+        self.rate = rate
+        self.burst = max(1, burst ?? rate)
+        tokens = self.burst
+        updatedMillis = nowMillis
+    }
+
+    /// Takes one token; the milliseconds to wait before sending (0: send now). The token is spoken
+    /// for either way, so concurrent callers queue up behind each other.
+    public mutating func take(nowMillis: Int64) -> Int64 {
+        let elapsed = Double(max(0, nowMillis - updatedMillis)) / 1000
+        tokens = min(burst, tokens + elapsed * rate)
+        updatedMillis = max(updatedMillis, nowMillis)
+        tokens -= 1
+        return tokens >= 0 ? 0 : Int64((-tokens / rate * 1000).rounded(.up))
+    }
+}
+
+/// The send gates of every app and vendor, shared by all workers: a token bucket where a rate is
+/// configured, and a pause set by a vendor's 429/`Retry-After` or a configuration alarm.
+public final class VendorThrottle: Sendable {
+    public struct Key: Hashable, Sendable {
+        public var app: UInt64
+        public var vendor: Vendor
+
+        public init(app: UInt64, vendor: Vendor) {
+            self.app = app
+            self.vendor = vendor
+        }
+    }
+
+    private struct State {
+        var buckets: [Key: TokenBucket] = [:]
+        var pausedUntil: [Key: Int64] = [:]
+    }
+
+    private let state: Mutex<State>
+    private let clock: any EpochClock
+
+    /// `rates`: pushes per second and burst per app and vendor; absent or 0 is unlimited.
+    public init(rates: [Key: (rate: Double, burst: Double?)], clock: any EpochClock) {
+        let now = clock.nowMillis()
+        var state = State()
+        for (key, r) in rates where r.rate > 0 { state.buckets[key] = TokenBucket(rate: r.rate, burst: r.burst, nowMillis: now) }
+        self.state = Mutex(state)
+        self.clock = clock
+    }
+
+    /// When the key is paused, the time it resumes.
+    public func pausedUntil(_ key: Key) -> Int64? {
+        let now = clock.nowMillis()
+        return state.withLock { s in s.pausedUntil[key].flatMap { $0 > now ? $0 : nil } }
+    }
+
+    /// Pauses the vendor for the app until `untilMillis` (a later pause wins). True when this call
+    /// started the pause, so the caller logs it once.
+    @discardableResult
+    public func pause(_ key: Key, untilMillis: Int64) -> Bool {
+        let now = clock.nowMillis()
+        return state.withLock { s in
+            let current = s.pausedUntil[key] ?? 0
+            guard untilMillis > current else { return false }
+            s.pausedUntil[key] = untilMillis
+            return current <= now
+        }
+    }
+
+    /// Milliseconds the caller must wait before its send, for the bucket; 0 to send now.
+    public func reserve(_ key: Key) -> Int64 {
+        let now = clock.nowMillis()
+        return state.withLock { s in s.buckets[key]?.take(nowMillis: now) ?? 0 }
+    }
+}
+
+/// Retry delays: exponential with full jitter, the vendor's `Retry-After` when it gave one.
+public struct Backoff: Sendable {
+    public var baseMillis: Int64
+    public var maxMillis: Int64
+
+    public init(baseMillis: Int64, maxMillis: Int64) {
+        self.baseMillis = baseMillis
+        self.maxMillis = maxMillis
+    }
+
+    /// The delay before attempt `attempt + 1` (`attempt` ≥ 1 failed rounds), `unit` in [0, 1) the jitter.
+    public func delayMillis(attempt: Int, retryAfterSeconds: Int?, unit: Double) -> Int64 {
+        if let retryAfter = retryAfterSeconds, retryAfter > 0 { return min(maxMillis, Int64(retryAfter) * 1000) }
+        let exponent = min(max(attempt - 1, 0), 30)
+        let ceiling = min(maxMillis, baseMillis << exponent)
+        // Half fixed, half jitter: never immediately, never all at once.
+        return ceiling / 2 + Int64(Double(ceiling / 2) * unit)
+    }
+}

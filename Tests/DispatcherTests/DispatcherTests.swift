@@ -1,0 +1,209 @@
+import Dispatcher
+import Emulator
+import Foundation
+import Messaging
+import PushCore
+import Queue
+import ServiceLifecycle
+import Testing
+
+@Suite("Dispatcher against the emulator")
+struct DispatcherTests {
+    @Test("a queued job reaches every vendor, with the push text and badge, and is recorded per device")
+    func everyVendor() async throws {
+        try await DispatchHarness.with { h in
+            for (n, vendor) in Vendor.allCases.enumerated() { try await h.register("bob", "d-\(vendor.rawValue)", vendor, n: n + 1, badge: 2) }
+            #expect(try await h.enqueue("m1", to: "bob", text: "see you at ten"))
+            try await h.eventually("all eight delivered") { try await h.records("m1").count == 8 }
+            let records = try await h.records("m1")
+            #expect(records.allSatisfy { $0.outcome == .delivered && $0.attempts == 1 })
+            #expect(Set(records.map(\.vendor)) == Set(Vendor.allCases.map(\.rawValue)))
+            #expect(records.filter { $0.vendorMessageID?.isEmpty == false }.count >= 5, "vendors that return an id have it recorded")
+            for vendor in Vendor.allCases {
+                let sent = h.emulator.requests(vendor: vendor).filter { $0.status == 200 && !$0.path.contains("token") && !$0.path.contains("auth") }
+                let bodies = sent.map { $0.body.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? $0.body }
+                #expect(bodies.contains { $0.contains("see you at ten") }, "\(vendor.rawValue) got the text: \(bodies)")
+            }
+            let apns = try #require(h.emulator.requests(vendor: .apns).last)
+            #expect(apns.body.contains("\"badge\":3"), "badge base 2 plus this counted message")
+            #expect(apns.body.contains("Alice"), "nickname prefix")
+            #expect(try await h.pending() == 0)
+        }
+    }
+
+    @Test("only PushOnline devices with live tokens get the push; the others are recorded as skipped")
+    func audience() async throws {
+        try await DispatchHarness.with { h in
+            try await h.register("bob", "bg", .apns, n: 1)
+            try await h.register("bob", "fg", .apns, n: 2, state: .online)
+            try await h.register("bob", "out", .apns, n: 3, state: .offline)
+            try await h.register("bob", "old", .fcm, n: 4)
+            h.clock.advance(seconds: 8 * 24 * 3600)
+            try await h.register("bob", "fresh", .fcm, n: 5)
+            try await h.enqueue("m1", to: "bob")
+            try await h.eventually("five records") { try await h.records("m1").count == 5 }
+            let byDevice = Dictionary(uniqueKeysWithValues: try await h.records("m1").map { ($0.deviceID, $0) })
+            #expect(byDevice["fresh"]?.outcome == .delivered)
+            #expect(byDevice["fg"]?.reason == "Online" && byDevice["out"]?.reason == "Offline")
+            #expect(byDevice["old"]?.reason == "PushOnlineExpired", "PushOnline for over 7 days counts as Offline")
+            #expect(byDevice["bg"]?.reason == "PushOnlineExpired")
+            #expect(h.emulator.requests(vendor: .apns).isEmpty)
+        }
+    }
+
+    @Test("no text, no push: a message-level skip sends nothing")
+    func messageSkip() async throws {
+        try await DispatchHarness.with { h in
+            try await h.register("bob", "d1", .apns, n: 1)
+            try await h.enqueue("m1", to: "bob", extra: #", "OfflinePushInfo": {"PushFlag": 1}"#)
+            try await h.eventually("recorded") { try await h.records("m1").count == 1 }
+            #expect(try await h.records("m1")[0].reason == "PushFlagOff")
+            #expect(h.emulator.requests(vendor: .apns).isEmpty)
+        }
+    }
+
+    @Test("an invalid token invalidates the device at the vendor's time, unless it re-registered since")
+    func tokenInvalidation() async throws {
+        try await DispatchHarness.with { h in
+            let t0 = h.clock.nowMillis()
+            let dead = try await h.register("bob", "dead", .apns, n: 1)
+            h.emulator.setToken(dead.token, vendor: .apns, state: .unregistered(sinceMillis: t0 + 500))
+            // Re-registered after the vendor's invalidation time: keeps its token.
+            h.clock.advance(seconds: 1)
+            let again = try await h.register("carol", "again", .apns, n: 2)
+            h.emulator.setToken(again.token, vendor: .apns, state: .unregistered(sinceMillis: t0 + 500))
+            let gone = try await h.register("bob", "gone", .fcm, n: 3)
+            h.emulator.setToken(gone.token, vendor: .fcm, state: .unregistered(sinceMillis: t0))
+            try await h.enqueue("m1", to: "bob")
+            try await h.enqueue("m2", to: "carol")
+            try await h.eventually("both jobs finished") { try await h.pending() == 0 }
+            let bob = try await h.store.devices(sdkAppID: DispatchHarness.app, userIDs: ["bob", "carol"])
+            let byID = Dictionary(uniqueKeysWithValues: bob.map { ($0.deviceID, $0) })
+            #expect(byID["dead"]?.invalidatedAtMillis == t0 + 500, "APNs 410 timestamp")
+            #expect(byID["gone"]?.invalidatedAtMillis != nil, "FCM UNREGISTERED")
+            #expect(byID["again"]?.invalidatedAtMillis == nil)
+            #expect(try await h.records("m1").allSatisfy { $0.outcome == .tokenInvalid })
+            // An invalidated device gets nothing more.
+            let before = h.emulator.requests(vendor: .apns).count
+            try await h.enqueue("m3", to: "bob")
+            try await h.eventually("m3 recorded") { try await h.records("m3").count == 2 }
+            #expect(try await h.records("m3").allSatisfy { $0.reason == "TokenInvalidated" })
+            #expect(h.emulator.requests(vendor: .apns).count == before)
+        }
+    }
+
+    @Test("retryable failures back off, then become a dead letter after max_attempts")
+    func retriesThenDeadLetter() async throws {
+        try await DispatchHarness.with(dispatcher: { $0.maxAttempts = 3; $0.backoffBaseMillis = 1000 }) { h in
+            try await h.register("bob", "d1", .apns, n: 1)
+            h.emulator.addFault(Fault(vendor: .apns, status: 503, reason: "ServiceUnavailable"))
+            try await h.enqueue("m1", to: "bob")
+            let t0 = h.clock.nowMillis()
+            // Attempt 1 failed: the retry is due after base/2 + jitter(0.5) × base/2 = 750 ms.
+            #expect(try await h.waitRescheduled("m1", attempts: 1) == t0 + 750)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(h.emulator.requests(vendor: .apns).count == 1, "nothing before the backoff")
+            h.clock.advance(millis: 749)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(h.emulator.requests(vendor: .apns).count == 1)
+            h.clock.advance(millis: 1)
+            try await h.eventually("second attempt") { h.emulator.requests(vendor: .apns).count == 2 }
+            // Attempt 2 failed: 2 s ceiling → 1500 ms.
+            #expect(try await h.waitRescheduled("m1", attempts: 2) == t0 + 750 + 1_500)
+            h.clock.advance(millis: 1_500)
+            try await h.eventually("third attempt") { h.emulator.requests(vendor: .apns).count == 3 }
+            try await h.eventually("dead letter") { try await h.store.stats().deadLetters == 1 }
+            let letter = try #require(try await h.store.deadLetters(afterID: 0, limit: 10).first)
+            #expect(letter.deviceID == "d1" && letter.vendor == "apns" && letter.attempts == 3 && letter.userID == "bob")
+            #expect(letter.token == DispatchHarness.token(.apns, 1))
+            #expect(letter.lastError.contains("ServiceUnavailable"))
+            #expect(try await h.pending() == 0)
+            // Replay after the vendor recovers.
+            h.emulator.clearFaults()
+            try await h.store.replayDeadLetters(ids: nil)
+            try await h.eventually("replayed and delivered") { h.emulator.requests(vendor: .apns).contains { $0.status == 200 } }
+        }
+    }
+
+    @Test("Retry-After is honoured and pauses the vendor for every job of the app")
+    func retryAfter() async throws {
+        try await DispatchHarness.with { h in
+            try await h.register("bob", "d1", .fcm, n: 1)
+            try await h.register("carol", "d2", .fcm, n: 2)
+            h.emulator.addFault(Fault(vendor: .fcm, remaining: 1, status: 429, reason: "QUOTA_EXCEEDED", retryAfter: 120))
+            try await h.enqueue("m1", to: "bob")
+            let t0 = h.clock.nowMillis()
+            #expect(try await h.waitRescheduled("m1", attempts: 1) == t0 + 120_000)
+            // carol's job arrives during the pause: it waits too, without touching the vendor.
+            try await h.enqueue("m2", to: "carol")
+            #expect(try await h.waitRescheduled("m2", attempts: 1) == t0 + 120_000)
+            let sends = { h.emulator.requests(vendor: .fcm).filter { $0.path.contains("messages:send") }.count }
+            #expect(sends() == 1)
+            h.clock.advance(seconds: 119)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(sends() == 1, "not before Retry-After")
+            h.clock.advance(seconds: 1)
+            try await h.eventually("both delivered") {
+                let m1 = try await h.records("m1"), m2 = try await h.records("m2")
+                return m1.first?.outcome == .delivered && m2.first?.outcome == .delivered
+            }
+            #expect(try await h.records("m1")[0].attempts == 2)
+        }
+    }
+
+    @Test("a configuration alarm pauses the vendor for the app; other vendors go on")
+    func configAlarm() async throws {
+        try await DispatchHarness.with(dispatcher: { $0.alarmPauseSeconds = 60 }) { h in
+            try await h.register("bob", "d1", .apns, n: 1)
+            try await h.register("bob", "d2", .xiaomi, n: 2)
+            h.emulator.addFault(Fault(vendor: .apns, status: 403, reason: "InvalidProviderToken"))
+            try await h.enqueue("m1", to: "bob")
+            try await h.eventually("xiaomi delivered") { try await h.records("m1").contains { $0.vendor == "xiaomi" && $0.outcome == .delivered } }
+            try await h.enqueue("m2", to: "bob")
+            try await h.eventually("m2 xiaomi delivered") { try await h.records("m2").contains { $0.vendor == "xiaomi" } }
+            let apnsSends = h.emulator.requests(vendor: .apns).count
+            #expect(apnsSends <= 2, "one refusal (and the one refresh-and-retry), then paused: \(apnsSends)")
+            h.emulator.clearFaults()
+            h.clock.advance(seconds: 60)
+            try await h.eventually("apns resumes for both jobs") {
+                let m1 = try await h.records("m1"), m2 = try await h.records("m2")
+                return [m1, m2].allSatisfy { $0.contains { $0.vendor == "apns" && $0.outcome == .delivered } }
+            }
+        }
+    }
+
+    @Test("graceful shutdown: no new claims, in-flight sends finish or are handed back, nothing lost")
+    func gracefulShutdown() async throws {
+        let h = try await DispatchHarness()
+        h.emulator.addFault(Fault(vendor: .apns, latencyMillis: 5_000))
+        for i in 0..<40 {
+            try await h.register("u\(i)", "d", .apns, n: i + 1)
+            try await h.enqueue("m\(i)", to: "u\(i)")
+        }
+        let dispatcher = try h.makeDispatcher()
+        let group = ServiceGroup(services: [dispatcher], gracefulShutdownSignals: [], cancellationSignals: [], logger: .init(label: "test"))
+        let running = Task { try await group.run() }
+        try await h.eventually("sends in flight") { h.emulator.requests(vendor: .apns).count > 0 || true }
+        try await Task.sleep(for: .milliseconds(500))
+        let started = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(5), "grace is 2 s: \(took)")
+        // Every job is either finished or back in the queue, claimable now, with no attempt spent.
+        let delivered = try await (0..<40).asyncReduce(0) { n, i in n + (try await h.records("m\(i)").isEmpty ? 0 : 1) }
+        let back = try await h.store.claim(limit: 100, leaseMillis: 1_000)
+        #expect(delivered + back.count == 40)
+        #expect(back.count > 0, "the slow sends were handed back")
+        #expect(back.allSatisfy { $0.attempts == 0 })
+        await h.shutdown()
+    }
+}
+
+extension Sequence {
+    func asyncReduce<R>(_ initial: R, _ next: (R, Element) async throws -> R) async rethrows -> R {
+        var result = initial
+        for element in self { result = try await next(result, element) }
+        return result
+    }
+}

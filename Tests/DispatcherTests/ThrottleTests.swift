@@ -1,0 +1,74 @@
+import Dispatcher
+import Foundation
+import PushCore
+import Testing
+
+@Suite("Rate limits, backoff and job decoding")
+struct ThrottleTests {
+    @Test("a token bucket sends its burst at once, then one per 1/rate; idle time refills up to the burst")
+    func tokenBucket() {
+        var bucket = TokenBucket(rate: 10, burst: 3, nowMillis: 0)
+        #expect((0..<3).map { _ in bucket.take(nowMillis: 0) } == [0, 0, 0])
+        #expect(bucket.take(nowMillis: 0) == 100)
+        #expect(bucket.take(nowMillis: 0) == 200, "callers queue up behind each other")
+        var idle = TokenBucket(rate: 10, burst: 3, nowMillis: 0)
+        for _ in 0..<3 { _ = idle.take(nowMillis: 0) }
+        #expect(idle.take(nowMillis: 10_000) == 0)
+        #expect(idle.take(nowMillis: 10_000) == 0)
+        #expect(idle.take(nowMillis: 10_000) == 0)
+        #expect(idle.take(nowMillis: 10_000) == 100, "refill stops at the burst")
+    }
+
+    @Test("a throttle pause holds until its time; the first pause of a spell is reported once")
+    func pause() {
+        let clock = ManualEpochClock(millis: 1_000)
+        let throttle = VendorThrottle(rates: [:], clock: clock)
+        let key = VendorThrottle.Key(app: 1, vendor: .fcm)
+        #expect(throttle.pausedUntil(key) == nil)
+        #expect(throttle.pause(key, untilMillis: 5_000))
+        #expect(!throttle.pause(key, untilMillis: 4_000), "an earlier end does not shorten the pause")
+        #expect(!throttle.pause(key, untilMillis: 6_000), "extended, but already reported")
+        #expect(throttle.pausedUntil(key) == 6_000)
+        #expect(throttle.pausedUntil(.init(app: 2, vendor: .fcm)) == nil, "per app")
+        #expect(throttle.reserve(key) == 0, "no rate configured: unlimited")
+        clock.advance(millis: 5_000)
+        #expect(throttle.pausedUntil(key) == nil)
+        #expect(throttle.pause(key, untilMillis: 9_000), "a new spell is reported again")
+    }
+
+    @Test("backoff doubles per attempt with jitter, is capped, and Retry-After wins")
+    func backoff() {
+        let b = Backoff(baseMillis: 1_000, maxMillis: 60_000)
+        #expect(b.delayMillis(attempt: 1, retryAfterSeconds: nil, unit: 0) == 500)
+        #expect(b.delayMillis(attempt: 1, retryAfterSeconds: nil, unit: 0.999) == 999)
+        #expect(b.delayMillis(attempt: 3, retryAfterSeconds: nil, unit: 0) == 2_000)
+        #expect(b.delayMillis(attempt: 40, retryAfterSeconds: nil, unit: 1) == 60_000)
+        #expect(b.delayMillis(attempt: 1, retryAfterSeconds: 30, unit: 0.5) == 30_000)
+        #expect(b.delayMillis(attempt: 1, retryAfterSeconds: 3_600, unit: 0.5) == 60_000)
+    }
+
+    @Test("a job names its fields when it is malformed")
+    func jobDecoding() throws {
+        let good = Data(#"{"SdkAppID": "1400000000", "To_Account": "bob", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}"#.utf8)
+        let spec = try PushJobSpec.decode(good)
+        #expect(spec.sdkAppID == 1_400_000_000 && spec.lane == .chat)
+        let job = spec.newJob(payload: good)
+        #expect(job.idempotencyKey == spec.newJob(payload: good).idempotencyKey, "a digest key is stable")
+        #expect(job.countsForBadge)
+        let cases: [(String, Int, String)] = [
+            (#"{"SdkAppID": 1, "To_Account": "bob", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": 5}}]}"#, 90002, "Text"),
+            (#"{"SdkAppID": 1, "To_Account": "", "MsgBody": []}"#, 90002, "To_Account"),
+            (#"{"SdkAppID": 1, "To_Account": "bob", "Lane": "bulk", "MsgBody": []}"#, 90002, "Lane"),
+            (#"{"SdkAppID": 1, "To_Account": "bob""#, 90001, "JSON"),
+        ]
+        for (json, code, field) in cases {
+            #expect(throws: TencentError.self) { try PushJobSpec.decode(Data(json.utf8)) }
+            do {
+                _ = try PushJobSpec.decode(Data(json.utf8))
+            } catch {
+                #expect(error.code == code, "\(json)")
+                #expect(error.message.contains(field), "\(error.message)")
+            }
+        }
+    }
+}
