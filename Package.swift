@@ -178,6 +178,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "DaemonTests", dependencies: ["pushd", "Queue", "Messaging", "Emulator", "PushCore"]),
         .testTarget(
             name: "PushdConfigTests",
             dependencies: ["PushdConfig", "PushCore", .product(name: "Crypto", package: "swift-crypto")]

@@ -97,9 +97,11 @@ public final class Dispatcher: Service, Sendable {
 
     private func runWorkers() async {
         await withTaskGroup(of: Void.self) { group in
-            for index in 0..<settings.workers { group.addTask { await self.work(index) } }
             group.addTask { await self.maintain() }
-            await group.waitForAll()
+            await withTaskGroup(of: Void.self) { workers in
+                for index in 0..<settings.workers { workers.addTask { await self.work(index) } }
+            }
+            group.cancelAll()
         }
         logger.info("dispatcher stopped")
     }

@@ -53,7 +53,8 @@ public final class VendorTransport: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.httpVersion = .automatic
-        configuration.timeout = .init(connect: .seconds(5))
+        // Connect includes the TLS handshake and the HTTP/2 preface: AsyncHTTPClient's default 10 s.
+        configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool = .init(idleTimeout: .seconds(300))
         clients = (0..<settings.connections).map { _ in HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration) }
         slots = AsyncSemaphore(permits: settings.maxInFlight)

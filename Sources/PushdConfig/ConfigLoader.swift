@@ -49,7 +49,12 @@ public struct ConfigLoader: Sendable {
     }
 
     func applyEnvironment(to config: inout PushdConfig) {
-        if let url = environment["PUSHD_STORAGE_URL"] { config.storage.url = url }
+        // An empty variable is unset: it does not blank a value of the file.
+        let environment = self.environment.filter { !$0.value.isEmpty }
+        if let url = environment["PUSHD_STORAGE_URL"] {
+            config.storage.url = url
+            config.storage.backend = "postgres"
+        }
         for index in config.apps.indices {
             let prefix = "PUSHD_\(config.apps[index].sdkAppID)_"
             if let key = environment[prefix + "SECRET_KEY"] { config.apps[index].secretKey = key }

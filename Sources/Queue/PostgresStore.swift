@@ -256,20 +256,28 @@ public final class PostgresStore: PushStore {
         try await client.query("DELETE FROM push_records WHERE at < \(cutoff)", logger: logger)
     }
 
-    public func upsertDevice(_ d: Device) async throws {
-        try await client.query(
-            """
-            INSERT INTO devices (app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at)
-            VALUES (\(Int64(d.sdkAppID)), \(d.userID), \(d.deviceID), \(d.vendor.rawValue), \(d.token), \(d.locale?.rawValue),
-                    \(Int64(d.sandbox ? 1 : 0)), \(d.state.rawValue), \(Int64(d.badge)), \(d.registeredAtMillis), \(d.stateChangedAtMillis),
-                    \(d.invalidatedAtMillis))
-            ON CONFLICT (app, user_id, device_id) DO UPDATE SET
-              vendor = excluded.vendor, token = excluded.token, locale = excluded.locale, sandbox = excluded.sandbox,
-              state = excluded.state, badge = excluded.badge, registered_at = excluded.registered_at,
-              state_changed_at = excluded.state_changed_at, invalidated_at = excluded.invalidated_at
-            """,
-            logger: logger
-        )
+    public func upsertDevices(_ devices: [Device]) async throws {
+        for chunk in stride(from: 0, to: devices.count, by: 5_000).map({ devices[$0..<min($0 + 5_000, devices.count)] }) {
+            let apps = chunk.map { Int64($0.sdkAppID) }, users = chunk.map(\.userID), ids = chunk.map(\.deviceID)
+            let vendors = chunk.map(\.vendor.rawValue), tokens = chunk.map(\.token), locales = chunk.map { $0.locale?.rawValue ?? "" }
+            let sandboxes = chunk.map { Int64($0.sandbox ? 1 : 0) }, states = chunk.map(\.state.rawValue), badges = chunk.map { Int64($0.badge) }
+            let registered = chunk.map(\.registeredAtMillis), changed = chunk.map(\.stateChangedAtMillis)
+            let invalidated = chunk.map { $0.invalidatedAtMillis ?? -1 }
+            try await client.query(
+                """
+                INSERT INTO devices (app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at)
+                SELECT a, u, d, v, t, NULLIF(l, ''), s, st, b, r, c, NULLIF(i, -1)
+                FROM unnest(\(apps)::bigint[], \(users)::text[], \(ids)::text[], \(vendors)::text[], \(tokens)::text[], \(locales)::text[],
+                            \(sandboxes)::bigint[], \(states)::text[], \(badges)::bigint[], \(registered)::bigint[], \(changed)::bigint[],
+                            \(invalidated)::bigint[]) AS x(a, u, d, v, t, l, s, st, b, r, c, i)
+                ON CONFLICT (app, user_id, device_id) DO UPDATE SET
+                  vendor = excluded.vendor, token = excluded.token, locale = excluded.locale, sandbox = excluded.sandbox,
+                  state = excluded.state, badge = excluded.badge, registered_at = excluded.registered_at,
+                  state_changed_at = excluded.state_changed_at, invalidated_at = excluded.invalidated_at
+                """,
+                logger: logger
+            )
+        }
     }
 
     public func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool {

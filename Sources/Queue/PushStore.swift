@@ -29,8 +29,8 @@ public protocol PushStore: Sendable {
     /// Deletes finished jobs (and their idempotency keys) and push records older than `olderThanMillis`.
     func purgeFinished(olderThanMillis: Int64) async throws
 
-    /// Registers a device or replaces its token; a new token clears an invalidation.
-    func upsertDevice(_ device: Device) async throws
+    /// Registers devices or replaces them (token, state, badge, invalidation), in one transaction.
+    func upsertDevices(_ devices: [Device]) async throws
 
     /// Sets a device's state; with `unread`, the badge base too. False when there is no such device.
     @discardableResult
@@ -64,6 +64,11 @@ public protocol PushStore: Sendable {
 }
 
 extension PushStore {
+    /// Registers a device or replaces its token; a new token clears an invalidation.
+    public func upsertDevice(_ device: Device) async throws {
+        try await upsertDevices([device])
+    }
+
     @discardableResult
     public func enqueue(_ job: NewJob) async throws -> Bool {
         try await enqueue([job])[0]

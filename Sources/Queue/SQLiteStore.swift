@@ -175,9 +175,9 @@ public final class SQLiteStore: PushStore {
         }
     }
 
-    public func upsertDevice(_ d: Device) async throws {
+    public func upsertDevices(_ devices: [Device]) async throws {
         try await pool.write { db in
-            try db.execute(
+            let upsert = try db.cachedStatement(
                 sql: """
                     INSERT INTO devices (app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -185,12 +185,14 @@ public final class SQLiteStore: PushStore {
                       vendor = excluded.vendor, token = excluded.token, locale = excluded.locale, sandbox = excluded.sandbox,
                       state = excluded.state, badge = excluded.badge, registered_at = excluded.registered_at,
                       state_changed_at = excluded.state_changed_at, invalidated_at = excluded.invalidated_at
-                    """,
-                arguments: [
+                    """
+            )
+            for d in devices {
+                try upsert.execute(arguments: [
                     Int64(d.sdkAppID), d.userID, d.deviceID, d.vendor.rawValue, d.token, d.locale?.rawValue, d.sandbox ? 1 : 0,
                     d.state.rawValue, d.badge, d.registeredAtMillis, d.stateChangedAtMillis, d.invalidatedAtMillis,
-                ]
-            )
+                ])
+            }
         }
     }
 

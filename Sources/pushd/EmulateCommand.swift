@@ -48,20 +48,27 @@ struct EmulateCommand: ParsableCommand {
     }
 }
 
-/// Runs async work from a synchronous command and waits for it. The root command stays synchronous
-/// so valgrind-based tooling can run the binary (it cannot follow the dispatch-based async main).
-func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
+/// Runs async work from a synchronous command and waits for its result. The root command stays
+/// synchronous so valgrind-based tooling can run the binary (it cannot follow the dispatch-based
+/// async main).
+@discardableResult
+func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)
-    let failure = FailureBox()
+    let box = ResultBox<T>()
     Task {
-        do { try await body() } catch { failure.error.withLock { $0 = error } }
+        do {
+            let value = try await body()
+            box.result.withLock { $0 = .success(value) }
+        } catch {
+            box.result.withLock { $0 = .failure(error) }
+        }
         done.signal()
     }
     done.wait()
-    if let error = failure.error.withLock({ $0 }) { throw error }
+    return try box.result.withLock { $0! }.get()
 }
 
-/// The error of a task, read by the thread that waited for it.
-final class FailureBox: Sendable {
-    let error = Mutex<(any Error)?>(nil)
+/// The result of a task, read by the thread that waited for it.
+final class ResultBox<T: Sendable>: Sendable {
+    let result = Mutex<Result<T, any Error>?>(nil)
 }

@@ -5,6 +5,9 @@ struct Pushd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushd",
         abstract: "Offline push dispatch for instant messaging.",
-        subcommands: [RenderCommand.self, EmulateCommand.self, UserSigCommand.self, ConfigCommand.self, BenchCommand.self]
+        subcommands: [
+            ServeCommand.self, EnqueueCommand.self, DLQCommand.self, DeviceCommand.self, RenderCommand.self, EmulateCommand.self,
+            UserSigCommand.self, ConfigCommand.self, BenchCommand.self,
+        ]
     )
 }

@@ -107,7 +107,7 @@ final class DispatchHarness: Sendable {
     }
 
     /// Waits (real time) until `condition` holds, failing after `timeout`.
-    func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline {

@@ -155,6 +155,21 @@ struct QueueContractTests {
         }
     }
 
+    @Test("devices are registered in bulk and replaced by device id", arguments: Backend.available)
+    func bulkDevices(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let t0 = fixture.clock.nowMillis()
+            try await store.upsertDevices((0..<1_200).map { device("d\($0)", user: "u\($0 % 300)", vendor: .fcm, at: t0) })
+            #expect(try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["u7"]).map(\.deviceID) == ["d307", "d607", "d7", "d907"])
+            var replaced = device("d7", user: "u7", vendor: .huawei, token: "new", at: t0 + 1)
+            replaced.sandbox = true
+            replaced.invalidatedAtMillis = t0 + 2
+            try await store.upsertDevices([replaced])
+            let d7 = try #require(try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["u7"]).first { $0.deviceID == "d7" })
+            #expect(d7 == replaced)
+        }
+    }
+
     @Test("a counted message raises the badge once, however often it is enqueued", arguments: Backend.available)
     func badge(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in

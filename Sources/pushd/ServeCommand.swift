@@ -1,0 +1,104 @@
+import ArgumentParser
+import Dispatcher
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import PushdConfig
+import Queue
+import ServiceLifecycle
+
+/// `pushd serve`: the dispatcher working the queue, `/healthz` and `/metrics`, under
+/// swift-service-lifecycle (SIGTERM/SIGINT: stop claiming, drain in-flight sends, exit 0).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the dispatcher and the HTTP endpoints.",
+        discussion: """
+            With no vendor credentials in the config, pushd starts the built-in gateway emulator and sends every push \
+            there (the demo credentials and CA go to DATA/emulator).
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "HOST:PORT for the HTTP endpoints (overrides listen).") var listen: String?
+
+    func run() throws {
+        var (config, warnings) = try store.load()
+        if let listen { config.listen = listen }
+        let dataFolder = store.dataFolder(config)
+        try runBlocking { [config, warnings] in
+            try await Self.serve(config: config, warnings: warnings, dataFolder: dataFolder)
+        }
+    }
+
+    static func serve(config: PushdConfig, warnings: [ConfigProblem], dataFolder: String) async throws {
+        var config = config
+        var logger = Logger(label: "pushd")
+        logger.logLevel = ProcessInfo.processInfo.environment["PUSHD_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        for warning in warnings { logger.warning("config: \(warning)") }
+        guard let address = HostPort(config.listen) else { throw ValidationError("listen must be HOST:PORT, got \(config.listen)") }
+
+        var emulator: BuiltInEmulator?
+        if config.apps.allSatisfy({ $0.vendors.isEmpty }) {
+            let started = try await BuiltInEmulator.start(into: &config, folder: (dataFolder as NSString).appendingPathComponent("emulator"))
+            emulator = started
+            logger.notice(
+                "no vendor credentials configured: every vendor is the built-in emulator",
+                metadata: ["emulator": "\(started.base)", "requests": "\(started.base)/admin/requests"]
+            )
+        }
+        let problems = ConfigValidator().validate(config).filter { $0.kind != .warning }
+        guard problems.isEmpty else {
+            for problem in problems { logger.error("config: \(problem)") }
+            throw ExitCode(1)
+        }
+
+        let registry = PrometheusCollectorRegistry()
+        let metrics = DispatcherMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let store = try await openStore(config, logger: logger)
+        let gateways = try VendorGateways(config: config)
+        let dispatcher = try Dispatcher(store: store, gateways: gateways, config: config, metrics: metrics, logger: logger)
+
+        let router = Router()
+        router.get("healthz") { _, _ -> Response in
+            do {
+                try await store.healthCheck()
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            } catch {
+                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "store: \(error)\n")))
+            }
+        }
+        router.get("metrics") { _, _ -> Response in
+            if let stats = try? await store.stats() { metrics.record(stats) }
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(16_384)
+            registry.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer))
+            )
+        }
+        let backend = config.storage.backend == "postgres" ? "postgres" : "sqlite \(config.storage.path)"
+        var app = Application(
+            router: router, configuration: .init(address: .hostname(address.host, port: address.port)),
+            onServerRunning: { channel in
+                // Tests and scripts read the port from this line.
+                print("pushd: listening on \(address.host):\(channel.localAddress?.port ?? address.port), store \(backend)")
+                fflush(nil)
+            },
+            logger: logger
+        )
+        app.addServices(dispatcher)
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            logger.error("stopped with an error", metadata: ["error": "\(error)"])
+        }
+        try? await gateways.shutdown()
+        try? await store.close()
+        if let emulator { await emulator.running.stop() }
+        logger.info("pushd stopped")
+    }
+}

@@ -1,0 +1,166 @@
+import Emulator
+import Foundation
+import Messaging
+import PushCore
+import Queue
+import Testing
+
+/// `pushd serve`, `enqueue` and `dlq` as child processes against an emulator in the test process.
+@Suite("pushd daemon", .serialized)
+struct DaemonTests {
+    /// `pushd emulate` in its own process (so its load does not starve this one) and a pushd config
+    /// using it, with SQLite in a temporary folder.
+    struct Setup {
+        let folder: String
+        let config: String
+        let emulator: Child
+        let base: String
+
+        init(dispatcher: String) async throws {
+            folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-daemon-\(UUID())").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            emulator = try Child.start(["emulate", "--listen", "127.0.0.1:0", "--cert-dir", folder], logFile: folder + "/emulator.log")
+            try await emulator.waitFor("pushd config using it")
+            guard let url = emulator.log.split(separator: "\n").first(where: { $0.hasPrefix("pushd emulator: ") })?.split(separator: " ")[2] else {
+                throw CancellationError()
+            }
+            base = String(url)
+            let yaml = try String(contentsOfFile: folder + "/pushd-emulator.yaml", encoding: .utf8)
+                .replacingOccurrences(of: "path: data/pushd.sqlite", with: "path: \(folder)/pushd.sqlite")
+                .replacingOccurrences(of: "templates: Templates", with: "templates: \(Child.repoRoot.path)/Templates")
+                .replacingOccurrences(of: #"listen: "127.0.0.1:8080""#, with: #"listen: "127.0.0.1:0""#)
+            config = folder + "/pushd.yaml"
+            try (yaml + "dispatcher:\n" + dispatcher).write(toFile: config, atomically: true, encoding: .utf8)
+        }
+
+        func store() throws -> SQLiteStore { try SQLiteStore(path: folder + "/pushd.sqlite") }
+
+        /// An admin call to the emulator (curl, trusting its CA).
+        @discardableResult
+        func admin(_ method: String, _ path: String, body: String? = nil) async throws -> Data {
+            let (folder, base) = (folder, base)
+            return try await Child.offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = ["-sf", "--cacert", folder + "/ca.pem", "-X", method, base + path] + (body.map { ["-d", $0] } ?? [])
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return data
+            }
+        }
+
+        /// The APNs device tokens the emulator accepted a push for, once per push.
+        func deliveredTokens() async throws -> [String] {
+            let requests = try JSONSerialization.jsonObject(with: try await admin("GET", "/admin/requests?vendor=apns")) as? [[String: Any]] ?? []
+            return requests.filter { $0["status"] as? Int == 200 }.compactMap { ($0["path"] as? String)?.split(separator: "/").last.map(String.init) }
+        }
+
+        func stop() async {
+            emulator.kill(SIGTERM)
+            _ = try? await emulator.exitStatus(within: .seconds(5))
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+
+    static func token(_ i: Int) -> String { String(format: "%064x", i + 1) }
+
+    @Test("SIGKILL with thousands of jobs in flight: after a restart every job reaches the emulator, none is lost")
+    func crashAndRestart() async throws {
+        let setup = try await Setup(dispatcher: "  lease_seconds: 2\n  shutdown_grace_seconds: 3\n  workers: 4\n  batch_size: 64\n")
+        let n = 3_000
+        let store = try setup.store()
+        let now = SystemEpochClock().nowMillis()
+        try await store.upsertDevices((0..<n).map { i in
+            Device(sdkAppID: DemoCredentials.sdkAppID, userID: "u\(i)", deviceID: "d", vendor: .apns, token: Self.token(i), registeredAtMillis: now)
+        })
+        let jobs = (0..<n).map { i in
+            #"{"SdkAppID":\#(DemoCredentials.sdkAppID),"To_Account":"u\#(i)","IdempotencyKey":"m\#(i)","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"crash test \#(i)"}}]}"#
+        }
+        let enqueued = try await Child.run(["enqueue", "--config", setup.config], stdin: jobs.joined(separator: "\n"))
+        #expect(enqueued.status == 0 && enqueued.stdout.contains(#""Enqueued":\#(n)"#), "\(enqueued)")
+        // Slow gateway: many sends are in flight when the process dies.
+        try await setup.admin("POST", "/admin/faults", body: #"{"vendor":"apns","latencyMillis":300}"#)
+
+        let first = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve-1.log")
+        try await first.waitFor("listening on")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await store.stats().lanes[.chat]!.pending > n - 300, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        first.kill(SIGKILL)
+        #expect(try await first.exitStatus(within: .seconds(10)) == SIGKILL)
+        let atCrash = try await store.stats().lanes[.chat]!
+        #expect(atCrash.pending > 0, "the crash left work behind")
+
+        try await setup.admin("DELETE", "/admin/faults")
+        let second = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve-2.log")
+        try await second.waitFor("listening on")
+        let drained = ContinuousClock.now + .seconds(90)
+        while try await store.stats().lanes[.chat]!.pending > 0, ContinuousClock.now < drained { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await store.stats().lanes[.chat]!.pending == 0)
+
+        let tokens = try await setup.deliveredTokens()
+        let delivered = Set(tokens)
+        let missing = (0..<n).filter { !delivered.contains(Self.token($0)) }
+        #expect(missing.isEmpty, "\(missing.count) jobs never reached the emulator, e.g. \(missing.prefix(5))")
+        let sends = tokens.count
+        print("crash test: \(n) jobs, \(sends) deliveries (\(sends - n) repeated after the crash), \(atCrash.pending) pending at the crash")
+        #expect(try await store.stats().deadLetters == 0)
+
+        // SIGTERM: a clean stop, exit 0.
+        second.kill(SIGTERM)
+        #expect(try await second.exitStatus(within: .seconds(15)) == 0, "\(second.log.suffix(2_000))")
+        try await store.close()
+        await setup.stop()
+    }
+
+    @Test("enqueue takes an object, an array or JSON lines; a bad job enqueues nothing and names its field")
+    func enqueueCommand() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 1\n")
+        let job = { (key: String) in #"{"SdkAppID":1400000000,"To_Account":"bob","IdempotencyKey":"\#(key)","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"hi"}}]}"# }
+        var r = try await Child.run(["enqueue", "--config", setup.config], stdin: "[\(job("a")), \(job("b"))]")
+        #expect(r.status == 0 && r.stdout.contains(#""Enqueued":2,"Duplicates":0"#), "\(r)")
+        r = try await Child.run(["enqueue", "--config", setup.config], stdin: job("a"))
+        #expect(r.status == 0 && r.stdout.contains(#""Enqueued":0,"Duplicates":1"#), "\(r)")
+        r = try await Child.run(["enqueue", "--config", setup.config], stdin: job("c") + "\n" + #"{"SdkAppID":1400000000,"To_Account":"bob","MsgBody":[{"MsgType":"TIMLocationElem","MsgContent":{"Latitude":"north"}}]}"#)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains(#""ErrorCode":90002"#) && r.stdout.contains("job 1") && r.stdout.contains("Latitude"), "\(r.stdout)")
+        r = try await Child.run(["enqueue", "--config", setup.config], stdin: "{not json")
+        #expect(r.status == 1 && r.stdout.contains(#""ErrorCode":90001"#), "\(r.stdout)")
+        let store = try setup.store()
+        #expect(try await store.stats().lanes[.chat]?.pending == 2, "the refused batch enqueued nothing")
+        try await store.close()
+        await setup.stop()
+    }
+
+    @Test("dlq list shows the context, replay puts it back for its device, purge deletes")
+    func dlqCommands() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 1\n")
+        let store = try setup.store()
+        let payload = Data(#"{"SdkAppID":1400000000,"To_Account":"bob","MsgBody":[]}"#.utf8)
+        try await store.enqueue([
+            NewJob(sdkAppID: 1_400_000_000, idempotencyKey: "m1", userID: "bob", payload: payload),
+            NewJob(sdkAppID: 1_400_000_000, idempotencyKey: "m2", userID: "bob", payload: payload),
+        ])
+        let claimed = try await store.claim(limit: 2, leaseMillis: 60_000)
+        try await store.complete(claimed.map {
+            JobCompletion(job: $0, deadDevices: [.init(deviceID: "d1", vendor: "apns", token: "tok", error: "BadTopic")])
+        })
+        var r = try await Child.run(["dlq", "list", "--config", setup.config])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines[0].contains(#""DeviceId":"d1""#) && lines[0].contains(#""LastError":"BadTopic""#) && lines[0].contains(#""UserID":"bob""#))
+        r = try await Child.run(["dlq", "replay", "--config", setup.config, "--id", "1"])
+        #expect(r.status == 0 && r.stdout.contains("replayed 1"), "\(r)")
+        let replayed = try await store.claim(limit: 5, leaseMillis: 60_000)
+        #expect(replayed.count == 1 && replayed[0].deviceIDs == ["d1"])
+        r = try await Child.run(["dlq", "purge", "--config", setup.config, "--all"])
+        #expect(r.status == 0 && r.stdout.contains("purged 1"), "\(r)")
+        r = try await Child.run(["dlq", "purge", "--config", setup.config])
+        #expect(r.status != 0, "purge needs --id or --all")
+        try await store.close()
+        await setup.stop()
+    }
+}
