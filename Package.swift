@@ -168,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "QueueTests",
-            dependencies: ["Queue", "Messaging", "PushCore", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: ["Queue", "Messaging", "PushCore"]
         ),
         .testTarget(
             name: "DispatcherTests",

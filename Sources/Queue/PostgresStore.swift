@@ -59,6 +59,22 @@ public final class PostgresStore: PushStore {
         return configuration
     }
 
+    /// Creates an empty database `name` on the server of `serverURL` (through its `postgres`
+    /// database) and returns its URL: a fresh store for tests and benchmarks.
+    public static func createDatabase(_ name: String, serverURL: String) async throws -> String {
+        var configuration = try Self.configuration(serverURL)
+        configuration.database = "postgres"
+        let client = PostgresClient(configuration: configuration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(name.filter { $0.isLetter || $0.isNumber || $0 == "_" })\""))
+        }
+        guard var components = URLComponents(string: serverURL) else { throw StoreError("bad URL \(serverURL)") }
+        components.path = "/" + name
+        return components.string ?? serverURL
+    }
+
     /// Forwards notifications to the local signal, reconnecting while the store lives.
     static func listen(client: PostgresClient, signal: JobSignal, logger: Logger) async {
         while !Task.isCancelled {
@@ -125,9 +141,15 @@ public final class PostgresStore: PushStore {
                 inserted.insert(i)
                 if job.countsForBadge { badges["\(apps[i])\u{0}\(job.userID)", default: (apps[i], job.userID, 0)].count += 1 }
             }
-            for (_, b) in badges {
+            if !badges.isEmpty {
+                let b = Array(badges.values)
                 try await connection.query(
-                    "UPDATE devices SET badge = badge + \(b.count) WHERE app = \(b.app) AND user_id = \(b.user)", logger: logger
+                    """
+                    UPDATE devices AS d SET badge = d.badge + x.n
+                    FROM unnest(\(b.map(\.app))::bigint[], \(b.map(\.user))::text[], \(b.map(\.count))::bigint[]) AS x(a, u, n)
+                    WHERE d.app = x.a AND d.user_id = x.u
+                    """,
+                    logger: logger
                 )
             }
             if !inserted.isEmpty { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
@@ -169,60 +191,81 @@ public final class PostgresStore: PushStore {
         return claimed
     }
 
+    /// One round trip per kind of change, whatever the batch size: every array is bound once and
+    /// expanded with `unnest`. `''` and -1 stand for NULL in the arrays.
     public func complete(_ completions: [JobCompletion]) async throws {
         guard !completions.isEmpty else { return }
         let now = clock.nowMillis()
         let logger = self.logger
+        let finishes = completions.map { Schema.Finish($0, now: now) }
+        let ids = completions.map(\.job.id), claims = completions.map(\.job.claim)
+        let devices = finishes.map { $0.devices ?? "" }, deltas = finishes.map { Int64($0.attemptsDelta) }
+        let available = finishes.map(\.availableAt), errors = finishes.map { $0.lastError ?? "" }, done = finishes.map(\.done)
         try await client.withTransaction(logger: logger) { connection in
-            var requeued = false
-            for completion in completions {
-                let job = completion.job
-                let app = Int64(job.sdkAppID)
-                let f = Schema.Finish(completion, now: now)
-                let doneAt: Int64? = f.done ? now : nil
-                var changed = 0
-                for try await _ in try await connection.query(
+            var kept = Set<Int64>()
+            let rows = try await connection.query(
+                """
+                UPDATE jobs AS j SET devices = NULLIF(u.devices, ''), attempts = j.attempts + u.delta, available_at = u.available,
+                  last_error = NULLIF(u.err, ''), done_at = CASE WHEN u.done THEN \(now)::bigint END,
+                  payload = CASE WHEN u.done THEN ''::bytea ELSE j.payload END
+                FROM unnest(\(ids)::bigint[], \(claims)::bigint[], \(devices)::text[], \(deltas)::bigint[], \(available)::bigint[],
+                            \(errors)::text[], \(done)::boolean[]) AS u(id, claim, devices, delta, available, err, done)
+                WHERE j.id = u.id AND j.claim = u.claim AND j.done_at IS NULL
+                RETURNING j.id
+                """,
+                logger: logger
+            )
+            for try await id in rows.decode(Int64.self) { kept.insert(id) }
+            // A completion whose lease was lost writes nothing more: the job's new owner will.
+            let live = completions.filter { kept.contains($0.job.id) }
+            let records = live.flatMap { c in c.records.map { (c.job, $0) } }
+            if !records.isEmpty {
+                try await connection.query(
                     """
-                    UPDATE jobs SET devices = \(f.devices), attempts = attempts + \(Int64(f.attemptsDelta)), available_at = \(f.availableAt),
-                      last_error = \(f.lastError), done_at = \(doneAt), payload = CASE WHEN \(f.done) THEN ''::bytea ELSE payload END
-                    WHERE id = \(job.id) AND claim = \(job.claim) AND done_at IS NULL RETURNING id
+                    INSERT INTO push_records (app, job_key, user_id, device_id, vendor, outcome, reason, vendor_message_id, attempts, at)
+                    SELECT a, k, u, d, v, o, NULLIF(r, ''), NULLIF(m, ''), n, t
+                    FROM unnest(\(records.map { Int64($0.0.sdkAppID) })::bigint[], \(records.map(\.0.idempotencyKey))::text[],
+                                \(records.map(\.0.userID))::text[], \(records.map(\.1.deviceID))::text[], \(records.map(\.1.vendor))::text[],
+                                \(records.map(\.1.outcome.rawValue))::text[], \(records.map { $0.1.reason ?? "" })::text[],
+                                \(records.map { $0.1.vendorMessageID ?? "" })::text[], \(records.map { Int64($0.1.attempts) })::bigint[],
+                                \(records.map(\.1.atMillis))::bigint[]) AS x(a, k, u, d, v, o, r, m, n, t)
                     """,
                     logger: logger
-                ) { changed += 1 }
-                guard changed > 0 else { continue }
-                requeued = requeued || !f.done
-                for r in completion.records {
-                    try await connection.query(
-                        """
-                        INSERT INTO push_records (app, job_key, user_id, device_id, vendor, outcome, reason, vendor_message_id, attempts, at)
-                        VALUES (\(app), \(job.idempotencyKey), \(job.userID), \(r.deviceID), \(r.vendor), \(r.outcome.rawValue), \(r.reason),
-                                \(r.vendorMessageID), \(Int64(r.attempts)), \(r.atMillis))
-                        """,
-                        logger: logger
-                    )
-                }
-                for i in completion.invalidations {
-                    try await connection.query(
-                        """
-                        UPDATE devices SET invalidated_at = \(i.atMillis)
-                        WHERE app = \(app) AND user_id = \(job.userID) AND device_id = \(i.deviceID) AND token = \(i.token)
-                          AND registered_at <= \(i.atMillis) AND invalidated_at IS NULL
-                        """,
-                        logger: logger
-                    )
-                }
-                for d in completion.deadDevices {
-                    try await connection.query(
-                        """
-                        INSERT INTO dead_letters (app, job_id, idempotency_key, lane, user_id, payload, device_id, vendor, token, last_error, attempts, created_at)
-                        VALUES (\(app), \(job.id), \(job.idempotencyKey), \(Int64(job.lane.rawValue)), \(job.userID), \(ByteBuffer(data: job.payload)),
-                                \(d.deviceID), \(d.vendor), \(d.token), \(d.error), \(Int64(Schema.attempts(completion))), \(now))
-                        """,
-                        logger: logger
-                    )
-                }
+                )
             }
-            if requeued { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
+            let invalidations = live.flatMap { c in c.invalidations.map { (c.job, $0) } }
+            if !invalidations.isEmpty {
+                try await connection.query(
+                    """
+                    UPDATE devices AS d SET invalidated_at = x.t
+                    FROM unnest(\(invalidations.map { Int64($0.0.sdkAppID) })::bigint[], \(invalidations.map(\.0.userID))::text[],
+                                \(invalidations.map(\.1.deviceID))::text[], \(invalidations.map(\.1.token))::text[],
+                                \(invalidations.map(\.1.atMillis))::bigint[]) AS x(a, u, dev, tok, t)
+                    WHERE d.app = x.a AND d.user_id = x.u AND d.device_id = x.dev AND d.token = x.tok
+                      AND d.registered_at <= x.t AND d.invalidated_at IS NULL
+                    """,
+                    logger: logger
+                )
+            }
+            let dead = live.flatMap { c in c.deadDevices.map { (c, $0) } }
+            if !dead.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO dead_letters (app, job_id, idempotency_key, lane, user_id, payload, device_id, vendor, token, last_error, attempts, created_at)
+                    SELECT a, j, k, l, u, p, d, v, t, e, n, \(now)
+                    FROM unnest(\(dead.map { Int64($0.0.job.sdkAppID) })::bigint[], \(dead.map(\.0.job.id))::bigint[],
+                                \(dead.map(\.0.job.idempotencyKey))::text[], \(dead.map { Int64($0.0.job.lane.rawValue) })::bigint[],
+                                \(dead.map(\.0.job.userID))::text[], \(dead.map { ByteBuffer(data: $0.0.job.payload) })::bytea[],
+                                \(dead.map(\.1.deviceID))::text[], \(dead.map(\.1.vendor))::text[], \(dead.map(\.1.token))::text[],
+                                \(dead.map(\.1.error))::text[], \(dead.map { Int64(Schema.attempts($0.0)) })::bigint[])
+                      AS x(a, j, k, l, u, p, d, v, t, e, n)
+                    """,
+                    logger: logger
+                )
+            }
+            if live.contains(where: { $0.retry != nil }) {
+                try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
+            }
         }
     }
 

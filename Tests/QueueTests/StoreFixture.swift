@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Messaging
-import PostgresNIO
 import PushCore
 import Queue
 import Testing
@@ -49,10 +48,7 @@ struct StoreFixture: Sendable {
         case .postgres:
             let base = Backend.postgresURL!
             let name = "pushd_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-            try await createDatabase(name, serverURL: base)
-            var components = URLComponents(string: base)!
-            components.path = "/" + name
-            return StoreFixture(backend: backend, location: components.string!)
+            return StoreFixture(backend: backend, location: try await PostgresStore.createDatabase(name, serverURL: base))
         }
     }
 
@@ -60,21 +56,6 @@ struct StoreFixture: Sendable {
         switch backend {
         case .sqlite: try SQLiteStore(path: location, clock: clock)
         case .postgres: try await PostgresStore(url: location, clock: clock)
-        }
-    }
-
-    /// `CREATE DATABASE` on the test server, through its maintenance database.
-    static func createDatabase(_ name: String, serverURL: String) async throws {
-        let url = URLComponents(string: serverURL)!
-        let configuration = PostgresClient.Configuration(
-            host: url.host!, port: url.port ?? 5432, username: url.user ?? "postgres", password: url.password, database: "postgres",
-            tls: .disable
-        )
-        let client = PostgresClient(configuration: configuration)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
-            group.cancelAll()
         }
     }
 }
