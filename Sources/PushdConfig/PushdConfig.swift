@@ -15,7 +15,7 @@ public struct PushdConfig: Sendable, Equatable {
     /// How the daemon works its queue (`dispatcher:` in the file).
     public struct Dispatcher: Sendable, Equatable {
         /// Concurrent claim loops.
-        public var workers: Int = 4
+        public var workers: Int = 8
         /// Jobs one worker claims at a time; its devices are sent concurrently.
         public var batchSize: Int = 64
         /// A claimed job comes back to the queue when its worker has not finished it in this time.

@@ -29,6 +29,8 @@ struct DispatchBenchCommand: ParsableCommand {
     @Option(help: "Seconds of the latency run at half of the peak rate (0: skip).") var latencySeconds = 5
     @Option(help: "Connections to the emulator.") var connections = 2
     @Option(help: "Concurrent streams per connection.") var streams = 100
+    @Option(help: "Dispatcher workers.") var workers = 8
+    @Option(help: "Jobs per claim.") var batch = 64
 
     func run() throws {
         guard ["sqlite", "postgres"].contains(backend) else { throw ValidationError("--backend must be sqlite or postgres") }
@@ -38,7 +40,7 @@ struct DispatchBenchCommand: ParsableCommand {
         let counts = processes.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
         let bench = DispatchBench(
             backend: backend, n: n, serverURL: serverURL, processCounts: counts, memoryJobs: memoryJobs,
-            latencySeconds: latencySeconds, connections: connections, streams: streams
+            latencySeconds: latencySeconds, connections: connections, streams: streams, workers: workers, batch: batch
         )
         try runBlocking { try await bench.run() }
     }
@@ -53,6 +55,8 @@ struct DispatchBench: Sendable {
     var latencySeconds: Int
     var connections: Int
     var streams: Int
+    var workers: Int
+    var batch: Int
 
     static let app = DemoCredentials.sdkAppID
 
@@ -84,7 +88,10 @@ struct DispatchBench: Sendable {
         )
         defer { Task { await running.stop() } }
 
-        print("pushd bench dispatch: \(n) jobs, backend \(backend), APNs, \(connections) connections × \(streams) streams, emulator in this process.")
+        print(
+            "pushd bench dispatch: \(n) jobs, backend \(backend), APNs, \(connections) connections × \(streams) streams, "
+                + "\(workers) workers × \(batch) jobs per claim, emulator in this process."
+        )
         let gateway = try await gatewayOnly(rig)
         var table = BenchTable(header: ["path", "pushes/s", "ratio", "notes"])
         table.add(["gateway only (bench gateway)", String(format: "%.0f", gateway), "1.00", "client.send in a loop"])
@@ -299,7 +306,7 @@ struct DispatchBench: Sendable {
         let templates = FileManager.default.currentDirectoryPath + "/Templates"
         return rig.yaml.replacingOccurrences(of: "storage: { backend: sqlite, path: data/pushd.sqlite }", with: storage)
             .replacingOccurrences(of: "templates: Templates", with: "templates: \(templates)")
-            + "dispatcher: { workers: 4, batch_size: 128, connections: \(connections), max_in_flight: \(connections * streams) }\n"
+            + "dispatcher: { workers: \(workers), batch_size: \(batch), connections: \(connections), max_in_flight: \(connections * streams) }\n"
     }
 
     func config(_ rig: Rig, storage: String) throws -> PushdConfig {
