@@ -5,61 +5,92 @@ import Queue
 import Synchronization
 
 /// The dispatcher's metrics, made by an injected factory (Prometheus in `pushd serve`, a no-op in
-/// tests) rather than the global bootstrap.
+/// tests) rather than the global bootstrap. Every metric of the send path is made once, up front,
+/// for each vendor, outcome and lane, so a send only looks it up in an immutable dictionary.
 public final class DispatcherMetrics: Sendable {
+    /// The outcome labels of `pushd_sends_total`.
+    static let outcomes = ["delivered", "token_invalid", "retry", "permanent", "config_alarm"]
+
     private let factory: any MetricsFactory
-    /// Counters, timers and gauges by label and dimensions, made on first use.
-    private let made = Mutex<[String: any Sendable]>([:])
+    private let sends: [Vendor: [String: Counter]]
+    private let durations: [Vendor: Timer]
+    private let latency: [Lane: Timer]
+    private let retries: [String: Counter]
+    private let deadLetters: [String: Counter]
+    private let invalidations: [Vendor: Counter]
+    private let queueGauges: [Lane: (pending: Gauge, ready: Gauge, oldest: Gauge)]
+    private let deadLetterGauge: Gauge
+    /// Skip reasons are open-ended; they are made on first use.
+    private let skips = Mutex<[String: Counter]>([:])
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.factory = factory
-    }
-
-    private func metric<M: Sendable>(_ label: String, _ dimensions: [(String, String)], _ make: (String, [(String, String)], any MetricsFactory) -> M) -> M {
-        let key = "\(M.self)|" + label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return made.withLock { m in
-            if let metric = m[key] as? M { return metric }
-            let metric = make(label, dimensions, factory)
-            m[key] = metric
-            return metric
+        func byVendor<M>(_ make: (Vendor) -> M) -> [Vendor: M] {
+            Dictionary(uniqueKeysWithValues: Vendor.allCases.map { ($0, make($0)) })
         }
-    }
-
-    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
-        metric(label, dimensions) { Counter(label: $0, dimensions: $1, factory: $2) }
-    }
-
-    private func timer(_ label: String, _ dimensions: [(String, String)]) -> Timer {
-        metric(label, dimensions) { Timer(label: $0, dimensions: $1, factory: $2) }
-    }
-
-    private func gauge(_ label: String, _ dimensions: [(String, String)]) -> Gauge {
-        metric(label, dimensions) { Gauge(label: $0, dimensions: $1, factory: $2) }
+        func byLane<M>(_ make: (Lane) -> M) -> [Lane: M] {
+            Dictionary(uniqueKeysWithValues: Lane.allCases.map { ($0, make($0)) })
+        }
+        // Dead letters and retries also count job-level failures, under vendor "".
+        let vendorNames = Vendor.allCases.map(\.rawValue) + [""]
+        func byVendorName(_ label: String) -> [String: Counter] {
+            Dictionary(uniqueKeysWithValues: vendorNames.map { ($0, Counter(label: label, dimensions: [("vendor", $0)], factory: factory)) })
+        }
+        sends = byVendor { vendor in
+            Dictionary(
+                uniqueKeysWithValues: Self.outcomes.map {
+                    ($0, Counter(label: "pushd_sends_total", dimensions: [("vendor", vendor.rawValue), ("outcome", $0)], factory: factory))
+                }
+            )
+        }
+        durations = byVendor { Timer(label: "pushd_send_duration_seconds", dimensions: [("vendor", $0.rawValue)], factory: factory) }
+        latency = byLane { Timer(label: "pushd_enqueue_to_send_seconds", dimensions: [("lane", $0.description)], factory: factory) }
+        retries = byVendorName("pushd_retries_total")
+        deadLetters = byVendorName("pushd_dead_letters_total")
+        invalidations = byVendor { Counter(label: "pushd_invalidated_tokens_total", dimensions: [("vendor", $0.rawValue)], factory: factory) }
+        queueGauges = byLane { lane in
+            let dimensions = [("lane", lane.description)]
+            return (
+                Gauge(label: "pushd_queue_pending", dimensions: dimensions, factory: factory),
+                Gauge(label: "pushd_queue_ready", dimensions: dimensions, factory: factory),
+                Gauge(label: "pushd_queue_oldest_ready_age_seconds", dimensions: dimensions, factory: factory)
+            )
+        }
+        deadLetterGauge = Gauge(label: "pushd_dead_letters", dimensions: [], factory: factory)
     }
 
     /// One send to a vendor and what came of it, with its duration.
     func sent(vendor: Vendor, outcome: String, nanoseconds: Int64) {
-        counter("pushd_sends_total", [("vendor", vendor.rawValue), ("outcome", outcome)]).increment()
-        timer("pushd_send_duration_seconds", [("vendor", vendor.rawValue)]).recordNanoseconds(nanoseconds)
+        sends[vendor]?[outcome]?.increment()
+        durations[vendor]?.recordNanoseconds(nanoseconds)
     }
 
     /// Time from enqueue to a final outcome for a device.
     func enqueueToSend(lane: Lane, nanoseconds: Int64) {
-        timer("pushd_enqueue_to_send_seconds", [("lane", lane.description)]).recordNanoseconds(nanoseconds)
+        latency[lane]?.recordNanoseconds(nanoseconds)
     }
 
-    func retried(vendor: String) { counter("pushd_retries_total", [("vendor", vendor)]).increment() }
-    func deadLettered(vendor: String) { counter("pushd_dead_letters_total", [("vendor", vendor)]).increment() }
-    func invalidated(vendor: Vendor) { counter("pushd_invalidated_tokens_total", [("vendor", vendor.rawValue)]).increment() }
-    func skipped(reason: String) { counter("pushd_skipped_total", [("reason", reason)]).increment() }
+    func retried(vendor: String) { retries[vendor]?.increment() }
+    func deadLettered(vendor: String) { deadLetters[vendor]?.increment() }
+    func invalidated(vendor: Vendor) { invalidations[vendor]?.increment() }
+
+    func skipped(reason: String) {
+        skips.withLock { s in
+            if let counter = s[reason] { return counter }
+            let counter = Counter(label: "pushd_skipped_total", dimensions: [("reason", reason)], factory: factory)
+            s[reason] = counter
+            return counter
+        }.increment()
+    }
 
     /// Queue depth per lane, age of the oldest ready job, dead letters.
     public func record(_ stats: QueueStats) {
         for (lane, s) in stats.lanes {
-            gauge("pushd_queue_pending", [("lane", lane.description)]).record(s.pending)
-            gauge("pushd_queue_ready", [("lane", lane.description)]).record(s.ready)
-            gauge("pushd_queue_oldest_ready_age_seconds", [("lane", lane.description)]).record(Double(s.oldestReadyAgeMillis) / 1000)
+            guard let gauges = queueGauges[lane] else { continue }
+            gauges.pending.record(s.pending)
+            gauges.ready.record(s.ready)
+            gauges.oldest.record(Double(s.oldestReadyAgeMillis) / 1000)
         }
-        gauge("pushd_dead_letters", []).record(stats.deadLetters)
+        deadLetterGauge.record(stats.deadLetters)
     }
 }

@@ -126,12 +126,13 @@ struct JobProcessor: Sendable {
         let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
         let elapsed = ContinuousClock.now - started
         let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        let log = logger.with(job: job, device: device)
+        // Built only off the delivered path (or when debugging): metadata costs a few strings.
+        var log: Logger { logger.with(job: job, device: device) }
         switch outcome {
         case .delivered(let id):
             metrics.sent(vendor: device.vendor, outcome: "delivered", nanoseconds: nanos)
             metrics.enqueueToSend(lane: job.lane, nanoseconds: max(0, clock.nowMillis() - job.enqueuedAtMillis) * 1_000_000)
-            log.debug("delivered", metadata: ["outcome": "delivered", "vendor_message_id": "\(id ?? "")"])
+            if logger.logLevel <= .debug { log.debug("delivered", metadata: ["outcome": "delivered", "vendor_message_id": "\(id ?? "")"]) }
             return .final(record(device, .delivered, job, vendorMessageID: id), invalidation: nil, dead: nil)
         case .tokenInvalid(let reason, let at):
             metrics.sent(vendor: device.vendor, outcome: "token_invalid", nanoseconds: nanos)
