@@ -123,6 +123,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The Tencent-compatible REST API: envelope, UserSig auth per app, the commands.
+        .target(
+            name: "API",
+            dependencies: [
+                "PushCore", "Messaging", "Queue", "PushdConfig", "UserSig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "pushd",
             dependencies: [
@@ -135,6 +145,7 @@ let package = Package(
                 "Messaging",
                 "Queue",
                 "Dispatcher",
+                "API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -176,6 +187,13 @@ let package = Package(
                 "Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "API", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "DaemonTests", dependencies: ["pushd", "Queue", "Messaging", "Emulator", "PushCore"]),

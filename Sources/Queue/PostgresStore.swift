@@ -337,6 +337,14 @@ public final class PostgresStore: PushStore {
         return changed > 0
     }
 
+    public func deleteDevice(sdkAppID: UInt64, userID: String, deviceID: String) async throws -> Bool {
+        var deleted = 0
+        for try await _ in try await client.query(
+            "DELETE FROM devices WHERE app = \(Int64(sdkAppID)) AND user_id = \(userID) AND device_id = \(deviceID) RETURNING 1", logger: logger
+        ) { deleted += 1 }
+        return deleted > 0
+    }
+
     public func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device] {
         guard !userIDs.isEmpty else { return [] }
         let rows = try await client.query(

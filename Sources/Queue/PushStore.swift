@@ -36,6 +36,10 @@ public protocol PushStore: Sendable {
     @discardableResult
     func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool
 
+    /// Removes a device; false when there was none.
+    @discardableResult
+    func deleteDevice(sdkAppID: UInt64, userID: String, deviceID: String) async throws -> Bool
+
     /// The devices of these users.
     func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device]
 

@@ -209,6 +209,15 @@ public final class SQLiteStore: PushStore {
         }
     }
 
+    public func deleteDevice(sdkAppID: UInt64, userID: String, deviceID: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM devices WHERE app = ? AND user_id = ? AND device_id = ?", arguments: [Int64(sdkAppID), userID, deviceID]
+            )
+            return db.changesCount > 0
+        }
+    }
+
     public func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device] {
         guard !userIDs.isEmpty else { return [] }
         return try await pool.read { db in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import API
 import Dispatcher
 import Foundation
 import Hummingbird
@@ -9,7 +10,7 @@ import PushdConfig
 import Queue
 import ServiceLifecycle
 
-/// `pushd serve`: the dispatcher working the queue, `/healthz` and `/metrics`, under
+/// `pushd serve`: the dispatcher working the queue, the REST API (`/v4/…`), `/healthz` and `/metrics`, under
 /// swift-service-lifecycle (SIGTERM/SIGINT: stop claiming, drain in-flight sends, exit 0).
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,6 +81,7 @@ struct ServeCommand: ParsableCommand {
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer))
             )
         }
+        RestAPI(config: config, store: store, logger: logger).addRoutes(to: router)
         let backend = config.storage.backend == "postgres" ? "postgres" : "sqlite \(config.storage.path)"
         var app = Application(
             router: router, configuration: .init(address: .hostname(address.host, port: address.port)),

@@ -38,17 +38,21 @@ struct DaemonTests {
         /// An admin call to the emulator (curl, trusting its CA).
         @discardableResult
         func admin(_ method: String, _ path: String, body: String? = nil) async throws -> Data {
-            let (folder, base) = (folder, base)
-            return try await Child.offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            process.arguments = ["-sf", "--cacert", folder + "/ca.pem", "-X", method, base + path] + (body.map { ["-d", $0] } ?? [])
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return data
+            try await Self.curl(["--cacert", folder + "/ca.pem", "-X", method, base + path] + (body.map { ["-d", $0] } ?? []))
+        }
+
+        /// curl's output for these arguments.
+        static func curl(_ arguments: [String]) async throws -> Data {
+            try await Child.offPool {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                process.arguments = ["-sf"] + arguments
+                let output = Pipe()
+                process.standardOutput = output
+                try process.run()
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return data
             }
         }
 
@@ -111,6 +115,46 @@ struct DaemonTests {
         // SIGTERM: a clean stop, exit 0.
         second.kill(SIGTERM)
         #expect(try await second.exitStatus(within: .seconds(15)) == 0, "\(second.log.suffix(2_000))")
+        try await store.close()
+        await setup.stop()
+    }
+
+    @Test("pushd serve delivers a queued job to every vendor; devices registered with pushd device")
+    func everyVendor() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 2\n")
+        for (i, vendor) in Vendor.allCases.enumerated() {
+            let token = vendor == .apns ? Self.token(i) : "\(vendor.rawValue)-token-\(i)"
+            let r = try await Child.run([
+                "device", "register", "--config", setup.config, "--user", "bob", "--device", "d-\(vendor.rawValue)", "--vendor", vendor.rawValue,
+                "--token", token, "--locale", "en",
+            ])
+            #expect(r.status == 0, "\(r)")
+        }
+        let r = try await Child.run(
+            ["enqueue", "--config", setup.config],
+            stdin: #"{"SdkAppID":1400000000,"To_Account":"bob","SenderNick":"Alice","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"to every vendor"}}]}"#
+        )
+        #expect(r.status == 0, "\(r)")
+        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
+        try await serve.waitFor("listening on")
+        let store = try setup.store()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await store.stats().lanes[.chat]!.pending > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let requests = try JSONSerialization.jsonObject(with: try await setup.admin("GET", "/admin/requests")) as? [[String: Any]] ?? []
+        for vendor in Vendor.allCases {
+            let sends = requests.filter { $0["vendor"] as? String == vendor.rawValue && $0["status"] as? Int == 200 }
+            let bodies = sends.compactMap { ($0["body"] as? String)?.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            #expect(bodies.contains { $0.contains("to every vendor") }, "\(vendor.rawValue): \(bodies)")
+        }
+        // The port comes from the log line; /healthz and /metrics answer there.
+        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
+        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        #expect(!port.isEmpty)
+        let metrics = String(decoding: try await Setup.curl(["http://127.0.0.1:\(port)/metrics"]), as: UTF8.self)
+        #expect(metrics.contains(#"pushd_sends_total{vendor="honor",outcome="delivered"} 1"#), "\(metrics.prefix(2_000))")
+        #expect(metrics.contains(#"pushd_queue_pending{lane="chat"} 0"#))
+        serve.kill(SIGTERM)
+        #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
         try await store.close()
         await setup.stop()
     }

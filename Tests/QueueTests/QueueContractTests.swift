@@ -167,6 +167,9 @@ struct QueueContractTests {
             try await store.upsertDevices([replaced])
             let d7 = try #require(try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["u7"]).first { $0.deviceID == "d7" })
             #expect(d7 == replaced)
+            #expect(try await store.deleteDevice(sdkAppID: 1_400_000_000, userID: "u7", deviceID: "d7"))
+            #expect(try await store.deleteDevice(sdkAppID: 1_400_000_000, userID: "u7", deviceID: "d7") == false)
+            #expect(try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["u7"]).count == 3)
         }
     }
 

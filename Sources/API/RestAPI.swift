@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import PushCore
+import PushdConfig
+import Queue
+import UserSig
+
+/// The Tencent-compatible REST API: `POST /v4/<service>/<command>?sdkappid=&identifier=&usersig=`,
+/// authenticated per app with UserSig, answered with Tencent's envelope. Transport-free: the HTTP
+/// server hands it the path, the query and the body.
+public struct RestAPI: Sendable {
+    /// Requests larger than this are refused before parsing.
+    public static let maxBodyBytes = 1 << 20
+
+    /// Who is calling, after the UserSig check.
+    public struct Caller: Sendable {
+        public var app: PushdConfig.App
+        public var identifier: String
+        public var isAdmin: Bool { identifier == app.admin }
+
+        /// The user a command acts on: `UserID` from the body, which only the admin may set to
+        /// someone else; users act on themselves.
+        public func subject(_ userID: String?) throws(TencentError) -> String {
+            guard let userID, !userID.isEmpty else {
+                guard !isAdmin else { throw TencentError(code: RestCode.badJSON, message: "UserID is required when the admin calls") }
+                return identifier
+            }
+            guard isAdmin || userID == identifier else {
+                throw TencentError(code: RestCode.adminRequired, message: "\(identifier) may not act for \(userID): the App admin is required")
+            }
+            return userID
+        }
+    }
+
+    /// One command: whether only the admin may call it, and what it does with the body.
+    public struct Command: Sendable {
+        public var adminOnly: Bool
+        public var run: @Sendable (Caller, Data) async throws -> RestReply
+
+        public init(adminOnly: Bool, run: @escaping @Sendable (Caller, Data) async throws -> RestReply) {
+            self.adminOnly = adminOnly
+            self.run = run
+        }
+    }
+
+    let apps: [UInt64: PushdConfig.App]
+    let commands: [String: Command]
+    let clock: any EpochClock
+    let logger: Logger
+
+    public init(config: PushdConfig, store: any PushStore, clock: any EpochClock = SystemEpochClock(), logger: Logger = Logger(label: "pushd.api")) {
+        apps = Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
+        self.clock = clock
+        self.logger = logger
+        commands = DeviceCommands(store: store, clock: clock).commands
+    }
+
+    /// Answers one request. Never throws: every failure is an envelope.
+    public func handle(service: String, command: String, query: [String: String], body: Data) async -> RestReply {
+        guard let handler = commands["\(service)/\(command)"] else {
+            return .fail(RestCode.unknownCommand, "unknown command \(service)/\(command)")
+        }
+        guard body.count <= Self.maxBodyBytes else {
+            return .fail(RestCode.badRequest, "request body over \(Self.maxBodyBytes) bytes")
+        }
+        let caller: Caller
+        do {
+            caller = try authenticate(query)
+        } catch {
+            return RestReply(error)
+        }
+        if handler.adminOnly, !caller.isAdmin {
+            return .fail(RestCode.adminRequired, "\(service)/\(command) requires the App admin")
+        }
+        do {
+            return try await handler.run(caller, body.isEmpty ? Data("{}".utf8) : body)
+        } catch let error as TencentError {
+            return RestReply(error)
+        } catch let error as DecodingError {
+            return RestReply(TencentError(decoding: error))
+        } catch {
+            logger.error("command failed", metadata: ["command": "\(service)/\(command)", "error": "\(error)"])
+            return .fail(91000, "internal error")
+        }
+    }
+
+    /// The caller of a request: the app from `sdkappid`, the identifier proven by `usersig`.
+    func authenticate(_ query: [String: String]) throws(TencentError) -> Caller {
+        guard let text = query["sdkappid"], !text.isEmpty else { throw TencentError(code: RestCode.missingSDKAppID, message: "sdkappid is required") }
+        guard let id = UInt64(text), let app = apps[id] else {
+            throw TencentError(code: RestCode.unknownSDKAppID, message: "SDKAppID \(text) does not exist")
+        }
+        guard let identifier = query["identifier"], !identifier.isEmpty else {
+            throw TencentError(code: RestCode.badRequest, message: "identifier is required")
+        }
+        guard let sig = query["usersig"], !sig.isEmpty else {
+            throw TencentError(code: UserSig.Failure.malformed("").code, message: "usersig is required")
+        }
+        do {
+            _ = try UserSig.verify(sig, sdkAppID: id, identifier: identifier, key: app.secretKey, now: clock.nowSeconds())
+        } catch {
+            throw TencentError(code: error.code, message: error.description)
+        }
+        return Caller(app: app, identifier: identifier)
+    }
+
+    /// Decodes a command body; errors name the field.
+    static func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: body)
+        } catch let error as DecodingError {
+            throw TencentError(decoding: error)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import PushCore
+
+/// The outcome of a REST command: Tencent's envelope (`ActionStatus`, `ErrorInfo`, `ErrorCode`)
+/// followed by the command's fields, always with HTTP 200.
+public struct RestReply: Sendable {
+    public var code: Int
+    public var info: String
+    /// The command's result fields, in order; values are JSON-serialisable (strings, numbers,
+    /// arrays, dictionaries).
+    public var fields: [(String, any Sendable)]
+
+    public init(code: Int = 0, info: String = "", fields: [(String, any Sendable)] = []) {
+        self.code = code
+        self.info = info
+        self.fields = fields
+    }
+
+    public static func ok(_ fields: [(String, any Sendable)] = []) -> RestReply {
+        RestReply(fields: fields)
+    }
+
+    public static func fail(_ code: Int, _ info: String) -> RestReply {
+        RestReply(code: code, info: info)
+    }
+
+    public init(_ error: TencentError) {
+        self.init(code: error.code, info: error.message)
+    }
+
+    /// The body, keys in Tencent's order.
+    public var json: Data {
+        var out = #"{"ActionStatus":"# + (code == 0 ? #""OK""# : #""FAIL""#)
+        out += #","ErrorInfo":"# + Self.fragment(info) + #","ErrorCode":\#(code)"#
+        for (key, value) in fields { out += "," + Self.fragment(key) + ":" + Self.fragment(value) }
+        return Data((out + "}").utf8)
+    }
+
+    static func fragment(_ value: Any) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("null".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Error codes of the REST layer (tencent-rest-api.md section 1.4).
+public enum RestCode {
+    /// Malformed URL or request.
+    public static let badRequest = 60002
+    /// Unknown service or command.
+    public static let unknownCommand = 60009
+    /// The command needs the App admin.
+    public static let adminRequired = 60010
+    /// No `sdkappid` in the URL.
+    public static let missingSDKAppID = 60012
+    /// The SDKAppID is not configured here.
+    public static let unknownSDKAppID = 70020
+    /// The account (here: the device) does not exist.
+    public static let notImported = 70107
+    /// A body field is missing, of the wrong type, or not JSON.
+    public static let badJSON = TencentError.jsonParseCode
+}

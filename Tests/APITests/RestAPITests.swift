@@ -1,0 +1,136 @@
+import API
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Messaging
+import PushCore
+import PushdConfig
+import Queue
+import Testing
+import UserSig
+
+/// The REST layer over Hummingbird's router: envelope, UserSig auth, the device commands.
+@Suite("REST API: envelope, auth, devices")
+struct RestAPITests {
+    static let app: UInt64 = 1_400_000_000
+    static let key = "app-secret-key"
+
+    /// A router with the API on a fresh SQLite store and a manual clock.
+    struct Fixture {
+        let clock = ManualEpochClock(millis: 1_795_000_000_000)
+        let store: SQLiteStore
+        let router: Router<BasicRequestContext>
+
+        init() throws {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-api-\(UUID())/pushd.sqlite").path
+            store = try SQLiteStore(path: path, clock: clock)
+            var config = PushdConfig()
+            var app = PushdConfig.App(sdkAppID: RestAPITests.app)
+            app.secretKey = RestAPITests.key
+            config.apps = [app]
+            router = Router()
+            RestAPI(config: config, store: store, clock: clock).addRoutes(to: router)
+        }
+
+        func sig(_ identifier: String, key: String = RestAPITests.key, app: UInt64 = RestAPITests.app, expire: Int64 = 86_400) -> String {
+            UserSig.generate(sdkAppID: app, key: key, identifier: identifier, expire: expire, time: clock.nowSeconds() - 10)
+        }
+
+        /// Posts `body` as `identifier` and returns the decoded envelope.
+        func call(
+            _ command: String, _ body: String, as identifier: String = "administrator", usersig: String? = nil, query: String? = nil
+        ) async throws -> [String: Any] {
+            let q = query ?? "sdkappid=\(RestAPITests.app)&identifier=\(identifier)&usersig=\(usersig ?? sig(identifier))&random=99&contenttype=json"
+            let data = try await Application(router: router).test(.router) { client in
+                try await client.execute(uri: "/v4/\(command)?\(q)", method: .post, body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .ok, "always HTTP 200")
+                    return Data(buffer: response.body)
+                }
+            }
+            return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        }
+    }
+
+    static func code(_ reply: [String: Any]) -> Int { reply["ErrorCode"] as? Int ?? -1 }
+
+    @Test("every UserSig failure has its code, in an envelope")
+    func userSigCodes() async throws {
+        let f = try Fixture()
+        let body = #"{"UserID": "bob"}"#
+        #expect(Self.code(try await f.call("pushd/get_devices", body)) == 0)
+        let expired = UserSig.generate(sdkAppID: Self.app, key: Self.key, identifier: "administrator", expire: 60, time: f.clock.nowSeconds() - 3600)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, usersig: expired)) == 70001)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, usersig: "not-a-sig")) == 70003)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, usersig: f.sig("administrator", key: "other-key"))) == 70009)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, usersig: f.sig("bob"))) == 70013)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, usersig: f.sig("administrator", app: 1_400_000_001))) == 70014)
+        let unknownApp = "sdkappid=1400000009&identifier=administrator&usersig=\(f.sig("administrator"))"
+        #expect(Self.code(try await f.call("pushd/get_devices", body, query: unknownApp)) == 70020)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, query: "identifier=administrator&usersig=x")) == 60012)
+        let reply = try await f.call("pushd/get_devices", body, usersig: "garbage")
+        #expect(reply["ActionStatus"] as? String == "FAIL" && (reply["ErrorInfo"] as? String)?.isEmpty == false)
+    }
+
+    @Test("query parameters in any order, random optional, usersig percent-encoded")
+    func queryParameters() async throws {
+        let f = try Fixture()
+        let sig = f.sig("administrator")
+        let encoded = sig.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let reply = try await f.call(
+            "pushd/get_devices", #"{"UserID": "bob"}"#, query: "contenttype=json&usersig=\(encoded)&identifier=administrator&sdkappid=\(Self.app)"
+        )
+        #expect(Self.code(reply) == 0, "\(reply)")
+        #expect(Self.code(try await f.call("nosuch/command", "{}")) == 60009)
+    }
+
+    @Test("a user registers and reports their own device; the admin names the user; nobody acts for someone else")
+    func deviceLifecycle() async throws {
+        let f = try Fixture()
+        let token = String(repeating: "ab", count: 32)
+        #expect(Self.code(try await f.call("pushd/register_device", #"{"DeviceId": "d1", "Vendor": "apns", "Token": "\#(token)", "Locale": "en"}"#, as: "bob")) == 0)
+        #expect(Self.code(try await f.call("pushd/report_state", #"{"DeviceId": "d1", "State": "PushOnline", "Unread": 4}"#, as: "bob")) == 0)
+        var reply = try await f.call("pushd/get_devices", "{}", as: "bob")
+        var devices = reply["Devices"] as? [[String: Any]] ?? []
+        #expect(devices.count == 1)
+        #expect(devices.first?["State"] as? String == "PushOnline" && devices.first?["Badge"] as? Int == 4 && devices.first?["Token"] as? String == token)
+        // Re-registering replaces the token and keeps state and badge.
+        #expect(Self.code(try await f.call("pushd/register_device", #"{"UserID": "bob", "DeviceId": "d1", "Vendor": "fcm", "Token": "fcm-1"}"#)) == 0)
+        devices = (try await f.call("pushd/get_devices", #"{"UserID": "bob"}"#))["Devices"] as? [[String: Any]] ?? []
+        #expect(devices.first?["Vendor"] as? String == "fcm" && devices.first?["Badge"] as? Int == 4)
+        // Someone else's device: refused, and nothing changes.
+        reply = try await f.call("pushd/report_state", #"{"UserID": "bob", "DeviceId": "d1", "State": "Offline"}"#, as: "mallory")
+        #expect(Self.code(reply) == 60010)
+        #expect(Self.code(try await f.call("pushd/get_devices", #"{"UserID": "bob"}"#, as: "mallory")) == 60010)
+        #expect(Self.code(try await f.call("pushd/get_devices", "{}")) == 90001, "the admin must name the user")
+        // A week in PushOnline reads as Offline.
+        f.clock.advance(seconds: 8 * 86_400)
+        devices = (try await f.call("pushd/get_devices", "{}", as: "bob"))["Devices"] as? [[String: Any]] ?? []
+        #expect(devices.first?["State"] as? String == "Offline")
+        #expect(Self.code(try await f.call("pushd/unregister_device", #"{"DeviceId": "d1"}"#, as: "bob")) == 0)
+        #expect(Self.code(try await f.call("pushd/unregister_device", #"{"DeviceId": "d1"}"#, as: "bob")) == 70107)
+        #expect(Self.code(try await f.call("pushd/report_state", #"{"DeviceId": "d1", "State": "Online"}"#, as: "bob")) == 70107)
+    }
+
+    @Test("bad bodies get 90001 naming the field, and change nothing")
+    func badBodies() async throws {
+        let f = try Fixture()
+        let cases: [(String, String)] = [
+            ("{not json", "JSON"),
+            (#"{"DeviceId": 5, "Vendor": "apns", "Token": "x"}"#, "DeviceId"),
+            (#"{"DeviceId": "d1", "Vendor": "nokia", "Token": "x"}"#, "Vendor"),
+            (#"{"DeviceId": "d1", "Vendor": "apns"}"#, "Token"),
+            (#"{"DeviceId": "d1", "Vendor": "apns", "Token": "short"}"#, "APNs Token"),
+            (#"{"DeviceId": "", "Vendor": "fcm", "Token": "x"}"#, "DeviceId"),
+            ("[]", "object"),
+        ]
+        for (body, field) in cases {
+            let reply = try await f.call("pushd/register_device", body, as: "bob")
+            #expect(Self.code(reply) == 90001, "\(body): \(reply)")
+            #expect((reply["ErrorInfo"] as? String ?? "").contains(field), "\(body): \(reply)")
+        }
+        #expect(Self.code(try await f.call("pushd/report_state", #"{"DeviceId": "d1", "State": "Sleeping"}"#, as: "bob")) == 90001)
+        #expect(try await f.store.devices(sdkAppID: Self.app, userIDs: ["bob"]).isEmpty)
+        let huge = #"{"DeviceId": "d1", "Vendor": "fcm", "Token": ""# + String(repeating: "x", count: RestAPI.maxBodyBytes) + #""}"#
+        #expect(Self.code(try await f.call("pushd/register_device", huge, as: "bob")) == 60002)
+    }
+}
