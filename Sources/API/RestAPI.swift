@@ -52,7 +52,7 @@ public struct RestAPI: Sendable {
         apps = Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
         self.clock = clock
         self.logger = logger
-        commands = DeviceCommands(store: store, clock: clock).commands
+        commands = DeviceCommands(store: store, clock: clock).commands.merging(AccountCommands(store: store).commands) { a, _ in a }
     }
 
     /// Answers one request. Never throws: every failure is an envelope.

@@ -101,11 +101,13 @@ public final class PostgresStore: PushStore {
             for try await v in try await connection.query("SELECT max(version) FROM pushd_schema", logger: logger).decode(Int64?.self) {
                 version = v ?? 0
             }
-            guard version < 1 else { return }
-            for statement in Schema.sql(.postgres) {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres)]
+            for (index, statements) in migrations.enumerated() where Int64(index + 1) > version {
+                for statement in statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO pushd_schema (version) VALUES (\(Int64(index + 1)))", logger: logger)
             }
-            try await connection.query("INSERT INTO pushd_schema (version) VALUES (1)", logger: logger)
         }
     }
 
@@ -450,6 +452,62 @@ public final class PostgresStore: PushStore {
             "DELETE FROM dead_letters WHERE \(all) OR id = ANY(\(ids ?? [])) RETURNING id", logger: logger
         ) { deleted += 1 }
         return deleted
+    }
+
+    public func importAccounts(sdkAppID: UInt64, _ accounts: [(userID: String, profile: [String: String])]) async throws {
+        let now = clock.nowMillis()
+        let app = Int64(sdkAppID)
+        let users = accounts.map(\.userID)
+        let items = accounts.flatMap { a in a.profile.map { (a.userID, $0.key, $0.value) } }
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO accounts (app, user_id, created_at) SELECT \(app), u, \(now) FROM unnest(\(users)::text[]) AS x(u)
+                ON CONFLICT DO NOTHING
+                """,
+                logger: logger
+            )
+            if !items.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO profile_items (app, user_id, tag, value)
+                    SELECT \(app), u, t, v FROM unnest(\(items.map(\.0))::text[], \(items.map(\.1))::text[], \(items.map(\.2))::text[]) AS x(u, t, v)
+                    ON CONFLICT (app, user_id, tag) DO UPDATE SET value = excluded.value
+                    """,
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    public func deleteAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String> {
+        let app = Int64(sdkAppID)
+        return try await client.withTransaction(logger: logger) { connection in
+            var deleted = Set<String>()
+            for try await user in try await connection.query(
+                "DELETE FROM accounts WHERE app = \(app) AND user_id = ANY(\(userIDs)) RETURNING user_id", logger: logger
+            ).decode(String.self) { deleted.insert(user) }
+            try await connection.query("DELETE FROM profile_items WHERE app = \(app) AND user_id = ANY(\(userIDs))", logger: logger)
+            try await connection.query("DELETE FROM devices WHERE app = \(app) AND user_id = ANY(\(userIDs))", logger: logger)
+            return deleted
+        }
+    }
+
+    public func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String> {
+        var found = Set<String>()
+        for try await user in try await client.query(
+            "SELECT user_id FROM accounts WHERE app = \(Int64(sdkAppID)) AND user_id = ANY(\(userIDs))", logger: logger
+        ).decode(String.self) { found.insert(user) }
+        return found
+    }
+
+    public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
+        let imported = try await importedAccounts(sdkAppID: sdkAppID, userIDs: userIDs)
+        var result = Dictionary(uniqueKeysWithValues: imported.map { ($0, [String: String]()) })
+        for try await (user, tag, value) in try await client.query(
+            "SELECT user_id, tag, value FROM profile_items WHERE app = \(Int64(sdkAppID)) AND user_id = ANY(\(Array(imported)))", logger: logger
+        ).decode((String, String, String).self) { result[user, default: [:]][tag] = value }
+        return result
     }
 
     public func healthCheck() async throws {

@@ -60,6 +60,21 @@ public protocol PushStore: Sendable {
     @discardableResult
     func purgeDeadLetters(ids: [Int64]?) async throws -> Int
 
+    // MARK: Accounts and profiles
+
+    /// Imports accounts (re-importing is harmless) and sets the given profile items of each.
+    /// Profile values are JSON fragments (`"\"Alice\""`, `"1"`), kept as given.
+    func importAccounts(sdkAppID: UInt64, _ accounts: [(userID: String, profile: [String: String])]) async throws
+
+    /// Deletes accounts with their profiles and devices; the ones that existed.
+    func deleteAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String>
+
+    /// Which of these accounts are imported.
+    func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String>
+
+    /// Profile items (tag → JSON fragment) of these users; imported users without items map to [:].
+    func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]]
+
     /// Throws when the database does not answer.
     func healthCheck() async throws
 

@@ -27,6 +27,9 @@ public final class SQLiteStore: PushStore {
         migrator.registerMigration("v1") { db in
             for statement in Schema.sql(.sqlite) { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v2") { db in
+            for statement in Schema.v2(.sqlite) { try db.execute(sql: statement) }
+        }
         try migrator.migrate(pool)
     }
 
@@ -317,6 +320,58 @@ public final class SQLiteStore: PushStore {
         return try await pool.write { db in
             try db.execute(sql: "DELETE FROM dead_letters WHERE \(filter)", arguments: arguments)
             return db.changesCount
+        }
+    }
+
+    public func importAccounts(sdkAppID: UInt64, _ accounts: [(userID: String, profile: [String: String])]) async throws {
+        let now = clock.nowMillis()
+        try await pool.write { db in
+            let account = try db.cachedStatement(sql: "INSERT INTO accounts (app, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            let item = try db.cachedStatement(
+                sql: "INSERT INTO profile_items (app, user_id, tag, value) VALUES (?, ?, ?, ?) ON CONFLICT (app, user_id, tag) DO UPDATE SET value = excluded.value"
+            )
+            for a in accounts {
+                try account.execute(arguments: [Int64(sdkAppID), a.userID, now])
+                for (tag, value) in a.profile { try item.execute(arguments: [Int64(sdkAppID), a.userID, tag, value]) }
+            }
+        }
+    }
+
+    public func deleteAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String> {
+        try await pool.write { db in
+            var deleted = Set<String>()
+            for user in userIDs {
+                try db.execute(sql: "DELETE FROM accounts WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
+                if db.changesCount > 0 { deleted.insert(user) }
+                try db.execute(sql: "DELETE FROM profile_items WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
+                try db.execute(sql: "DELETE FROM devices WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
+            }
+            return deleted
+        }
+    }
+
+    public func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String> {
+        guard !userIDs.isEmpty else { return [] }
+        return try await pool.read { db in
+            var arguments: StatementArguments = [Int64(sdkAppID)]
+            arguments += StatementArguments(userIDs)
+            let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
+            return Set(try String.fetchAll(db, sql: "SELECT user_id FROM accounts WHERE app = ? AND user_id IN (\(marks))", arguments: arguments))
+        }
+    }
+
+    public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
+        let imported = try await importedAccounts(sdkAppID: sdkAppID, userIDs: userIDs)
+        guard !imported.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var result = Dictionary(uniqueKeysWithValues: imported.map { ($0, [String: String]()) })
+            var arguments: StatementArguments = [Int64(sdkAppID)]
+            arguments += StatementArguments(Array(imported))
+            let marks = Array(repeating: "?", count: imported.count).joined(separator: ",")
+            for row in try Row.fetchAll(db, sql: "SELECT user_id, tag, value FROM profile_items WHERE app = ? AND user_id IN (\(marks))", arguments: arguments) {
+                result[row["user_id"], default: [:]][row["tag"]] = row["value"]
+            }
+            return result
         }
     }
 

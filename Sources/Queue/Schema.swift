@@ -89,6 +89,30 @@ enum Schema {
         ]
     }
 
+    /// Version 2: accounts and their profile items.
+    static func v2(_ dialect: Dialect) -> [String] {
+        let int = dialect == .sqlite ? "INTEGER" : "BIGINT"
+        return [
+            """
+            CREATE TABLE accounts (
+              app \(int) NOT NULL,
+              user_id TEXT NOT NULL,
+              created_at \(int) NOT NULL,
+              PRIMARY KEY (app, user_id)
+            )
+            """,
+            """
+            CREATE TABLE profile_items (
+              app \(int) NOT NULL,
+              user_id TEXT NOT NULL,
+              tag TEXT NOT NULL,
+              value TEXT NOT NULL,
+              PRIMARY KEY (app, user_id, tag)
+            )
+            """,
+        ]
+    }
+
     enum Dialect { case sqlite, postgres }
 
     /// The `devices` column of a job: a JSON array of device ids, or NULL for every device.

@@ -133,4 +133,43 @@ struct RestAPITests {
         let huge = #"{"DeviceId": "d1", "Vendor": "fcm", "Token": ""# + String(repeating: "x", count: RestAPI.maxBodyBytes) + #""}"#
         #expect(Self.code(try await f.call("pushd/register_device", huge, as: "bob")) == 60002)
     }
+
+    @Test("accounts: import (UserID or Identifier), multi-import (both forms), check, delete, admin only")
+    func accounts() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/account_import", #"{"UserID": "alice", "Nick": "Alice"}"#)) == 0)
+        #expect(Self.code(try await f.call("im_open_login_svc/account_import", #"{"Identifier": "bob"}"#)) == 0)
+        #expect(Self.code(try await f.call("im_open_login_svc/account_import", #"{"UserID": "carol"}"#, as: "bob")) == 60010)
+        #expect(Self.code(try await f.call("im_open_login_svc/account_import", #"{"Nick": "x"}"#)) == 90001)
+        let long = String(repeating: "x", count: 33)
+        #expect(Self.code(try await f.call("im_open_login_svc/account_import", #"{"UserID": "\#(long)"}"#)) == 90001)
+        var reply = try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["dave", "\#(long)"], "AccountList": [{"UserID": "erin", "Nick": "Erin"}]}"#)
+        #expect(Self.code(reply) == 0 && reply["FailAccounts"] as? [String] == [long])
+        reply = try await f.call("im_open_login_svc/account_check", #"{"CheckItem": [{"UserID": "alice"}, {"UserID": "zed"}, {"UserID": "erin"}]}"#)
+        let status = (reply["ResultItem"] as? [[String: Any]] ?? []).map { $0["AccountStatus"] as? String ?? "" }
+        #expect(status == ["Imported", "NotImported", "Imported"])
+        reply = try await f.call("im_open_login_svc/account_delete", #"{"DeleteItem": [{"UserID": "dave"}, {"UserID": "zed"}]}"#)
+        let codes = (reply["ResultItem"] as? [[String: Any]] ?? []).map { $0["ResultCode"] as? Int ?? -1 }
+        #expect(codes == [0, 70107])
+    }
+
+    @Test("portrait_set keeps tags and their types; the nickname is the push prefix; a user sets only their own")
+    func profiles() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/account_import", #"{"UserID": "alice", "Nick": "Alice"}"#)) == 0)
+        let set = #"{"From_Account": "alice", "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "Alice W."}, {"Tag": "Tag_Profile_IM_BirthDay", "Value": 19900101}]}"#
+        #expect(Self.code(try await f.call("profile/portrait_set", set, as: "alice")) == 0)
+        #expect(Self.code(try await f.call("profile/portrait_set", set, as: "mallory")) == 60010)
+        let tooLong = #"{"From_Account": "alice", "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "\#(String(repeating: "n", count: 600))"}]}"#
+        #expect(Self.code(try await f.call("profile/portrait_set", tooLong)) == 40601)
+        #expect(Self.code(try await f.call("profile/portrait_set", #"{"From_Account": "alice", "ProfileItem": [{"Tag": "Nick", "Value": "x"}]}"#)) == 90001)
+        #expect(Self.code(try await f.call("profile/portrait_set", #"{"From_Account": "ghost", "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "x"}]}"#)) == 70107)
+        let reply = try await f.call("profile/portrait_get", #"{"To_Account": ["alice", "ghost"], "TagList": ["Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"]}"#)
+        let users = reply["UserProfileItem"] as? [[String: Any]] ?? []
+        #expect(users.count == 2)
+        let items = users.first?["ProfileItem"] as? [[String: Any]] ?? []
+        #expect(items.first?["Value"] as? String == "Alice W.")
+        #expect(items.last?["Value"] as? Int == 19_900_101, "numbers stay numbers")
+        #expect(users.last?["ResultCode"] as? Int == 70107)
+    }
 }

@@ -173,6 +173,24 @@ struct QueueContractTests {
         }
     }
 
+    @Test("accounts: import is idempotent, profiles are kept per tag, delete takes profiles and devices", arguments: Backend.available)
+    func accounts(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let app: UInt64 = 1_400_000_000
+            try await store.importAccounts(sdkAppID: app, [("alice", ["Tag_Profile_IM_Nick": #""Alice""#]), ("bob", [:])])
+            try await store.importAccounts(sdkAppID: app, [("alice", ["Tag_Profile_IM_Gender": #""Gender_Type_Female""#])])
+            #expect(try await store.importedAccounts(sdkAppID: app, userIDs: ["alice", "bob", "carol"]) == ["alice", "bob"])
+            #expect(try await store.importedAccounts(sdkAppID: 1_400_000_001, userIDs: ["alice"]).isEmpty, "per app")
+            let profiles = try await store.profiles(sdkAppID: app, userIDs: ["alice", "bob", "carol"])
+            #expect(profiles["alice"] == ["Tag_Profile_IM_Nick": #""Alice""#, "Tag_Profile_IM_Gender": #""Gender_Type_Female""#])
+            #expect(profiles["bob"] == [:] && profiles["carol"] == nil)
+            try await store.upsertDevice(device("d1", user: "alice", at: fixture.clock.nowMillis()))
+            #expect(try await store.deleteAccounts(sdkAppID: app, userIDs: ["alice", "carol"]) == ["alice"])
+            #expect(try await store.profiles(sdkAppID: app, userIDs: ["alice"]).isEmpty)
+            #expect(try await store.devices(sdkAppID: app, userIDs: ["alice"]).isEmpty)
+        }
+    }
+
     @Test("a counted message raises the badge once, however often it is enqueued", arguments: Backend.available)
     func badge(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in
