@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "PushCore", "Messaging", "Queue", "PushdConfig", "UserSig",
+                "PushCore", "Messaging", "Queue", "PushdConfig", "UserSig", "Dispatcher",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -52,7 +52,10 @@ public struct RestAPI: Sendable {
         apps = Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
         self.clock = clock
         self.logger = logger
-        commands = DeviceCommands(store: store, clock: clock).commands.merging(AccountCommands(store: store).commands) { a, _ in a }
+        commands = [
+            DeviceCommands(store: store, clock: clock).commands, AccountCommands(store: store).commands,
+            MessageCommands(store: store, clock: clock).commands,
+        ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
     }
 
     /// Answers one request. Never throws: every failure is an envelope.

@@ -216,3 +216,50 @@ public struct JobStatus: Sendable, Equatable {
     /// The devices it is limited to.
     public var deviceIDs: [String]?
 }
+
+/// A message accepted by the REST API, stored with its push jobs in one transaction.
+public struct NewMessage: Sendable, Equatable {
+    public var sdkAppID: UInt64
+    public var msgKey: String
+    public var fromAccount: String
+    /// The recipient of a C2C message; empty for a group message.
+    public var toAccount: String
+    public var groupID: String
+    public var msgSeq: Int64
+    public var msgRandom: Int64
+    /// Seconds since 1970, as answered to the sender.
+    public var msgTime: Int64
+    /// The request body as received.
+    public var body: Data
+    /// Equal keys within `dedupeWindowMillis` are one message (C2C: sender, MsgSeq, MsgRandom, CRC32).
+    public var dedupeKey: String
+    public var dedupeWindowMillis: Int64
+    /// When the offline copy expires (`MsgLifeTime`), in milliseconds.
+    public var expiresAtMillis: Int64
+
+    public init(
+        sdkAppID: UInt64, msgKey: String, fromAccount: String, toAccount: String, groupID: String = "", msgSeq: Int64, msgRandom: Int64,
+        msgTime: Int64, body: Data, dedupeKey: String, dedupeWindowMillis: Int64, expiresAtMillis: Int64
+    ) {
+        self.sdkAppID = sdkAppID
+        self.msgKey = msgKey
+        self.fromAccount = fromAccount
+        self.toAccount = toAccount
+        self.groupID = groupID
+        self.msgSeq = msgSeq
+        self.msgRandom = msgRandom
+        self.msgTime = msgTime
+        self.body = body
+        self.dedupeKey = dedupeKey
+        self.dedupeWindowMillis = dedupeWindowMillis
+        self.expiresAtMillis = expiresAtMillis
+    }
+}
+
+/// What storing a message did.
+public enum StoredMessage: Sendable, Equatable {
+    /// Stored with its jobs.
+    case stored
+    /// A duplicate within the window: nothing written; the first copy's key and time.
+    case duplicate(msgKey: String, msgTime: Int64)
+}

@@ -101,7 +101,7 @@ public final class PostgresStore: PushStore {
             for try await v in try await connection.query("SELECT max(version) FROM pushd_schema", logger: logger).decode(Int64?.self) {
                 version = v ?? 0
             }
-            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres)]
+            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres)]
             for (index, statements) in migrations.enumerated() where Int64(index + 1) > version {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -114,6 +114,16 @@ public final class PostgresStore: PushStore {
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
         guard !jobs.isEmpty else { return [] }
         let now = clock.nowMillis()
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            try await Self.insert(jobs, connection: connection, now: now, logger: logger)
+        }
+    }
+
+    /// Inserts jobs inside the caller's transaction (and notifies the listeners at commit); for
+    /// each, whether it was new.
+    static func insert(_ jobs: [NewJob], connection: PostgresConnection, now: Int64, logger: Logger) async throws -> [Bool] {
+        guard !jobs.isEmpty else { return [] }
         let apps = jobs.map { Int64($0.sdkAppID) }
         let keys = jobs.map(\.idempotencyKey)
         let lanes = jobs.map { Int64($0.lane.rawValue) }
@@ -121,43 +131,67 @@ public final class PostgresStore: PushStore {
         let payloads = jobs.map { ByteBuffer(data: $0.payload) }
         let devices = jobs.map { Schema.encodeDevices($0.deviceIDs) ?? "" }
         let available = jobs.map { $0.notBeforeMillis ?? now }
-        let logger = self.logger
-        let inserted = try await client.withTransaction(logger: logger) { connection -> Set<Int> in
-            var inserted = Set<Int>()
-            let rows = try await connection.query(
+        var inserted = Set<Int>()
+        let rows = try await connection.query(
+            """
+            INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
+            SELECT a, k, l, u, p, NULLIF(d, ''), t, \(now)
+            FROM unnest(\(apps)::bigint[], \(keys)::text[], \(lanes)::bigint[], \(users)::text[], \(payloads)::bytea[],
+                        \(devices)::text[], \(available)::bigint[]) WITH ORDINALITY AS j(a, k, l, u, p, d, t, n)
+            ORDER BY n
+            ON CONFLICT (app, idempotency_key) DO NOTHING
+            RETURNING app, idempotency_key
+            """,
+            logger: logger
+        )
+        var returned = Set<String>()
+        for try await (app, key) in rows.decode((Int64, String).self) { returned.insert("\(app)\u{0}\(key)") }
+        var badges: [String: (app: Int64, user: String, count: Int64)] = [:]
+        for (i, job) in jobs.enumerated() where returned.remove("\(apps[i])\u{0}\(job.idempotencyKey)") != nil {
+            inserted.insert(i)
+            if job.countsForBadge { badges["\(apps[i])\u{0}\(job.userID)", default: (apps[i], job.userID, 0)].count += 1 }
+        }
+        if !badges.isEmpty {
+            let b = Array(badges.values)
+            try await connection.query(
                 """
-                INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
-                SELECT a, k, l, u, p, NULLIF(d, ''), t, \(now)
-                FROM unnest(\(apps)::bigint[], \(keys)::text[], \(lanes)::bigint[], \(users)::text[], \(payloads)::bytea[],
-                            \(devices)::text[], \(available)::bigint[]) WITH ORDINALITY AS j(a, k, l, u, p, d, t, n)
-                ORDER BY n
-                ON CONFLICT (app, idempotency_key) DO NOTHING
-                RETURNING app, idempotency_key
+                UPDATE devices AS d SET badge = d.badge + x.n
+                FROM unnest(\(b.map(\.app))::bigint[], \(b.map(\.user))::text[], \(b.map(\.count))::bigint[]) AS x(a, u, n)
+                WHERE d.app = x.a AND d.user_id = x.u
                 """,
                 logger: logger
             )
-            var returned = Set<String>()
-            for try await (app, key) in rows.decode((Int64, String).self) { returned.insert("\(app)\u{0}\(key)") }
-            var badges: [String: (app: Int64, user: String, count: Int64)] = [:]
-            for (i, job) in jobs.enumerated() where returned.remove("\(apps[i])\u{0}\(job.idempotencyKey)") != nil {
-                inserted.insert(i)
-                if job.countsForBadge { badges["\(apps[i])\u{0}\(job.userID)", default: (apps[i], job.userID, 0)].count += 1 }
-            }
-            if !badges.isEmpty {
-                let b = Array(badges.values)
-                try await connection.query(
-                    """
-                    UPDATE devices AS d SET badge = d.badge + x.n
-                    FROM unnest(\(b.map(\.app))::bigint[], \(b.map(\.user))::text[], \(b.map(\.count))::bigint[]) AS x(a, u, n)
-                    WHERE d.app = x.a AND d.user_id = x.u
-                    """,
-                    logger: logger
-                )
-            }
-            if !inserted.isEmpty { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
-            return inserted
         }
+        if !inserted.isEmpty { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
         return jobs.indices.map { inserted.contains($0) }
+    }
+
+    public func storeMessage(_ m: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {
+        let now = clock.nowMillis()
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection -> StoredMessage in
+            // Two senders of the same message serialise on its dedupe key.
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(m.dedupeKey)))", logger: logger)
+            for try await (key, time) in try await connection.query(
+                """
+                SELECT msg_key, msg_time FROM messages
+                WHERE app = \(Int64(m.sdkAppID)) AND dedupe = \(m.dedupeKey) AND created_at >= \(now - m.dedupeWindowMillis) LIMIT 1
+                """,
+                logger: logger
+            ).decode((String, Int64).self) {
+                return .duplicate(msgKey: key, msgTime: time)
+            }
+            try await connection.query(
+                """
+                INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
+                VALUES (\(Int64(m.sdkAppID)), \(m.msgKey), \(m.fromAccount), \(m.toAccount), \(m.groupID), \(m.msgSeq), \(m.msgRandom), \(m.msgTime),
+                        \(ByteBuffer(data: m.body)), \(m.dedupeKey), \(now), \(m.expiresAtMillis))
+                """,
+                logger: logger
+            )
+            _ = try await Self.insert(jobs, connection: connection, now: now, logger: logger)
+            return .stored
+        }
     }
 
     public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
@@ -452,6 +486,14 @@ public final class PostgresStore: PushStore {
             "DELETE FROM dead_letters WHERE \(all) OR id = ANY(\(ids ?? [])) RETURNING id", logger: logger
         ) { deleted += 1 }
         return deleted
+    }
+
+    public func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String] {
+        var recipients: [String] = []
+        for try await to in try await client.query(
+            "SELECT to_account FROM messages WHERE app = \(Int64(sdkAppID)) AND msg_key = \(msgKey)", logger: logger
+        ).decode(String.self) { recipients.append(to) }
+        return recipients
     }
 
     public func importAccounts(sdkAppID: UInt64, _ accounts: [(userID: String, profile: [String: String])]) async throws {

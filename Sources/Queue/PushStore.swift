@@ -60,6 +60,13 @@ public protocol PushStore: Sendable {
     @discardableResult
     func purgeDeadLetters(ids: [Int64]?) async throws -> Int
 
+    /// Stores a message and enqueues its push jobs in one transaction, unless an equal dedupe key
+    /// was stored within the message's window: then nothing is written.
+    func storeMessage(_ message: NewMessage, jobs: [NewJob]) async throws -> StoredMessage
+
+    /// The recipients of a stored message (one for C2C).
+    func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String]
+
     // MARK: Accounts and profiles
 
     /// Imports accounts (re-importing is harmless) and sets the given profile items of each.

@@ -30,31 +30,63 @@ public final class SQLiteStore: PushStore {
         migrator.registerMigration("v2") { db in
             for statement in Schema.v2(.sqlite) { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v3") { db in
+            for statement in Schema.v3(.sqlite) { try db.execute(sql: statement) }
+        }
         try migrator.migrate(pool)
     }
 
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
         let now = clock.nowMillis()
-        let inserted = try await pool.write { db in
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idempotency_key) DO NOTHING
-                    """
-            )
-            let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = badge + 1 WHERE app = ? AND user_id = ?")
-            return try jobs.map { job -> Bool in
-                try insert.execute(arguments: [
-                    Int64(job.sdkAppID), job.idempotencyKey, job.lane.rawValue, job.userID, job.payload,
-                    Schema.encodeDevices(job.deviceIDs), job.notBeforeMillis ?? now, now,
-                ])
-                guard db.changesCount > 0 else { return false }
-                if job.countsForBadge { try badge.execute(arguments: [Int64(job.sdkAppID), job.userID]) }
-                return true
-            }
-        }
+        let inserted = try await pool.write { db in try Self.insert(jobs, db: db, now: now) }
         if inserted.contains(true) { signal.notify() }
         return inserted
+    }
+
+    /// Inserts jobs inside the caller's transaction; for each, whether it was new.
+    static func insert(_ jobs: [NewJob], db: Database, now: Int64) throws -> [Bool] {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idempotency_key) DO NOTHING
+                """
+        )
+        let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = badge + 1 WHERE app = ? AND user_id = ?")
+        return try jobs.map { job -> Bool in
+            try insert.execute(arguments: [
+                Int64(job.sdkAppID), job.idempotencyKey, job.lane.rawValue, job.userID, job.payload,
+                Schema.encodeDevices(job.deviceIDs), job.notBeforeMillis ?? now, now,
+            ])
+            guard db.changesCount > 0 else { return false }
+            if job.countsForBadge { try badge.execute(arguments: [Int64(job.sdkAppID), job.userID]) }
+            return true
+        }
+    }
+
+    public func storeMessage(_ m: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {
+        let now = clock.nowMillis()
+        let result = try await pool.write { db -> StoredMessage in
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT msg_key, msg_time FROM messages WHERE app = ? AND dedupe = ? AND created_at >= ? LIMIT 1",
+                arguments: [Int64(m.sdkAppID), m.dedupeKey, now - m.dedupeWindowMillis]
+            ) {
+                return .duplicate(msgKey: row["msg_key"], msgTime: row["msg_time"])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    Int64(m.sdkAppID), m.msgKey, m.fromAccount, m.toAccount, m.groupID, m.msgSeq, m.msgRandom, m.msgTime, m.body, m.dedupeKey,
+                    now, m.expiresAtMillis,
+                ]
+            )
+            _ = try Self.insert(jobs, db: db, now: now)
+            return .stored
+        }
+        if result == .stored, !jobs.isEmpty { signal.notify() }
+        return result
     }
 
     public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
@@ -320,6 +352,12 @@ public final class SQLiteStore: PushStore {
         return try await pool.write { db in
             try db.execute(sql: "DELETE FROM dead_letters WHERE \(filter)", arguments: arguments)
             return db.changesCount
+        }
+    }
+
+    public func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT to_account FROM messages WHERE app = ? AND msg_key = ?", arguments: [Int64(sdkAppID), msgKey])
         }
     }
 

@@ -113,6 +113,35 @@ enum Schema {
         ]
     }
 
+    /// Version 3: messages.
+    static func v3(_ dialect: Dialect) -> [String] {
+        let int = dialect == .sqlite ? "INTEGER" : "BIGINT"
+        let blob = dialect == .sqlite ? "BLOB" : "BYTEA"
+        let serial = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+        return [
+            """
+            CREATE TABLE messages (
+              id \(serial),
+              app \(int) NOT NULL,
+              msg_key TEXT NOT NULL,
+              from_account TEXT NOT NULL,
+              to_account TEXT NOT NULL,
+              group_id TEXT NOT NULL,
+              msg_seq \(int) NOT NULL,
+              msg_random \(int) NOT NULL,
+              msg_time \(int) NOT NULL,
+              body \(blob) NOT NULL,
+              dedupe TEXT NOT NULL,
+              created_at \(int) NOT NULL,
+              expires_at \(int) NOT NULL,
+              UNIQUE (app, msg_key)
+            )
+            """,
+            "CREATE INDEX messages_dedupe ON messages (app, dedupe, created_at)",
+            "CREATE INDEX messages_expiry ON messages (expires_at)",
+        ]
+    }
+
     enum Dialect { case sqlite, postgres }
 
     /// The `devices` column of a job: a JSON array of device ids, or NULL for every device.

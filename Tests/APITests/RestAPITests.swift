@@ -172,4 +172,53 @@ struct RestAPITests {
         #expect(items.last?["Value"] as? Int == 19_900_101, "numbers stay numbers")
         #expect(users.last?["ResultCode"] as? Int == 70107)
     }
+
+    @Test("sendmsg validates, stores the message with its push job (nickname prefix), and de-duplicates")
+    func sendmsg() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"AccountList": [{"UserID": "alice", "Nick": "Alice"}, {"UserID": "bob"}]}"#)) == 0)
+        let text = #"[{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi bob"}}]"#
+        let body = #"{"From_Account": "alice", "To_Account": "bob", "MsgRandom": 42, "MsgSeq": 7, "MsgBody": \#(text)}"#
+        let reply = try await f.call("openim/sendmsg", body)
+        #expect(Self.code(reply) == 0, "\(reply)")
+        let key = try #require(reply["MsgKey"] as? String)
+        #expect(reply["MsgTime"] as? Int == Int(f.clock.nowSeconds()))
+        #expect(key.count <= 50)
+        let again = try await f.call("openim/sendmsg", body)
+        #expect(again["MsgKey"] as? String == key, "a duplicate within 120 s is the same message")
+        let jobs = try await f.store.claim(limit: 10, leaseMillis: 1_000)
+        #expect(jobs.count == 1)
+        let payload = try #require(try JSONSerialization.jsonObject(with: jobs[0].payload) as? [String: Any])
+        #expect(payload["SenderNick"] as? String == "Alice" && payload["To_Account"] as? String == "bob")
+        #expect(jobs[0].idempotencyKey == "\(key):bob")
+        // Online only: stored, no push job.
+        #expect(Self.code(try await f.call("openim/sendmsg", #"{"From_Account": "alice", "To_Account": "bob", "MsgRandom": 43, "MsgLifeTime": 0, "MsgBody": \#(text)}"#)) == 0)
+        #expect(try await f.store.claim(limit: 10, leaseMillis: 1_000).isEmpty)
+        #expect(Self.code(try await f.call("openim/sendmsg", body, as: "alice")) == 60010, "admin only")
+    }
+
+    @Test("sendmsg refuses bad messages with Tencent's codes, and stores nothing")
+    func sendmsgErrors() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/account_import", #"{"UserID": "bob"}"#)) == 0)
+        let text = #"[{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]"#
+        let huge = #"[{"MsgType": "TIMTextElem", "MsgContent": {"Text": "\#(String(repeating: "x", count: 13_000))"}}]"#
+        let custom = #"{"MsgType": "TIMCustomElem", "MsgContent": {"Data": "a"}}"#
+        let cases: [(String, Int)] = [
+            (#"{"To_Account": "bob", "MsgBody": \#(text)}"#, 90005),
+            (#"{"To_Account": "bob", "MsgRandom": -1, "MsgBody": \#(text)}"#, 90005),
+            (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": {}}"#, 90007),
+            (#"{"To_Account": 5, "MsgRandom": 1, "MsgBody": \#(text)}"#, 90003),
+            (#"{"To_Account": "ghost", "MsgRandom": 1, "MsgBody": \#(text)}"#, 70107),
+            (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": [{"MsgType": "TIMMagicElem", "MsgContent": {}}]}"#, 90002),
+            (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": [\#(custom), \#(custom)]}"#, 90002),
+            (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": \#(huge)}"#, 90002),
+            ("not json", 90001),
+        ]
+        for (body, code) in cases {
+            let reply = try await f.call("openim/sendmsg", body)
+            #expect(Self.code(reply) == code, "\(body.prefix(120)): \(reply)")
+        }
+        #expect(try await f.store.stats().lanes[.chat]?.pending == 0)
+    }
 }

@@ -191,6 +191,27 @@ struct QueueContractTests {
         }
     }
 
+    @Test("a message is stored with its jobs in one transaction; a duplicate in the window writes nothing", arguments: Backend.available)
+    func messages(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            func message(_ key: String, dedupe: String = "alice|1|7|99") -> NewMessage {
+                NewMessage(
+                    sdkAppID: 1_400_000_000, msgKey: key, fromAccount: "alice", toAccount: "bob", msgSeq: 1, msgRandom: 7, msgTime: 1_795_000_000,
+                    body: Data("{}".utf8), dedupeKey: dedupe, dedupeWindowMillis: 120_000, expiresAtMillis: fixture.clock.nowMillis() + 604_800_000
+                )
+            }
+            #expect(try await store.storeMessage(message("k1"), jobs: [job("k1:bob")]) == .stored)
+            #expect(try await store.storeMessage(message("k2"), jobs: [job("k2:bob")]) == .duplicate(msgKey: "k1", msgTime: 1_795_000_000))
+            #expect(try await store.stats().lanes[.chat]?.pending == 1, "the duplicate enqueued nothing")
+            #expect(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "k1") == ["bob"])
+            #expect(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "k2").isEmpty)
+            fixture.clock.advance(millis: 120_001)
+            #expect(try await store.storeMessage(message("k3"), jobs: [job("k3:bob")]) == .stored, "after the window it is a new message")
+            #expect(try await store.storeMessage(message("k4", dedupe: "other"), jobs: []) == .stored)
+            #expect(try await store.stats().lanes[.chat]?.pending == 2)
+        }
+    }
+
     @Test("a counted message raises the badge once, however often it is enqueued", arguments: Backend.available)
     func badge(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in
