@@ -196,7 +196,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "DaemonTests", dependencies: ["pushd", "Queue", "Messaging", "Emulator", "PushCore"]),
+        .testTarget(name: "DaemonTests", dependencies: ["pushd", "Queue", "Messaging", "Emulator", "PushCore", "UserSig"]),
         .testTarget(
             name: "PushdConfigTests",
             dependencies: ["PushdConfig", "PushCore", .product(name: "Crypto", package: "swift-crypto")]

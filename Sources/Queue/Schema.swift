@@ -10,10 +10,21 @@ import PushCore
 ///   purged, with the payload emptied.
 /// - `devices`, `push_records`, `dead_letters`: as their names say.
 enum Schema {
+    /// Column types per dialect.
+    struct Types {
+        let int: String
+        let blob: String
+        let serial: String
+
+        init(_ dialect: Dialect) {
+            int = dialect == .sqlite ? "INTEGER" : "BIGINT"
+            blob = dialect == .sqlite ? "BLOB" : "BYTEA"
+            serial = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+        }
+    }
+
     static func sql(_ dialect: Dialect) -> [String] {
-        let int = dialect == .sqlite ? "INTEGER" : "BIGINT"
-        let blob = dialect == .sqlite ? "BLOB" : "BYTEA"
-        let serial = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+        let (int, blob, serial) = { (t: Types) in (t.int, t.blob, t.serial) }(Types(dialect))
         return [
             """
             CREATE TABLE jobs (
@@ -91,7 +102,7 @@ enum Schema {
 
     /// Version 2: accounts and their profile items.
     static func v2(_ dialect: Dialect) -> [String] {
-        let int = dialect == .sqlite ? "INTEGER" : "BIGINT"
+        let int = Types(dialect).int
         return [
             """
             CREATE TABLE accounts (
@@ -115,9 +126,7 @@ enum Schema {
 
     /// Version 3: messages.
     static func v3(_ dialect: Dialect) -> [String] {
-        let int = dialect == .sqlite ? "INTEGER" : "BIGINT"
-        let blob = dialect == .sqlite ? "BLOB" : "BYTEA"
-        let serial = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+        let (int, blob, serial) = { (t: Types) in (t.int, t.blob, t.serial) }(Types(dialect))
         return [
             """
             CREATE TABLE messages (

@@ -4,6 +4,7 @@ import Messaging
 import PushCore
 import Queue
 import Testing
+import UserSig
 
 /// `pushd serve`, `enqueue` and `dlq` as child processes against an emulator in the test process.
 @Suite("pushd daemon", .serialized)
@@ -156,6 +157,44 @@ struct DaemonTests {
         serve.kill(SIGTERM)
         #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
         try await store.close()
+        await setup.stop()
+    }
+
+    @Test("over HTTP: import accounts, register a device, sendmsg; the push reaches the emulator and get_push_records shows it")
+    func restEndToEnd() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 2\n")
+        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8)
+        let key = try #require(yaml.components(separatedBy: "secret_key: \"").dropFirst().first?.split(separator: "\"").first.map(String.init))
+        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
+        try await serve.waitFor("listening on")
+        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
+        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        func call(_ command: String, _ body: String, as identifier: String = "administrator") async throws -> [String: Any] {
+            let sig = UserSig.generate(sdkAppID: 1_400_000_000, key: key, identifier: identifier, time: Int64(Date().timeIntervalSince1970))
+            let url = "http://127.0.0.1:\(port)/v4/\(command)?sdkappid=1400000000&identifier=\(identifier)&usersig=\(sig)&random=1&contenttype=json"
+            let data = try await Setup.curl(["-X", "POST", "-d", body, url])
+            return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        }
+        #expect(try await call("im_open_login_svc/multiaccount_import", #"{"AccountList": [{"UserID": "alice", "Nick": "Alice"}, {"UserID": "bob"}]}"#)["ErrorCode"] as? Int == 0)
+        let token = String(repeating: "5", count: 64)
+        #expect(try await call("pushd/register_device", #"{"DeviceId": "iphone", "Vendor": "apns", "Token": "\#(token)"}"#, as: "bob")["ErrorCode"] as? Int == 0)
+        #expect(try await call("pushd/report_state", #"{"DeviceId": "iphone", "State": "PushOnline", "Unread": 2}"#, as: "bob")["ErrorCode"] as? Int == 0)
+        let sent = try await call(
+            "openim/sendmsg", #"{"From_Account": "alice", "To_Account": "bob", "MsgRandom": 7, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi bob"}}]}"#
+        )
+        let msgKey = try #require(sent["MsgKey"] as? String, "\(sent)")
+        var records: [[String: Any]] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while records.isEmpty, ContinuousClock.now < deadline {
+            records = try await call("pushd/get_push_records", #"{"MsgKey": "\#(msgKey)"}"#)["Records"] as? [[String: Any]] ?? []
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(records.first?["Outcome"] as? String == "Delivered" && records.first?["DeviceId"] as? String == "iphone", "\(records)")
+        let requests = try JSONSerialization.jsonObject(with: try await setup.admin("GET", "/admin/requests?vendor=apns")) as? [[String: Any]] ?? []
+        let body = try #require(requests.last?["body"] as? String)
+        #expect(body.contains(#""alert":"Alice:hi bob""#) && body.contains(#""badge":3"#), "\(body)")
+        serve.kill(SIGTERM)
+        #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
         await setup.stop()
     }
 
