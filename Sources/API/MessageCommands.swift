@@ -36,7 +36,8 @@ struct MessageCommands: Sendable {
         guard let msgBody = request["MsgBody"] as? [Any], !msgBody.isEmpty else {
             throw TencentError(code: 90007, message: "MsgBody must be a non-empty array")
         }
-        let msgBodyJSON = try JSONSerialization.data(withJSONObject: msgBody)
+        // Sorted keys: the same content gives the same bytes, so the same CRC32 for de-duplication.
+        let msgBodyJSON = try JSONSerialization.data(withJSONObject: msgBody, options: [.sortedKeys])
         guard msgBodyJSON.count <= Self.maxMsgBodyBytes else {
             throw TencentError(code: TencentError.invalidMsgBodyCode, message: "MsgBody is over 12 KB")
         }

@@ -56,6 +56,10 @@ func withStore<T: Sendable>(_ config: PushdConfig, _ body: @Sendable (any PushSt
 struct BuiltInEmulator {
     let running: GatewayEmulator.Running
     let base: String
+    /// What the emulator received, for `GET /emulator/requests`.
+    let state: EmulatorState
+    /// The demo config written beside the CA (it holds the demo app's UserSig key).
+    let configFile: String
 
     /// Starts the emulator and rewrites `config` to use it; the demo files go to `folder`.
     static func start(into config: inout PushdConfig, folder: String) async throws -> BuiltInEmulator {
@@ -76,6 +80,6 @@ struct BuiltInEmulator {
             if config.apps[index].defaultTitle.isEmpty { config.apps[index].defaultTitle = demoApp.defaultTitle }
         }
         config.tls.caFile = caFile
-        return BuiltInEmulator(running: running, base: base)
+        return BuiltInEmulator(running: running, base: base, state: state, configFile: path)
     }
 }

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import PushCore
 import PushdConfig
 import Queue
 import ServiceLifecycle
@@ -46,8 +47,8 @@ struct ServeCommand: ParsableCommand {
             let started = try await BuiltInEmulator.start(into: &config, folder: (dataFolder as NSString).appendingPathComponent("emulator"))
             emulator = started
             logger.notice(
-                "no vendor credentials configured: every vendor is the built-in emulator",
-                metadata: ["emulator": "\(started.base)", "requests": "\(started.base)/admin/requests"]
+                "no vendor credentials configured: every vendor is the built-in emulator; what it receives is at GET /emulator/requests",
+                metadata: ["emulator": "\(started.base)", "demo_config": "\(started.configFile)"]
             )
         }
         let problems = ConfigValidator().validate(config).filter { $0.kind != .warning }
@@ -82,6 +83,14 @@ struct ServeCommand: ParsableCommand {
             )
         }
         RestAPI(config: config, store: store, logger: logger).addRoutes(to: router)
+        if let state = emulator?.state {
+            // The built-in emulator's recorder on pushd's own port, so a demo needs no TLS client.
+            router.get("emulator/requests") { request, _ -> Response in
+                let vendor = request.uri.queryParameters.get("vendor").flatMap(Vendor.init(rawValue:))
+                let data = try JSONEncoder().encode(state.requests(vendor: vendor))
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            }
+        }
         let backend = config.storage.backend == "postgres" ? "postgres" : "sqlite \(config.storage.path)"
         var app = Application(
             router: router, configuration: .init(address: .hostname(address.host, port: address.port)),

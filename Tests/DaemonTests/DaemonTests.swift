@@ -74,7 +74,8 @@ struct DaemonTests {
 
     @Test("SIGKILL with thousands of jobs in flight: after a restart every job reaches the emulator, none is lost")
     func crashAndRestart() async throws {
-        let setup = try await Setup(dispatcher: "  lease_seconds: 2\n  shutdown_grace_seconds: 3\n  workers: 4\n  batch_size: 64\n")
+        // A short lease so the crashed process's jobs come back quickly, but longer than a batch takes.
+        let setup = try await Setup(dispatcher: "  lease_seconds: 5\n  shutdown_grace_seconds: 3\n  workers: 4\n  batch_size: 64\n")
         let n = 3_000
         let store = try setup.store()
         let now = SystemEpochClock().nowMillis()
