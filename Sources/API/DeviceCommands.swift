@@ -15,6 +15,8 @@ struct DeviceCommands: Sendable {
             "pushd/unregister_device": .init(adminOnly: false, run: unregister),
             "pushd/report_state": .init(adminOnly: false, run: reportState),
             "pushd/get_devices": .init(adminOnly: false, run: getDevices),
+            "openim/query_online_status": .init(adminOnly: true, run: { try await onlineStatus($0, $1, key: "Status") }),
+            "openim/querystate": .init(adminOnly: true, run: { try await onlineStatus($0, $1, key: "State") }),
         ]
     }
 
@@ -101,6 +103,45 @@ struct DeviceCommands: Sendable {
             return item
         }
         return .ok([("UserID", user), ("Devices", devices)])
+    }
+
+    struct StatusQuery: Decodable {
+        var To_Account: [String]
+        var IsNeedDetail: Int?
+    }
+
+    /// A user's state: `Online` when any device is, else `PushOnline` when any device still gets
+    /// pushes, else `Offline`; per device in `Detail`. Not imported: `ErrorList` with 70107.
+    func onlineStatus(_ caller: RestAPI.Caller, _ body: Data, key: String) async throws -> RestReply {
+        let query = try RestAPI.decode(StatusQuery.self, body)
+        guard !query.To_Account.isEmpty, query.To_Account.count <= 500 else {
+            throw TencentError(code: 90011, message: "To_Account must hold 1 to 500 accounts")
+        }
+        let app = caller.app.sdkAppID
+        let imported = try await store.importedAccounts(sdkAppID: app, userIDs: query.To_Account)
+        let devices = Dictionary(grouping: try await store.devices(sdkAppID: app, userIDs: query.To_Account), by: \.userID)
+        let now = clock.nowMillis()
+        var results: [[String: any Sendable]] = []
+        var errors: [[String: any Sendable]] = []
+        for user in query.To_Account {
+            guard imported.contains(user) || devices[user] != nil else {
+                errors.append(["To_Account": user, "ErrorCode": RestCode.notImported])
+                continue
+            }
+            let states = (devices[user] ?? []).map { d -> (Device, DeviceState) in
+                (d, PushAudience.exclusion(of: d, nowMillis: now) == .stale ? .offline : d.state)
+            }
+            let overall: DeviceState =
+                states.contains { $0.1 == .online } ? .online : states.contains { $0.1 == .pushOnline && $0.0.invalidatedAtMillis == nil } ? .pushOnline : .offline
+            var item: [String: any Sendable] = ["To_Account": user, key: overall.rawValue]
+            if query.IsNeedDetail == 1 {
+                item["Detail"] = states.filter { $0.1 != .offline }.map { d, state -> [String: any Sendable] in
+                    ["Platform": d.vendor == .apns ? "iPhone" : "Android", "Status": state.rawValue, "DeviceId": d.deviceID]
+                }
+            }
+            results.append(item)
+        }
+        return .ok([("QueryResult", results), ("ErrorList", errors)])
     }
 
     static func require(_ condition: Bool, _ message: String) throws(TencentError) {

@@ -221,4 +221,28 @@ struct RestAPITests {
         }
         #expect(try await f.store.stats().lanes[.chat]?.pending == 0)
     }
+
+    @Test("query_online_status (Status) and querystate (State): Online beats PushOnline beats Offline; unknown accounts in ErrorList")
+    func onlineStatus() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["bob", "carol", "dave"]}"#)) == 0)
+        let token = String(repeating: "0", count: 64)
+        for (user, device, state) in [("bob", "phone", "PushOnline"), ("bob", "pad", "Online"), ("carol", "phone", "PushOnline")] {
+            #expect(Self.code(try await f.call("pushd/register_device", #"{"UserID": "\#(user)", "DeviceId": "\#(device)", "Vendor": "apns", "Token": "\#(token)"}"#)) == 0)
+            #expect(Self.code(try await f.call("pushd/report_state", #"{"UserID": "\#(user)", "DeviceId": "\#(device)", "State": "\#(state)"}"#)) == 0)
+        }
+        let body = #"{"To_Account": ["bob", "carol", "dave", "ghost"], "IsNeedDetail": 1}"#
+        var reply = try await f.call("openim/query_online_status", body)
+        var results = reply["QueryResult"] as? [[String: Any]] ?? []
+        #expect(results.map { $0["Status"] as? String ?? "" } == ["Online", "PushOnline", "Offline"])
+        #expect((results.first?["Detail"] as? [[String: Any]])?.count == 2)
+        #expect((reply["ErrorList"] as? [[String: Any]])?.first?["ErrorCode"] as? Int == 70107)
+        reply = try await f.call("openim/querystate", body)
+        results = reply["QueryResult"] as? [[String: Any]] ?? []
+        #expect(results.map { $0["State"] as? String ?? "" } == ["Online", "PushOnline", "Offline"])
+        f.clock.advance(seconds: 8 * 86_400)
+        results = (try await f.call("openim/querystate", body))["QueryResult"] as? [[String: Any]] ?? []
+        #expect(results[1]["State"] as? String == "Offline", "PushOnline expires after 7 days")
+        #expect(Self.code(try await f.call("openim/querystate", body, as: "bob")) == 60010)
+    }
 }
