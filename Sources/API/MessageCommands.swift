@@ -17,59 +17,114 @@ struct MessageCommands: Sendable {
     var commands: [String: RestAPI.Command] {
         [
             "openim/sendmsg": .init(adminOnly: true, run: sendmsg),
+            "openim/batchsendmsg": .init(adminOnly: true, run: batchsendmsg),
             "pushd/get_push_records": .init(adminOnly: true, run: pushRecords),
         ]
     }
 
-    @Sendable func sendmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        guard let request = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            throw TencentError(code: RestCode.badJSON, message: "body is not a JSON object")
-        }
-        guard let to = request["To_Account"] as? String, !to.isEmpty else {
-            throw TencentError(code: 90003, message: "To_Account must be a non-empty string")
-        }
-        let from = (request["From_Account"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? caller.app.admin
-        guard let random = Self.uint32(request["MsgRandom"]) else {
-            throw TencentError(code: 90005, message: "MsgRandom is required: an integer from 0 to 4294967295")
-        }
-        let seq = Self.uint32(request["MsgSeq"]) ?? Int64(UInt32.random(in: 1...UInt32.max))
-        guard let msgBody = request["MsgBody"] as? [Any], !msgBody.isEmpty else {
-            throw TencentError(code: 90007, message: "MsgBody must be a non-empty array")
-        }
-        // Sorted keys: the same content gives the same bytes, so the same CRC32 for de-duplication.
-        let msgBodyJSON = try JSONSerialization.data(withJSONObject: msgBody, options: [.sortedKeys])
-        guard msgBodyJSON.count <= Self.maxMsgBodyBytes else {
-            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "MsgBody is over 12 KB")
-        }
-        let lifetime = min(max(Self.int(request["MsgLifeTime"]) ?? PushMessage.defaultLifetime, 0), PushMessage.defaultLifetime)
+    /// The fields of a C2C send, validated once for all its recipients.
+    struct C2C {
+        var from: String
+        var random: Int64
+        var seq: Int64
+        var msgBody: [Any]
+        var crc: UInt32
+        var lifetime: Int
+        var msgTime: Int64
+        var msgKey: String
+        var request: [String: Any]
 
-        // The push job: the message's own fields plus the sender's nickname.
-        let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [from, to])
-        guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
-        let nick = profiles[from]?[AccountCommands.nickTag].map(AccountCommands.value) as? String
-        let msgTime = Self.int(request["MsgTimeStamp"]).map(Int64.init) ?? clock.nowSeconds()
-        let msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"
+        init(_ request: [String: Any], caller: RestAPI.Caller, now: Int64) throws(TencentError) {
+            self.request = request
+            from = (request["From_Account"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? caller.app.admin
+            guard let random = MessageCommands.uint32(request["MsgRandom"]) else {
+                throw TencentError(code: 90005, message: "MsgRandom is required: an integer from 0 to 4294967295")
+            }
+            self.random = random
+            seq = MessageCommands.uint32(request["MsgSeq"]) ?? Int64(UInt32.random(in: 1...UInt32.max))
+            guard let msgBody = request["MsgBody"] as? [Any], !msgBody.isEmpty else {
+                throw TencentError(code: 90007, message: "MsgBody must be a non-empty array")
+            }
+            self.msgBody = msgBody
+            // Sorted keys: the same content gives the same bytes, so the same CRC32 for de-duplication.
+            guard let json = try? JSONSerialization.data(withJSONObject: msgBody, options: [.sortedKeys]) else {
+                throw TencentError(code: 90007, message: "MsgBody must be a JSON array")
+            }
+            guard json.count <= MessageCommands.maxMsgBodyBytes else {
+                throw TencentError(code: TencentError.invalidMsgBodyCode, message: "MsgBody is over 12 KB")
+            }
+            crc = CRC32.checksum(json)
+            lifetime = min(max(MessageCommands.int(request["MsgLifeTime"]) ?? PushMessage.defaultLifetime, 0), PushMessage.defaultLifetime)
+            msgTime = MessageCommands.int(request["MsgTimeStamp"]).map(Int64.init) ?? now
+            msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"
+        }
+    }
+
+    /// Stores the message for one recipient with its push job (the sender's nickname as prefix).
+    func deliver(_ m: C2C, to: String, nick: String?, caller: RestAPI.Caller, body: Data) async throws -> StoredMessage {
         var job: [String: Any] = [
-            "SdkAppID": caller.app.sdkAppID, "To_Account": to, "IdempotencyKey": "\(msgKey):\(to)", "MsgBody": msgBody,
-            "MsgLifeTime": lifetime, "ConversationType": "C2C",
+            "SdkAppID": caller.app.sdkAppID, "To_Account": to, "IdempotencyKey": "\(m.msgKey):\(to)", "MsgBody": m.msgBody,
+            "MsgLifeTime": m.lifetime, "ConversationType": "C2C",
         ]
-        for key in ["OfflinePushInfo", "SendMsgControl"] { job[key] = request[key] }
+        for key in ["OfflinePushInfo", "SendMsgControl"] { job[key] = m.request[key] }
         if let nick { job["SenderNick"] = nick }
         let payload = try JSONSerialization.data(withJSONObject: job)
         // Decoding the job validates the message (element types, one TIMCustomElem, field types).
         let spec = try PushJobSpec.decode(payload)
-        let jobs = lifetime > 0 ? [spec.newJob(payload: payload)] : []
-
-        let dedupe = "\(from)|\(seq)|\(random)|\(CRC32.checksum(msgBodyJSON))"
         let message = NewMessage(
-            sdkAppID: caller.app.sdkAppID, msgKey: msgKey, fromAccount: from, toAccount: to, msgSeq: seq, msgRandom: random, msgTime: msgTime,
-            body: body, dedupeKey: dedupe, dedupeWindowMillis: Self.dedupeWindowMillis,
-            expiresAtMillis: clock.nowMillis() + Int64(lifetime) * 1000
+            sdkAppID: caller.app.sdkAppID, msgKey: m.msgKey, fromAccount: m.from, toAccount: to, msgSeq: m.seq, msgRandom: m.random,
+            msgTime: m.msgTime, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.crc)",
+            dedupeWindowMillis: Self.dedupeWindowMillis, expiresAtMillis: clock.nowMillis() + Int64(m.lifetime) * 1000
         )
-        switch try await store.storeMessage(message, jobs: jobs) {
-        case .stored: return .ok([("MsgTime", msgTime), ("MsgKey", msgKey)])
+        return try await store.storeMessage(message, jobs: m.lifetime > 0 ? [spec.newJob(payload: payload)] : [])
+    }
+
+    static func object(_ body: Data) throws(TencentError) -> [String: Any] {
+        guard let request = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw TencentError(code: RestCode.badJSON, message: "body is not a JSON object")
+        }
+        return request
+    }
+
+    @Sendable func sendmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let request = try Self.object(body)
+        guard let to = request["To_Account"] as? String, !to.isEmpty else {
+            throw TencentError(code: 90003, message: "To_Account must be a non-empty string")
+        }
+        let m = try C2C(request, caller: caller, now: clock.nowSeconds())
+        let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [m.from, to])
+        guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
+        let nick = profiles[m.from]?[AccountCommands.nickTag].map(AccountCommands.value) as? String
+        switch try await deliver(m, to: to, nick: nick, caller: caller, body: body) {
+        case .stored: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         case .duplicate(let key, let time): return .ok([("MsgTime", time), ("MsgKey", key)])
         }
+    }
+
+    /// Up to 500 recipients, one `MsgKey`; recipients that are not imported go to `ErrorList`.
+    @Sendable func batchsendmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let request = try Self.object(body)
+        guard let list = request["To_Account"] as? [Any], !list.isEmpty else {
+            throw TencentError(code: 90003, message: "To_Account must be a non-empty array of strings")
+        }
+        let recipients = try list.enumerated().map { index, item throws(TencentError) -> String in
+            guard let user = item as? String, !user.isEmpty else { throw TencentError(code: 90003, message: "To_Account[\(index)] must be a string") }
+            return user
+        }
+        guard recipients.count <= 500 else { throw TencentError(code: 90011, message: "at most 500 recipients per batch") }
+        let m = try C2C(request, caller: caller, now: clock.nowSeconds())
+        let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [m.from] + recipients)
+        let nick = profiles[m.from]?[AccountCommands.nickTag].map(AccountCommands.value) as? String
+        var errors: [[String: any Sendable]] = []
+        var seen = Set<String>()
+        for to in recipients where seen.insert(to).inserted {
+            guard profiles[to] != nil else {
+                errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
+                continue
+            }
+            _ = try await deliver(m, to: to, nick: nick, caller: caller, body: body)
+        }
+        return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
     }
 
     struct RecordsQuery: Decodable {

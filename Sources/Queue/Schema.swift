@@ -143,7 +143,7 @@ enum Schema {
               dedupe TEXT NOT NULL,
               created_at \(int) NOT NULL,
               expires_at \(int) NOT NULL,
-              UNIQUE (app, msg_key)
+              UNIQUE (app, msg_key, to_account)
             )
             """,
             "CREATE INDEX messages_dedupe ON messages (app, dedupe, created_at)",

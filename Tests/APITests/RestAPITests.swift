@@ -245,4 +245,20 @@ struct RestAPITests {
         #expect(results[1]["State"] as? String == "Offline", "PushOnline expires after 7 days")
         #expect(Self.code(try await f.call("openim/querystate", body, as: "bob")) == 60010)
     }
+
+    @Test("batchsendmsg: one MsgKey, a push job per imported recipient, the others in ErrorList; over 500 is 90011")
+    func batchsendmsg() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["alice", "bob", "carol"]}"#)) == 0)
+        let text = #"[{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello all"}}]"#
+        let reply = try await f.call("openim/batchsendmsg", #"{"From_Account": "alice", "To_Account": ["bob", "carol", "ghost", "bob"], "MsgRandom": 5, "MsgBody": \#(text)}"#)
+        #expect(Self.code(reply) == 0, "\(reply)")
+        let key = try #require(reply["MsgKey"] as? String)
+        #expect((reply["ErrorList"] as? [[String: Any]])?.map { $0["To_Account"] as? String ?? "" } == ["ghost"])
+        let jobs = try await f.store.claim(limit: 10, leaseMillis: 1_000)
+        #expect(Set(jobs.map(\.idempotencyKey)) == ["\(key):bob", "\(key):carol"])
+        let many = (0..<501).map { "\"u\($0)\"" }.joined(separator: ",")
+        #expect(Self.code(try await f.call("openim/batchsendmsg", #"{"To_Account": [\#(many)], "MsgRandom": 1, "MsgBody": \#(text)}"#)) == 90011)
+        #expect(Self.code(try await f.call("openim/batchsendmsg", #"{"To_Account": ["bob", 7], "MsgRandom": 1, "MsgBody": \#(text)}"#)) == 90003)
+    }
 }
