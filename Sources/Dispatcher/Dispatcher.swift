@@ -121,6 +121,8 @@ public final class Dispatcher: Service, Sendable {
                 let store = self.store
                 try await Task { try await store.complete(completions) }.value
             } catch {
+                // Cancelled at shutdown: the leases of anything claimed run out; nothing to report.
+                if Task.isCancelled || isStopping { break }
                 // The store is failing: the leases will run out and the jobs come back.
                 failures += 1
                 logger.error("worker \(index): store failure, backing off", metadata: ["error": "\(error)"])
