@@ -18,6 +18,7 @@ struct MessageCommands: Sendable {
         [
             "openim/sendmsg": .init(adminOnly: true, run: sendmsg),
             "openim/batchsendmsg": .init(adminOnly: true, run: batchsendmsg),
+            "timpush/batch": .init(adminOnly: true, run: pushBatch),
             "pushd/get_push_records": .init(adminOnly: true, run: pushRecords),
         ]
     }
@@ -79,6 +80,18 @@ struct MessageCommands: Sendable {
         return try await store.storeMessage(message, jobs: m.lifetime > 0 ? [spec.newJob(payload: payload)] : [])
     }
 
+    /// `To_Account` of a batch: 1 to 500 strings (90003 for a non-string, 90011 beyond 500).
+    static func recipients(_ request: [String: Any]) throws(TencentError) -> [String] {
+        guard let list = request["To_Account"] as? [Any] else {
+            throw TencentError(code: 90003, message: "To_Account must be an array of strings")
+        }
+        guard (1...500).contains(list.count) else { throw TencentError(code: 90011, message: "To_Account must hold 1 to 500 accounts") }
+        return try list.enumerated().map { index, item throws(TencentError) -> String in
+            guard let user = item as? String, !user.isEmpty else { throw TencentError(code: 90003, message: "To_Account[\(index)] must be a string") }
+            return user
+        }
+    }
+
     static func object(_ body: Data) throws(TencentError) -> [String: Any] {
         guard let request = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             throw TencentError(code: RestCode.badJSON, message: "body is not a JSON object")
@@ -104,14 +117,7 @@ struct MessageCommands: Sendable {
     /// Up to 500 recipients, one `MsgKey`; recipients that are not imported go to `ErrorList`.
     @Sendable func batchsendmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let request = try Self.object(body)
-        guard let list = request["To_Account"] as? [Any], !list.isEmpty else {
-            throw TencentError(code: 90003, message: "To_Account must be a non-empty array of strings")
-        }
-        let recipients = try list.enumerated().map { index, item throws(TencentError) -> String in
-            guard let user = item as? String, !user.isEmpty else { throw TencentError(code: 90003, message: "To_Account[\(index)] must be a string") }
-            return user
-        }
-        guard recipients.count <= 500 else { throw TencentError(code: 90011, message: "at most 500 recipients per batch") }
+        let recipients = try Self.recipients(request)
         let m = try C2C(request, caller: caller, now: clock.nowSeconds())
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [m.from] + recipients)
         let nick = profiles[m.from]?[AccountCommands.nickTag].map(AccountCommands.value) as? String
@@ -127,17 +133,68 @@ struct MessageCommands: Sendable {
         return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
     }
 
-    struct RecordsQuery: Decodable {
-        var MsgKey: String
+    /// `timpush/batch`: a push without a message for up to 500 users (`OfflinePushInfo`, optional
+    /// `MsgBody`). The `TaskId` comes from sender and `MsgRandom`, so a retried call pushes nothing twice.
+    @Sendable func pushBatch(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let request = try Self.object(body)
+        guard let from = request["From_Account"] as? String, !from.isEmpty else {
+            throw TencentError(code: RestCode.badJSON, message: "From_Account must be a non-empty string")
+        }
+        let recipients = try Self.recipients(request)
+        guard let random = Self.uint32(request["MsgRandom"]) else {
+            throw TencentError(code: 90005, message: "MsgRandom is required: an integer from 0 to 4294967295")
+        }
+        guard let info = request["OfflinePushInfo"] as? [String: Any] else {
+            throw TencentError(code: RestCode.badJSON, message: "OfflinePushInfo must be an object")
+        }
+        if let dataID = request["DataId"] { try DeviceCommands.require((dataID as? String)?.utf8.count ?? 65 <= 64, "DataId must be a string of at most 64 bytes") }
+        let taskID = String(format: "batch_%08x_%08x", UInt32(random), CRC32.checksum(Data("\(caller.app.sdkAppID)|\(from)".utf8)))
+        let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [from] + recipients)
+        let nick = profiles[from]?[AccountCommands.nickTag].map(AccountCommands.value) as? String
+        var jobs: [NewJob] = []
+        var errors: [[String: any Sendable]] = []
+        for to in Set(recipients).sorted() {
+            guard profiles[to] != nil else {
+                errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
+                continue
+            }
+            var job: [String: Any] = [
+                "SdkAppID": caller.app.sdkAppID, "To_Account": to, "IdempotencyKey": "\(taskID):\(to)",
+                "MsgBody": request["MsgBody"] ?? [Any](), "OfflinePushInfo": info, "ConversationType": "C2C",
+            ]
+            if let nick { job["SenderNick"] = nick }
+            let payload = try JSONSerialization.data(withJSONObject: job)
+            jobs.append(try PushJobSpec.decode(payload).newJob(payload: payload))
+        }
+        try await store.enqueue(jobs)
+        return .ok([("TaskId", taskID), ("ErrorList", errors)])
     }
 
-    /// Per device of a C2C message: vendor, outcome, reason, vendor message id, attempts, time.
+    struct RecordsQuery: Decodable {
+        var MsgKey: String?
+        var TaskId: String?
+        var UserID: String?
+    }
+
+    /// Per device of a C2C message (`MsgKey`) or of one user of a push task (`TaskId`, `UserID`):
+    /// vendor, outcome, reason, vendor message id, attempts, time.
     @Sendable func pushRecords(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let query = try RestAPI.decode(RecordsQuery.self, body)
+        // Job keys are "<MsgKey or TaskId>:<recipient>".
+        let prefix: String
+        let recipients: [String]
+        if let msgKey = query.MsgKey, !msgKey.isEmpty {
+            prefix = msgKey
+            recipients = try await store.messageRecipients(sdkAppID: caller.app.sdkAppID, msgKey: msgKey)
+        } else if let task = query.TaskId, !task.isEmpty, let user = query.UserID, !user.isEmpty {
+            prefix = task
+            recipients = [user]
+        } else {
+            throw TencentError(code: RestCode.badJSON, message: "MsgKey, or TaskId and UserID, are required")
+        }
         var items: [[String: any Sendable]] = []
-        // The job keys of a message are "<MsgKey>:<recipient>"; the message names its recipient.
-        for recipient in try await store.messageRecipients(sdkAppID: caller.app.sdkAppID, msgKey: query.MsgKey) {
-            for r in try await store.pushRecords(sdkAppID: caller.app.sdkAppID, idempotencyKey: "\(query.MsgKey):\(recipient)") {
+        for recipient in recipients {
+            for r in try await store.pushRecords(sdkAppID: caller.app.sdkAppID, idempotencyKey: "\(prefix):\(recipient)") {
                 items.append([
                     "UserID": recipient, "DeviceId": r.deviceID, "Vendor": r.vendor, "Outcome": r.outcome.rawValue, "Reason": r.reason ?? "",
                     "VendorMessageId": r.vendorMessageID ?? "", "Attempts": r.attempts, "Time": r.atMillis,

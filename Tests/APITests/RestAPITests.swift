@@ -261,4 +261,24 @@ struct RestAPITests {
         #expect(Self.code(try await f.call("openim/batchsendmsg", #"{"To_Account": [\#(many)], "MsgRandom": 1, "MsgBody": \#(text)}"#)) == 90011)
         #expect(Self.code(try await f.call("openim/batchsendmsg", #"{"To_Account": ["bob", 7], "MsgRandom": 1, "MsgBody": \#(text)}"#)) == 90003)
     }
+
+    @Test("timpush/batch: push-only jobs for imported users, a TaskId stable across retries, no message stored")
+    func timpushBatch() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["ops", "bob", "carol"]}"#)) == 0)
+        let body = #"{"From_Account": "ops", "To_Account": ["bob", "carol", "ghost"], "MsgRandom": 9, "OfflinePushInfo": {"Title": "News", "Desc": "v2 is out"}}"#
+        let reply = try await f.call("timpush/batch", body)
+        #expect(Self.code(reply) == 0, "\(reply)")
+        let task = try #require(reply["TaskId"] as? String)
+        #expect(task.hasPrefix("batch_"))
+        #expect((reply["ErrorList"] as? [[String: Any]])?.first?["To_Account"] as? String == "ghost")
+        #expect(try await f.call("timpush/batch", body)["TaskId"] as? String == task, "a retried call is the same task")
+        let jobs = try await f.store.claim(limit: 10, leaseMillis: 1_000)
+        #expect(Set(jobs.map(\.idempotencyKey)) == ["\(task):bob", "\(task):carol"], "and pushes nothing twice")
+        #expect(Self.code(try await f.call("timpush/batch", #"{"From_Account": "ops", "To_Account": ["bob"], "MsgRandom": 9}"#)) == 90001)
+        #expect(Self.code(try await f.call("timpush/batch", #"{"From_Account": "ops", "To_Account": [], "MsgRandom": 9, "OfflinePushInfo": {}}"#)) == 90011)
+        let records = try await f.call("pushd/get_push_records", #"{"TaskId": "\#(task)", "UserID": "bob"}"#)
+        #expect(Self.code(records) == 0 && (records["Records"] as? [Any])?.isEmpty == true, "no outcome yet")
+        #expect(Self.code(try await f.call("pushd/get_push_records", #"{"TaskId": "\#(task)"}"#)) == 90001)
+    }
 }
