@@ -19,6 +19,7 @@ struct MessageCommands: Sendable {
             "openim/sendmsg": .init(adminOnly: true, run: sendmsg),
             "openim/batchsendmsg": .init(adminOnly: true, run: batchsendmsg),
             "timpush/batch": .init(adminOnly: true, run: pushBatch),
+            "openim/admin_getroammsg": .init(adminOnly: true, run: roamingMessages),
             "pushd/get_push_records": .init(adminOnly: true, run: pushRecords),
         ]
     }
@@ -168,6 +169,54 @@ struct MessageCommands: Sendable {
         }
         try await store.enqueue(jobs)
         return .ok([("TaskId", taskID), ("ErrorList", errors)])
+    }
+
+    struct RoamQuery: Decodable {
+        var Operator_Account: String?
+        var Peer_Account: String?
+        var From_Account: String?
+        var To_Account: String?
+        var MaxCnt: Int?
+        var MinTime: Int64?
+        var MaxTime: Int64?
+        var LastMsgKey: String?
+    }
+
+    /// One page of a C2C conversation, newest first; `LastMsgKey` continues from the previous page.
+    @Sendable func roamingMessages(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let q = try RestAPI.decode(RoamQuery.self, body)
+        guard let a = q.Operator_Account ?? q.From_Account, !a.isEmpty, let b = q.Peer_Account ?? q.To_Account, !b.isEmpty else {
+            throw TencentError(code: RestCode.badJSON, message: "Operator_Account and Peer_Account (or From_Account and To_Account) are required")
+        }
+        let limit = min(max(q.MaxCnt ?? 100, 1), 100)
+        let rows = try await store.conversation(
+            sdkAppID: caller.app.sdkAppID, between: a, and: b, minTime: q.MinTime ?? 0, maxTime: q.MaxTime ?? Int64(Int32.max) * 2,
+            before: q.LastMsgKey.flatMap { $0.isEmpty ? nil : $0 }, limit: limit + 1
+        )
+        let page = rows.prefix(limit)
+        let messages: [[String: any Sendable]] = page.map { row in
+            let request = (try? JSONSerialization.jsonObject(with: row.body)) as? [String: Any] ?? [:]
+            return [
+                "From_Account": row.fromAccount, "To_Account": row.toAccount, "MsgSeq": row.msgSeq, "MsgRandom": row.msgRandom,
+                "MsgTimeStamp": row.msgTime, "MsgFlagBits": 0, "IsPeerRead": 0, "MsgKey": row.msgKey,
+                "MsgBody": Self.sendable(request["MsgBody"] ?? [Any]()), "CloudCustomData": request["CloudCustomData"] as? String ?? "",
+            ]
+        }
+        return .ok([
+            ("Complete", rows.count > limit ? 0 : 1), ("MsgCnt", page.count), ("LastMsgTime", page.last?.msgTime ?? 0),
+            ("LastMsgKey", page.last?.msgKey ?? ""), ("MsgList", messages),
+        ])
+    }
+
+    /// A parsed JSON value as a tree of Sendable values, to be serialised again.
+    static func sendable(_ value: Any) -> any Sendable {
+        switch value {
+        case let object as [String: Any]: return object.mapValues { sendable($0) }
+        case let array as [Any]: return array.map { sendable($0) }
+        case let text as String: return text
+        case let number as NSNumber: return number
+        default: return NSNull()
+        }
     }
 
     struct RecordsQuery: Decodable {

@@ -263,3 +263,16 @@ public enum StoredMessage: Sendable, Equatable {
     /// A duplicate within the window: nothing written; the first copy's key and time.
     case duplicate(msgKey: String, msgTime: Int64)
 }
+
+/// A stored C2C message as the roaming query returns it.
+public struct MessageRow: Sendable, Equatable {
+    public var id: Int64
+    public var msgKey: String
+    public var fromAccount: String
+    public var toAccount: String
+    public var msgSeq: Int64
+    public var msgRandom: Int64
+    public var msgTime: Int64
+    /// The request body it was sent with.
+    public var body: Data
+}

@@ -496,6 +496,38 @@ public final class PostgresStore: PushStore {
         return recipients
     }
 
+    public func conversation(
+        sdkAppID: UInt64, between a: String, and b: String, minTime: Int64, maxTime: Int64, before: String?, limit: Int
+    ) async throws -> [MessageRow] {
+        let app = Int64(sdkAppID)
+        var cursor = (time: Int64.max, id: Int64.max)
+        if let before {
+            var found = false
+            for try await (time, id) in try await client.query(
+                "SELECT msg_time, id FROM messages WHERE app = \(app) AND msg_key = \(before) ORDER BY id LIMIT 1", logger: logger
+            ).decode((Int64, Int64).self) {
+                cursor = (time, id)
+                found = true
+            }
+            if !found { return [] }
+        }
+        var rows: [MessageRow] = []
+        for try await (id, key, from, to, seq, random, time, body) in try await client.query(
+            """
+            SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
+            WHERE app = \(app) AND group_id = '' AND ((from_account = \(a) AND to_account = \(b)) OR (from_account = \(b) AND to_account = \(a)))
+              AND msg_time BETWEEN \(minTime) AND \(maxTime) AND (msg_time < \(cursor.time) OR (msg_time = \(cursor.time) AND id < \(cursor.id)))
+            ORDER BY msg_time DESC, id DESC LIMIT \(Int64(limit))
+            """,
+            logger: logger
+        ).decode((Int64, String, String, String, Int64, Int64, Int64, ByteBuffer).self) {
+            rows.append(
+                MessageRow(id: id, msgKey: key, fromAccount: from, toAccount: to, msgSeq: seq, msgRandom: random, msgTime: time, body: Data(buffer: body))
+            )
+        }
+        return rows
+    }
+
     public func importAccounts(sdkAppID: UInt64, _ accounts: [(userID: String, profile: [String: String])]) async throws {
         let now = clock.nowMillis()
         let app = Int64(sdkAppID)

@@ -67,6 +67,12 @@ public protocol PushStore: Sendable {
     /// The recipients of a stored message (one for C2C).
     func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String]
 
+    /// C2C messages between `a` and `b` (either direction) with `msg_time` in `minTime...maxTime`,
+    /// newest first; with `before`, only those older than that message (`(msg_time, id)` order).
+    func conversation(
+        sdkAppID: UInt64, between a: String, and b: String, minTime: Int64, maxTime: Int64, before: String?, limit: Int
+    ) async throws -> [MessageRow]
+
     // MARK: Accounts and profiles
 
     /// Imports accounts (re-importing is harmless) and sets the given profile items of each.

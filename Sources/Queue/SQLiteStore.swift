@@ -361,6 +361,35 @@ public final class SQLiteStore: PushStore {
         }
     }
 
+    public func conversation(
+        sdkAppID: UInt64, between a: String, and b: String, minTime: Int64, maxTime: Int64, before: String?, limit: Int
+    ) async throws -> [MessageRow] {
+        try await pool.read { db in
+            var cursor = (time: Int64.max, id: Int64.max)
+            if let before {
+                guard let row = try Row.fetchOne(
+                    db, sql: "SELECT msg_time, id FROM messages WHERE app = ? AND msg_key = ? ORDER BY id LIMIT 1", arguments: [Int64(sdkAppID), before]
+                ) else { return [] }
+                cursor = (row["msg_time"], row["id"])
+            }
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
+                    WHERE app = ? AND group_id = '' AND ((from_account = ? AND to_account = ?) OR (from_account = ? AND to_account = ?))
+                      AND msg_time BETWEEN ? AND ? AND (msg_time < ? OR (msg_time = ? AND id < ?))
+                    ORDER BY msg_time DESC, id DESC LIMIT ?
+                    """,
+                arguments: [Int64(sdkAppID), a, b, b, a, minTime, maxTime, cursor.time, cursor.time, cursor.id, limit]
+            ).map { row in
+                MessageRow(
+                    id: row["id"], msgKey: row["msg_key"], fromAccount: row["from_account"], toAccount: row["to_account"],
+                    msgSeq: row["msg_seq"], msgRandom: row["msg_random"], msgTime: row["msg_time"], body: row["body"]
+                )
+            }
+        }
+    }
+
     public func importAccounts(sdkAppID: UInt64, _ accounts: [(userID: String, profile: [String: String])]) async throws {
         let now = clock.nowMillis()
         try await pool.write { db in

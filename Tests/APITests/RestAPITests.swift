@@ -281,4 +281,26 @@ struct RestAPITests {
         #expect(Self.code(records) == 0 && (records["Records"] as? [Any])?.isEmpty == true, "no outcome yet")
         #expect(Self.code(try await f.call("pushd/get_push_records", #"{"TaskId": "\#(task)"}"#)) == 90001)
     }
+
+    @Test("admin_getroammsg pages a conversation newest first with LastMsgKey, either naming scheme")
+    func roaming() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["alice", "bob"]}"#)) == 0)
+        for i in 0..<3 {
+            let (from, to) = i == 1 ? ("bob", "alice") : ("alice", "bob")
+            let body = #"{"From_Account": "\#(from)", "To_Account": "\#(to)", "MsgRandom": \#(i), "MsgTimeStamp": \#(1_000 + i), "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "m\#(i)"}}]}"#
+            #expect(Self.code(try await f.call("openim/sendmsg", body)) == 0)
+        }
+        var page = try await f.call("openim/admin_getroammsg", #"{"Operator_Account": "alice", "Peer_Account": "bob", "MaxCnt": 2}"#)
+        #expect(page["Complete"] as? Int == 0 && page["MsgCnt"] as? Int == 2, "\(page)")
+        var list = page["MsgList"] as? [[String: Any]] ?? []
+        #expect(list.map { $0["MsgTimeStamp"] as? Int ?? 0 } == [1_002, 1_001])
+        let text = ((list.first?["MsgBody"] as? [[String: Any]])?.first?["MsgContent"] as? [String: Any])?["Text"] as? String
+        #expect(text == "m2")
+        let last = try #require(page["LastMsgKey"] as? String)
+        page = try await f.call("openim/admin_getroammsg", #"{"From_Account": "bob", "To_Account": "alice", "MaxCnt": 2, "LastMsgKey": "\#(last)"}"#)
+        list = page["MsgList"] as? [[String: Any]] ?? []
+        #expect(page["Complete"] as? Int == 1 && list.map { $0["From_Account"] as? String ?? "" } == ["alice"])
+        #expect(Self.code(try await f.call("openim/admin_getroammsg", #"{"Operator_Account": "alice"}"#)) == 90001)
+    }
 }

@@ -212,6 +212,31 @@ struct QueueContractTests {
         }
     }
 
+    @Test("a conversation pages newest first, both directions, within the time range", arguments: Backend.available)
+    func conversation(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            for i in 0..<5 {
+                let (from, to) = i % 2 == 0 ? ("alice", "bob") : ("bob", "alice")
+                let m = NewMessage(
+                    sdkAppID: 1_400_000_000, msgKey: "k\(i)", fromAccount: from, toAccount: to, msgSeq: Int64(i), msgRandom: 1,
+                    msgTime: 1_000 + Int64(i / 2), body: Data("{}".utf8), dedupeKey: "d\(i)", dedupeWindowMillis: 0, expiresAtMillis: 0
+                )
+                #expect(try await store.storeMessage(m, jobs: []) == .stored)
+            }
+            let other = NewMessage(
+                sdkAppID: 1_400_000_000, msgKey: "x", fromAccount: "alice", toAccount: "carol", msgSeq: 9, msgRandom: 1, msgTime: 1_001,
+                body: Data("{}".utf8), dedupeKey: "dx", dedupeWindowMillis: 0, expiresAtMillis: 0
+            )
+            #expect(try await store.storeMessage(other, jobs: []) == .stored)
+            let first = try await store.conversation(sdkAppID: 1_400_000_000, between: "bob", and: "alice", minTime: 0, maxTime: 9_999, before: nil, limit: 3)
+            #expect(first.map(\.msgKey) == ["k4", "k3", "k2"])
+            let next = try await store.conversation(sdkAppID: 1_400_000_000, between: "bob", and: "alice", minTime: 0, maxTime: 9_999, before: "k2", limit: 3)
+            #expect(next.map(\.msgKey) == ["k1", "k0"])
+            let ranged = try await store.conversation(sdkAppID: 1_400_000_000, between: "alice", and: "bob", minTime: 1_001, maxTime: 1_001, before: nil, limit: 10)
+            #expect(ranged.map(\.msgKey) == ["k3", "k2"])
+        }
+    }
+
     @Test("a counted message raises the badge once, however often it is enqueued", arguments: Backend.available)
     func badge(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in
