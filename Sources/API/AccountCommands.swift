@@ -143,6 +143,11 @@ struct AccountCommands: Sendable {
         }
     }
 
+    /// A user's `Tag_Profile_IM_Nick` from `profiles`, the push prefix of their messages.
+    static func nick(of user: String, in profiles: [String: [String: String]]) -> String? {
+        profiles[user]?[nickTag].map(value) as? String
+    }
+
     struct Get: Decodable {
         var To_Account: [String]
         var TagList: [String]?

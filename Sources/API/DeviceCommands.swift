@@ -34,10 +34,10 @@ struct DeviceCommands: Sendable {
     @Sendable func register(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let r = try RestAPI.decode(Register.self, body)
         let user = try caller.subject(r.UserID)
-        try Self.require(!r.DeviceId.isEmpty && r.DeviceId.utf8.count <= 128, "DeviceId must be 1 to 128 bytes")
-        try Self.require(!r.Token.isEmpty && r.Token.utf8.count <= 4096, "Token must be 1 to 4096 bytes")
+        try RestAPI.require(!r.DeviceId.isEmpty && r.DeviceId.utf8.count <= 128, "DeviceId must be 1 to 128 bytes")
+        try RestAPI.require(!r.Token.isEmpty && r.Token.utf8.count <= 4096, "Token must be 1 to 4096 bytes")
         if r.Vendor == .apns {
-            try Self.require(r.Token.count == 64 && r.Token.allSatisfy(\.isHexDigit), "an APNs Token is 64 hexadecimal digits")
+            try RestAPI.require(r.Token.count == 64 && r.Token.allSatisfy(\.isHexDigit), "an APNs Token is 64 hexadecimal digits")
         }
         let app = caller.app.sdkAppID
         let existing = try await store.devices(sdkAppID: app, userIDs: [user]).first { $0.deviceID == r.DeviceId }
@@ -76,7 +76,7 @@ struct DeviceCommands: Sendable {
     @Sendable func reportState(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let r = try RestAPI.decode(Report.self, body)
         let user = try caller.subject(r.UserID)
-        if let unread = r.Unread { try Self.require(unread >= 0, "Unread must not be negative") }
+        if let unread = r.Unread { try RestAPI.require(unread >= 0, "Unread must not be negative") }
         guard try await store.setDeviceState(sdkAppID: caller.app.sdkAppID, userID: user, deviceID: r.DeviceId, state: r.State, unread: r.Unread)
         else {
             return .fail(RestCode.notImported, "DeviceId \(r.DeviceId) is not registered for \(user)")
@@ -142,9 +142,5 @@ struct DeviceCommands: Sendable {
             results.append(item)
         }
         return .ok([("QueryResult", results), ("ErrorList", errors)])
-    }
-
-    static func require(_ condition: Bool, _ message: String) throws(TencentError) {
-        if !condition { throw TencentError(code: RestCode.badJSON, message: message) }
     }
 }

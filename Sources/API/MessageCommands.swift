@@ -108,7 +108,7 @@ struct MessageCommands: Sendable {
         let m = try C2C(request, caller: caller, now: clock.nowSeconds())
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [m.from, to])
         guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
-        let nick = profiles[m.from]?[AccountCommands.nickTag].map(AccountCommands.value) as? String
+        let nick = AccountCommands.nick(of: m.from, in: profiles)
         switch try await deliver(m, to: to, nick: nick, caller: caller, body: body) {
         case .stored: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         case .duplicate(let key, let time): return .ok([("MsgTime", time), ("MsgKey", key)])
@@ -121,7 +121,7 @@ struct MessageCommands: Sendable {
         let recipients = try Self.recipients(request)
         let m = try C2C(request, caller: caller, now: clock.nowSeconds())
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [m.from] + recipients)
-        let nick = profiles[m.from]?[AccountCommands.nickTag].map(AccountCommands.value) as? String
+        let nick = AccountCommands.nick(of: m.from, in: profiles)
         var errors: [[String: any Sendable]] = []
         var seen = Set<String>()
         for to in recipients where seen.insert(to).inserted {
@@ -148,10 +148,10 @@ struct MessageCommands: Sendable {
         guard let info = request["OfflinePushInfo"] as? [String: Any] else {
             throw TencentError(code: RestCode.badJSON, message: "OfflinePushInfo must be an object")
         }
-        if let dataID = request["DataId"] { try DeviceCommands.require((dataID as? String)?.utf8.count ?? 65 <= 64, "DataId must be a string of at most 64 bytes") }
+        if let dataID = request["DataId"] { try RestAPI.require((dataID as? String)?.utf8.count ?? 65 <= 64, "DataId must be a string of at most 64 bytes") }
         let taskID = String(format: "batch_%08x_%08x", UInt32(random), CRC32.checksum(Data("\(caller.app.sdkAppID)|\(from)".utf8)))
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [from] + recipients)
-        let nick = profiles[from]?[AccountCommands.nickTag].map(AccountCommands.value) as? String
+        let nick = AccountCommands.nick(of: from, in: profiles)
         var jobs: [NewJob] = []
         var errors: [[String: any Sendable]] = []
         for to in Set(recipients).sorted() {

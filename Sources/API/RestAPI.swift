@@ -107,6 +107,11 @@ public struct RestAPI: Sendable {
         return Caller(app: app, identifier: identifier)
     }
 
+    /// A body check: 90001 with `message` when it fails.
+    static func require(_ condition: Bool, _ message: String) throws(TencentError) {
+        if !condition { throw TencentError(code: RestCode.badJSON, message: message) }
+    }
+
     /// Decodes a command body; errors name the field.
     static func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws -> T {
         do {

@@ -125,7 +125,7 @@ struct JobProcessor: Sendable {
         let started = ContinuousClock.now
         let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
         let elapsed = ContinuousClock.now - started
-        let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        let nanos = elapsed.nanoseconds
         // Built only off the delivered path (or when debugging): metadata costs a few strings.
         var log: Logger { logger.with(job: job, device: device) }
         switch outcome {

@@ -69,8 +69,7 @@ public final class VendorTransport: Sendable {
         request.method = method
         request.headers = headers
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let parts = settings.timeout.components
-        let deadline = TimeAmount.nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
+        let deadline = TimeAmount.nanoseconds(settings.timeout.nanoseconds)
         let response = try await client.execute(request, timeout: deadline)
         let data = try await response.body.collect(upTo: 4 << 20)
         return Response(status: Int(response.status.code), headers: response.headers, body: Data(buffer: data))

@@ -24,22 +24,22 @@ enum Schema {
     }
 
     static func sql(_ dialect: Dialect) -> [String] {
-        let (int, blob, serial) = { (t: Types) in (t.int, t.blob, t.serial) }(Types(dialect))
+        let t = Types(dialect)
         return [
             """
             CREATE TABLE jobs (
-              id \(serial),
-              app \(int) NOT NULL,
+              id \(t.serial),
+              app \(t.int) NOT NULL,
               idempotency_key TEXT NOT NULL,
-              lane \(int) NOT NULL,
+              lane \(t.int) NOT NULL,
               user_id TEXT NOT NULL,
-              payload \(blob) NOT NULL,
+              payload \(t.blob) NOT NULL,
               devices TEXT,
-              attempts \(int) NOT NULL DEFAULT 0,
-              claim \(int) NOT NULL DEFAULT 0,
-              available_at \(int) NOT NULL,
-              enqueued_at \(int) NOT NULL,
-              done_at \(int),
+              attempts \(t.int) NOT NULL DEFAULT 0,
+              claim \(t.int) NOT NULL DEFAULT 0,
+              available_at \(t.int) NOT NULL,
+              enqueued_at \(t.int) NOT NULL,
+              done_at \(t.int),
               last_error TEXT,
               UNIQUE (app, idempotency_key)
             )
@@ -48,25 +48,25 @@ enum Schema {
             "CREATE INDEX jobs_done ON jobs (done_at) WHERE done_at IS NOT NULL",
             """
             CREATE TABLE devices (
-              app \(int) NOT NULL,
+              app \(t.int) NOT NULL,
               user_id TEXT NOT NULL,
               device_id TEXT NOT NULL,
               vendor TEXT NOT NULL,
               token TEXT NOT NULL,
               locale TEXT,
-              sandbox \(int) NOT NULL DEFAULT 0,
+              sandbox \(t.int) NOT NULL DEFAULT 0,
               state TEXT NOT NULL,
-              badge \(int) NOT NULL DEFAULT 0,
-              registered_at \(int) NOT NULL,
-              state_changed_at \(int) NOT NULL,
-              invalidated_at \(int),
+              badge \(t.int) NOT NULL DEFAULT 0,
+              registered_at \(t.int) NOT NULL,
+              state_changed_at \(t.int) NOT NULL,
+              invalidated_at \(t.int),
               PRIMARY KEY (app, user_id, device_id)
             )
             """,
             """
             CREATE TABLE push_records (
-              id \(serial),
-              app \(int) NOT NULL,
+              id \(t.serial),
+              app \(t.int) NOT NULL,
               job_key TEXT NOT NULL,
               user_id TEXT NOT NULL,
               device_id TEXT NOT NULL,
@@ -74,27 +74,27 @@ enum Schema {
               outcome TEXT NOT NULL,
               reason TEXT,
               vendor_message_id TEXT,
-              attempts \(int) NOT NULL,
-              at \(int) NOT NULL
+              attempts \(t.int) NOT NULL,
+              at \(t.int) NOT NULL
             )
             """,
             "CREATE INDEX push_records_key ON push_records (app, job_key)",
             "CREATE INDEX push_records_at ON push_records (at)",
             """
             CREATE TABLE dead_letters (
-              id \(serial),
-              app \(int) NOT NULL,
-              job_id \(int) NOT NULL,
+              id \(t.serial),
+              app \(t.int) NOT NULL,
+              job_id \(t.int) NOT NULL,
               idempotency_key TEXT NOT NULL,
-              lane \(int) NOT NULL,
+              lane \(t.int) NOT NULL,
               user_id TEXT NOT NULL,
-              payload \(blob) NOT NULL,
+              payload \(t.blob) NOT NULL,
               device_id TEXT NOT NULL,
               vendor TEXT NOT NULL,
               token TEXT NOT NULL,
               last_error TEXT NOT NULL,
-              attempts \(int) NOT NULL,
-              created_at \(int) NOT NULL
+              attempts \(t.int) NOT NULL,
+              created_at \(t.int) NOT NULL
             )
             """,
         ]
@@ -102,19 +102,19 @@ enum Schema {
 
     /// Version 2: accounts and their profile items.
     static func v2(_ dialect: Dialect) -> [String] {
-        let int = Types(dialect).int
+        let t = Types(dialect)
         return [
             """
             CREATE TABLE accounts (
-              app \(int) NOT NULL,
+              app \(t.int) NOT NULL,
               user_id TEXT NOT NULL,
-              created_at \(int) NOT NULL,
+              created_at \(t.int) NOT NULL,
               PRIMARY KEY (app, user_id)
             )
             """,
             """
             CREATE TABLE profile_items (
-              app \(int) NOT NULL,
+              app \(t.int) NOT NULL,
               user_id TEXT NOT NULL,
               tag TEXT NOT NULL,
               value TEXT NOT NULL,
@@ -126,23 +126,23 @@ enum Schema {
 
     /// Version 3: messages.
     static func v3(_ dialect: Dialect) -> [String] {
-        let (int, blob, serial) = { (t: Types) in (t.int, t.blob, t.serial) }(Types(dialect))
+        let t = Types(dialect)
         return [
             """
             CREATE TABLE messages (
-              id \(serial),
-              app \(int) NOT NULL,
+              id \(t.serial),
+              app \(t.int) NOT NULL,
               msg_key TEXT NOT NULL,
               from_account TEXT NOT NULL,
               to_account TEXT NOT NULL,
               group_id TEXT NOT NULL,
-              msg_seq \(int) NOT NULL,
-              msg_random \(int) NOT NULL,
-              msg_time \(int) NOT NULL,
-              body \(blob) NOT NULL,
+              msg_seq \(t.int) NOT NULL,
+              msg_random \(t.int) NOT NULL,
+              msg_time \(t.int) NOT NULL,
+              body \(t.blob) NOT NULL,
               dedupe TEXT NOT NULL,
-              created_at \(int) NOT NULL,
-              expires_at \(int) NOT NULL,
+              created_at \(t.int) NOT NULL,
+              expires_at \(t.int) NOT NULL,
               UNIQUE (app, msg_key, to_account)
             )
             """,

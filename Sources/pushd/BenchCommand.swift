@@ -34,8 +34,7 @@ func measureRate(iterations: Int, rounds: Int, _ body: (Int) -> Int) -> (rate: D
         let elapsed = clock.measure {
             for i in 0..<iterations { sum &+= body(i) }
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        best = max(best, Double(iterations) / seconds)
+        best = max(best, Double(iterations) / elapsed.seconds)
         checksum &+= sum
     }
     return (best, checksum)

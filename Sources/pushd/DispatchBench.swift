@@ -117,7 +117,6 @@ struct DispatchBench: Sendable {
         try await store.close()
         if !processCounts.isEmpty { try await processRuns(rig: rig, gateway: gateway) }
         if memoryJobs > 0 { try await memoryRun(rig: rig) }
-        _ = config
     }
 
     // MARK: Phases
@@ -160,7 +159,7 @@ struct DispatchBench: Sendable {
             let jobs = (chunk..<min(chunk + 500, users.count)).map { i in Self.job(key: keys[i], user: users[i]) }
             try await store.enqueue(jobs)
         }
-        return Double(users.count) / seconds(ContinuousClock.now - started)
+        return Double(users.count) / (ContinuousClock.now - started).seconds
     }
 
     /// Runs a dispatcher in this process until the queue is empty.
@@ -170,7 +169,7 @@ struct DispatchBench: Sendable {
         let started = ContinuousClock.now
         let task = Task { try await dispatcher.run() }
         try await waitDrained(store)
-        let elapsed = seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).seconds
         task.cancel()
         _ = await task.result
         try await gateways.shutdown()
@@ -191,7 +190,7 @@ struct DispatchBench: Sendable {
         var sent = 0
         while sent < total {
             // Every 10 ms, the jobs due by now.
-            let due = min(total, Int(seconds(ContinuousClock.now - started) * rate) + 1)
+            let due = min(total, Int((ContinuousClock.now - started).seconds * rate) + 1)
             if due > sent {
                 let now = SystemEpochClock().nowMillis()
                 let jobs = (sent..<due).map { i in Self.job(key: "lat-\(i)", user: users[i]) }
@@ -234,7 +233,7 @@ struct DispatchBench: Sendable {
             let started = ContinuousClock.now
             let left = try await pending(store)
             try await waitDrained(store)
-            let rate = Double(left) / seconds(ContinuousClock.now - started)
+            let rate = Double(left) / (ContinuousClock.now - started).seconds
             for child in children { child.terminate() }
             for child in children { child.waitUntilExit() }
             try await store.close()
@@ -319,10 +318,6 @@ struct DispatchBench: Sendable {
 
     func waitDrained(_ store: any PushStore) async throws {
         while try await pending(store) > 0 { try await Task.sleep(for: .milliseconds(20)) }
-    }
-
-    func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     static func spawnServe(config: String, log: String) throws -> Process {

@@ -95,7 +95,7 @@ struct GatewayBench {
                     let outcome = await client.send(request, token: token)
                     let elapsed = clock.now - start
                     let isDelivered: Bool = if case .delivered = outcome { true } else { false }
-                    return (Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds), isDelivered)
+                    return (elapsed.seconds, isDelivered)
                 }
             }
             while next < min(window, requests.count) { add() }
@@ -106,7 +106,7 @@ struct GatewayBench {
             }
         }
         let total = clock.now - started
-        let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        let seconds = total.seconds
         latencies.sort()
         return Figures(rate: Double(requests.count) / seconds, p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), ok: ok)
     }

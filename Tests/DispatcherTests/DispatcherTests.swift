@@ -183,7 +183,8 @@ struct DispatcherTests {
         let dispatcher = try h.makeDispatcher()
         let group = ServiceGroup(services: [dispatcher], gracefulShutdownSignals: [], cancellationSignals: [], logger: .init(label: "test"))
         let running = Task { try await group.run() }
-        try await h.eventually("sends in flight") { h.emulator.requests(vendor: .apns).count > 0 || true }
+        // The workers have claimed jobs: their sends are in flight (the emulator answers after 5 s).
+        try await h.eventually("jobs claimed") { try await h.store.stats().lanes[.chat]!.ready < 40 }
         try await Task.sleep(for: .milliseconds(500))
         let started = ContinuousClock.now
         await group.triggerGracefulShutdown()
