@@ -177,6 +177,7 @@ let package = Package(
                 "Gateways", "Emulator", "PushCore", "VendorAuth", .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
         .testTarget(
             name: "QueueTests",
             dependencies: ["Queue", "Messaging", "PushCore"]

@@ -1,5 +1,6 @@
 import Dispatcher
 import Foundation
+import Messaging
 import PushCore
 import Queue
 
@@ -24,13 +25,78 @@ struct MessageCommands: Sendable {
         ]
     }
 
+    /// A message's `MsgBody`: a non-empty array of at most 12 KB, and its CRC32 for de-duplication.
+    struct Content {
+        var msgBody: [Any]
+        var crc: UInt32
+
+        init(_ request: [String: Any]) throws(TencentError) {
+            guard let msgBody = request["MsgBody"] as? [Any], !msgBody.isEmpty else {
+                throw TencentError(code: 90007, message: "MsgBody must be a non-empty array")
+            }
+            self.msgBody = msgBody
+            // Sorted keys: the same content gives the same bytes, so the same CRC32 for de-duplication.
+            guard let json = try? JSONSerialization.data(withJSONObject: msgBody, options: [.sortedKeys]) else {
+                throw TencentError(code: 90007, message: "MsgBody must be a JSON array")
+            }
+            guard json.count <= MessageCommands.maxMsgBodyBytes else {
+                throw TencentError(code: TencentError.invalidMsgBodyCode, message: "MsgBody is over 12 KB")
+            }
+            crc = CRC32.checksum(json)
+        }
+    }
+
+    /// The push jobs of one message: the fields every recipient shares, validated once (element
+    /// types, one `TIMCustomElem`, field types), then one job per recipient.
+    struct JobTemplate {
+        let app: UInt64
+        let fields: [String: Any]
+        let keyPrefix: String
+        let countsForBadge: Bool
+
+        /// `fields` without `SdkAppID`, `To_Account` and `IdempotencyKey`; jobs are keyed
+        /// `<keyPrefix>:<recipient>`. `countsForBadge: false` overrides the message's own rule.
+        init(app: UInt64, keyPrefix: String, fields: [String: Any], countsForBadge: Bool = true) throws {
+            var fields = fields
+            fields["SdkAppID"] = app
+            var probe = fields
+            probe["To_Account"] = "-"
+            let spec = try PushJobSpec.decode(try JSONSerialization.data(withJSONObject: probe))
+            self.app = app
+            self.fields = fields
+            self.keyPrefix = keyPrefix
+            self.countsForBadge = countsForBadge && Badge.counts(spec.message, sendMsgControl: spec.sendMsgControl)
+        }
+
+        /// The job of one recipient; with `silent`, a job that notifies no device.
+        func job(to: String, silent: String? = nil) throws -> NewJob {
+            var job = fields
+            job["To_Account"] = to
+            job["IdempotencyKey"] = "\(keyPrefix):\(to)"
+            if let silent { job["Silent"] = silent }
+            let payload = try JSONSerialization.data(withJSONObject: job)
+            return NewJob(
+                sdkAppID: app, idempotencyKey: "\(keyPrefix):\(to)", userID: to, payload: payload,
+                countsForBadge: countsForBadge
+            )
+        }
+
+        /// The job of a recipient's fate, nil when it gets none.
+        func job(to: String, fate: Recipients.Fate) throws -> NewJob? {
+            switch fate {
+            case .none: return nil
+            case .silent(let reason): return try job(to: to, silent: reason)
+            case .push: return try job(to: to)
+            }
+        }
+    }
+
     /// The fields of a C2C send, validated once for all its recipients.
     struct C2C {
         var from: String
         var random: Int64
         var seq: Int64
-        var msgBody: [Any]
-        var crc: UInt32
+        var content: Content
         var lifetime: Int
         var msgTime: Int64
         var msgKey: String
@@ -44,41 +110,46 @@ struct MessageCommands: Sendable {
             }
             self.random = random
             seq = MessageCommands.uint32(request["MsgSeq"]) ?? Int64(UInt32.random(in: 1...UInt32.max))
-            guard let msgBody = request["MsgBody"] as? [Any], !msgBody.isEmpty else {
-                throw TencentError(code: 90007, message: "MsgBody must be a non-empty array")
-            }
-            self.msgBody = msgBody
-            // Sorted keys: the same content gives the same bytes, so the same CRC32 for de-duplication.
-            guard let json = try? JSONSerialization.data(withJSONObject: msgBody, options: [.sortedKeys]) else {
-                throw TencentError(code: 90007, message: "MsgBody must be a JSON array")
-            }
-            guard json.count <= MessageCommands.maxMsgBodyBytes else {
-                throw TencentError(code: TencentError.invalidMsgBodyCode, message: "MsgBody is over 12 KB")
-            }
-            crc = CRC32.checksum(json)
+            content = try Content(request)
             lifetime = min(max(MessageCommands.int(request["MsgLifeTime"]) ?? PushMessage.defaultLifetime, 0), PushMessage.defaultLifetime)
             msgTime = MessageCommands.int(request["MsgTimeStamp"]).map(Int64.init) ?? now
             msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"
         }
+
+        var withMuteNotifications: Bool { MessageCommands.control(request).contains("WithMuteNotifications") }
     }
 
-    /// Stores the message for one recipient with its push job (the sender's nickname as prefix).
-    func deliver(_ m: C2C, to: String, nick: String?, caller: RestAPI.Caller, body: Data) async throws -> StoredMessage {
-        var job: [String: Any] = [
-            "SdkAppID": caller.app.sdkAppID, "To_Account": to, "IdempotencyKey": "\(m.msgKey):\(to)", "MsgBody": m.msgBody,
-            "MsgLifeTime": m.lifetime, "ConversationType": "C2C",
+    /// `SendMsgControl` as strings.
+    static func control(_ request: [String: Any]) -> [String] {
+        (request["SendMsgControl"] as? [Any])?.compactMap { $0 as? String } ?? []
+    }
+
+    /// The C2C message's jobs: the fields every recipient shares.
+    func template(_ m: C2C, nick: String?, caller: RestAPI.Caller) throws -> JobTemplate {
+        var fields: [String: Any] = [
+            "MsgBody": m.content.msgBody, "MsgLifeTime": m.lifetime, "ConversationType": "C2C",
+            "ExpiresAt": clock.nowMillis() + Int64(m.lifetime) * 1000,
         ]
-        for key in ["OfflinePushInfo", "SendMsgControl"] { job[key] = m.request[key] }
-        if let nick { job["SenderNick"] = nick }
-        let payload = try JSONSerialization.data(withJSONObject: job)
-        // Decoding the job validates the message (element types, one TIMCustomElem, field types).
-        let spec = try PushJobSpec.decode(payload)
+        for key in ["OfflinePushInfo", "SendMsgControl"] { fields[key] = m.request[key] }
+        if let nick { fields["SenderNick"] = nick }
+        return try JobTemplate(app: caller.app.sdkAppID, keyPrefix: m.msgKey, fields: fields)
+    }
+
+    /// Stores the message for one recipient with its push job, as the recipient's fate says.
+    func deliver(_ m: C2C, to: String, template: JobTemplate, settings: ReceiveSettings?, caller: RestAPI.Caller, body: Data) async throws
+        -> StoredMessage
+    {
+        let fate = Recipients.c2c(
+            sender: m.from, recipient: to, settings: settings ?? ReceiveSettings(), withMuteNotifications: m.withMuteNotifications,
+            nowSeconds: clock.nowSeconds()
+        )
+        let job = m.lifetime > 0 ? try template.job(to: to, fate: fate) : nil
         let message = NewMessage(
             sdkAppID: caller.app.sdkAppID, msgKey: m.msgKey, fromAccount: m.from, toAccount: to, msgSeq: m.seq, msgRandom: m.random,
-            msgTime: m.msgTime, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.crc)",
+            msgTime: m.msgTime, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)",
             dedupeWindowMillis: Self.dedupeWindowMillis, expiresAtMillis: clock.nowMillis() + Int64(m.lifetime) * 1000
         )
-        return try await store.storeMessage(message, jobs: m.lifetime > 0 ? [spec.newJob(payload: payload)] : [])
+        return try await store.storeMessage(message, jobs: job.map { [$0] } ?? [])
     }
 
     /// `To_Account` of a batch: 1 to 500 strings (90003 for a non-string, 90011 beyond 500).
@@ -106,12 +177,14 @@ struct MessageCommands: Sendable {
             throw TencentError(code: 90003, message: "To_Account must be a non-empty string")
         }
         let m = try C2C(request, caller: caller, now: clock.nowSeconds())
-        let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [m.from, to])
+        let app = caller.app.sdkAppID
+        let profiles = try await store.profiles(sdkAppID: app, userIDs: [m.from, to])
         guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
-        let nick = AccountCommands.nick(of: m.from, in: profiles)
-        switch try await deliver(m, to: to, nick: nick, caller: caller, body: body) {
-        case .stored: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
-        case .duplicate(let key, let time): return .ok([("MsgTime", time), ("MsgKey", key)])
+        let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
+        let settings = try await store.receiveSettings(sdkAppID: app, userIDs: [to], conversation: ReceiveSettings.conversation(peer: m.from))
+        switch try await deliver(m, to: to, template: template, settings: settings[to], caller: caller, body: body) {
+        case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
+        case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         }
     }
 
@@ -120,8 +193,10 @@ struct MessageCommands: Sendable {
         let request = try Self.object(body)
         let recipients = try Self.recipients(request)
         let m = try C2C(request, caller: caller, now: clock.nowSeconds())
-        let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [m.from] + recipients)
-        let nick = AccountCommands.nick(of: m.from, in: profiles)
+        let app = caller.app.sdkAppID
+        let profiles = try await store.profiles(sdkAppID: app, userIDs: [m.from] + recipients)
+        let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
+        let settings = try await store.receiveSettings(sdkAppID: app, userIDs: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
         var errors: [[String: any Sendable]] = []
         var seen = Set<String>()
         for to in recipients where seen.insert(to).inserted {
@@ -129,7 +204,7 @@ struct MessageCommands: Sendable {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            _ = try await deliver(m, to: to, nick: nick, caller: caller, body: body)
+            _ = try await deliver(m, to: to, template: template, settings: settings[to], caller: caller, body: body)
         }
         return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
     }
@@ -151,7 +226,9 @@ struct MessageCommands: Sendable {
         if let dataID = request["DataId"] { try RestAPI.require((dataID as? String)?.utf8.count ?? 65 <= 64, "DataId must be a string of at most 64 bytes") }
         let taskID = String(format: "batch_%08x_%08x", UInt32(random), CRC32.checksum(Data("\(caller.app.sdkAppID)|\(from)".utf8)))
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [from] + recipients)
-        let nick = AccountCommands.nick(of: from, in: profiles)
+        var fields: [String: Any] = ["MsgBody": request["MsgBody"] ?? [Any](), "OfflinePushInfo": info, "ConversationType": "C2C"]
+        if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
+        let template = try JobTemplate(app: caller.app.sdkAppID, keyPrefix: taskID, fields: fields)
         var jobs: [NewJob] = []
         var errors: [[String: any Sendable]] = []
         for to in Set(recipients).sorted() {
@@ -159,13 +236,7 @@ struct MessageCommands: Sendable {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            var job: [String: Any] = [
-                "SdkAppID": caller.app.sdkAppID, "To_Account": to, "IdempotencyKey": "\(taskID):\(to)",
-                "MsgBody": request["MsgBody"] ?? [Any](), "OfflinePushInfo": info, "ConversationType": "C2C",
-            ]
-            if let nick { job["SenderNick"] = nick }
-            let payload = try JSONSerialization.data(withJSONObject: job)
-            jobs.append(try PushJobSpec.decode(payload).newJob(payload: payload))
+            jobs.append(try template.job(to: to))
         }
         try await store.enqueue(jobs)
         return .ok([("TaskId", taskID), ("ErrorList", errors)])

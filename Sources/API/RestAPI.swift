@@ -55,6 +55,7 @@ public struct RestAPI: Sendable {
         commands = [
             DeviceCommands(store: store, clock: clock).commands, AccountCommands(store: store).commands,
             MessageCommands(store: store, clock: clock).commands,
+            GroupCommands(store: store, clock: clock).commands, ReceiveOptionCommands(store: store).commands,
         ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
     }
 

@@ -58,4 +58,16 @@ public enum RestCode {
     public static let notImported = 70107
     /// A body field is missing, of the wrong type, or not JSON.
     public static let badJSON = TencentError.jsonParseCode
+
+    // Group commands (tencent-rest-api.md section 1.4).
+    /// A group parameter is invalid.
+    public static let groupBadParameter = 10004
+    /// Not allowed on this group (e.g. members of an `AVChatRoom`).
+    public static let groupNotPermitted = 10007
+    /// The group does not exist (or was destroyed).
+    public static let groupNotFound = 10010
+    /// An account named in a group command does not exist or is not a member.
+    public static let groupNoAccount = 10019
+    /// The group id is taken.
+    public static let groupIDTaken = 10021
 }

@@ -68,8 +68,12 @@ struct JobProcessor: Sendable {
         if let only = job.deviceIDs { targets = targets.filter { only.contains($0.deviceID) } }
         var results: [DeviceResult] = []
         var recipients: [Device] = []
+        let suppression = spec.suppression(nowMillis: now)
         for device in targets {
-            if let exclusion = PushAudience.exclusion(of: device, nowMillis: now) {
+            if let suppression {
+                metrics.skipped(reason: suppression)
+                results.append(.final(skipped(device, suppression, job, now), invalidation: nil, dead: nil))
+            } else if let exclusion = PushAudience.exclusion(of: device, nowMillis: now) {
                 metrics.skipped(reason: exclusion.rawValue)
                 results.append(.final(skipped(device, exclusion.rawValue, job, now), invalidation: nil, dead: nil))
             } else {

@@ -9,8 +9,12 @@ import Queue
 /// {"SdkAppID": 1400000000, "To_Account": "bob", "IdempotencyKey": "msg-1", "Lane": "chat",
 ///  "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}], "OfflinePushInfo": {…},
 ///  "MsgLifeTime": 604800, "SendMsgControl": [], "ConversationType": "C2C", "SenderNick": "Alice",
-///  "GroupId": "", "GroupName": ""}
+///  "GroupId": "", "GroupName": "", "Silent": "AcceptNotNotify", "ExpiresAt": 1795000000000}
 /// ```
+///
+/// `Silent` (a reason) makes a job that notifies no device but still counts for the badge (a muted
+/// conversation, a do-not-disturb window); `ExpiresAt` (milliseconds) is when the offline copy
+/// expires (`MsgLifeTime`): a job still queued then pushes nothing.
 public struct PushJobSpec: Decodable, Sendable {
     public var sdkAppID: UInt64
     public var toAccount: String
@@ -26,12 +30,14 @@ public struct PushJobSpec: Decodable, Sendable {
     public var senderNick: String?
     public var groupId: String?
     public var groupName: String?
+    public var silent: String?
+    public var expiresAtMillis: Int64?
 
     enum CodingKeys: String, CodingKey {
         case sdkAppID = "SdkAppID", toAccount = "To_Account", idempotencyKey = "IdempotencyKey", lane = "Lane"
         case msgBody = "MsgBody", offlinePushInfo = "OfflinePushInfo", msgLifeTime = "MsgLifeTime"
         case onlineOnlyFlag = "OnlineOnlyFlag", sendMsgControl = "SendMsgControl", conversationType = "ConversationType"
-        case senderNick = "SenderNick", groupId = "GroupId", groupName = "GroupName"
+        case senderNick = "SenderNick", groupId = "GroupId", groupName = "GroupName", silent = "Silent", expiresAtMillis = "ExpiresAt"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -59,6 +65,14 @@ public struct PushJobSpec: Decodable, Sendable {
         senderNick = try c.decodeIfPresent(String.self, forKey: .senderNick)
         groupId = try c.decodeIfPresent(String.self, forKey: .groupId)
         groupName = try c.decodeIfPresent(String.self, forKey: .groupName)
+        silent = try c.decodeIfPresent(String.self, forKey: .silent)
+        expiresAtMillis = try c.decodeIfPresent(Int64.self, forKey: .expiresAtMillis)
+    }
+
+    /// Why no device of this job is notified at `nowMillis`, nil when they may be.
+    public func suppression(nowMillis: Int64) -> String? {
+        if let expiresAtMillis, nowMillis >= expiresAtMillis { return "MessageExpired" }
+        return silent.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Decodes a job; a malformed one is a Tencent-style error naming the field.

@@ -258,10 +258,12 @@ public struct NewMessage: Sendable, Equatable {
 
 /// What storing a message did.
 public enum StoredMessage: Sendable, Equatable {
-    /// Stored with its jobs.
-    case stored
-    /// A duplicate within the window: nothing written; the first copy's key and time.
-    case duplicate(msgKey: String, msgTime: Int64)
+    /// Stored with its jobs; a group message's sequence number was assigned here.
+    case stored(msgSeq: Int64)
+    /// A duplicate within the window: nothing written; the first copy's key, time and sequence.
+    case duplicate(msgKey: String, msgTime: Int64, msgSeq: Int64)
+    /// The message's group does not exist (any more): nothing written.
+    case groupNotFound
 }
 
 /// A stored C2C message as the roaming query returns it.

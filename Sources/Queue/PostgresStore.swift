@@ -101,7 +101,7 @@ public final class PostgresStore: PushStore {
             for try await v in try await connection.query("SELECT max(version) FROM pushd_schema", logger: logger).decode(Int64?.self) {
                 version = v ?? 0
             }
-            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres)]
+            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres), Schema.v4(.postgres)]
             for (index, statements) in migrations.enumerated() where Int64(index + 1) > version {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -169,28 +169,38 @@ public final class PostgresStore: PushStore {
     public func storeMessage(_ m: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {
         let now = clock.nowMillis()
         let logger = self.logger
+        let app = Int64(m.sdkAppID)
         return try await client.withTransaction(logger: logger) { connection -> StoredMessage in
             // Two senders of the same message serialise on its dedupe key.
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(m.dedupeKey)))", logger: logger)
-            for try await (key, time) in try await connection.query(
+            for try await (key, time, seq) in try await connection.query(
                 """
-                SELECT msg_key, msg_time FROM messages
-                WHERE app = \(Int64(m.sdkAppID)) AND dedupe = \(m.dedupeKey) AND created_at >= \(now - m.dedupeWindowMillis) LIMIT 1
+                SELECT msg_key, msg_time, msg_seq FROM messages
+                WHERE app = \(app) AND dedupe = \(m.dedupeKey) AND created_at >= \(now - m.dedupeWindowMillis) LIMIT 1
                 """,
                 logger: logger
-            ).decode((String, Int64).self) {
-                return .duplicate(msgKey: key, msgTime: time)
+            ).decode((String, Int64, Int64).self) {
+                return .duplicate(msgKey: key, msgTime: time, msgSeq: seq)
+            }
+            var seq = m.msgSeq
+            if !m.groupID.isEmpty {
+                var next: Int64?
+                for try await value in try await connection.query(
+                    "UPDATE im_groups SET last_seq = last_seq + 1 WHERE app = \(app) AND group_id = \(m.groupID) RETURNING last_seq", logger: logger
+                ).decode(Int64.self) { next = value }
+                guard let next else { return .groupNotFound }
+                seq = next
             }
             try await connection.query(
                 """
                 INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
-                VALUES (\(Int64(m.sdkAppID)), \(m.msgKey), \(m.fromAccount), \(m.toAccount), \(m.groupID), \(m.msgSeq), \(m.msgRandom), \(m.msgTime),
+                VALUES (\(app), \(m.msgKey), \(m.fromAccount), \(m.toAccount), \(m.groupID), \(seq), \(m.msgRandom), \(m.msgTime),
                         \(ByteBuffer(data: m.body)), \(m.dedupeKey), \(now), \(m.expiresAtMillis))
                 """,
                 logger: logger
             )
             _ = try await Self.insert(jobs, connection: connection, now: now, logger: logger)
-            return .stored
+            return .stored(msgSeq: seq)
         }
     }
 
@@ -333,6 +343,7 @@ public final class PostgresStore: PushStore {
         let cutoff = clock.nowMillis() - olderThanMillis
         try await client.query("DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < \(cutoff)", logger: logger)
         try await client.query("DELETE FROM push_records WHERE at < \(cutoff)", logger: logger)
+        try await client.query("DELETE FROM messages WHERE created_at < \(clock.nowMillis() - Schema.roamingMillis)", logger: logger)
     }
 
     public func upsertDevices(_ devices: [Device]) async throws {
@@ -491,7 +502,12 @@ public final class PostgresStore: PushStore {
     public func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String] {
         var recipients: [String] = []
         for try await to in try await client.query(
-            "SELECT to_account FROM messages WHERE app = \(Int64(sdkAppID)) AND msg_key = \(msgKey)", logger: logger
+            """
+            SELECT to_account FROM messages WHERE app = \(Int64(sdkAppID)) AND msg_key = \(msgKey) AND group_id = ''
+            UNION SELECT g.user_id FROM messages m JOIN group_members g ON g.app = m.app AND g.group_id = m.group_id
+            WHERE m.app = \(Int64(sdkAppID)) AND m.msg_key = \(msgKey) AND m.group_id <> ''
+            """,
+            logger: logger
         ).decode(String.self) { recipients.append(to) }
         return recipients
     }
@@ -562,7 +578,9 @@ public final class PostgresStore: PushStore {
                 "DELETE FROM accounts WHERE app = \(app) AND user_id = ANY(\(userIDs)) RETURNING user_id", logger: logger
             ).decode(String.self) { deleted.insert(user) }
             try await connection.query("DELETE FROM profile_items WHERE app = \(app) AND user_id = ANY(\(userIDs))", logger: logger)
-            try await connection.query("DELETE FROM devices WHERE app = \(app) AND user_id = ANY(\(userIDs))", logger: logger)
+            for table in ["devices", "group_members", "receive_opts"] {
+                try await connection.query("DELETE FROM \(unescaped: table) WHERE app = \(app) AND user_id = ANY(\(userIDs))", logger: logger)
+            }
             return deleted
         }
     }
@@ -582,6 +600,142 @@ public final class PostgresStore: PushStore {
             "SELECT user_id, tag, value FROM profile_items WHERE app = \(Int64(sdkAppID)) AND user_id = ANY(\(Array(imported)))", logger: logger
         ).decode((String, String, String).self) { result[user, default: [:]][tag] = value }
         return result
+    }
+
+    // MARK: Groups and receive options
+
+    public func createGroup(_ group: Group, members: [GroupMember]) async throws -> Bool {
+        let now = clock.nowMillis()
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            var created = false
+            for try await _ in try await connection.query(
+                """
+                INSERT INTO im_groups (app, group_id, type, name, owner, created_at)
+                VALUES (\(Int64(group.sdkAppID)), \(group.groupID), \(group.type.rawValue), \(group.name), \(group.owner), \(now))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """,
+                logger: logger
+            ) { created = true }
+            guard created else { return false }
+            _ = try await Self.insertMembers(members, app: group.sdkAppID, groupID: group.groupID, connection: connection, now: now, logger: logger)
+            return true
+        }
+    }
+
+    /// Inserts members not already in the group; the ones inserted.
+    static func insertMembers(
+        _ members: [GroupMember], app: UInt64, groupID: String, connection: PostgresConnection, now: Int64, logger: Logger
+    ) async throws -> Set<String> {
+        guard !members.isEmpty else { return [] }
+        var added = Set<String>()
+        for try await user in try await connection.query(
+            """
+            INSERT INTO group_members (app, group_id, user_id, role, msg_flag, name_card, joined_at)
+            SELECT \(Int64(app)), \(groupID), u, r, f, c, \(now)
+            FROM unnest(\(members.map(\.userID))::text[], \(members.map(\.role))::text[], \(members.map(\.msgFlag.rawValue))::text[],
+                        \(members.map(\.nameCard))::text[]) AS x(u, r, f, c)
+            ON CONFLICT DO NOTHING RETURNING user_id
+            """,
+            logger: logger
+        ).decode(String.self) { added.insert(user) }
+        return added
+    }
+
+    public func group(sdkAppID: UInt64, groupID: String) async throws -> (group: Group, members: [GroupMember])? {
+        let app = Int64(sdkAppID)
+        var group: Group?
+        for try await (type, name, owner) in try await client.query(
+            "SELECT type, name, owner FROM im_groups WHERE app = \(app) AND group_id = \(groupID)", logger: logger
+        ).decode((String, String, String).self) {
+            group = GroupType(rawValue: type).map { Group(sdkAppID: sdkAppID, groupID: groupID, type: $0, name: name, owner: owner) }
+        }
+        guard let group else { return nil }
+        var members: [GroupMember] = []
+        for try await (user, role, flag, card) in try await client.query(
+            "SELECT user_id, role, msg_flag, name_card FROM group_members WHERE app = \(app) AND group_id = \(groupID) ORDER BY joined_at, user_id",
+            logger: logger
+        ).decode((String, String, String, String).self) {
+            members.append(GroupMember(userID: user, role: role, msgFlag: MsgFlag(rawValue: flag) ?? .acceptAndNotify, nameCard: card))
+        }
+        return (group, members)
+    }
+
+    public func addGroupMembers(sdkAppID: UInt64, groupID: String, _ members: [GroupMember]) async throws -> Set<String> {
+        let now = clock.nowMillis()
+        let logger = self.logger
+        return try await client.withConnection { connection in
+            try await Self.insertMembers(members, app: sdkAppID, groupID: groupID, connection: connection, now: now, logger: logger)
+        }
+    }
+
+    public func deleteGroupMembers(sdkAppID: UInt64, groupID: String, userIDs: [String]) async throws -> Set<String> {
+        var deleted = Set<String>()
+        for try await user in try await client.query(
+            "DELETE FROM group_members WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID) AND user_id = ANY(\(userIDs)) RETURNING user_id",
+            logger: logger
+        ).decode(String.self) { deleted.insert(user) }
+        return deleted
+    }
+
+    public func updateGroupMember(sdkAppID: UInt64, groupID: String, _ member: GroupMember) async throws -> Bool {
+        try await exists(
+            """
+            UPDATE group_members SET role = \(member.role), msg_flag = \(member.msgFlag.rawValue), name_card = \(member.nameCard)
+            WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID) AND user_id = \(member.userID) RETURNING 1
+            """
+        )
+    }
+
+    public func renameGroup(sdkAppID: UInt64, groupID: String, name: String) async throws -> Bool {
+        try await exists("UPDATE im_groups SET name = \(name) WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID) RETURNING 1")
+    }
+
+    public func destroyGroup(sdkAppID: UInt64, groupID: String) async throws -> Bool {
+        try await client.query("DELETE FROM group_members WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID)", logger: logger)
+        return try await exists("DELETE FROM im_groups WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID) RETURNING 1")
+    }
+
+    /// Whether a statement returned a row.
+    private func exists(_ query: PostgresQuery) async throws -> Bool {
+        var found = false
+        for try await _ in try await client.query(query, logger: logger) { found = true }
+        return found
+    }
+
+    public func setReceiveOption(sdkAppID: UInt64, userID: String, conversation: String, muted: Bool) async throws {
+        try await client.query(
+            """
+            INSERT INTO receive_opts (app, user_id, conversation, muted) VALUES (\(Int64(sdkAppID)), \(userID), \(conversation), \(Int64(muted ? 1 : 0)))
+            ON CONFLICT (app, user_id, conversation) DO UPDATE SET muted = excluded.muted
+            """,
+            logger: logger
+        )
+    }
+
+    public func setDoNotDisturb(sdkAppID: UInt64, userID: String, _ window: DoNotDisturb?) async throws {
+        try await client.query(
+            """
+            INSERT INTO receive_opts (app, user_id, conversation, dnd_start, dnd_duration)
+            VALUES (\(Int64(sdkAppID)), \(userID), '', \(window?.start ?? 0), \(window?.duration ?? 0))
+            ON CONFLICT (app, user_id, conversation) DO UPDATE SET dnd_start = excluded.dnd_start, dnd_duration = excluded.dnd_duration
+            """,
+            logger: logger
+        )
+    }
+
+    public func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings] {
+        var settings: [String: ReceiveSettings] = [:]
+        for try await (user, conv, muted, start, duration) in try await client.query(
+            """
+            SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts
+            WHERE app = \(Int64(sdkAppID)) AND conversation IN ('', \(conversation)) AND user_id = ANY(\(userIDs))
+            """,
+            logger: logger
+        ).decode((String, String, Int64, Int64, Int64).self) {
+            ReceiveSettings.merge(into: &settings, user: user, conversation: conv, muted: muted, start: start, duration: duration)
+        }
+        return settings
     }
 
     public func healthCheck() async throws {

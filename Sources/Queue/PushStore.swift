@@ -61,10 +61,11 @@ public protocol PushStore: Sendable {
     func purgeDeadLetters(ids: [Int64]?) async throws -> Int
 
     /// Stores a message and enqueues its push jobs in one transaction, unless an equal dedupe key
-    /// was stored within the message's window: then nothing is written.
+    /// was stored within the message's window: then nothing is written. A group message
+    /// (`groupID` set) takes the group's next sequence number, from 1; a C2C message keeps its own.
     func storeMessage(_ message: NewMessage, jobs: [NewJob]) async throws -> StoredMessage
 
-    /// The recipients of a stored message (one for C2C).
+    /// The recipients of a stored message: one for C2C, the group's current members for a group message.
     func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String]
 
     /// C2C messages between `a` and `b` (either direction) with `msg_time` in `minTime...maxTime`,
@@ -87,6 +88,39 @@ public protocol PushStore: Sendable {
 
     /// Profile items (tag → JSON fragment) of these users; imported users without items map to [:].
     func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]]
+
+    // MARK: Groups and receive options
+
+    /// Creates a group with its members; false when the id is taken.
+    func createGroup(_ group: Group, members: [GroupMember]) async throws -> Bool
+
+    /// A group and its members, nil when there is none.
+    func group(sdkAppID: UInt64, groupID: String) async throws -> (group: Group, members: [GroupMember])?
+
+    /// Adds members; the ones that were not members yet (existing members are left as they are).
+    func addGroupMembers(sdkAppID: UInt64, groupID: String, _ members: [GroupMember]) async throws -> Set<String>
+
+    /// Removes members; the ones that were members.
+    func deleteGroupMembers(sdkAppID: UInt64, groupID: String, userIDs: [String]) async throws -> Set<String>
+
+    /// Replaces a member's role, `MsgFlag` and name card; false when not a member.
+    func updateGroupMember(sdkAppID: UInt64, groupID: String, _ member: GroupMember) async throws -> Bool
+
+    /// Renames a group; false when there is none.
+    func renameGroup(sdkAppID: UInt64, groupID: String, name: String) async throws -> Bool
+
+    /// Deletes a group and its members; false when there was none.
+    func destroyGroup(sdkAppID: UInt64, groupID: String) async throws -> Bool
+
+    /// Sets a user's receive option for one conversation (`ReceiveSettings.conversation`).
+    func setReceiveOption(sdkAppID: UInt64, userID: String, conversation: String, muted: Bool) async throws
+
+    /// Sets (nil: clears) a user's do-not-disturb window.
+    func setDoNotDisturb(sdkAppID: UInt64, userID: String, _ window: DoNotDisturb?) async throws
+
+    /// The receive option for `conversation` and the do-not-disturb window of each user that set
+    /// either; users without settings are absent.
+    func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings]
 
     /// Throws when the database does not answer.
     func healthCheck() async throws

@@ -33,6 +33,9 @@ public final class SQLiteStore: PushStore {
         migrator.registerMigration("v3") { db in
             for statement in Schema.v3(.sqlite) { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v4") { db in
+            for statement in Schema.v4(.sqlite) { try db.execute(sql: statement) }
+        }
         try migrator.migrate(pool)
     }
 
@@ -65,12 +68,20 @@ public final class SQLiteStore: PushStore {
 
     public func storeMessage(_ m: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {
         let now = clock.nowMillis()
-        let result = try await pool.write { db -> StoredMessage in
+        let (result, enqueued) = try await pool.write { db -> (StoredMessage, Bool) in
             if let row = try Row.fetchOne(
-                db, sql: "SELECT msg_key, msg_time FROM messages WHERE app = ? AND dedupe = ? AND created_at >= ? LIMIT 1",
+                db, sql: "SELECT msg_key, msg_time, msg_seq FROM messages WHERE app = ? AND dedupe = ? AND created_at >= ? LIMIT 1",
                 arguments: [Int64(m.sdkAppID), m.dedupeKey, now - m.dedupeWindowMillis]
             ) {
-                return .duplicate(msgKey: row["msg_key"], msgTime: row["msg_time"])
+                return (.duplicate(msgKey: row["msg_key"], msgTime: row["msg_time"], msgSeq: row["msg_seq"]), false)
+            }
+            var seq = m.msgSeq
+            if !m.groupID.isEmpty {
+                guard let next = try Int64.fetchOne(
+                    db, sql: "UPDATE im_groups SET last_seq = last_seq + 1 WHERE app = ? AND group_id = ? RETURNING last_seq",
+                    arguments: [Int64(m.sdkAppID), m.groupID]
+                ) else { return (.groupNotFound, false) }
+                seq = next
             }
             try db.execute(
                 sql: """
@@ -78,14 +89,14 @@ public final class SQLiteStore: PushStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    Int64(m.sdkAppID), m.msgKey, m.fromAccount, m.toAccount, m.groupID, m.msgSeq, m.msgRandom, m.msgTime, m.body, m.dedupeKey,
+                    Int64(m.sdkAppID), m.msgKey, m.fromAccount, m.toAccount, m.groupID, seq, m.msgRandom, m.msgTime, m.body, m.dedupeKey,
                     now, m.expiresAtMillis,
                 ]
             )
-            _ = try Self.insert(jobs, db: db, now: now)
-            return .stored
+            let inserted = try Self.insert(jobs, db: db, now: now)
+            return (.stored(msgSeq: seq), inserted.contains(true))
         }
-        if result == .stored, !jobs.isEmpty { signal.notify() }
+        if enqueued { signal.notify() }
         return result
     }
 
@@ -207,6 +218,7 @@ public final class SQLiteStore: PushStore {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < ?", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM push_records WHERE at < ?", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM messages WHERE created_at < ?", arguments: [clock.nowMillis() - Schema.roamingMillis])
         }
     }
 
@@ -357,7 +369,15 @@ public final class SQLiteStore: PushStore {
 
     public func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String] {
         try await pool.read { db in
-            try String.fetchAll(db, sql: "SELECT to_account FROM messages WHERE app = ? AND msg_key = ?", arguments: [Int64(sdkAppID), msgKey])
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT to_account FROM messages WHERE app = ? AND msg_key = ? AND group_id = ''
+                    UNION SELECT g.user_id FROM messages m JOIN group_members g ON g.app = m.app AND g.group_id = m.group_id
+                    WHERE m.app = ? AND m.msg_key = ? AND m.group_id <> ''
+                    """,
+                arguments: [Int64(sdkAppID), msgKey, Int64(sdkAppID), msgKey]
+            )
         }
     }
 
@@ -412,6 +432,8 @@ public final class SQLiteStore: PushStore {
                 if db.changesCount > 0 { deleted.insert(user) }
                 try db.execute(sql: "DELETE FROM profile_items WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
                 try db.execute(sql: "DELETE FROM devices WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
+                try db.execute(sql: "DELETE FROM group_members WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
+                try db.execute(sql: "DELETE FROM receive_opts WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
             }
             return deleted
         }
@@ -439,6 +461,144 @@ public final class SQLiteStore: PushStore {
                 result[row["user_id"], default: [:]][row["tag"]] = row["value"]
             }
             return result
+        }
+    }
+
+    // MARK: Groups and receive options
+
+    public func createGroup(_ group: Group, members: [GroupMember]) async throws -> Bool {
+        let now = clock.nowMillis()
+        return try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO im_groups (app, group_id, type, name, owner, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [Int64(group.sdkAppID), group.groupID, group.type.rawValue, group.name, group.owner, now]
+            )
+            guard db.changesCount > 0 else { return false }
+            _ = try Self.insertMembers(members, app: group.sdkAppID, groupID: group.groupID, db: db, now: now)
+            return true
+        }
+    }
+
+    /// Inserts members not already in the group; the ones inserted.
+    static func insertMembers(_ members: [GroupMember], app: UInt64, groupID: String, db: Database, now: Int64) throws -> Set<String> {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO group_members (app, group_id, user_id, role, msg_flag, name_card, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """
+        )
+        var added = Set<String>()
+        for m in members {
+            try insert.execute(arguments: [Int64(app), groupID, m.userID, m.role, m.msgFlag.rawValue, m.nameCard, now])
+            if db.changesCount > 0 { added.insert(m.userID) }
+        }
+        return added
+    }
+
+    public func group(sdkAppID: UInt64, groupID: String) async throws -> (group: Group, members: [GroupMember])? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT type, name, owner FROM im_groups WHERE app = ? AND group_id = ?", arguments: [Int64(sdkAppID), groupID]
+            ), let type = GroupType(rawValue: row["type"]) else { return nil }
+            let members = try Row.fetchAll(
+                db, sql: "SELECT user_id, role, msg_flag, name_card FROM group_members WHERE app = ? AND group_id = ? ORDER BY joined_at, user_id",
+                arguments: [Int64(sdkAppID), groupID]
+            ).map { r in
+                GroupMember(userID: r["user_id"], role: r["role"], msgFlag: MsgFlag(rawValue: r["msg_flag"]) ?? .acceptAndNotify, nameCard: r["name_card"])
+            }
+            return (Group(sdkAppID: sdkAppID, groupID: groupID, type: type, name: row["name"], owner: row["owner"]), members)
+        }
+    }
+
+    public func addGroupMembers(sdkAppID: UInt64, groupID: String, _ members: [GroupMember]) async throws -> Set<String> {
+        let now = clock.nowMillis()
+        return try await pool.write { db in try Self.insertMembers(members, app: sdkAppID, groupID: groupID, db: db, now: now) }
+    }
+
+    public func deleteGroupMembers(sdkAppID: UInt64, groupID: String, userIDs: [String]) async throws -> Set<String> {
+        try await pool.write { db in
+            var deleted = Set<String>()
+            for user in userIDs {
+                try db.execute(
+                    sql: "DELETE FROM group_members WHERE app = ? AND group_id = ? AND user_id = ?", arguments: [Int64(sdkAppID), groupID, user]
+                )
+                if db.changesCount > 0 { deleted.insert(user) }
+            }
+            return deleted
+        }
+    }
+
+    public func updateGroupMember(sdkAppID: UInt64, groupID: String, _ member: GroupMember) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE group_members SET role = ?, msg_flag = ?, name_card = ? WHERE app = ? AND group_id = ? AND user_id = ?",
+                arguments: [member.role, member.msgFlag.rawValue, member.nameCard, Int64(sdkAppID), groupID, member.userID]
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    public func renameGroup(sdkAppID: UInt64, groupID: String, name: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE im_groups SET name = ? WHERE app = ? AND group_id = ?", arguments: [name, Int64(sdkAppID), groupID])
+            return db.changesCount > 0
+        }
+    }
+
+    public func destroyGroup(sdkAppID: UInt64, groupID: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM im_groups WHERE app = ? AND group_id = ?", arguments: [Int64(sdkAppID), groupID])
+            let existed = db.changesCount > 0
+            try db.execute(sql: "DELETE FROM group_members WHERE app = ? AND group_id = ?", arguments: [Int64(sdkAppID), groupID])
+            return existed
+        }
+    }
+
+    public func setReceiveOption(sdkAppID: UInt64, userID: String, conversation: String, muted: Bool) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO receive_opts (app, user_id, conversation, muted) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (app, user_id, conversation) DO UPDATE SET muted = excluded.muted
+                    """,
+                arguments: [Int64(sdkAppID), userID, conversation, muted ? 1 : 0]
+            )
+        }
+    }
+
+    public func setDoNotDisturb(sdkAppID: UInt64, userID: String, _ window: DoNotDisturb?) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO receive_opts (app, user_id, conversation, dnd_start, dnd_duration) VALUES (?, ?, '', ?, ?)
+                    ON CONFLICT (app, user_id, conversation) DO UPDATE SET dnd_start = excluded.dnd_start, dnd_duration = excluded.dnd_duration
+                    """,
+                arguments: [Int64(sdkAppID), userID, window?.start ?? 0, window?.duration ?? 0]
+            )
+        }
+    }
+
+    public func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings] {
+        guard !userIDs.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var arguments: StatementArguments = [Int64(sdkAppID), conversation]
+            arguments += StatementArguments(userIDs)
+            let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
+            var settings: [String: ReceiveSettings] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts
+                    WHERE app = ? AND conversation IN ('', ?) AND user_id IN (\(marks))
+                    """,
+                arguments: arguments
+            ) {
+                ReceiveSettings.merge(
+                    into: &settings, user: row["user_id"], conversation: row["conversation"], muted: row["muted"], start: row["dnd_start"],
+                    duration: row["dnd_duration"]
+                )
+            }
+            return settings
         }
     }
 

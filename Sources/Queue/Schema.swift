@@ -151,6 +151,54 @@ enum Schema {
         ]
     }
 
+    /// Version 4: groups with their members and message sequence, receive options.
+    static func v4(_ dialect: Dialect) -> [String] {
+        let t = Types(dialect)
+        return [
+            """
+            CREATE TABLE im_groups (
+              app \(t.int) NOT NULL,
+              group_id TEXT NOT NULL,
+              type TEXT NOT NULL,
+              name TEXT NOT NULL,
+              owner TEXT NOT NULL,
+              last_seq \(t.int) NOT NULL DEFAULT 0,
+              created_at \(t.int) NOT NULL,
+              PRIMARY KEY (app, group_id)
+            )
+            """,
+            """
+            CREATE TABLE group_members (
+              app \(t.int) NOT NULL,
+              group_id TEXT NOT NULL,
+              user_id TEXT NOT NULL,
+              role TEXT NOT NULL,
+              msg_flag TEXT NOT NULL,
+              name_card TEXT NOT NULL,
+              joined_at \(t.int) NOT NULL,
+              PRIMARY KEY (app, group_id, user_id)
+            )
+            """,
+            "CREATE INDEX group_members_user ON group_members (app, user_id)",
+            // conversation '' holds the user-wide do-not-disturb window.
+            """
+            CREATE TABLE receive_opts (
+              app \(t.int) NOT NULL,
+              user_id TEXT NOT NULL,
+              conversation TEXT NOT NULL,
+              muted \(t.int) NOT NULL DEFAULT 0,
+              dnd_start \(t.int) NOT NULL DEFAULT 0,
+              dnd_duration \(t.int) NOT NULL DEFAULT 0,
+              PRIMARY KEY (app, user_id, conversation)
+            )
+            """,
+        ]
+    }
+
+    /// Stored messages are kept for roaming this long after they were sent, whatever their
+    /// offline lifetime (`MsgLifeTime` is at most as long).
+    static let roamingMillis: Int64 = 7 * 24 * 3600 * 1000
+
     enum Dialect { case sqlite, postgres }
 
     /// The `devices` column of a job: a JSON array of device ids, or NULL for every device.
@@ -217,5 +265,18 @@ extension Device {
             locale: locale.flatMap(PushLocale.init(rawValue:)), sandbox: sandbox != 0, state: state, badge: Int(badge),
             registeredAtMillis: registeredAt, stateChangedAtMillis: stateChangedAt, invalidatedAtMillis: invalidatedAt
         )
+    }
+}
+
+extension ReceiveSettings {
+    /// Folds one `receive_opts` row into the settings of its user.
+    static func merge(into settings: inout [String: ReceiveSettings], user: String, conversation: String, muted: Int64, start: Int64, duration: Int64) {
+        var s = settings[user] ?? ReceiveSettings()
+        if conversation.isEmpty {
+            s.doNotDisturb = duration > 0 ? DoNotDisturb(start: start, duration: duration) : nil
+        } else {
+            s.muted = muted != 0
+        }
+        settings[user] = s
     }
 }

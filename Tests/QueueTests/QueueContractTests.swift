@@ -200,15 +200,75 @@ struct QueueContractTests {
                     body: Data("{}".utf8), dedupeKey: dedupe, dedupeWindowMillis: 120_000, expiresAtMillis: fixture.clock.nowMillis() + 604_800_000
                 )
             }
-            #expect(try await store.storeMessage(message("k1"), jobs: [job("k1:bob")]) == .stored)
-            #expect(try await store.storeMessage(message("k2"), jobs: [job("k2:bob")]) == .duplicate(msgKey: "k1", msgTime: 1_795_000_000))
+            #expect(try await store.storeMessage(message("k1"), jobs: [job("k1:bob")]) == .stored(msgSeq: 1))
+            #expect(try await store.storeMessage(message("k2"), jobs: [job("k2:bob")]) == .duplicate(msgKey: "k1", msgTime: 1_795_000_000, msgSeq: 1))
             #expect(try await store.stats().lanes[.chat]?.pending == 1, "the duplicate enqueued nothing")
             #expect(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "k1") == ["bob"])
             #expect(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "k2").isEmpty)
             fixture.clock.advance(millis: 120_001)
-            #expect(try await store.storeMessage(message("k3"), jobs: [job("k3:bob")]) == .stored, "after the window it is a new message")
-            #expect(try await store.storeMessage(message("k4", dedupe: "other"), jobs: []) == .stored)
+            #expect(try await store.storeMessage(message("k3"), jobs: [job("k3:bob")]) == .stored(msgSeq: 1), "after the window it is a new message")
+            #expect(try await store.storeMessage(message("k4", dedupe: "other"), jobs: []) == .stored(msgSeq: 1))
             #expect(try await store.stats().lanes[.chat]?.pending == 2)
+        }
+    }
+
+    @Test("groups: members, MsgFlag, rename, destroy; group messages take MsgSeq 1, 2, … in one transaction", arguments: Backend.available)
+    func groups(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            let app: UInt64 = 1_400_000_000
+            let group = Group(sdkAppID: app, groupID: "g1", type: .public, name: "Team", owner: "alice")
+            #expect(try await store.createGroup(group, members: [GroupMember(userID: "alice", role: "Owner"), GroupMember(userID: "bob")]))
+            #expect(try await store.createGroup(group, members: []) == false, "the id is taken")
+            #expect(try await store.addGroupMembers(sdkAppID: app, groupID: "g1", [GroupMember(userID: "bob"), GroupMember(userID: "carol")]) == ["carol"])
+            var carol = GroupMember(userID: "carol", role: "Admin", msgFlag: .acceptNotNotify, nameCard: "C")
+            #expect(try await store.updateGroupMember(sdkAppID: app, groupID: "g1", carol))
+            carol.userID = "dave"
+            #expect(try await store.updateGroupMember(sdkAppID: app, groupID: "g1", carol) == false, "not a member")
+            #expect(try await store.renameGroup(sdkAppID: app, groupID: "g1", name: "Crew"))
+            let (read, members) = try #require(try await store.group(sdkAppID: app, groupID: "g1"))
+            #expect(read.name == "Crew" && read.type == .public && read.owner == "alice")
+            #expect(Set(members.map(\.userID)) == ["alice", "bob", "carol"])
+            #expect(members.first { $0.userID == "carol" } == GroupMember(userID: "carol", role: "Admin", msgFlag: .acceptNotNotify, nameCard: "C"))
+
+            func message(_ key: String, random: Int64, group: String = "g1") -> NewMessage {
+                NewMessage(
+                    sdkAppID: app, msgKey: key, fromAccount: "alice", toAccount: "", groupID: group, msgSeq: 0, msgRandom: random,
+                    msgTime: 1_795_000_000, body: Data("{}".utf8), dedupeKey: "group|\(group)|\(random)", dedupeWindowMillis: 300_000,
+                    expiresAtMillis: fixture.clock.nowMillis() + 604_800_000
+                )
+            }
+            #expect(try await store.storeMessage(message("m1", random: 1), jobs: [job("m1:bob"), job("m1:carol")]) == .stored(msgSeq: 1))
+            #expect(try await store.storeMessage(message("m2", random: 2), jobs: [job("m2:bob")]) == .stored(msgSeq: 2))
+            #expect(try await store.storeMessage(message("m3", random: 1), jobs: [job("m3:bob")]) == .duplicate(msgKey: "m1", msgTime: 1_795_000_000, msgSeq: 1))
+            #expect(try await store.storeMessage(message("m4", random: 4, group: "nope"), jobs: [job("m4:bob")]) == .groupNotFound)
+            #expect(try await store.stats().lanes[.chat]?.pending == 3, "neither the duplicate nor the message to no group enqueued")
+            #expect(Set(try await store.messageRecipients(sdkAppID: app, msgKey: "m1")) == ["alice", "bob", "carol"])
+
+            #expect(try await store.deleteGroupMembers(sdkAppID: app, groupID: "g1", userIDs: ["bob", "zed"]) == ["bob"])
+            #expect(try await store.destroyGroup(sdkAppID: app, groupID: "g1"))
+            #expect(try await store.destroyGroup(sdkAppID: app, groupID: "g1") == false)
+            #expect(try await store.group(sdkAppID: app, groupID: "g1") == nil)
+            #expect(try await store.createGroup(group, members: []), "a destroyed group's id can be used again")
+            #expect(try await store.group(sdkAppID: app, groupID: "g1")?.members.isEmpty == true, "its members went with it")
+        }
+    }
+
+    @Test("receive options per conversation and the do-not-disturb window", arguments: Backend.available)
+    func receiveOptions(_ backend: Backend) async throws {
+        try await withStore(backend) { _, store in
+            let app: UInt64 = 1_400_000_000
+            try await store.setReceiveOption(sdkAppID: app, userID: "bob", conversation: "c2c:alice", muted: true)
+            try await store.setReceiveOption(sdkAppID: app, userID: "carol", conversation: "c2c:alice", muted: true)
+            try await store.setReceiveOption(sdkAppID: app, userID: "carol", conversation: "c2c:alice", muted: false)
+            try await store.setDoNotDisturb(sdkAppID: app, userID: "carol", DoNotDisturb(start: 3_600, duration: 7_200))
+            try await store.setDoNotDisturb(sdkAppID: app, userID: "dave", DoNotDisturb(start: 3_600, duration: 7_200))
+            try await store.setDoNotDisturb(sdkAppID: app, userID: "dave", nil)
+            let settings = try await store.receiveSettings(sdkAppID: app, userIDs: ["bob", "carol", "dave", "erin"], conversation: "c2c:alice")
+            #expect(settings["bob"] == ReceiveSettings(muted: true))
+            #expect(settings["carol"] == ReceiveSettings(muted: false, doNotDisturb: DoNotDisturb(start: 3_600, duration: 7_200)))
+            #expect(settings["dave"] == ReceiveSettings() && settings["erin"] == nil)
+            let other = try await store.receiveSettings(sdkAppID: app, userIDs: ["bob"], conversation: "group:g1")
+            #expect(other["bob"] == nil, "the option is per conversation")
         }
     }
 
@@ -221,13 +281,13 @@ struct QueueContractTests {
                     sdkAppID: 1_400_000_000, msgKey: "k\(i)", fromAccount: from, toAccount: to, msgSeq: Int64(i), msgRandom: 1,
                     msgTime: 1_000 + Int64(i / 2), body: Data("{}".utf8), dedupeKey: "d\(i)", dedupeWindowMillis: 0, expiresAtMillis: 0
                 )
-                #expect(try await store.storeMessage(m, jobs: []) == .stored)
+                #expect(try await store.storeMessage(m, jobs: []) == .stored(msgSeq: Int64(i)))
             }
             let other = NewMessage(
                 sdkAppID: 1_400_000_000, msgKey: "x", fromAccount: "alice", toAccount: "carol", msgSeq: 9, msgRandom: 1, msgTime: 1_001,
                 body: Data("{}".utf8), dedupeKey: "dx", dedupeWindowMillis: 0, expiresAtMillis: 0
             )
-            #expect(try await store.storeMessage(other, jobs: []) == .stored)
+            #expect(try await store.storeMessage(other, jobs: []) == .stored(msgSeq: 9))
             let first = try await store.conversation(sdkAppID: 1_400_000_000, between: "bob", and: "alice", minTime: 0, maxTime: 9_999, before: nil, limit: 3)
             #expect(first.map(\.msgKey) == ["k4", "k3", "k2"])
             let next = try await store.conversation(sdkAppID: 1_400_000_000, between: "bob", and: "alice", minTime: 0, maxTime: 9_999, before: "k2", limit: 3)

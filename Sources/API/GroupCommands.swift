@@ -1,0 +1,313 @@
+import Foundation
+import Messaging
+import PushCore
+import Queue
+
+/// Groups (tencent-rest-api.md sections 4.3 and 4.8): `create_group`, `add_group_member`,
+/// `delete_group_member`, `modify_group_member_info` (`MsgFlag`), `modify_group_base_info`
+/// (`Name`), `destroy_group`, `get_group_member_info`, and `send_group_msg`, which pushes each
+/// member as their `MsgFlag`, the group type, `GroupAtInfo` and receive options say.
+struct GroupCommands: Sendable {
+    let store: any PushStore
+    let clock: any EpochClock
+
+    /// Group messages with the same content and `Random` within 5 minutes are one message.
+    static let dedupeWindowMillis: Int64 = 300_000
+    static let maxNameBytes = 30
+    static let maxNameCardBytes = 50
+    static let maxCreateMembers = 100
+    static let maxAddMembers = 500
+    static let maxDirected = 50
+
+    var commands: [String: RestAPI.Command] {
+        [
+            "group_open_http_svc/create_group": .init(adminOnly: true, run: create),
+            "group_open_http_svc/add_group_member": .init(adminOnly: true, run: addMembers),
+            "group_open_http_svc/delete_group_member": .init(adminOnly: true, run: deleteMembers),
+            "group_open_http_svc/modify_group_member_info": .init(adminOnly: true, run: modifyMember),
+            "group_open_http_svc/modify_group_base_info": .init(adminOnly: true, run: modifyBase),
+            "group_open_http_svc/destroy_group": .init(adminOnly: true, run: destroy),
+            "group_open_http_svc/get_group_member_info": .init(adminOnly: true, run: memberInfo),
+            "group_open_http_svc/send_group_msg": .init(adminOnly: true, run: send),
+        ]
+    }
+
+    static func require(_ condition: Bool, _ message: String) throws(TencentError) {
+        if !condition { throw TencentError(code: RestCode.groupBadParameter, message: message) }
+    }
+
+    struct MemberItem: Decodable {
+        var Member_Account: String
+        var Role: String?
+        var MsgFlag: String?
+        var NameCard: String?
+
+        func member() throws(TencentError) -> GroupMember {
+            try GroupCommands.require(!Member_Account.isEmpty, "Member_Account must not be empty")
+            let role = Role ?? "Member"
+            try GroupCommands.require(["Admin", "Member"].contains(role), "Role must be Admin or Member")
+            return GroupMember(userID: Member_Account, role: role, msgFlag: try GroupCommands.flag(MsgFlag), nameCard: try GroupCommands.card(NameCard))
+        }
+    }
+
+    static func flag(_ text: String?) throws(TencentError) -> MsgFlag {
+        guard let text else { return .acceptAndNotify }
+        guard let flag = MsgFlag(rawValue: text) else {
+            throw TencentError(code: RestCode.groupBadParameter, message: "MsgFlag must be one of \(MsgFlag.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return flag
+    }
+
+    static func card(_ text: String?) throws(TencentError) -> String {
+        try require((text ?? "").utf8.count <= maxNameCardBytes, "NameCard must be at most \(maxNameCardBytes) bytes")
+        return text ?? ""
+    }
+
+    /// Fails with 10019 naming the first account that is not imported.
+    func requireImported(_ users: [String], app: UInt64) async throws {
+        let imported = try await store.importedAccounts(sdkAppID: app, userIDs: users)
+        if let missing = users.first(where: { !imported.contains($0) }) {
+            throw TencentError(code: RestCode.groupNoAccount, message: "account \(missing) is not imported")
+        }
+    }
+
+    func group(_ app: UInt64, _ id: String?) async throws -> (group: Group, members: [GroupMember]) {
+        guard let id, !id.isEmpty else { throw TencentError(code: RestCode.groupBadParameter, message: "GroupId is required") }
+        guard let found = try await store.group(sdkAppID: app, groupID: id) else {
+            throw TencentError(code: RestCode.groupNotFound, message: "group \(id) does not exist")
+        }
+        return found
+    }
+
+    struct Create: Decodable {
+        var Owner_Account: String?
+        var `Type`: String
+        var GroupId: String?
+        var Name: String
+        var MemberList: [MemberItem]?
+    }
+
+    @Sendable func create(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(Create.self, body)
+        guard let type = GroupType(rawValue: r.Type) else {
+            throw TencentError(code: RestCode.groupBadParameter, message: "Type must be one of \(GroupType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        try Self.require(!r.Name.isEmpty && r.Name.utf8.count <= Self.maxNameBytes, "Name must be 1 to \(Self.maxNameBytes) bytes")
+        let items = r.MemberList ?? []
+        try Self.require(items.count <= Self.maxCreateMembers, "MemberList holds at most \(Self.maxCreateMembers) members")
+        if let id = r.GroupId { try Self.require(!id.isEmpty && id.utf8.count <= 48, "GroupId must be 1 to 48 bytes") }
+        let id = r.GroupId ?? "@TGS#\(String(UInt64.random(in: 1...UInt64.max), radix: 36).uppercased())"
+        var members = try items.map { item throws(TencentError) in try item.member() }
+        let owner = r.Owner_Account.flatMap { $0.isEmpty ? nil : $0 }
+        if let owner {
+            members.removeAll { $0.userID == owner }
+            members.insert(GroupMember(userID: owner, role: "Owner"), at: 0)
+        }
+        let app = caller.app.sdkAppID
+        try await requireImported(members.map(\.userID), app: app)
+        let group = Group(sdkAppID: app, groupID: id, type: type, name: r.Name, owner: owner ?? "")
+        guard try await store.createGroup(group, members: members) else {
+            return .fail(RestCode.groupIDTaken, "GroupId \(id) is already used")
+        }
+        return .ok([("GroupId", id)])
+    }
+
+    struct Add: Decodable {
+        var GroupId: String?
+        var MemberList: [MemberItem]
+    }
+
+    /// Per member `Result`: 1 added, 2 already a member, 0 failed (not imported).
+    @Sendable func addMembers(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(Add.self, body)
+        let app = caller.app.sdkAppID
+        let (group, _) = try await group(app, r.GroupId)
+        guard group.type != .avChatRoom else { return .fail(RestCode.groupNotPermitted, "AVChatRoom groups have no member list") }
+        try Self.require((1...Self.maxAddMembers).contains(r.MemberList.count), "MemberList must hold 1 to \(Self.maxAddMembers) members")
+        let members = try r.MemberList.map { item throws(TencentError) in try item.member() }
+        let imported = try await store.importedAccounts(sdkAppID: app, userIDs: members.map(\.userID))
+        let added = try await store.addGroupMembers(sdkAppID: app, groupID: group.groupID, members.filter { imported.contains($0.userID) })
+        let results: [[String: any Sendable]] = members.map { m in
+            let result = added.contains(m.userID) ? 1 : imported.contains(m.userID) ? 2 : 0
+            return ["Member_Account": m.userID, "Result": result]
+        }
+        return .ok([("MemberList", results)])
+    }
+
+    struct Delete: Decodable {
+        var GroupId: String?
+        var MemberToDel_Account: [String]
+    }
+
+    @Sendable func deleteMembers(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(Delete.self, body)
+        let (group, _) = try await group(caller.app.sdkAppID, r.GroupId)
+        try Self.require((1...Self.maxAddMembers).contains(r.MemberToDel_Account.count), "MemberToDel_Account must hold 1 to \(Self.maxAddMembers) accounts")
+        _ = try await store.deleteGroupMembers(sdkAppID: caller.app.sdkAppID, groupID: group.groupID, userIDs: r.MemberToDel_Account)
+        return .ok()
+    }
+
+    struct ModifyMember: Decodable {
+        var GroupId: String?
+        var Member_Account: String
+        var Role: String?
+        var MsgFlag: String?
+        var NameCard: String?
+    }
+
+    @Sendable func modifyMember(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(ModifyMember.self, body)
+        let (group, members) = try await group(caller.app.sdkAppID, r.GroupId)
+        guard group.type != .avChatRoom else { return .fail(RestCode.groupNotPermitted, "AVChatRoom members cannot be modified") }
+        guard var member = members.first(where: { $0.userID == r.Member_Account }) else {
+            return .fail(RestCode.groupNoAccount, "\(r.Member_Account) is not a member of \(group.groupID)")
+        }
+        if let role = r.Role {
+            try Self.require(["Admin", "Member"].contains(role) && member.role != "Owner", "Role must be Admin or Member, and the owner's cannot change")
+            member.role = role
+        }
+        if let flag = r.MsgFlag { member.msgFlag = try Self.flag(flag) }
+        if let card = r.NameCard { member.nameCard = try Self.card(card) }
+        guard try await store.updateGroupMember(sdkAppID: caller.app.sdkAppID, groupID: group.groupID, member) else {
+            return .fail(RestCode.groupNoAccount, "\(r.Member_Account) is not a member of \(group.groupID)")
+        }
+        return .ok()
+    }
+
+    struct ModifyBase: Decodable {
+        var GroupId: String?
+        var Name: String?
+    }
+
+    @Sendable func modifyBase(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(ModifyBase.self, body)
+        let (group, _) = try await group(caller.app.sdkAppID, r.GroupId)
+        if let name = r.Name {
+            try Self.require(!name.isEmpty && name.utf8.count <= Self.maxNameBytes, "Name must be 1 to \(Self.maxNameBytes) bytes")
+            _ = try await store.renameGroup(sdkAppID: caller.app.sdkAppID, groupID: group.groupID, name: name)
+        }
+        return .ok()
+    }
+
+    struct GroupRef: Decodable {
+        var GroupId: String?
+    }
+
+    @Sendable func destroy(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(GroupRef.self, body)
+        let (group, _) = try await group(caller.app.sdkAppID, r.GroupId)
+        _ = try await store.destroyGroup(sdkAppID: caller.app.sdkAppID, groupID: group.groupID)
+        return .ok()
+    }
+
+    @Sendable func memberInfo(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(GroupRef.self, body)
+        let (_, members) = try await group(caller.app.sdkAppID, r.GroupId)
+        let list: [[String: any Sendable]] = members.map {
+            ["Member_Account": $0.userID, "Role": $0.role, "MsgFlag": $0.msgFlag.rawValue, "NameCard": $0.nameCard]
+        }
+        return .ok([("MemberNum", members.count), ("MemberList", list)])
+    }
+
+    // MARK: - send_group_msg
+
+    /// A group message is stored once (the group's next `MsgSeq`) with one push job per member due one.
+    @Sendable func send(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let request = try MessageCommands.object(body)
+        let app = caller.app.sdkAppID
+        guard let groupID = request["GroupId"] as? String, !groupID.isEmpty else {
+            throw TencentError(code: RestCode.groupBadParameter, message: "GroupId must be a non-empty string")
+        }
+        guard let random = MessageCommands.uint32(request["Random"]) else {
+            throw TencentError(code: 90005, message: "Random is required: an integer from 0 to 4294967295")
+        }
+        let content = try MessageCommands.Content(request)
+        let onlineOnly = try Self.flagValue(request["OnlineOnlyFlag"], "OnlineOnlyFlag")
+        let control = try Self.strings(request["SendMsgControl"], "SendMsgControl")
+        try Self.require(!(onlineOnly && control.contains("NoUnread")), "SendMsgControl NoUnread is not allowed with OnlineOnlyFlag 1")
+        let directed = try request["To_Account"].map { value throws(TencentError) in Set(try Self.strings(value, "To_Account")) }
+        if let directed { try Self.require((1...Self.maxDirected).contains(directed.count), "To_Account must hold 1 to \(Self.maxDirected) accounts") }
+        let (atAll, atAccounts) = try Self.atInfo(request["GroupAtInfo"])
+        let from = (request["From_Account"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? caller.app.admin
+
+        let (group, members) = try await self.group(app, groupID)
+        let profiles = try await store.profiles(sdkAppID: app, userIDs: [from])
+        guard profiles[from] != nil || from == caller.app.admin else {
+            return .fail(RestCode.groupNoAccount, "From_Account \(from) is not imported")
+        }
+        let now = clock.nowMillis()
+        let msgTime = clock.nowSeconds()
+        let msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"
+        var jobs: [NewJob] = []
+        if !onlineOnly {
+            var fields: [String: Any] = [
+                "MsgBody": content.msgBody, "ConversationType": "Group", "GroupId": group.groupID, "GroupName": group.name,
+                "ExpiresAt": now + Int64(PushMessage.defaultLifetime) * 1000,
+            ]
+            for key in ["OfflinePushInfo", "SendMsgControl"] { fields[key] = request[key] }
+            if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
+            // A directed message is not counted as unread (tencent-rest-api.md section 4.3).
+            let template = try MessageCommands.JobTemplate(app: app, keyPrefix: msgKey, fields: fields, countsForBadge: directed == nil)
+            let settings = try await store.receiveSettings(
+                sdkAppID: app, userIDs: members.map(\.userID), conversation: ReceiveSettings.conversation(group: group.groupID)
+            )
+            for member in members {
+                let fate = Recipients.group(
+                    group, member: member, sender: from, atAll: atAll, atAccounts: atAccounts, directedTo: directed,
+                    settings: settings[member.userID] ?? ReceiveSettings(), withMuteNotifications: control.contains("WithMuteNotifications"),
+                    nowSeconds: msgTime
+                )
+                if let job = try template.job(to: member.userID, fate: fate) { jobs.append(job) }
+            }
+        }
+        let message = NewMessage(
+            sdkAppID: app, msgKey: msgKey, fromAccount: from, toAccount: "", groupID: group.groupID, msgSeq: 0, msgRandom: random,
+            msgTime: msgTime, body: body, dedupeKey: "group|\(group.groupID)|\(random)|\(content.crc)", dedupeWindowMillis: Self.dedupeWindowMillis,
+            expiresAtMillis: now + Int64(onlineOnly ? 0 : PushMessage.defaultLifetime) * 1000
+        )
+        switch try await store.storeMessage(message, jobs: jobs) {
+        case .stored(let seq): return .ok([("MsgTime", msgTime), ("MsgSeq", seq), ("MsgKey", msgKey)])
+        case .duplicate(let key, let time, let seq): return .ok([("MsgTime", time), ("MsgSeq", seq), ("MsgKey", key)])
+        case .groupNotFound: return .fail(RestCode.groupNotFound, "group \(groupID) does not exist")
+        }
+    }
+
+    /// An optional 0/1 flag.
+    static func flagValue(_ value: Any?, _ field: String) throws(TencentError) -> Bool {
+        guard let value else { return false }
+        guard let n = MessageCommands.int(value), n == 0 || n == 1 else {
+            throw TencentError(code: RestCode.groupBadParameter, message: "\(field) must be 0 or 1")
+        }
+        return n == 1
+    }
+
+    /// An array of strings.
+    static func strings(_ value: Any?, _ field: String) throws(TencentError) -> [String] {
+        guard let value else { return [] }
+        guard let list = value as? [Any], let strings = list as? [String] else {
+            throw TencentError(code: RestCode.groupBadParameter, message: "\(field) must be an array of strings")
+        }
+        return strings
+    }
+
+    /// `GroupAtInfo`: `[{"GroupAtAllFlag": 1}]` or `[{"GroupAtAllFlag": 0, "GroupAt_Account": "bob"}]`.
+    static func atInfo(_ value: Any?) throws(TencentError) -> (all: Bool, accounts: Set<String>) {
+        guard let value else { return (false, []) }
+        guard let items = value as? [Any] else { throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo must be an array") }
+        var all = false
+        var accounts = Set<String>()
+        for (index, item) in items.enumerated() {
+            guard let at = item as? [String: Any] else {
+                throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo[\(index)] must be an object")
+            }
+            if try flagValue(at["GroupAtAllFlag"], "GroupAtInfo[\(index)].GroupAtAllFlag") {
+                all = true
+            } else if let account = at["GroupAt_Account"] as? String, !account.isEmpty {
+                accounts.insert(account)
+            } else {
+                throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo[\(index)] needs GroupAtAllFlag 1 or a GroupAt_Account")
+            }
+        }
+        return (all, accounts)
+    }
+}

@@ -1,0 +1,149 @@
+/// Group types (tencent-rest-api.md section 4.8).
+public enum GroupType: String, Sendable, CaseIterable {
+    case work = "Work"
+    case `private` = "Private"
+    case `public` = "Public"
+    case meeting = "Meeting"
+    case chatRoom = "ChatRoom"
+    case avChatRoom = "AVChatRoom"
+    case community = "Community"
+
+    /// `Meeting` and `AVChatRoom` receive online only: their messages are never pushed
+    /// (push-rules.md section 1.2).
+    public var pushesOffline: Bool { self != .meeting && self != .avChatRoom }
+}
+
+/// A member's receive option for a group (`MsgFlag`).
+public enum MsgFlag: String, Sendable, CaseIterable {
+    case acceptAndNotify = "AcceptAndNotify"
+    /// Delivered, never pushed.
+    case acceptNotNotify = "AcceptNotNotify"
+    /// Delivered; pushed only when the message @s the member or @all.
+    case acceptNotNotifyExceptAt = "AcceptNotNotifyExceptAt"
+    /// Not delivered at all.
+    case discard = "Discard"
+}
+
+/// One group of one app.
+public struct Group: Sendable, Equatable {
+    public var sdkAppID: UInt64
+    public var groupID: String
+    public var type: GroupType
+    public var name: String
+    public var owner: String
+
+    public init(sdkAppID: UInt64, groupID: String, type: GroupType, name: String, owner: String) {
+        self.sdkAppID = sdkAppID
+        self.groupID = groupID
+        self.type = type
+        self.name = name
+        self.owner = owner
+    }
+}
+
+/// One member of a group.
+public struct GroupMember: Sendable, Equatable {
+    public var userID: String
+    /// `Owner`, `Admin` or `Member`.
+    public var role: String
+    public var msgFlag: MsgFlag
+    public var nameCard: String
+
+    public init(userID: String, role: String = "Member", msgFlag: MsgFlag = .acceptAndNotify, nameCard: String = "") {
+        self.userID = userID
+        self.role = role
+        self.msgFlag = msgFlag
+        self.nameCard = nameCard
+    }
+}
+
+/// A user-wide do-not-disturb window: daily from `start` seconds after midnight UTC when `start`
+/// is below 86,400, else once from the UTC timestamp `start`; `duration` seconds long.
+public struct DoNotDisturb: Sendable, Equatable {
+    public static let secondsPerDay: Int64 = 86_400
+
+    public var start: Int64
+    public var duration: Int64
+
+    public init(start: Int64, duration: Int64) {
+        self.start = start
+        self.duration = duration
+    }
+
+    public var isDaily: Bool { start < Self.secondsPerDay }
+
+    /// Whether `nowSeconds` (UTC) falls inside the window.
+    public func contains(nowSeconds: Int64) -> Bool {
+        guard duration > 0 else { return false }
+        if !isDaily { return (start..<start + duration).contains(nowSeconds) }
+        if duration >= Self.secondsPerDay { return true }
+        let secondOfDay = ((nowSeconds % Self.secondsPerDay) + Self.secondsPerDay) % Self.secondsPerDay
+        let offset = ((secondOfDay - start) % Self.secondsPerDay + Self.secondsPerDay) % Self.secondsPerDay
+        return offset < duration
+    }
+}
+
+/// What a recipient set for one conversation and for all of them.
+public struct ReceiveSettings: Sendable, Equatable {
+    /// "Receive but do not notify" for this conversation.
+    public var muted: Bool
+    public var doNotDisturb: DoNotDisturb?
+
+    public init(muted: Bool = false, doNotDisturb: DoNotDisturb? = nil) {
+        self.muted = muted
+        self.doNotDisturb = doNotDisturb
+    }
+
+    /// The conversation key of receive options: a C2C peer or a group.
+    public static func conversation(peer: String) -> String { "c2c:" + peer }
+    public static func conversation(group: String) -> String { "group:" + group }
+}
+
+/// Who of a message's recipients gets a push job and whether it may notify (push-rules.md
+/// sections 1.2, 1.3 and 5.2). Pure: the REST API applies it to the state it read.
+public enum Recipients {
+    /// One recipient's fate.
+    public enum Fate: Sendable, Equatable {
+        /// No job at all: nothing is pushed and the badge does not move.
+        case none(reason: String)
+        /// A job that notifies nobody (the badge still counts it): every device is recorded as
+        /// skipped with `reason`.
+        case silent(reason: String)
+        case push
+    }
+
+    /// A C2C recipient's fate.
+    public static func c2c(
+        sender: String, recipient: String, settings: ReceiveSettings, withMuteNotifications: Bool, nowSeconds: Int64
+    ) -> Fate {
+        if recipient == sender { return .none(reason: "Sender") }
+        return muting(settings, withMuteNotifications: withMuteNotifications, nowSeconds: nowSeconds)
+    }
+
+    /// A group member's fate for a message of `group`. `atAll` and `atAccounts` come from
+    /// `GroupAtInfo`; `directedTo` is the `To_Account` list of a directed message.
+    public static func group(
+        _ group: Group, member: GroupMember, sender: String, atAll: Bool, atAccounts: Set<String>, directedTo: Set<String>?,
+        settings: ReceiveSettings, withMuteNotifications: Bool, nowSeconds: Int64
+    ) -> Fate {
+        if member.userID == sender { return .none(reason: "Sender") }
+        if let directedTo, !directedTo.contains(member.userID) { return .none(reason: "NotDirected") }
+        if !group.type.pushesOffline { return .none(reason: "OnlineOnlyGroupType") }
+        switch member.msgFlag {
+        case .discard: return .none(reason: "Discard")
+        case .acceptNotNotify: return .silent(reason: "AcceptNotNotify")
+        case .acceptNotNotifyExceptAt where !atAll && !atAccounts.contains(member.userID):
+            return .silent(reason: "AcceptNotNotifyExceptAt")
+        case .acceptNotNotifyExceptAt, .acceptAndNotify:
+            return muting(settings, withMuteNotifications: withMuteNotifications, nowSeconds: nowSeconds)
+        }
+    }
+
+    /// The recipient's own receive option and do-not-disturb window, unless the sender overrides them.
+    static func muting(_ settings: ReceiveSettings, withMuteNotifications: Bool, nowSeconds: Int64) -> Fate {
+        if withMuteNotifications { return .push }
+        if settings.muted { return .silent(reason: "ReceiveOptNotNotify") }
+        if settings.doNotDisturb?.contains(nowSeconds: nowSeconds) == true { return .silent(reason: "DoNotDisturb") }
+        return .push
+    }
+}

@@ -1,0 +1,74 @@
+import Messaging
+import Testing
+
+/// Who gets a push job and whether it may notify (push-rules.md sections 1.2 and 1.3).
+@Suite("Recipients and do-not-disturb")
+struct RecipientsTests {
+    static let group = Group(sdkAppID: 1, groupID: "g1", type: .public, name: "Team", owner: "alice")
+
+    func fate(
+        _ flag: MsgFlag, type: GroupType = .public, user: String = "bob", atAll: Bool = false, at: Set<String> = [], directed: Set<String>? = nil,
+        settings: ReceiveSettings = ReceiveSettings(), mute: Bool = false
+    ) -> Recipients.Fate {
+        var group = Self.group
+        group.type = type
+        return Recipients.group(
+            group, member: GroupMember(userID: user, msgFlag: flag), sender: "alice", atAll: atAll, atAccounts: at, directedTo: directed,
+            settings: settings, withMuteNotifications: mute, nowSeconds: 1_795_000_000
+        )
+    }
+
+    @Test("MsgFlag: Discard gets no job, AcceptNotNotify a silent one, ExceptAt pushes only when @-ed")
+    func msgFlags() {
+        #expect(fate(.acceptAndNotify) == .push)
+        #expect(fate(.discard) == .none(reason: "Discard"))
+        #expect(fate(.acceptNotNotify) == .silent(reason: "AcceptNotNotify"))
+        #expect(fate(.acceptNotNotify, atAll: true) == .silent(reason: "AcceptNotNotify"), "@all does not override AcceptNotNotify")
+        #expect(fate(.acceptNotNotifyExceptAt) == .silent(reason: "AcceptNotNotifyExceptAt"))
+        #expect(fate(.acceptNotNotifyExceptAt, at: ["bob"]) == .push)
+        #expect(fate(.acceptNotNotifyExceptAt, at: ["carol"]) == .silent(reason: "AcceptNotNotifyExceptAt"))
+        #expect(fate(.acceptNotNotifyExceptAt, atAll: true) == .push)
+    }
+
+    @Test("the sender, undirected members and online-only group types get no job")
+    func noJob() {
+        #expect(fate(.acceptAndNotify, user: "alice") == .none(reason: "Sender"))
+        #expect(fate(.acceptAndNotify, directed: ["carol"]) == .none(reason: "NotDirected"))
+        #expect(fate(.acceptAndNotify, directed: ["bob"]) == .push)
+        #expect(fate(.acceptAndNotify, type: .meeting) == .none(reason: "OnlineOnlyGroupType"))
+        #expect(fate(.acceptAndNotify, type: .avChatRoom) == .none(reason: "OnlineOnlyGroupType"))
+        for type in GroupType.allCases where type != .meeting && type != .avChatRoom { #expect(fate(.acceptAndNotify, type: type) == .push) }
+    }
+
+    @Test("a muted conversation or an open do-not-disturb window is silent unless WithMuteNotifications")
+    func muting() {
+        let muted = ReceiveSettings(muted: true)
+        #expect(fate(.acceptAndNotify, settings: muted) == .silent(reason: "ReceiveOptNotNotify"))
+        #expect(fate(.acceptAndNotify, settings: muted, mute: true) == .push)
+        #expect(fate(.discard, mute: true) == .none(reason: "Discard"), "WithMuteNotifications does not override MsgFlag")
+        // 1_795_000_000 is 11:06:40 UTC.
+        let night = ReceiveSettings(doNotDisturb: DoNotDisturb(start: 11 * 3600, duration: 3600))
+        #expect(fate(.acceptAndNotify, settings: night) == .silent(reason: "DoNotDisturb"))
+        #expect(fate(.acceptAndNotify, settings: night, mute: true) == .push)
+        let c2c = Recipients.c2c(sender: "alice", recipient: "bob", settings: night, withMuteNotifications: false, nowSeconds: 1_795_000_000)
+        #expect(c2c == .silent(reason: "DoNotDisturb"))
+        #expect(Recipients.c2c(sender: "bob", recipient: "bob", settings: .init(), withMuteNotifications: false, nowSeconds: 0) == .none(reason: "Sender"))
+    }
+
+    @Test("do-not-disturb windows: daily ones wrap midnight, one-off ones are absolute")
+    func windows() {
+        let day: Int64 = 86_400
+        let base: Int64 = 1_795_000_000 - 1_795_000_000 % day  // a midnight
+        let nightly = DoNotDisturb(start: 22 * 3600, duration: 8 * 3600)  // 22:00 to 06:00
+        #expect(nightly.contains(nowSeconds: base + 23 * 3600))
+        #expect(nightly.contains(nowSeconds: base + 5 * 3600 + 3599))
+        #expect(!nightly.contains(nowSeconds: base + 6 * 3600))
+        #expect(!nightly.contains(nowSeconds: base + 21 * 3600 + 3599))
+        #expect(nightly.contains(nowSeconds: base + 22 * 3600))
+        #expect(DoNotDisturb(start: 0, duration: day).contains(nowSeconds: base + 12_345), "all day")
+        #expect(!DoNotDisturb(start: 0, duration: 0).contains(nowSeconds: base), "an empty window")
+        let once = DoNotDisturb(start: base + 100, duration: 50)
+        #expect(!once.isDaily && once.contains(nowSeconds: base + 100) && once.contains(nowSeconds: base + 149))
+        #expect(!once.contains(nowSeconds: base + 150) && !once.contains(nowSeconds: base + 99) && !once.contains(nowSeconds: base + day + 120))
+    }
+}
