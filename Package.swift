@@ -185,8 +185,9 @@ let package = Package(
         .testTarget(
             name: "DispatcherTests",
             dependencies: [
-                "Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig",
+                "Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,0 +1,359 @@
+import API
+import Dispatcher
+import Emulator
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Messaging
+import PushCore
+import Queue
+import Testing
+import UserSig
+
+/// The REST API over real HTTP in front of the dispatcher and the emulator: one test per rule of
+/// push-rules.md sections 1 to 5, asserting on what the emulator received.
+@Suite("End to end over HTTP: the push rules")
+struct EndToEndTests {
+    /// A live HTTP server with the REST API on the harness's store and clock.
+    struct Rest {
+        let h: DispatchHarness
+        let client: any TestClientProtocol
+
+        func sig(_ identifier: String) -> String {
+            UserSig.generate(
+                sdkAppID: DispatchHarness.app, key: h.config.apps[0].secretKey, identifier: identifier, expire: 86_400,
+                time: h.clock.nowSeconds() - 10
+            )
+        }
+
+        /// Posts `body` as `identifier`; the decoded envelope, which must be OK unless `expect` says otherwise.
+        @discardableResult
+        func call(_ command: String, _ body: String, as identifier: String = "administrator", expect code: Int = 0) async throws -> [String: Any] {
+            let uri = "/v4/\(command)?sdkappid=\(DispatchHarness.app)&identifier=\(identifier)&usersig=\(sig(identifier))&random=7&contenttype=json"
+            let data = try await client.execute(uri: uri, method: .post, body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .ok)
+                return Data(buffer: response.body)
+            }
+            let reply = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+            #expect(reply["ErrorCode"] as? Int == code, "\(command) \(body): \(reply)")
+            return reply
+        }
+
+        func importUsers(_ users: [String: String?]) async throws {
+            for (user, nick) in users {
+                let nickField = nick.map { #", "Nick": "\#($0)""# } ?? ""
+                try await call("im_open_login_svc/account_import", #"{"UserID": "\#(user)"\#(nickField)}"#)
+            }
+        }
+
+        /// Registers a device for `user` through the API, as the user's own app would.
+        func register(_ user: String, _ device: String, _ vendor: Vendor, n: Int, locale: String = "en") async throws {
+            try await call(
+                "pushd/register_device",
+                #"{"DeviceId": "\#(device)", "Vendor": "\#(vendor.rawValue)", "Token": "\#(DispatchHarness.token(vendor, n))", "Locale": "\#(locale)"}"#,
+                as: user
+            )
+        }
+
+        func sendmsg(_ from: String, _ to: String, _ elements: String, random: Int = Int.random(in: 1...1_000_000), extra: String = "") async throws
+            -> String
+        {
+            let reply = try await call(
+                "openim/sendmsg", #"{"From_Account": "\#(from)", "To_Account": "\#(to)", "MsgRandom": \#(random), "MsgBody": [\#(elements)]\#(extra)}"#
+            )
+            return reply["MsgKey"] as? String ?? ""
+        }
+
+        /// Waits until no job is pending: every push due has been sent or recorded.
+        func settle() async throws {
+            try await h.eventually("queue drained") { try await h.pending() == 0 }
+        }
+
+        /// The APNs payloads sent to device token `n`, oldest first.
+        func apns(_ n: Int) -> [[String: Any]] {
+            h.emulator.requests(vendor: .apns).filter { $0.path.hasSuffix(DispatchHarness.token(.apns, n)) && $0.status == 200 }.compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any]
+            }
+        }
+
+        /// The push records of one recipient of a message.
+        func records(_ msgKey: String, _ user: String) async throws -> [PushRecord] {
+            try await h.store.pushRecords(sdkAppID: DispatchHarness.app, idempotencyKey: "\(msgKey):\(user)")
+        }
+    }
+
+    static func with(_ body: @escaping @Sendable (Rest) async throws -> Void) async throws {
+        try await DispatchHarness.with { h in
+            let router = Router()
+            RestAPI(config: h.config, store: h.store, clock: h.clock).addRoutes(to: router)
+            try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
+                try await body(Rest(h: h, client: client))
+            }
+        }
+    }
+
+    static func text(_ t: String) -> String { #"{"MsgType": "TIMTextElem", "MsgContent": {"Text": "\#(t)"}}"# }
+
+    static func alert(_ payload: [String: Any]?) -> Any? { (payload?["aps"] as? [String: Any])?["alert"] }
+    static func body(_ payload: [String: Any]?) -> String? {
+        let alert = alert(payload)
+        return alert as? String ?? (alert as? [String: Any])?["body"] as? String
+    }
+
+    static func badge(_ payload: [String: Any]?) -> Int? { (payload?["aps"] as? [String: Any])?["badge"] as? Int }
+
+    @Test("1.1 only PushOnline devices get the push; Online and Offline ones are recorded as skipped")
+    func presence() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil])
+            try await r.register("bob", "phone", .apns, n: 1)
+            try await r.register("bob", "tablet", .apns, n: 2)
+            try await r.register("bob", "laptop", .fcm, n: 3)
+            try await r.call("pushd/report_state", #"{"DeviceId": "tablet", "State": "Online"}"#, as: "bob")
+            try await r.call("pushd/report_state", #"{"DeviceId": "laptop", "State": "Offline"}"#, as: "bob")
+            let key = try await r.sendmsg("alice", "bob", Self.text("hi"))
+            try await r.settle()
+            #expect(r.apns(1).count == 1 && r.apns(2).isEmpty && r.h.emulator.requests(vendor: .fcm).filter { $0.status == 200 }.isEmpty)
+            let reply = try await r.call("pushd/get_push_records", #"{"MsgKey": "\#(key)"}"#)
+            let outcomes = Dictionary(uniqueKeysWithValues: (reply["Records"] as? [[String: Any]] ?? []).map {
+                ($0["DeviceId"] as? String ?? "", "\($0["Outcome"] ?? "")/\($0["Reason"] ?? "")")
+            })
+            #expect(outcomes == ["phone": "Delivered/", "tablet": "Skipped/Online", "laptop": "Skipped/Offline"])
+        }
+    }
+
+    @Test("1.2 no push for PushFlag 1, MsgLifeTime 0, an empty text, or a message to oneself")
+    func noPush() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil])
+            try await r.register("bob", "phone", .apns, n: 1)
+            try await r.register("alice", "phone", .apns, n: 2)
+            let flagged = try await r.sendmsg("alice", "bob", Self.text("a"), extra: #", "OfflinePushInfo": {"PushFlag": 1}"#)
+            let onlineOnly = try await r.sendmsg("alice", "bob", Self.text("b"), extra: #", "MsgLifeTime": 0"#)
+            let empty = try await r.sendmsg("alice", "bob", #"{"MsgType": "TIMCustomElem", "MsgContent": {"Data": "x"}}"#)
+            let own = try await r.sendmsg("alice", "alice", Self.text("note to self"))
+            try await r.settle()
+            #expect(r.apns(1).isEmpty && r.apns(2).isEmpty)
+            #expect(try await r.records(flagged, "bob").map(\.reason) == ["PushFlagOff"])
+            #expect(try await r.records(empty, "bob").map(\.reason) == ["NoPushText"])
+            #expect(try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(onlineOnly):bob") == nil, "online-only: no job")
+            #expect(try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(own):alice") == nil, "the sender: no job")
+            let devices = try await r.h.store.devices(sdkAppID: DispatchHarness.app, userIDs: ["bob"])
+            #expect(devices.first?.badge == 2, "PushFlag and the empty text still count as unread; the online-only message does not")
+        }
+    }
+
+    @Test("1.2 groups: MsgFlag, @ mentions, online-only types, directed messages and OnlineOnlyFlag; MsgSeq from 1; 5-minute de-duplication")
+    func groups() async throws {
+        try await Self.with { r in
+            let users = ["alice", "bob", "carol", "dave", "erin"]
+            try await r.importUsers(Dictionary(uniqueKeysWithValues: users.map { ($0, $0 == "alice" ? "Alice" : nil) }))
+            for (n, user) in users.enumerated() { try await r.register(user, "phone", .apns, n: n + 1) }
+            try await r.call(
+                "group_open_http_svc/create_group",
+                #"{"Owner_Account": "alice", "Type": "Public", "GroupId": "team", "Name": "Team", "MemberList": [{"Member_Account": "bob"}, {"Member_Account": "carol", "MsgFlag": "Discard"}, {"Member_Account": "dave"}]}"#
+            )
+            let added = try await r.call("group_open_http_svc/add_group_member", #"{"GroupId": "team", "MemberList": [{"Member_Account": "erin"}, {"Member_Account": "bob"}, {"Member_Account": "nobody"}]}"#)
+            #expect((added["MemberList"] as? [[String: Any]])?.map { $0["Result"] as? Int } == [1, 2, 0])
+            try await r.call("group_open_http_svc/modify_group_member_info", #"{"GroupId": "team", "Member_Account": "dave", "MsgFlag": "AcceptNotNotify"}"#)
+            try await r.call("group_open_http_svc/modify_group_member_info", #"{"GroupId": "team", "Member_Account": "erin", "MsgFlag": "AcceptNotNotifyExceptAt"}"#)
+
+            func send(_ text: String, random: Int, extra: String = "") async throws -> [String: Any] {
+                try await r.call(
+                    "group_open_http_svc/send_group_msg",
+                    #"{"GroupId": "team", "From_Account": "alice", "Random": \#(random), "MsgBody": [\#(Self.text(text))]\#(extra)}"#
+                )
+            }
+            let first = try await send("standup", random: 1)
+            #expect(first["MsgSeq"] as? Int == 1)
+            try await r.settle()
+            // alice (sender) 1, bob 2, carol 3 (Discard), dave 4 (AcceptNotNotify), erin 5 (only when @-ed)
+            #expect(r.apns(2).map { Self.body($0) } == ["Alice(Team):standup"])
+            #expect(r.apns(1).isEmpty && r.apns(3).isEmpty && r.apns(4).isEmpty && r.apns(5).isEmpty)
+            let key = first["MsgKey"] as? String ?? ""
+            #expect(try await r.records(key, "dave").map(\.reason) == ["AcceptNotNotify"])
+            #expect(try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(key):carol") == nil, "Discard: no job")
+
+            let again = try await send("standup", random: 1)
+            #expect(again["MsgSeq"] as? Int == 1 && again["MsgKey"] as? String == key, "same content and Random within 5 minutes: one message")
+            let mention = try await send("erin, look", random: 2, extra: #", "GroupAtInfo": [{"GroupAtAllFlag": 0, "GroupAt_Account": "erin"}]"#)
+            #expect(mention["MsgSeq"] as? Int == 2)
+            _ = try await send("everyone", random: 3, extra: #", "GroupAtInfo": [{"GroupAtAllFlag": 1}]"#)
+            try await r.settle()
+            #expect(Set(r.apns(5).map { Self.body($0) }) == ["Alice(Team):erin, look", "Alice(Team):everyone"])
+            #expect(r.apns(4).isEmpty, "AcceptNotNotify is not woken by @all")
+
+            let directed = try await send("bob only", random: 4, extra: #", "To_Account": ["bob", "carol"]"#)
+            let onlineOnly = try await send("live only", random: 5, extra: #", "OnlineOnlyFlag": 1"#)
+            #expect(directed["MsgSeq"] as? Int == 4 && onlineOnly["MsgSeq"] as? Int == 5)
+            try await r.settle()
+            #expect(
+                Set(r.apns(2).map { Self.body($0) }) == ["Alice(Team):standup", "Alice(Team):erin, look", "Alice(Team):everyone", "Alice(Team):bob only"],
+                "bob notifies on everything; the online-only message reached nobody"
+            )
+            #expect(r.apns(5).count == 2 && r.apns(3).isEmpty, "the directed message went to bob only (carol discards)")
+
+            try await r.call("group_open_http_svc/create_group", #"{"Owner_Account": "alice", "Type": "Meeting", "GroupId": "call", "Name": "Call", "MemberList": [{"Member_Account": "bob"}]}"#)
+            try await r.call("group_open_http_svc/send_group_msg", #"{"GroupId": "call", "From_Account": "alice", "Random": 9, "MsgBody": [\#(Self.text("joining"))]}"#)
+            try await r.settle()
+            #expect(r.apns(2).count == 4, "Meeting groups receive online only")
+
+            try await r.call("group_open_http_svc/modify_group_base_info", #"{"GroupId": "team", "Name": "Crew"}"#)
+            try await r.call("group_open_http_svc/send_group_msg", #"{"GroupId": "team", "Random": 10, "MsgBody": [\#(Self.text("from the admin"))]}"#)
+            try await r.settle()
+            #expect(r.apns(2).last.flatMap { Self.body($0) } == "(Crew):from the admin", "no nickname: (GroupName):text")
+            try await r.call("group_open_http_svc/destroy_group", #"{"GroupId": "team"}"#)
+            try await r.call("group_open_http_svc/send_group_msg", #"{"GroupId": "team", "Random": 11, "MsgBody": [\#(Self.text("x"))]}"#, expect: 10010)
+        }
+    }
+
+    @Test("1.3 a muted peer or group and a do-not-disturb window silence the push; WithMuteNotifications overrides them")
+    func receiveOptions() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil, "carol": "Carol"])
+            try await r.register("bob", "phone", .apns, n: 1)
+            try await r.call("pushd/set_receive_opt", #"{"Peer_Account": "alice", "Opt": "AcceptNotNotify"}"#, as: "bob")
+            let muted = try await r.sendmsg("alice", "bob", Self.text("muted"))
+            try await r.settle()
+            _ = try await r.sendmsg("carol", "bob", Self.text("from carol"))
+            try await r.settle()
+            _ = try await r.sendmsg("alice", "bob", Self.text("urgent"), extra: #", "SendMsgControl": ["WithMuteNotifications"]"#)
+            try await r.settle()
+            #expect(r.apns(1).map { Self.body($0) } == ["Carol:from carol", "Alice:urgent"])
+            #expect(try await r.records(muted, "bob").map(\.reason) == ["ReceiveOptNotNotify"])
+            #expect(r.apns(1).map { Self.badge($0) } == [2, 3], "the muted message still counts as unread")
+
+            // A window around now, as a daily time of day.
+            let secondOfDay = r.h.clock.nowSeconds() % 86_400
+            try await r.call("pushd/set_receive_opt", #"{"UserID": "bob", "StartTime": \#(max(0, secondOfDay - 60)), "Duration": 3600}"#)
+            let quiet = try await r.sendmsg("carol", "bob", Self.text("at night"))
+            try await r.settle()
+            #expect(try await r.records(quiet, "bob").map(\.reason) == ["DoNotDisturb"])
+            try await r.call("pushd/set_receive_opt", #"{"UserID": "bob", "StartTime": 0, "Duration": 0}"#)
+            _ = try await r.sendmsg("carol", "bob", Self.text("morning"))
+            try await r.settle()
+            #expect(r.apns(1).last.flatMap { Self.body($0) } == "Carol:morning")
+            try await r.call("pushd/set_receive_opt", #"{"UserID": "carol", "Peer_Account": "alice", "Opt": "AcceptNotNotify"}"#, as: "bob", expect: 60010)
+            try await r.call("pushd/set_receive_opt", #"{"Peer_Account": "alice", "Opt": "Sometimes"}"#, as: "bob", expect: 90001)
+        }
+    }
+
+    @Test("2 element texts by device locale: placeholders in zh and en, stacked in order")
+    func elementText() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": nil, "bob": nil])
+            try await r.register("bob", "zh-phone", .apns, n: 1, locale: "zh")
+            try await r.register("bob", "en-phone", .apns, n: 2, locale: "en")
+            let elements = [
+                #"{"MsgType": "TIMLocationElem", "MsgContent": {"Desc": "office", "Latitude": 1.5, "Longitude": 2.5}}"#,
+                #"{"MsgType": "TIMFaceElem", "MsgContent": {"Index": 1, "Data": "x"}}"#,
+                #"{"MsgType": "TIMImageElem", "MsgContent": {"UUID": "u", "ImageFormat": 1, "ImageInfoArray": []}}"#,
+                #"{"MsgType": "TIMSoundElem", "MsgContent": {"Url": "u", "Size": 1, "Second": 1, "Download_Flag": 2}}"#,
+                #"{"MsgType": "TIMFileElem", "MsgContent": {"Url": "u", "FileSize": 1, "FileName": "f", "Download_Flag": 2}}"#,
+                #"{"MsgType": "TIMVideoFileElem", "MsgContent": {"VideoUrl": "u", "VideoSize": 1, "VideoSecond": 1, "VideoFormat": "mp4", "VideoDownloadFlag": 2, "ThumbUrl": "t", "ThumbSize": 1, "ThumbWidth": 1, "ThumbHeight": 1, "ThumbFormat": "JPG", "ThumbDownloadFlag": 2}}"#,
+                Self.text("!"),
+            ].joined(separator: ",")
+            _ = try await r.sendmsg("alice", "bob", elements)
+            try await r.settle()
+            #expect(Self.body(r.apns(1).first) == "[位置][表情][图片][语音][文件][视频]!")
+            #expect(Self.body(r.apns(2).first) == "[Location][Face][Image][Voice][File][Video]!")
+        }
+    }
+
+    @Test("3 push text: Desc overrides the stacked text, the nickname prefix applies to either, titles per vendor")
+    func pushText() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil, "carol": nil])
+            try await r.register("bob", "iphone", .apns, n: 1)
+            try await r.register("bob", "pixel", .fcm, n: 2)
+            let custom = #"{"MsgType": "TIMCustomElem", "MsgContent": {"Data": "d", "Desc": "world"}}"#
+            _ = try await r.sendmsg("alice", "bob", Self.text("hello") + "," + custom)
+            try await r.settle()
+            _ = try await r.sendmsg("carol", "bob", Self.text("no nick"))
+            try await r.settle()
+            _ = try await r.sendmsg(
+                "alice", "bob", Self.text("ignored"),
+                extra: #", "OfflinePushInfo": {"Desc": "override", "Title": "Chat", "ApnsInfo": {"Title": "Apple title", "SubTitle": "sub"}}"#
+            )
+            try await r.settle()
+            let apns = r.apns(1)
+            #expect(apns.count == 3)
+            guard apns.count == 3 else { return }
+            #expect(Self.body(apns[0]) == "Alice:helloworld")
+            #expect(Self.body(apns[1]) == "no nick")
+            let alert = Self.alert(apns[2]) as? [String: Any]
+            #expect(alert?["body"] as? String == "Alice:override" && alert?["title"] as? String == "Apple title" && alert?["subtitle"] as? String == "sub")
+            let fcm = r.h.emulator.requests(vendor: .fcm).filter { $0.status == 200 && $0.path.contains("messages:send") }.map(\.body)
+            #expect(fcm.last?.contains(#""title":"Chat""#) == true && fcm.last?.contains("Alice:override") == true, "\(fcm.last ?? "")")
+        }
+    }
+
+    @Test("4 overrides: sound and ext from TIMCustomElem, or from OfflinePushInfo when present; Data never sent; channel IDs")
+    func overrides() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Nickname", "bob": nil])
+            try await r.register("bob", "iphone", .apns, n: 1)
+            try await r.register("bob", "huawei", .huawei, n: 2)
+            try await r.register("bob", "pixel", .fcm, n: 3)
+            let custom = #"{"MsgType": "TIMCustomElem", "MsgContent": {"Data": "other information", "Desc": "hello", "Ext": "www.qq.com", "Sound": "dingdong.aiff"}}"#
+            try await r.call("pushd/report_state", #"{"DeviceId": "iphone", "State": "PushOnline", "Unread": 4}"#, as: "bob")
+            // The worked example of push-rules.md section 7, verbatim.
+            _ = try await r.sendmsg("alice", "bob", custom + "," + Self.text("world"))
+            try await r.settle()
+            let example = try #require(r.apns(1).first)
+            #expect(Self.body(example) == "Nickname:helloworld" && Self.badge(example) == 5)
+            #expect((example["aps"] as? [String: Any])?["sound"] as? String == "dingdong.aiff" && example["ext"] as? String == "www.qq.com")
+            let everything = r.h.emulator.requests().map(\.body).joined()
+            #expect(!everything.contains("other information"), "TIMCustomElem.Data is never sent")
+
+            let info = #", "OfflinePushInfo": {"Ext": "app://chat/1", "ApnsInfo": {"Sound": "ping.caf"}, "AndroidInfo": {"Sound": "ping", "HuaWeiChannelID": "vip", "GoogleChannelID": ""}}"#
+            _ = try await r.sendmsg("alice", "bob", custom, extra: info)
+            try await r.settle()
+            let second = try #require(r.apns(1).last)
+            #expect((second["aps"] as? [String: Any])?["sound"] as? String == "ping.caf" && second["ext"] as? String == "app://chat/1")
+            let huawei = r.h.emulator.requests(vendor: .huawei).filter { $0.status == 200 && $0.path.contains("messages:send") }.map(\.body)
+            #expect(huawei.last?.contains(#""channel_id":"vip""#) == true, "HuaWeiChannelID replaces the configured channel")
+            #expect(huawei.first?.contains(#""channel_id":"chat""#) == true, "without it, the operator's default")
+            let fcm = r.h.emulator.requests(vendor: .fcm).filter { $0.status == 200 && $0.path.contains("messages:send") }.map(\.body)
+            #expect(fcm.last?.contains(#""channel_id":"chat""#) == true, "an empty GoogleChannelID leaves the default")
+        }
+    }
+
+    @Test("5 badge: the reported unread count is the base, each counted message adds one, BadgeMode 1 and NoUnread do not, Online resets")
+    func badge() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": nil, "bob": nil])
+            try await r.register("bob", "iphone", .apns, n: 1)
+            try await r.call("pushd/report_state", #"{"DeviceId": "iphone", "State": "PushOnline", "Unread": 4}"#, as: "bob")
+            _ = try await r.sendmsg("alice", "bob", Self.text("one"))
+            try await r.settle()
+            _ = try await r.sendmsg("alice", "bob", Self.text("quiet"), extra: #", "OfflinePushInfo": {"ApnsInfo": {"BadgeMode": 1}}"#)
+            try await r.settle()
+            _ = try await r.sendmsg("alice", "bob", Self.text("not unread"), extra: #", "SendMsgControl": ["NoUnread"]"#)
+            try await r.settle()
+            _ = try await r.sendmsg("alice", "bob", Self.text("two"))
+            try await r.settle()
+            #expect(r.apns(1).map { Self.badge($0) } == [5, 5, 5, 6])
+            try await r.call("pushd/report_state", #"{"DeviceId": "iphone", "State": "Online"}"#, as: "bob")
+            try await r.call("pushd/report_state", #"{"DeviceId": "iphone", "State": "PushOnline", "Unread": 1}"#, as: "bob")
+            _ = try await r.sendmsg("alice", "bob", Self.text("three"))
+            try await r.settle()
+            #expect(Self.badge(r.apns(1).last) == 2)
+        }
+    }
+
+    @Test("an offline message past its MsgLifeTime is not pushed when its retry comes due")
+    func expiry() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": nil, "bob": nil])
+            try await r.register("bob", "iphone", .apns, n: 1)
+            r.h.emulator.addFault(Fault(vendor: .apns, remaining: 1, status: 503, reason: "ServiceUnavailable"))
+            let key = try await r.sendmsg("alice", "bob", Self.text("soon stale"), extra: #", "MsgLifeTime": 60"#)
+            _ = try await r.h.waitRescheduled("\(key):bob", attempts: 1)
+            r.h.clock.advance(seconds: 61)
+            try await r.settle()
+            #expect(try await r.records(key, "bob").last?.reason == "MessageExpired")
+            #expect(r.apns(1).isEmpty)
+        }
+    }
+}
