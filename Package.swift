@@ -196,6 +196,7 @@ let package = Package(
             dependencies: [
                 "API", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(name: "DaemonTests", dependencies: ["pushd", "Queue", "Messaging", "Emulator", "PushCore", "UserSig"]),

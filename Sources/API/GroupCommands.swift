@@ -14,6 +14,7 @@ struct GroupCommands: Sendable {
     /// Group messages with the same content and `Random` within 5 minutes are one message.
     static let dedupeWindowMillis: Int64 = 300_000
     static let maxNameBytes = 30
+    static let maxGroupIDBytes = 48
     static let maxNameCardBytes = 50
     static let maxCreateMembers = 100
     static let maxAddMembers = 500
@@ -95,7 +96,7 @@ struct GroupCommands: Sendable {
         try Self.require(!r.Name.isEmpty && r.Name.utf8.count <= Self.maxNameBytes, "Name must be 1 to \(Self.maxNameBytes) bytes")
         let items = r.MemberList ?? []
         try Self.require(items.count <= Self.maxCreateMembers, "MemberList holds at most \(Self.maxCreateMembers) members")
-        if let id = r.GroupId { try Self.require(!id.isEmpty && id.utf8.count <= 48, "GroupId must be 1 to 48 bytes") }
+        if let id = r.GroupId { try Self.require(!id.isEmpty && id.utf8.count <= Self.maxGroupIDBytes, "GroupId must be 1 to \(Self.maxGroupIDBytes) bytes") }
         let id = r.GroupId ?? "@TGS#\(String(UInt64.random(in: 1...UInt64.max), radix: 36).uppercased())"
         var members = try items.map { item throws(TencentError) in try item.member() }
         let owner = r.Owner_Account.flatMap { $0.isEmpty ? nil : $0 }
@@ -228,13 +229,11 @@ struct GroupCommands: Sendable {
         let directed = try request["To_Account"].map { value throws(TencentError) in Set(try Self.strings(value, "To_Account")) }
         if let directed { try Self.require((1...Self.maxDirected).contains(directed.count), "To_Account must hold 1 to \(Self.maxDirected) accounts") }
         let (atAll, atAccounts) = try Self.atInfo(request["GroupAtInfo"])
-        let from = (request["From_Account"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? caller.app.admin
+        let from = try MessageCommands.sender(request, caller: caller)
 
         let (group, members) = try await self.group(app, groupID)
         let profiles = try await store.profiles(sdkAppID: app, userIDs: [from])
-        guard profiles[from] != nil || from == caller.app.admin else {
-            return .fail(RestCode.groupNoAccount, "From_Account \(from) is not imported")
-        }
+        if let refusal = MessageCommands.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
         let now = clock.nowMillis()
         let msgTime = clock.nowSeconds()
         let msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"

@@ -104,7 +104,7 @@ struct MessageCommands: Sendable {
 
         init(_ request: [String: Any], caller: RestAPI.Caller, now: Int64) throws(TencentError) {
             self.request = request
-            from = (request["From_Account"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? caller.app.admin
+            from = try MessageCommands.sender(request, caller: caller)
             guard let random = MessageCommands.uint32(request["MsgRandom"]) else {
                 throw TencentError(code: 90005, message: "MsgRandom is required: an integer from 0 to 4294967295")
             }
@@ -117,6 +117,24 @@ struct MessageCommands: Sendable {
         }
 
         var withMuteNotifications: Bool { MessageCommands.control(request).contains("WithMuteNotifications") }
+    }
+
+    /// `From_Account` (at most 32 bytes), or the admin when absent.
+    static func sender(_ request: [String: Any]) throws(TencentError) -> String? {
+        guard let value = request["From_Account"] else { return nil }
+        guard let from = value as? String, from.utf8.count <= AccountCommands.maxUserID else {
+            throw TencentError(code: RestCode.badJSON, message: "From_Account must be a string of at most \(AccountCommands.maxUserID) bytes")
+        }
+        return from.isEmpty ? nil : from
+    }
+
+    static func sender(_ request: [String: Any], caller: RestAPI.Caller) throws(TencentError) -> String {
+        try sender(request) ?? caller.app.admin
+    }
+
+    /// Nil when the sender may send: the admin, or an imported account.
+    static func senderRefusal(_ from: String, profiles: [String: [String: String]], caller: RestAPI.Caller) -> RestReply? {
+        profiles[from] != nil || from == caller.app.admin ? nil : .fail(RestCode.notImported, "From_Account \(from) is not imported")
     }
 
     /// `SendMsgControl` as strings.
@@ -179,6 +197,7 @@ struct MessageCommands: Sendable {
         let m = try C2C(request, caller: caller, now: clock.nowSeconds())
         let app = caller.app.sdkAppID
         let profiles = try await store.profiles(sdkAppID: app, userIDs: [m.from, to])
+        if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
         guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         let settings = try await store.receiveSettings(sdkAppID: app, userIDs: [to], conversation: ReceiveSettings.conversation(peer: m.from))
@@ -195,6 +214,7 @@ struct MessageCommands: Sendable {
         let m = try C2C(request, caller: caller, now: clock.nowSeconds())
         let app = caller.app.sdkAppID
         let profiles = try await store.profiles(sdkAppID: app, userIDs: [m.from] + recipients)
+        if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         let settings = try await store.receiveSettings(sdkAppID: app, userIDs: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
         var errors: [[String: any Sendable]] = []
@@ -213,7 +233,7 @@ struct MessageCommands: Sendable {
     /// `MsgBody`). The `TaskId` comes from sender and `MsgRandom`, so a retried call pushes nothing twice.
     @Sendable func pushBatch(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let request = try Self.object(body)
-        guard let from = request["From_Account"] as? String, !from.isEmpty else {
+        guard let from = try Self.sender(request) else {
             throw TencentError(code: RestCode.badJSON, message: "From_Account must be a non-empty string")
         }
         let recipients = try Self.recipients(request)
@@ -226,6 +246,7 @@ struct MessageCommands: Sendable {
         if let dataID = request["DataId"] { try RestAPI.require((dataID as? String)?.utf8.count ?? 65 <= 64, "DataId must be a string of at most 64 bytes") }
         let taskID = String(format: "batch_%08x_%08x", UInt32(random), CRC32.checksum(Data("\(caller.app.sdkAppID)|\(from)".utf8)))
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [from] + recipients)
+        if let refusal = Self.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
         var fields: [String: Any] = ["MsgBody": request["MsgBody"] ?? [Any](), "OfflinePushInfo": info, "ConversationType": "C2C"]
         if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
         let template = try JobTemplate(app: caller.app.sdkAppID, keyPrefix: taskID, fields: fields)

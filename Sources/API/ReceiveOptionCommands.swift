@@ -30,6 +30,8 @@ struct ReceiveOptionCommands: Sendable {
         let group = r.GroupId.flatMap { $0.isEmpty ? nil : $0 }
         if peer != nil || group != nil {
             try RestAPI.require(peer == nil || group == nil, "name Peer_Account or GroupId, not both")
+            try RestAPI.require((peer?.utf8.count ?? 0) <= AccountCommands.maxUserID, "Peer_Account must be at most \(AccountCommands.maxUserID) bytes")
+            try RestAPI.require((group?.utf8.count ?? 0) <= GroupCommands.maxGroupIDBytes, "GroupId must be at most \(GroupCommands.maxGroupIDBytes) bytes")
             guard let opt = r.Opt, ["AcceptAndNotify", "AcceptNotNotify"].contains(opt) else {
                 throw TencentError(code: RestCode.badJSON, message: "Opt must be AcceptAndNotify or AcceptNotNotify")
             }

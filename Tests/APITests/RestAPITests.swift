@@ -20,9 +20,11 @@ struct RestAPITests {
         let clock = ManualEpochClock(millis: 1_795_000_000_000)
         let store: SQLiteStore
         let router: Router<BasicRequestContext>
+        /// The SQLite file.
+        let path: String
 
         init() throws {
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-api-\(UUID())/pushd.sqlite").path
+            path = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-api-\(UUID())/pushd.sqlite").path
             store = try SQLiteStore(path: path, clock: clock)
             var config = PushdConfig()
             var app = PushdConfig.App(sdkAppID: RestAPITests.app)
