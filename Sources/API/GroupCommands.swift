@@ -10,6 +10,7 @@ import Queue
 struct GroupCommands: Sendable {
     let store: any PushStore
     let clock: any EpochClock
+    let timings: APITimings
 
     /// Group messages with the same content and `Random` within 5 minutes are one message.
     static let dedupeWindowMillis: Int64 = 300_000
@@ -264,7 +265,7 @@ struct GroupCommands: Sendable {
             msgTime: msgTime, body: body, dedupeKey: "group|\(group.groupID)|\(random)|\(content.crc)", dedupeWindowMillis: Self.dedupeWindowMillis,
             expiresAtMillis: now + Int64(onlineOnly ? 0 : PushMessage.defaultLifetime) * 1000
         )
-        switch try await store.storeMessage(message, jobs: jobs) {
+        switch try await timings.write({ try await store.storeMessage(message, jobs: jobs) }) {
         case .stored(let seq): return .ok([("MsgTime", msgTime), ("MsgSeq", seq), ("MsgKey", msgKey)])
         case .duplicate(let key, let time, let seq): return .ok([("MsgTime", time), ("MsgSeq", seq), ("MsgKey", key)])
         case .groupNotFound: return .fail(RestCode.groupNotFound, "group \(groupID) does not exist")

@@ -9,6 +9,7 @@ import Queue
 struct MessageCommands: Sendable {
     let store: any PushStore
     let clock: any EpochClock
+    let timings: APITimings
 
     /// Tencent's limit on a message: 12 KB of `MsgBody`.
     static let maxMsgBodyBytes = 12 * 1024
@@ -153,9 +154,9 @@ struct MessageCommands: Sendable {
         return try JobTemplate(app: caller.app.sdkAppID, keyPrefix: m.msgKey, fields: fields)
     }
 
-    /// Stores the message for one recipient with its push job, as the recipient's fate says.
-    func deliver(_ m: C2C, to: String, template: JobTemplate, settings: ReceiveSettings?, caller: RestAPI.Caller, body: Data) async throws
-        -> StoredMessage
+    /// The message row for one recipient and its push job, as the recipient's fate says.
+    func entry(_ m: C2C, to: String, template: JobTemplate, settings: ReceiveSettings?, caller: RestAPI.Caller, body: Data) throws
+        -> (message: NewMessage, jobs: [NewJob])
     {
         let fate = Recipients.c2c(
             sender: m.from, recipient: to, settings: settings ?? ReceiveSettings(), withMuteNotifications: m.withMuteNotifications,
@@ -167,7 +168,7 @@ struct MessageCommands: Sendable {
             msgTime: m.msgTime, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)",
             dedupeWindowMillis: Self.dedupeWindowMillis, expiresAtMillis: clock.nowMillis() + Int64(m.lifetime) * 1000
         )
-        return try await store.storeMessage(message, jobs: job.map { [$0] } ?? [])
+        return (message, job.map { [$0] } ?? [])
     }
 
     /// `To_Account` of a batch: 1 to 500 strings (90003 for a non-string, 90011 beyond 500).
@@ -201,7 +202,8 @@ struct MessageCommands: Sendable {
         guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         let settings = try await store.receiveSettings(sdkAppID: app, userIDs: [to], conversation: ReceiveSettings.conversation(peer: m.from))
-        switch try await deliver(m, to: to, template: template, settings: settings[to], caller: caller, body: body) {
+        let entry = try entry(m, to: to, template: template, settings: settings[to], caller: caller, body: body)
+        switch try await timings.write({ try await store.storeMessage(entry.message, jobs: entry.jobs) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         }
@@ -218,14 +220,17 @@ struct MessageCommands: Sendable {
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         let settings = try await store.receiveSettings(sdkAppID: app, userIDs: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
         var errors: [[String: any Sendable]] = []
+        var entries: [(message: NewMessage, jobs: [NewJob])] = []
         var seen = Set<String>()
         for to in recipients where seen.insert(to).inserted {
             guard profiles[to] != nil else {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            _ = try await deliver(m, to: to, template: template, settings: settings[to], caller: caller, body: body)
+            entries.append(try entry(m, to: to, template: template, settings: settings[to], caller: caller, body: body))
         }
+        // Every recipient's copy and push in one transaction.
+        try await timings.write { try await store.storeMessages(entries) }
         return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
     }
 
@@ -259,7 +264,7 @@ struct MessageCommands: Sendable {
             }
             jobs.append(try template.job(to: to))
         }
-        try await store.enqueue(jobs)
+        try await timings.write { try await store.enqueue(jobs) }
         return .ok([("TaskId", taskID), ("ErrorList", errors)])
     }
 

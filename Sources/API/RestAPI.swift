@@ -47,20 +47,27 @@ public struct RestAPI: Sendable {
     let commands: [String: Command]
     let clock: any EpochClock
     let logger: Logger
+    let timings: APITimings
 
-    public init(config: PushdConfig, store: any PushStore, clock: any EpochClock = SystemEpochClock(), logger: Logger = Logger(label: "pushd.api")) {
+    public init(
+        config: PushdConfig, store: any PushStore, clock: any EpochClock = SystemEpochClock(), timings: APITimings = APITimings(),
+        logger: Logger = Logger(label: "pushd.api")
+    ) {
+        self.timings = timings
         apps = Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
         self.clock = clock
         self.logger = logger
         commands = [
             DeviceCommands(store: store, clock: clock).commands, AccountCommands(store: store).commands,
-            MessageCommands(store: store, clock: clock).commands,
-            GroupCommands(store: store, clock: clock).commands, ReceiveOptionCommands(store: store).commands,
+            MessageCommands(store: store, clock: clock, timings: timings).commands,
+            GroupCommands(store: store, clock: clock, timings: timings).commands, ReceiveOptionCommands(store: store).commands,
         ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
     }
 
     /// Answers one request. Never throws: every failure is an envelope.
     public func handle(service: String, command: String, query: [String: String], body: Data) async -> RestReply {
+        let start = ContinuousClock.now
+        defer { timings.handled(since: start) }
         guard let handler = commands["\(service)/\(command)"] else {
             return .fail(RestCode.unknownCommand, "unknown command \(service)/\(command)")
         }

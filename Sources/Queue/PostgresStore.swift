@@ -167,41 +167,59 @@ public final class PostgresStore: PushStore {
     }
 
     public func storeMessage(_ m: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {
+        try await storeMessages([(m, jobs)])[0]
+    }
+
+    public func storeMessages(_ messages: [(message: NewMessage, jobs: [NewJob])]) async throws -> [StoredMessage] {
         let now = clock.nowMillis()
         let logger = self.logger
-        let app = Int64(m.sdkAppID)
-        return try await client.withTransaction(logger: logger) { connection -> StoredMessage in
-            // Two senders of the same message serialise on its dedupe key.
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(m.dedupeKey)))", logger: logger)
-            for try await (key, time, seq) in try await connection.query(
-                """
-                SELECT msg_key, msg_time, msg_seq FROM messages
-                WHERE app = \(app) AND dedupe = \(m.dedupeKey) AND created_at >= \(now - m.dedupeWindowMillis) LIMIT 1
-                """,
-                logger: logger
-            ).decode((String, Int64, Int64).self) {
-                return .duplicate(msgKey: key, msgTime: time, msgSeq: seq)
+        return try await client.withTransaction(logger: logger) { connection -> [StoredMessage] in
+            // Senders of the same message serialise on its dedupe key; taken in key order, so two
+            // batches cannot deadlock.
+            let keys = Array(Set(messages.map(\.message.dedupeKey))).sorted()
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(\(keys)::text[]) AS x(k) ORDER BY k", logger: logger)
+            var results: [StoredMessage] = []
+            var jobs: [NewJob] = []
+            for (m, messageJobs) in messages {
+                let result = try await Self.store(m, connection: connection, now: now, logger: logger)
+                if case .stored = result { jobs += messageJobs }
+                results.append(result)
             }
-            var seq = m.msgSeq
-            if !m.groupID.isEmpty {
-                var next: Int64?
-                for try await value in try await connection.query(
-                    "UPDATE im_groups SET last_seq = last_seq + 1 WHERE app = \(app) AND group_id = \(m.groupID) RETURNING last_seq", logger: logger
-                ).decode(Int64.self) { next = value }
-                guard let next else { return .groupNotFound }
-                seq = next
-            }
-            try await connection.query(
-                """
-                INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
-                VALUES (\(app), \(m.msgKey), \(m.fromAccount), \(m.toAccount), \(m.groupID), \(seq), \(m.msgRandom), \(m.msgTime),
-                        \(ByteBuffer(data: m.body)), \(m.dedupeKey), \(now), \(m.expiresAtMillis))
-                """,
-                logger: logger
-            )
             _ = try await Self.insert(jobs, connection: connection, now: now, logger: logger)
-            return .stored(msgSeq: seq)
+            return results
         }
+    }
+
+    /// Stores one message inside the caller's transaction, unless it is a duplicate or its group is gone.
+    static func store(_ m: NewMessage, connection: PostgresConnection, now: Int64, logger: Logger) async throws -> StoredMessage {
+        let app = Int64(m.sdkAppID)
+        for try await (key, time, seq) in try await connection.query(
+            """
+            SELECT msg_key, msg_time, msg_seq FROM messages
+            WHERE app = \(app) AND dedupe = \(m.dedupeKey) AND created_at >= \(now - m.dedupeWindowMillis) LIMIT 1
+            """,
+            logger: logger
+        ).decode((String, Int64, Int64).self) {
+            return .duplicate(msgKey: key, msgTime: time, msgSeq: seq)
+        }
+        var seq = m.msgSeq
+        if !m.groupID.isEmpty {
+            var next: Int64?
+            for try await value in try await connection.query(
+                "UPDATE im_groups SET last_seq = last_seq + 1 WHERE app = \(app) AND group_id = \(m.groupID) RETURNING last_seq", logger: logger
+            ).decode(Int64.self) { next = value }
+            guard let next else { return .groupNotFound }
+            seq = next
+        }
+        try await connection.query(
+            """
+            INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
+            VALUES (\(app), \(m.msgKey), \(m.fromAccount), \(m.toAccount), \(m.groupID), \(seq), \(m.msgRandom), \(m.msgTime),
+                    \(ByteBuffer(data: m.body)), \(m.dedupeKey), \(now), \(m.expiresAtMillis))
+            """,
+            logger: logger
+        )
+        return .stored(msgSeq: seq)
     }
 
     public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {

@@ -65,6 +65,9 @@ public protocol PushStore: Sendable {
     /// (`groupID` set) takes the group's next sequence number, from 1; a C2C message keeps its own.
     func storeMessage(_ message: NewMessage, jobs: [NewJob]) async throws -> StoredMessage
 
+    /// Stores several messages with their jobs in one transaction, each as `storeMessage` would.
+    func storeMessages(_ messages: [(message: NewMessage, jobs: [NewJob])]) async throws -> [StoredMessage]
+
     /// The recipients of a stored message: one for C2C, the group's current members for a group message.
     func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String]
 

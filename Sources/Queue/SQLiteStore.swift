@@ -67,37 +67,48 @@ public final class SQLiteStore: PushStore {
     }
 
     public func storeMessage(_ m: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {
+        try await storeMessages([(m, jobs)])[0]
+    }
+
+    public func storeMessages(_ messages: [(message: NewMessage, jobs: [NewJob])]) async throws -> [StoredMessage] {
         let now = clock.nowMillis()
-        let (result, enqueued) = try await pool.write { db -> (StoredMessage, Bool) in
-            if let row = try Row.fetchOne(
-                db, sql: "SELECT msg_key, msg_time, msg_seq FROM messages WHERE app = ? AND dedupe = ? AND created_at >= ? LIMIT 1",
-                arguments: [Int64(m.sdkAppID), m.dedupeKey, now - m.dedupeWindowMillis]
-            ) {
-                return (.duplicate(msgKey: row["msg_key"], msgTime: row["msg_time"], msgSeq: row["msg_seq"]), false)
+        let (results, enqueued) = try await pool.write { db -> ([StoredMessage], Bool) in
+            var enqueued = false
+            let results = try messages.map { m, jobs -> StoredMessage in
+                let result = try Self.store(m, db: db, now: now)
+                if case .stored = result { enqueued = try Self.insert(jobs, db: db, now: now).contains(true) || enqueued }
+                return result
             }
-            var seq = m.msgSeq
-            if !m.groupID.isEmpty {
-                guard let next = try Int64.fetchOne(
-                    db, sql: "UPDATE im_groups SET last_seq = last_seq + 1 WHERE app = ? AND group_id = ? RETURNING last_seq",
-                    arguments: [Int64(m.sdkAppID), m.groupID]
-                ) else { return (.groupNotFound, false) }
-                seq = next
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    Int64(m.sdkAppID), m.msgKey, m.fromAccount, m.toAccount, m.groupID, seq, m.msgRandom, m.msgTime, m.body, m.dedupeKey,
-                    now, m.expiresAtMillis,
-                ]
-            )
-            let inserted = try Self.insert(jobs, db: db, now: now)
-            return (.stored(msgSeq: seq), inserted.contains(true))
+            return (results, enqueued)
         }
         if enqueued { signal.notify() }
-        return result
+        return results
+    }
+
+    /// Stores one message inside the caller's transaction, unless it is a duplicate or its group is gone.
+    static func store(_ m: NewMessage, db: Database, now: Int64) throws -> StoredMessage {
+        let duplicate = try db.cachedStatement(sql: "SELECT msg_key, msg_time, msg_seq FROM messages WHERE app = ? AND dedupe = ? AND created_at >= ? LIMIT 1")
+        if let row = try Row.fetchOne(duplicate, arguments: [Int64(m.sdkAppID), m.dedupeKey, now - m.dedupeWindowMillis]) {
+            return .duplicate(msgKey: row["msg_key"], msgTime: row["msg_time"], msgSeq: row["msg_seq"])
+        }
+        var seq = m.msgSeq
+        if !m.groupID.isEmpty {
+            guard let next = try Int64.fetchOne(
+                db, sql: "UPDATE im_groups SET last_seq = last_seq + 1 WHERE app = ? AND group_id = ? RETURNING last_seq",
+                arguments: [Int64(m.sdkAppID), m.groupID]
+            ) else { return .groupNotFound }
+            seq = next
+        }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            Int64(m.sdkAppID), m.msgKey, m.fromAccount, m.toAccount, m.groupID, seq, m.msgRandom, m.msgTime, m.body, m.dedupeKey, now,
+            m.expiresAtMillis,
+        ])
+        return .stored(msgSeq: seq)
     }
 
     public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
