@@ -257,7 +257,7 @@ struct GroupCommands: Sendable {
                     settings: settings[member.userID] ?? ReceiveSettings(), withMuteNotifications: control.contains("WithMuteNotifications"),
                     nowSeconds: msgTime
                 )
-                if let job = try template.job(to: member.userID, fate: fate) { jobs.append(job) }
+                if let job = template.job(to: member.userID, fate: fate) { jobs.append(job) }
             }
         }
         let message = NewMessage(

@@ -47,11 +47,13 @@ struct MessageCommands: Sendable {
         }
     }
 
-    /// The push jobs of one message: the fields every recipient shares, validated once (element
-    /// types, one `TIMCustomElem`, field types), then one job per recipient.
+    /// The push jobs of one message: the fields every recipient shares, serialised and validated
+    /// once (element types, one `TIMCustomElem`, field types), then one job per recipient made by
+    /// splicing its own fields in front of them.
     struct JobTemplate {
         let app: UInt64
-        let fields: [String: Any]
+        /// `"SdkAppID":…,"MsgBody":…,…}`: the shared object without its opening brace.
+        let shared: Data
         let keyPrefix: String
         let countsForBadge: Bool
 
@@ -60,34 +62,35 @@ struct MessageCommands: Sendable {
         init(app: UInt64, keyPrefix: String, fields: [String: Any], countsForBadge: Bool = true) throws {
             var fields = fields
             fields["SdkAppID"] = app
-            var probe = fields
-            probe["To_Account"] = "-"
-            let spec = try PushJobSpec.decode(try JSONSerialization.data(withJSONObject: probe))
+            shared = try JSONSerialization.data(withJSONObject: fields).dropFirst()
+            let spec = try PushJobSpec.decode(Self.splice(#""To_Account":"-","#, shared))
             self.app = app
-            self.fields = fields
             self.keyPrefix = keyPrefix
             self.countsForBadge = countsForBadge && Badge.counts(spec.message, sendMsgControl: spec.sendMsgControl)
         }
 
+        static func splice(_ head: String, _ shared: Data) -> Data {
+            var payload = Data(capacity: head.utf8.count + shared.count + 1)
+            payload.append(UInt8(ascii: "{"))
+            payload.append(contentsOf: head.utf8)
+            payload.append(shared)
+            return payload
+        }
+
         /// The job of one recipient; with `silent`, a job that notifies no device.
-        func job(to: String, silent: String? = nil) throws -> NewJob {
-            var job = fields
-            job["To_Account"] = to
-            job["IdempotencyKey"] = "\(keyPrefix):\(to)"
-            if let silent { job["Silent"] = silent }
-            let payload = try JSONSerialization.data(withJSONObject: job)
-            return NewJob(
-                sdkAppID: app, idempotencyKey: "\(keyPrefix):\(to)", userID: to, payload: payload,
-                countsForBadge: countsForBadge
-            )
+        func job(to: String, silent: String? = nil) -> NewJob {
+            let key = "\(keyPrefix):\(to)"
+            var head = #""To_Account":\#(JSONText.quoted(to)),"IdempotencyKey":\#(JSONText.quoted(key)),"#
+            if let silent { head += #""Silent":\#(JSONText.quoted(silent)),"# }
+            return NewJob(sdkAppID: app, idempotencyKey: key, userID: to, payload: Self.splice(head, shared), countsForBadge: countsForBadge)
         }
 
         /// The job of a recipient's fate, nil when it gets none.
-        func job(to: String, fate: Recipients.Fate) throws -> NewJob? {
+        func job(to: String, fate: Recipients.Fate) -> NewJob? {
             switch fate {
             case .none: return nil
-            case .silent(let reason): return try job(to: to, silent: reason)
-            case .push: return try job(to: to)
+            case .silent(let reason): return job(to: to, silent: reason)
+            case .push: return job(to: to)
             }
         }
     }
@@ -162,7 +165,7 @@ struct MessageCommands: Sendable {
             sender: m.from, recipient: to, settings: settings ?? ReceiveSettings(), withMuteNotifications: m.withMuteNotifications,
             nowSeconds: clock.nowSeconds()
         )
-        let job = m.lifetime > 0 ? try template.job(to: to, fate: fate) : nil
+        let job = m.lifetime > 0 ? template.job(to: to, fate: fate) : nil
         let message = NewMessage(
             sdkAppID: caller.app.sdkAppID, msgKey: m.msgKey, fromAccount: m.from, toAccount: to, msgSeq: m.seq, msgRandom: m.random,
             msgTime: m.msgTime, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)",
@@ -262,7 +265,7 @@ struct MessageCommands: Sendable {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            jobs.append(try template.job(to: to))
+            jobs.append(template.job(to: to))
         }
         try await timings.write { try await store.enqueue(jobs) }
         return .ok([("TaskId", taskID), ("ErrorList", errors)])

@@ -48,6 +48,7 @@ public struct RestAPI: Sendable {
     let clock: any EpochClock
     let logger: Logger
     let timings: APITimings
+    let verified = VerifiedSigs()
 
     public init(
         config: PushdConfig, store: any PushStore, clock: any EpochClock = SystemEpochClock(), timings: APITimings = APITimings(),
@@ -107,10 +108,15 @@ public struct RestAPI: Sendable {
         guard let sig = query["usersig"], !sig.isEmpty else {
             throw TencentError(code: UserSig.Failure.malformed("").code, message: "usersig is required")
         }
-        do {
-            _ = try UserSig.verify(sig, sdkAppID: id, identifier: identifier, key: app.secretKey, now: clock.nowSeconds())
-        } catch {
-            throw TencentError(code: error.code, message: error.description)
+        let now = clock.nowSeconds()
+        let key = VerifiedSigs.Key(app: id, identifier: identifier, sig: sig)
+        if !verified.contains(key, now: now) {
+            do {
+                let claims = try UserSig.verify(sig, sdkAppID: id, identifier: identifier, key: app.secretKey, now: now)
+                verified.insert(key, expiresAt: claims.expiresAt)
+            } catch {
+                throw TencentError(code: error.code, message: error.description)
+            }
         }
         return Caller(app: app, identifier: identifier)
     }

@@ -612,11 +612,21 @@ public final class PostgresStore: PushStore {
     }
 
     public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
-        let imported = try await importedAccounts(sdkAppID: sdkAppID, userIDs: userIDs)
-        var result = Dictionary(uniqueKeysWithValues: imported.map { ($0, [String: String]()) })
+        var result: [String: [String: String]] = [:]
+        // One query: every imported account, with its items when it has any.
         for try await (user, tag, value) in try await client.query(
-            "SELECT user_id, tag, value FROM profile_items WHERE app = \(Int64(sdkAppID)) AND user_id = ANY(\(Array(imported)))", logger: logger
-        ).decode((String, String, String).self) { result[user, default: [:]][tag] = value }
+            """
+            SELECT a.user_id, p.tag, p.value FROM accounts a LEFT JOIN profile_items p ON p.app = a.app AND p.user_id = a.user_id
+            WHERE a.app = \(Int64(sdkAppID)) AND a.user_id = ANY(\(userIDs))
+            """,
+            logger: logger
+        ).decode((String, String?, String?).self) {
+            if let tag, let value {
+                result[user, default: [:]][tag] = value
+            } else if result[user] == nil {
+                result[user] = [:]
+            }
+        }
         return result
     }
 

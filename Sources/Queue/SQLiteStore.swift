@@ -461,15 +461,26 @@ public final class SQLiteStore: PushStore {
     }
 
     public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
-        let imported = try await importedAccounts(sdkAppID: sdkAppID, userIDs: userIDs)
-        guard !imported.isEmpty else { return [:] }
+        guard !userIDs.isEmpty else { return [:] }
+        // One query: every imported account, with its items when it has any.
         return try await pool.read { db in
-            var result = Dictionary(uniqueKeysWithValues: imported.map { ($0, [String: String]()) })
             var arguments: StatementArguments = [Int64(sdkAppID)]
-            arguments += StatementArguments(Array(imported))
-            let marks = Array(repeating: "?", count: imported.count).joined(separator: ",")
-            for row in try Row.fetchAll(db, sql: "SELECT user_id, tag, value FROM profile_items WHERE app = ? AND user_id IN (\(marks))", arguments: arguments) {
-                result[row["user_id"], default: [:]][row["tag"]] = row["value"]
+            arguments += StatementArguments(userIDs)
+            let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT a.user_id, p.tag, p.value FROM accounts a LEFT JOIN profile_items p ON p.app = a.app AND p.user_id = a.user_id
+                    WHERE a.app = ? AND a.user_id IN (\(marks))
+                    """
+            )
+            var result: [String: [String: String]] = [:]
+            for row in try Row.fetchAll(statement, arguments: arguments) {
+                let user: String = row[0]
+                if let tag: String = row[1], let value: String = row[2] {
+                    result[user, default: [:]][tag] = value
+                } else if result[user] == nil {
+                    result[user] = [:]
+                }
             }
             return result
         }

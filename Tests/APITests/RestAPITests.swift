@@ -73,6 +73,18 @@ struct RestAPITests {
         #expect(reply["ActionStatus"] as? String == "FAIL" && (reply["ErrorInfo"] as? String)?.isEmpty == false)
     }
 
+    @Test("a verified UserSig is remembered only until it expires, and only for its app and identifier")
+    func verifiedSigCache() async throws {
+        let f = try Fixture()
+        let body = #"{"UserID": "bob"}"#
+        let short = UserSig.generate(sdkAppID: Self.app, key: Self.key, identifier: "administrator", expire: 60, time: f.clock.nowSeconds())
+        #expect(Self.code(try await f.call("pushd/get_devices", body, usersig: short)) == 0)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, usersig: short)) == 0, "again, from the cache")
+        #expect(Self.code(try await f.call("pushd/get_devices", body, as: "bob", usersig: short)) == 70013, "not for another identifier")
+        f.clock.advance(seconds: 61)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, usersig: short)) == 70001, "expired, cached or not")
+    }
+
     @Test("query parameters in any order, random optional, usersig percent-encoded")
     func queryParameters() async throws {
         let f = try Fixture()

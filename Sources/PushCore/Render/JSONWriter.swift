@@ -266,3 +266,13 @@ struct JSONWriter: ~Copyable {
         return length
     }
 }
+
+/// JSON string literals for code outside the renderers that splices JSON by hand.
+public enum JSONText {
+    /// `value` as a quoted, escaped JSON string literal.
+    public static func quoted(_ value: String) -> String {
+        var writer = JSONWriter(capacity: value.utf8.count + 8)
+        writer.string(value)
+        return writer.finishString()
+    }
+}
