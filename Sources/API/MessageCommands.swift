@@ -224,13 +224,17 @@ struct MessageCommands: Sendable {
         let settings = try await store.receiveSettings(sdkAppID: app, userIDs: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
         var errors: [[String: any Sendable]] = []
         var entries: [(message: NewMessage, jobs: [NewJob])] = []
+        // Each recipient's copy keeps what roaming reads, not the 500-account request.
+        var kept: [String: Any] = ["MsgBody": m.content.msgBody]
+        kept["CloudCustomData"] = request["CloudCustomData"] as? String
+        let stored = try JSONSerialization.data(withJSONObject: kept)
         var seen = Set<String>()
         for to in recipients where seen.insert(to).inserted {
             guard profiles[to] != nil else {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            entries.append(try entry(m, to: to, template: template, settings: settings[to], caller: caller, body: body))
+            entries.append(try entry(m, to: to, template: template, settings: settings[to], caller: caller, body: stored))
         }
         // Every recipient's copy and push in one transaction.
         try await timings.write { try await store.storeMessages(entries) }

@@ -91,7 +91,8 @@ public struct RestAPI: Sendable {
         } catch let error as DecodingError {
             return RestReply(TencentError(decoding: error))
         } catch {
-            logger.error("command failed", metadata: ["command": "\(service)/\(command)", "error": "\(error)"])
+            // A request cancelled with its connection (the client went away) is not a failure of pushd.
+            logger.log(level: Task.isCancelled ? .debug : .error, "command failed", metadata: ["command": "\(service)/\(command)", "error": "\(error)"])
             return .fail(91000, "internal error")
         }
     }
