@@ -178,16 +178,75 @@ public final class PostgresStore: PushStore {
             // batches cannot deadlock.
             let keys = Array(Set(messages.map(\.message.dedupeKey))).sorted()
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(\(keys)::text[]) AS x(k) ORDER BY k", logger: logger)
-            var results: [StoredMessage] = []
-            var jobs: [NewJob] = []
-            for (m, messageJobs) in messages {
-                let result = try await Self.store(m, connection: connection, now: now, logger: logger)
-                if case .stored = result { jobs += messageJobs }
-                results.append(result)
+            // Group messages take a sequence number each; C2C copies (a batch) are checked and
+            // written set-wise: one query for duplicates, one insert for the rest.
+            if messages.contains(where: { !$0.message.groupID.isEmpty }) || messages.count == 1 {
+                var results: [StoredMessage] = []
+                var jobs: [NewJob] = []
+                for (m, messageJobs) in messages {
+                    let result = try await Self.store(m, connection: connection, now: now, logger: logger)
+                    if case .stored = result { jobs += messageJobs }
+                    results.append(result)
+                }
+                _ = try await Self.insert(jobs, connection: connection, now: now, logger: logger)
+                return results
             }
-            _ = try await Self.insert(jobs, connection: connection, now: now, logger: logger)
-            return results
+            return try await Self.storeC2C(messages, connection: connection, now: now, logger: logger)
         }
+    }
+
+    /// C2C copies inside the caller's transaction, set-wise; a key seen earlier (stored, or earlier
+    /// in this batch) makes a duplicate of that first copy.
+    static func storeC2C(
+        _ messages: [(message: NewMessage, jobs: [NewJob])], connection: PostgresConnection, now: Int64, logger: Logger
+    ) async throws -> [StoredMessage] {
+        var first: [String: StoredMessage] = [:]
+        for (app, window) in Set(messages.map { Pair(app: Int64($0.message.sdkAppID), window: $0.message.dedupeWindowMillis) }).map({ ($0.app, $0.window) }) {
+            let keys = messages.filter { Int64($0.message.sdkAppID) == app && $0.message.dedupeWindowMillis == window }.map(\.message.dedupeKey)
+            for try await (dedupe, key, time, seq) in try await connection.query(
+                """
+                SELECT DISTINCT ON (dedupe) dedupe, msg_key, msg_time, msg_seq FROM messages
+                WHERE app = \(app) AND dedupe = ANY(\(keys)) AND created_at >= \(now - window) ORDER BY dedupe, id
+                """,
+                logger: logger
+            ).decode((String, String, Int64, Int64).self) {
+                first["\(app)\u{0}\(dedupe)"] = .duplicate(msgKey: key, msgTime: time, msgSeq: seq)
+            }
+        }
+        var results: [StoredMessage] = []
+        var fresh: [NewMessage] = []
+        var jobs: [NewJob] = []
+        for (m, messageJobs) in messages {
+            let key = "\(m.sdkAppID)\u{0}\(m.dedupeKey)"
+            if let earlier = first[key] {
+                results.append(earlier)
+                continue
+            }
+            first[key] = .duplicate(msgKey: m.msgKey, msgTime: m.msgTime, msgSeq: m.msgSeq)
+            results.append(.stored(msgSeq: m.msgSeq))
+            fresh.append(m)
+            jobs += messageJobs
+        }
+        if !fresh.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
+                SELECT a, k, f, t, '', s, r, m, b, d, \(now), e
+                FROM unnest(\(fresh.map { Int64($0.sdkAppID) })::bigint[], \(fresh.map(\.msgKey))::text[], \(fresh.map(\.fromAccount))::text[],
+                            \(fresh.map(\.toAccount))::text[], \(fresh.map(\.msgSeq))::bigint[], \(fresh.map(\.msgRandom))::bigint[],
+                            \(fresh.map(\.msgTime))::bigint[], \(fresh.map { ByteBuffer(data: $0.body) })::bytea[], \(fresh.map(\.dedupeKey))::text[],
+                            \(fresh.map(\.expiresAtMillis))::bigint[]) AS x(a, k, f, t, s, r, m, b, d, e)
+                """,
+                logger: logger
+            )
+        }
+        _ = try await insert(jobs, connection: connection, now: now, logger: logger)
+        return results
+    }
+
+    struct Pair: Hashable {
+        var app: Int64
+        var window: Int64
     }
 
     /// Stores one message inside the caller's transaction, unless it is a duplicate or its group is gone.

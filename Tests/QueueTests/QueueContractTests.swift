@@ -212,6 +212,31 @@ struct QueueContractTests {
         }
     }
 
+    @Test("a batch of C2C copies in one transaction: earlier copies and repeats within the batch are duplicates", arguments: Backend.available)
+    func messageBatch(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            func message(_ key: String, to: String) -> NewMessage {
+                NewMessage(
+                    sdkAppID: 1_400_000_000, msgKey: key, fromAccount: "alice", toAccount: to, msgSeq: 5, msgRandom: 7, msgTime: 1_795_000_000,
+                    body: Data("{}".utf8), dedupeKey: "alice|\(to)|5|7", dedupeWindowMillis: 120_000, expiresAtMillis: fixture.clock.nowMillis() + 1_000
+                )
+            }
+            #expect(try await store.storeMessage(message("k0", to: "bob"), jobs: [job("k0:bob")]) == .stored(msgSeq: 5))
+            let results = try await store.storeMessages([
+                (message("k1", to: "bob"), [job("k1:bob")]), (message("k1", to: "carol"), [job("k1:carol", user: "carol")]),
+                (message("k2", to: "carol"), [job("k2:carol", user: "carol")]), (message("k1", to: "dave"), [job("k1:dave", user: "dave")]),
+            ])
+            #expect(
+                results == [
+                    .duplicate(msgKey: "k0", msgTime: 1_795_000_000, msgSeq: 5), .stored(msgSeq: 5),
+                    .duplicate(msgKey: "k1", msgTime: 1_795_000_000, msgSeq: 5), .stored(msgSeq: 5),
+                ]
+            )
+            #expect(try await store.stats().lanes[.chat]?.pending == 3, "k0:bob, k1:carol, k1:dave")
+            #expect(Set(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "k1")) == ["carol", "dave"])
+        }
+    }
+
     @Test("groups: members, MsgFlag, rename, destroy; group messages take MsgSeq 1, 2, … in one transaction", arguments: Backend.available)
     func groups(_ backend: Backend) async throws {
         try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
