@@ -35,7 +35,7 @@ struct GroupCommands: Sendable {
     }
 
     static func require(_ condition: Bool, _ message: String) throws(TencentError) {
-        if !condition { throw TencentError(code: RestCode.groupBadParameter, message: message) }
+        try RestAPI.require(condition, message, code: RestCode.groupBadParameter)
     }
 
     struct MemberItem: Decodable {
@@ -220,9 +220,7 @@ struct GroupCommands: Sendable {
         guard let groupID = request["GroupId"] as? String, !groupID.isEmpty else {
             throw TencentError(code: RestCode.groupBadParameter, message: "GroupId must be a non-empty string")
         }
-        guard let random = MessageCommands.uint32(request["Random"]) else {
-            throw TencentError(code: 90005, message: "Random is required: an integer from 0 to 4294967295")
-        }
+        let random = try MessageCommands.random(request, field: "Random")
         let content = try MessageCommands.Content(request)
         let onlineOnly = try Self.flagValue(request["OnlineOnlyFlag"], "OnlineOnlyFlag")
         let control = try Self.strings(request["SendMsgControl"], "SendMsgControl")
@@ -235,14 +233,14 @@ struct GroupCommands: Sendable {
         let (group, members) = try await self.group(app, groupID)
         let profiles = try await store.profiles(sdkAppID: app, userIDs: [from])
         if let refusal = MessageCommands.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
-        let now = clock.nowMillis()
+        let expiresAt = clock.nowMillis() + Int64(onlineOnly ? 0 : PushMessage.defaultLifetime) * 1000
         let msgTime = clock.nowSeconds()
         let msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"
         var jobs: [NewJob] = []
         if !onlineOnly {
             var fields: [String: Any] = [
                 "MsgBody": content.msgBody, "ConversationType": "Group", "GroupId": group.groupID, "GroupName": group.name,
-                "ExpiresAt": now + Int64(PushMessage.defaultLifetime) * 1000,
+                "ExpiresAt": expiresAt,
             ]
             for key in ["OfflinePushInfo", "SendMsgControl"] { fields[key] = request[key] }
             if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
@@ -263,7 +261,7 @@ struct GroupCommands: Sendable {
         let message = NewMessage(
             sdkAppID: app, msgKey: msgKey, fromAccount: from, toAccount: "", groupID: group.groupID, msgSeq: 0, msgRandom: random,
             msgTime: msgTime, body: body, dedupeKey: "group|\(group.groupID)|\(random)|\(content.crc)", dedupeWindowMillis: Self.dedupeWindowMillis,
-            expiresAtMillis: now + Int64(onlineOnly ? 0 : PushMessage.defaultLifetime) * 1000
+            expiresAtMillis: expiresAt
         )
         switch try await timings.write({ try await store.storeMessage(message, jobs: jobs) }) {
         case .stored(let seq): return .ok([("MsgTime", msgTime), ("MsgSeq", seq), ("MsgKey", msgKey)])

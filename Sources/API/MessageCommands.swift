@@ -104,20 +104,21 @@ struct MessageCommands: Sendable {
         var lifetime: Int
         var msgTime: Int64
         var msgKey: String
+        /// When the offline copy and its pushes expire (`MsgLifeTime`), in milliseconds.
+        var expiresAtMillis: Int64
         var request: [String: Any]
 
-        init(_ request: [String: Any], caller: RestAPI.Caller, now: Int64) throws(TencentError) {
+        init(_ request: [String: Any], caller: RestAPI.Caller, clock: any EpochClock) throws(TencentError) {
+            let now = clock.nowSeconds()
             self.request = request
             from = try MessageCommands.sender(request, caller: caller)
-            guard let random = MessageCommands.uint32(request["MsgRandom"]) else {
-                throw TencentError(code: 90005, message: "MsgRandom is required: an integer from 0 to 4294967295")
-            }
-            self.random = random
+            random = try MessageCommands.random(request, field: "MsgRandom")
             seq = MessageCommands.uint32(request["MsgSeq"]) ?? Int64(UInt32.random(in: 1...UInt32.max))
             content = try Content(request)
             lifetime = min(max(MessageCommands.int(request["MsgLifeTime"]) ?? PushMessage.defaultLifetime, 0), PushMessage.defaultLifetime)
             msgTime = MessageCommands.int(request["MsgTimeStamp"]).map(Int64.init) ?? now
             msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"
+            expiresAtMillis = clock.nowMillis() + Int64(lifetime) * 1000
         }
 
         var withMuteNotifications: Bool { MessageCommands.control(request).contains("WithMuteNotifications") }
@@ -150,7 +151,7 @@ struct MessageCommands: Sendable {
     func template(_ m: C2C, nick: String?, caller: RestAPI.Caller) throws -> JobTemplate {
         var fields: [String: Any] = [
             "MsgBody": m.content.msgBody, "MsgLifeTime": m.lifetime, "ConversationType": "C2C",
-            "ExpiresAt": clock.nowMillis() + Int64(m.lifetime) * 1000,
+            "ExpiresAt": m.expiresAtMillis,
         ]
         for key in ["OfflinePushInfo", "SendMsgControl"] { fields[key] = m.request[key] }
         if let nick { fields["SenderNick"] = nick }
@@ -169,7 +170,7 @@ struct MessageCommands: Sendable {
         let message = NewMessage(
             sdkAppID: caller.app.sdkAppID, msgKey: m.msgKey, fromAccount: m.from, toAccount: to, msgSeq: m.seq, msgRandom: m.random,
             msgTime: m.msgTime, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)",
-            dedupeWindowMillis: Self.dedupeWindowMillis, expiresAtMillis: clock.nowMillis() + Int64(m.lifetime) * 1000
+            dedupeWindowMillis: Self.dedupeWindowMillis, expiresAtMillis: m.expiresAtMillis
         )
         return (message, job.map { [$0] } ?? [])
     }
@@ -198,7 +199,7 @@ struct MessageCommands: Sendable {
         guard let to = request["To_Account"] as? String, !to.isEmpty else {
             throw TencentError(code: 90003, message: "To_Account must be a non-empty string")
         }
-        let m = try C2C(request, caller: caller, now: clock.nowSeconds())
+        let m = try C2C(request, caller: caller, clock: clock)
         let app = caller.app.sdkAppID
         let profiles = try await store.profiles(sdkAppID: app, userIDs: [m.from, to])
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
@@ -216,7 +217,7 @@ struct MessageCommands: Sendable {
     @Sendable func batchsendmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let request = try Self.object(body)
         let recipients = try Self.recipients(request)
-        let m = try C2C(request, caller: caller, now: clock.nowSeconds())
+        let m = try C2C(request, caller: caller, clock: clock)
         let app = caller.app.sdkAppID
         let profiles = try await store.profiles(sdkAppID: app, userIDs: [m.from] + recipients)
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
@@ -249,9 +250,7 @@ struct MessageCommands: Sendable {
             throw TencentError(code: RestCode.badJSON, message: "From_Account must be a non-empty string")
         }
         let recipients = try Self.recipients(request)
-        guard let random = Self.uint32(request["MsgRandom"]) else {
-            throw TencentError(code: 90005, message: "MsgRandom is required: an integer from 0 to 4294967295")
-        }
+        let random = try Self.random(request, field: "MsgRandom")
         guard let info = request["OfflinePushInfo"] as? [String: Any] else {
             throw TencentError(code: RestCode.badJSON, message: "OfflinePushInfo must be an object")
         }
@@ -355,6 +354,14 @@ struct MessageCommands: Sendable {
             }
         }
         return .ok([("Records", items)])
+    }
+
+    /// The required `MsgRandom` / `Random` (90005).
+    static func random(_ request: [String: Any], field: String) throws(TencentError) -> Int64 {
+        guard let random = uint32(request[field]) else {
+            throw TencentError(code: 90005, message: "\(field) is required: an integer from 0 to 4294967295")
+        }
+        return random
     }
 
     static func uint32(_ value: Any?) -> Int64? {

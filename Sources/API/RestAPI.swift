@@ -122,9 +122,9 @@ public struct RestAPI: Sendable {
         return Caller(app: app, identifier: identifier)
     }
 
-    /// A body check: 90001 with `message` when it fails.
-    static func require(_ condition: Bool, _ message: String) throws(TencentError) {
-        if !condition { throw TencentError(code: RestCode.badJSON, message: message) }
+    /// A body check: `code` (90001 unless said) with `message` when it fails.
+    static func require(_ condition: Bool, _ message: String, code: Int = RestCode.badJSON) throws(TencentError) {
+        if !condition { throw TencentError(code: code, message: message) }
     }
 
     /// Decodes a command body; errors name the field.

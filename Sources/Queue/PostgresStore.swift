@@ -180,7 +180,7 @@ public final class PostgresStore: PushStore {
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(\(keys)::text[]) AS x(k) ORDER BY k", logger: logger)
             // Group messages take a sequence number each; C2C copies (a batch) are checked and
             // written set-wise: one query for duplicates, one insert for the rest.
-            if messages.contains(where: { !$0.message.groupID.isEmpty }) || messages.count == 1 {
+            if messages.contains(where: { !$0.message.groupID.isEmpty }) {
                 var results: [StoredMessage] = []
                 var jobs: [NewJob] = []
                 for (m, messageJobs) in messages {

@@ -28,10 +28,7 @@ struct ApiBenchCommand: ParsableCommand {
     @Option(help: "Imported users, one APNs device each.") var users = 20_000
 
     func run() throws {
-        guard ["sqlite", "postgres"].contains(backend) else { throw ValidationError("--backend must be sqlite or postgres") }
-        let env = ProcessInfo.processInfo.environment
-        let serverURL = url ?? env["PUSHD_STORAGE_URL"] ?? env["PUSHD_TEST_POSTGRES_URL"]
-        if backend == "postgres", serverURL == nil { throw ValidationError("postgres needs --url (or PUSHD_STORAGE_URL)") }
+        let serverURL = try benchServerURL(backend: backend, url: url)
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
             throw ValidationError("pushd bench api drives wrk: apt-get install wrk")
         }
@@ -75,8 +72,7 @@ struct ApiBench: Sendable {
         config.apps = [app]
         if backend == "postgres", let serverURL {
             config.storage.backend = "postgres"
-            let name = "pushd_api_bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-            config.storage.url = try await PostgresStore.createDatabase(name, serverURL: serverURL)
+            config.storage.url = try await freshBenchDatabase("pushd_api_bench_", serverURL: serverURL)
         } else {
             config.storage.path = folder + "/pushd.sqlite"
         }

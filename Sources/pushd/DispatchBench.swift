@@ -33,10 +33,7 @@ struct DispatchBenchCommand: ParsableCommand {
     @Option(help: "Jobs per claim.") var batch = 64
 
     func run() throws {
-        guard ["sqlite", "postgres"].contains(backend) else { throw ValidationError("--backend must be sqlite or postgres") }
-        let env = ProcessInfo.processInfo.environment
-        let serverURL = url ?? env["PUSHD_STORAGE_URL"] ?? env["PUSHD_TEST_POSTGRES_URL"]
-        if backend == "postgres", serverURL == nil { throw ValidationError("postgres needs --url (or PUSHD_STORAGE_URL)") }
+        let serverURL = try benchServerURL(backend: backend, url: url)
         let counts = processes.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
         let bench = DispatchBench(
             backend: backend, n: n, serverURL: serverURL, processCounts: counts, memoryJobs: memoryJobs,
@@ -294,8 +291,7 @@ struct DispatchBench: Sendable {
     /// The `storage:` line of a fresh store: a SQLite file in `folder`, or a new PostgreSQL database.
     func storageYAML(folder: String) async throws -> String {
         if backend == "postgres", let serverURL {
-            let name = "pushd_bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-            let url = try await PostgresStore.createDatabase(name, serverURL: serverURL)
+            let url = try await freshBenchDatabase("pushd_bench_", serverURL: serverURL)
             return "storage: { backend: postgres, url: \"\(url)\" }"
         }
         return "storage: { backend: sqlite, path: \(folder)/pushd.sqlite }"
@@ -341,4 +337,20 @@ struct DispatchBench: Sendable {
         }
         return 0
     }
+}
+
+/// The PostgreSQL server of a benchmark: `--url`, else `PUSHD_STORAGE_URL` or `PUSHD_TEST_POSTGRES_URL`;
+/// nil for SQLite.
+func benchServerURL(backend: String, url: String?) throws -> String? {
+    guard ["sqlite", "postgres"].contains(backend) else { throw ValidationError("--backend must be sqlite or postgres") }
+    let env = ProcessInfo.processInfo.environment
+    let serverURL = url ?? env["PUSHD_STORAGE_URL"] ?? env["PUSHD_TEST_POSTGRES_URL"]
+    if backend == "postgres", serverURL == nil { throw ValidationError("postgres needs --url (or PUSHD_STORAGE_URL)") }
+    return serverURL
+}
+
+/// A new, empty database on the server, named `prefix` and a random suffix: its URL.
+func freshBenchDatabase(_ prefix: String, serverURL: String) async throws -> String {
+    let name = prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+    return try await PostgresStore.createDatabase(name, serverURL: serverURL)
 }
