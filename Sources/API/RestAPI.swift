@@ -62,6 +62,7 @@ public struct RestAPI: Sendable {
             DeviceCommands(store: store, clock: clock).commands, AccountCommands(store: store).commands,
             MessageCommands(store: store, clock: clock, timings: timings).commands,
             GroupCommands(store: store, clock: clock, timings: timings).commands, ReceiveOptionCommands(store: store).commands,
+            AudienceCommands(store: store).commands, CampaignCommands(store: store, clock: clock).commands,
         ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
     }
 

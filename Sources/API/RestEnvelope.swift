@@ -74,4 +74,32 @@ public enum RestCode {
     public static let groupNoAccount = 10019
     /// The group id is taken.
     public static let groupIDTaken = 10021
+
+    // Tags, attributes and campaigns (tencent-rest-api.md sections 1.4 and 4.4).
+    /// Too many accounts in one request (at most 100).
+    public static let tooManyAccounts = 90018
+    /// A tag is over 50 bytes.
+    public static let tagTooLong = 90020
+    /// `TagsAnd` or `TagsOr` holds a tag twice.
+    public static let duplicateTag = 90022
+    /// A campaign came 1 s or less after the previous one.
+    public static let pushTooFrequent = 90024
+    /// `MsgLifeTime` outside 0 to 7 days.
+    public static let badLifetime = 90026
+    /// More than 10 tags in a condition or an add request, or more than 100 on a user.
+    public static let tooManyTags = 90032
+    /// An attribute name or value is invalid (not defined, too long).
+    public static let badAttribute = 90033
+    /// A condition names both tags and attributes.
+    public static let tagsWithAttrs = 90039
+    /// An empty tag.
+    public static let emptyTag = 90040
+    /// Campaigns are disabled for the app (its daily quota is 0).
+    public static let pushDisabled = 90045
+    /// The app's daily campaign quota is used up.
+    public static let pushQuotaExceeded = 90047
+    /// No campaign with this TaskId.
+    public static let unknownTask = 90049
+    /// The campaign is already over (finished or cancelled).
+    public static let taskOver = 90050
 }

@@ -26,6 +26,11 @@ public final class Dispatcher: Service, Sendable {
         public var purgeInterval: Duration = .seconds(600)
         /// Longest idle wait between claims when no notification arrives.
         public var pollInterval: Duration = .milliseconds(500)
+        /// Campaign walking: users per step, pushes ahead of delivery, the walker's lease.
+        public var campaignPage: Int
+        public var campaignBacklog: Int
+        public var campaignLeaseMillis: Int64 = 15_000
+        public var campaignIdleInterval: Duration = .seconds(1)
 
         public init(_ d: PushdConfig.Dispatcher) {
             workers = d.workers
@@ -33,11 +38,14 @@ public final class Dispatcher: Service, Sendable {
             leaseMillis = Int64(d.leaseSeconds) * 1000
             shutdownGrace = .seconds(d.shutdownGraceSeconds)
             retentionMillis = Int64(d.retentionHours) * 3_600_000
+            campaignPage = d.campaignPage
+            campaignBacklog = d.campaignBacklog
         }
     }
 
     private let store: any PushStore
     private let processor: JobProcessor
+    private let walker: CampaignWalker
     private let settings: Settings
     private let metrics: DispatcherMetrics
     private let logger: Logger
@@ -61,6 +69,10 @@ public final class Dispatcher: Service, Sendable {
             backoff: Backoff(baseMillis: Int64(d.backoffBaseMillis), maxMillis: Int64(d.backoffMaxSeconds) * 1000), maxAttempts: d.maxAttempts,
             alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
             metrics: metrics, logger: logger, random: random
+        )
+        walker = CampaignWalker(
+            store: store, pageSize: settings.campaignPage, maxBacklog: settings.campaignBacklog, leaseMillis: settings.campaignLeaseMillis,
+            idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), logger: logger
         )
         self.store = store
         self.settings = settings
@@ -98,6 +110,7 @@ public final class Dispatcher: Service, Sendable {
     private func runWorkers() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.maintain() }
+            group.addTask { await self.walker.run { [self] in self.isStopping } }
             await withTaskGroup(of: Void.self) { workers in
                 for index in 0..<settings.workers { workers.addTask { await self.work(index) } }
             }

@@ -51,8 +51,9 @@ struct JobProcessor: Sendable {
     /// One device's result within the job.
     enum DeviceResult: Sendable {
         case final(PushRecord, invalidation: TokenInvalidation?, dead: JobCompletion.DeadDevice?)
-        /// Send again after `delayMillis`; `handBack` when it was interrupted by shutdown.
-        case retry(deviceID: String, vendor: String, token: String, reason: String, delayMillis: Int64, handBack: Bool)
+        /// Send again after `delayMillis`; `unsent` when nothing reached the vendor (shutdown, a
+        /// paused or rate-limited vendor): such a round does not count as an attempt.
+        case retry(deviceID: String, vendor: String, token: String, reason: String, delayMillis: Int64, unsent: Bool)
     }
 
     func process(_ job: ClaimedJob, devices: [Device]) async -> JobCompletion {
@@ -111,12 +112,12 @@ struct JobProcessor: Sendable {
         }
         let key = VendorThrottle.Key(app: job.sdkAppID, vendor: device.vendor)
         if let until = throttle.pausedUntil(key) {
-            return retry(device, reason: "VendorPaused", delayMillis: until - clock.nowMillis())
+            return retry(device, reason: "VendorPaused", delayMillis: until - clock.nowMillis(), unsent: true)
         }
         let wait = throttle.reserve(key)
-        if wait > maxThrottleWaitMillis { return retry(device, reason: "RateLimited", delayMillis: wait) }
+        if wait > maxThrottleWaitMillis { return retry(device, reason: "RateLimited", delayMillis: wait, unsent: true) }
         if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
-        if Task.isCancelled { return retry(device, reason: "shutdown", delayMillis: 0, handBack: true) }
+        if Task.isCancelled { return retry(device, reason: "shutdown", delayMillis: 0, unsent: true) }
 
         let now = clock.nowMillis()
         let request: VendorRequest
@@ -148,7 +149,7 @@ struct JobProcessor: Sendable {
             )
         case .retry(let reason, let after):
             metrics.sent(vendor: device.vendor, outcome: "retry", nanoseconds: nanos)
-            if Task.isCancelled { return retry(device, reason: reason, delayMillis: 0, handBack: true) }
+            if Task.isCancelled { return retry(device, reason: reason, delayMillis: 0, unsent: true) }
             let delay = backoff.delayMillis(attempt: job.attempts + 1, retryAfterSeconds: after, unit: random())
             // A vendor that says when to come back is paused for every worker until then.
             if let after, after > 0, throttle.pause(key, untilMillis: now + Int64(after) * 1000) {
@@ -177,7 +178,7 @@ struct JobProcessor: Sendable {
         var retryIDs: [String] = []
         var delay: Int64 = 0
         var lastError = ""
-        var handBack = true
+        var unsent = true
         let attempt = job.attempts + 1
         let now = clock.nowMillis()
         for result in results {
@@ -189,8 +190,8 @@ struct JobProcessor: Sendable {
                     completion.deadDevices.append(dead)
                     metrics.deadLettered(vendor: dead.vendor)
                 }
-            case .retry(let id, let vendor, let token, let reason, let d, let back):
-                if !back, attempt >= maxAttempts {
+            case .retry(let id, let vendor, let token, let reason, let d, let notSent):
+                if !notSent, attempt >= maxAttempts {
                     completion.records.append(
                         PushRecord(deviceID: id, vendor: vendor, outcome: .failed, reason: reason, attempts: attempt, atMillis: now)
                     )
@@ -202,19 +203,19 @@ struct JobProcessor: Sendable {
                 retryIDs.append(id)
                 delay = max(delay, d)
                 lastError = reason
-                handBack = handBack && back
+                unsent = unsent && notSent
             }
         }
         if !retryIDs.isEmpty {
-            completion.retry = .init(deviceIDs: retryIDs, notBeforeMillis: now + max(0, delay), lastError: lastError, countsAsAttempt: !handBack)
+            completion.retry = .init(deviceIDs: retryIDs, notBeforeMillis: now + max(0, delay), lastError: lastError, countsAsAttempt: !unsent)
         }
         return completion
     }
 
     // MARK: - Results
 
-    func retry(_ device: Device, reason: String, delayMillis: Int64, handBack: Bool = false) -> DeviceResult {
-        .retry(deviceID: device.deviceID, vendor: device.vendor.rawValue, token: device.token, reason: reason, delayMillis: delayMillis, handBack: handBack)
+    func retry(_ device: Device, reason: String, delayMillis: Int64, unsent: Bool = false) -> DeviceResult {
+        .retry(deviceID: device.deviceID, vendor: device.vendor.rawValue, token: device.token, reason: reason, delayMillis: delayMillis, unsent: unsent)
     }
 
     func permanent(_ device: Device, _ job: ClaimedJob, reason: String) -> DeviceResult {

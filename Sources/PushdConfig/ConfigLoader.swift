@@ -118,6 +118,7 @@ private struct Walker {
             ("max_attempts", \.maxAttempts), ("backoff_base_ms", \.backoffBaseMillis), ("backoff_max_seconds", \.backoffMaxSeconds),
             ("alarm_pause_seconds", \.alarmPauseSeconds), ("shutdown_grace_seconds", \.shutdownGraceSeconds),
             ("retention_hours", \.retentionHours), ("connections", \.connections), ("max_in_flight", \.maxInFlight),
+            ("campaign_page", \.campaignPage), ("campaign_backlog", \.campaignBacklog),
         ]
         for e in entries(entry.value, path: entry.path) {
             guard let field = fields.first(where: { $0.0 == e.key }) else {
@@ -150,6 +151,13 @@ private struct Walker {
             case "admin": string(entry).map { app.admin = $0 }
             case "default_title": string(entry).map { app.defaultTitle = $0 }
             case "templates": string(entry).map { app.templates = $0 }
+            case "campaign_daily_quota", "campaign_interval_ms":
+                guard let text = string(entry) else { break }
+                if let value = Int(text), value >= 0 {
+                    if entry.key == "campaign_daily_quota" { app.campaignDailyQuota = value } else { app.campaignIntervalMillis = value }
+                } else {
+                    report(.error, entry.path, entry.value, "must be a non-negative integer")
+                }
             case "default_locale":
                 guard let text = string(entry) else { break }
                 if let locale = PushLocale(rawValue: text) {

@@ -34,6 +34,11 @@ public struct PushdConfig: Sendable, Equatable {
         /// HTTP/2 connections and concurrent streams per vendor and app.
         public var connections: Int = 2
         public var maxInFlight: Int = 200
+        /// Users a campaign walker selects per step (one transaction enqueues their pushes).
+        public var campaignPage: Int = 1000
+        /// Unfinished pushes a campaign may have queued before its walker waits: the pace of a
+        /// campaign is the pace its pushes are delivered, and chat pushes never queue behind it.
+        public var campaignBacklog: Int = 4000
 
         public init() {}
     }
@@ -60,6 +65,9 @@ public struct PushdConfig: Sendable, Equatable {
         /// The app's own template folder; templates it lacks come from the default folder.
         public var templates: String = ""
         public var vendors: [Vendor: VendorConfig] = [:]
+        /// Campaigns (`im_push`, `timpush/push`) allowed in any 24 hours, and the least time between two.
+        public var campaignDailyQuota: Int = 100
+        public var campaignIntervalMillis: Int = 1000
 
         public init(sdkAppID: UInt64) {
             self.sdkAppID = sdkAppID

@@ -12,10 +12,10 @@ import PushCore
 public final class PostgresStore: PushStore {
     static let channel = "pushd_jobs"
 
-    private let client: PostgresClient
-    private let clock: any EpochClock
-    private let logger: Logger
-    private let signal = JobSignal()
+    let client: PostgresClient
+    let clock: any EpochClock
+    let logger: Logger
+    let signal = JobSignal()
     private let background: Task<Void, Never>
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) and runs the migrations.
@@ -101,7 +101,7 @@ public final class PostgresStore: PushStore {
             for try await v in try await connection.query("SELECT max(version) FROM pushd_schema", logger: logger).decode(Int64?.self) {
                 version = v ?? 0
             }
-            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres), Schema.v4(.postgres)]
+            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres), Schema.v4(.postgres), Schema.v5(.postgres)]
             for (index, statements) in migrations.enumerated() where Int64(index + 1) > version {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -386,6 +386,7 @@ public final class PostgresStore: PushStore {
                     logger: logger
                 )
             }
+            try await Self.tally(CampaignTally(live), connection: connection, now: now, logger: logger)
             if live.contains(where: { $0.retry != nil }) {
                 try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
             }
@@ -655,7 +656,7 @@ public final class PostgresStore: PushStore {
                 "DELETE FROM accounts WHERE app = \(app) AND user_id = ANY(\(userIDs)) RETURNING user_id", logger: logger
             ).decode(String.self) { deleted.insert(user) }
             try await connection.query("DELETE FROM profile_items WHERE app = \(app) AND user_id = ANY(\(userIDs))", logger: logger)
-            for table in ["devices", "group_members", "receive_opts"] {
+            for table in ["devices", "group_members", "receive_opts", "user_tags", "user_attrs"] {
                 try await connection.query("DELETE FROM \(unescaped: table) WHERE app = \(app) AND user_id = ANY(\(userIDs))", logger: logger)
             }
             return deleted

@@ -7,7 +7,7 @@ import PushCore
 ///
 /// Every time comes from the store's clock, so leases, retries and the 7-day presence rule can be
 /// tested with a manual clock.
-public protocol PushStore: Sendable {
+public protocol PushStore: CampaignStore {
     /// Enqueues jobs in one transaction; for each, true when it was new (false: its key was known).
     @discardableResult
     func enqueue(_ jobs: [NewJob]) async throws -> [Bool]

@@ -6,9 +6,9 @@ import PushCore
 /// The embedded store: one SQLite file in WAL mode through GRDB. Several workers of one process
 /// share it; writes are serialised by SQLite, so every write here is one short transaction.
 public final class SQLiteStore: PushStore {
-    private let pool: DatabasePool
-    private let clock: any EpochClock
-    private let signal = JobSignal()
+    let pool: DatabasePool
+    let clock: any EpochClock
+    let signal = JobSignal()
 
     /// Opens (creating when needed) the database at `path` and runs the migrations.
     public init(path: String, clock: any EpochClock = SystemEpochClock()) throws {
@@ -35,6 +35,9 @@ public final class SQLiteStore: PushStore {
         }
         migrator.registerMigration("v4") { db in
             for statement in Schema.v4(.sqlite) { try db.execute(sql: statement) }
+        }
+        migrator.registerMigration("v5") { db in
+            for statement in Schema.v5(.sqlite) { try db.execute(sql: statement) }
         }
         try migrator.migrate(pool)
     }
@@ -171,6 +174,7 @@ public final class SQLiteStore: PushStore {
                     """
             )
             var requeued = false
+            var live: [JobCompletion] = []
             for completion in completions {
                 let job = completion.job
                 let app = Int64(job.sdkAppID)
@@ -181,6 +185,7 @@ public final class SQLiteStore: PushStore {
                 // Lease lost: the job is someone else's now; they will record its outcome.
                 guard db.changesCount > 0 else { continue }
                 requeued = requeued || !f.done
+                live.append(completion)
                 for r in completion.records {
                     try record.execute(arguments: [
                         app, job.idempotencyKey, job.userID, r.deviceID, r.vendor, r.outcome.rawValue, r.reason, r.vendorMessageID,
@@ -197,6 +202,7 @@ public final class SQLiteStore: PushStore {
                     ])
                 }
             }
+            try Self.tally(CampaignTally(live), db: db, now: now)
             return requeued
         }
         if requeued { signal.notify() }
@@ -445,6 +451,8 @@ public final class SQLiteStore: PushStore {
                 try db.execute(sql: "DELETE FROM devices WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
                 try db.execute(sql: "DELETE FROM group_members WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
                 try db.execute(sql: "DELETE FROM receive_opts WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
+                try db.execute(sql: "DELETE FROM user_tags WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
+                try db.execute(sql: "DELETE FROM user_attrs WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
             }
             return deleted
         }

@@ -195,6 +195,79 @@ enum Schema {
         ]
     }
 
+    /// Version 5: attribute names, user attributes and tags (indexed for selection), campaigns and
+    /// their outcome counts. Selection keys sort by bytes on both backends (`COLLATE "C"`), as the
+    /// audience walk merges pages in that order.
+    static func v5(_ dialect: Dialect) -> [String] {
+        let t = Types(dialect)
+        let key = dialect == .sqlite ? "TEXT" : "TEXT COLLATE \"C\""
+        return [
+            """
+            CREATE TABLE attr_names (
+              app \(t.int) NOT NULL,
+              slot TEXT NOT NULL,
+              name TEXT NOT NULL,
+              PRIMARY KEY (app, slot)
+            )
+            """,
+            """
+            CREATE TABLE user_attrs (
+              app \(t.int) NOT NULL,
+              user_id \(key) NOT NULL,
+              name \(key) NOT NULL,
+              value \(key) NOT NULL,
+              PRIMARY KEY (app, user_id, name)
+            )
+            """,
+            "CREATE INDEX user_attrs_value ON user_attrs (app, name, value, user_id)",
+            """
+            CREATE TABLE user_tags (
+              app \(t.int) NOT NULL,
+              user_id \(key) NOT NULL,
+              tag \(key) NOT NULL,
+              PRIMARY KEY (app, user_id, tag)
+            )
+            """,
+            "CREATE INDEX user_tags_tag ON user_tags (app, tag, user_id)",
+            """
+            CREATE TABLE campaigns (
+              app \(t.int) NOT NULL,
+              task_id TEXT NOT NULL,
+              msg_random \(t.int) NOT NULL,
+              state TEXT NOT NULL,
+              audience TEXT NOT NULL,
+              template \(t.blob) NOT NULL,
+              counts_badge \(t.int) NOT NULL,
+              audience_size \(t.int),
+              cursor \(key) NOT NULL DEFAULT '',
+              users \(t.int) NOT NULL DEFAULT 0,
+              no_device \(t.int) NOT NULL DEFAULT 0,
+              devices \(t.int) NOT NULL DEFAULT 0,
+              jobs \(t.int) NOT NULL DEFAULT 0,
+              jobs_done \(t.int) NOT NULL DEFAULT 0,
+              jobs_cancelled \(t.int) NOT NULL DEFAULT 0,
+              lease_until \(t.int) NOT NULL DEFAULT 0,
+              created_at \(t.int) NOT NULL,
+              walked_at \(t.int),
+              finished_at \(t.int),
+              PRIMARY KEY (app, task_id)
+            )
+            """,
+            "CREATE INDEX campaigns_random ON campaigns (app, msg_random, created_at)",
+            "CREATE INDEX campaigns_created ON campaigns (app, created_at)",
+            """
+            CREATE TABLE campaign_counts (
+              app \(t.int) NOT NULL,
+              task_id TEXT NOT NULL,
+              outcome TEXT NOT NULL,
+              reason TEXT NOT NULL,
+              n \(t.int) NOT NULL,
+              PRIMARY KEY (app, task_id, outcome, reason)
+            )
+            """,
+        ]
+    }
+
     /// Stored messages are kept for roaming this long after they were sent, whatever their
     /// offline lifetime (`MsgLifeTime` is at most as long).
     static let roamingMillis: Int64 = 7 * 24 * 3600 * 1000

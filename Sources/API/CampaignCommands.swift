@@ -1,0 +1,226 @@
+import Foundation
+import PushCore
+import Queue
+
+/// Campaigns: `all_member_push/im_push` and `timpush/push` (all users, or those a tag or attribute
+/// `Condition` selects), their progress (`pushd/get_task`, `timpush/all_member_push_statistics`)
+/// and `pushd/cancel_task`. Creating one only records it: the dispatcher's walker selects the
+/// users and enqueues their pushes on the campaign lane.
+struct CampaignCommands: Sendable {
+    let store: any PushStore
+    let clock: any EpochClock
+
+    /// `MsgLifeTime` is at most 7 days.
+    static let maxLifetime = 604_800
+    /// A campaign push still queued a day after the campaign started is not sent (without a
+    /// `MsgLifeTime`): yesterday's marketing is noise. [ours]
+    static let defaultPushLifetime = 86_400
+    static let maxConditionTags = 10
+    /// `all_member_push_statistics`: at most 5 tasks, a window of at most 30 days.
+    static let maxStatisticsTasks = 5
+    static let maxStatisticsWindow: Int64 = 30 * 86_400
+
+    var commands: [String: RestAPI.Command] {
+        [
+            "all_member_push/im_push": .init(adminOnly: true, run: { try await push($0, $1, plugin: false) }),
+            "timpush/push": .init(adminOnly: true, run: { try await push($0, $1, plugin: true) }),
+            "pushd/get_task": .init(adminOnly: true, run: getTask),
+            "pushd/cancel_task": .init(adminOnly: true, run: cancelTask),
+            "timpush/all_member_push_statistics": .init(adminOnly: true, run: statistics),
+        ]
+    }
+
+    // MARK: Creating
+
+    /// `plugin`: `timpush/push`, whose `OnlineOnlyFlag: 1` makes a push that does not count as unread;
+    /// the legacy `im_push` counts as unread when it has a `MsgLifeTime`.
+    func push(_ caller: RestAPI.Caller, _ body: Data, plugin: Bool) async throws -> RestReply {
+        let request = try MessageCommands.object(body)
+        let app = caller.app
+        let random = try MessageCommands.random(request, field: "MsgRandom")
+        let from = try MessageCommands.sender(request)
+        var lifetime = 0
+        if let value = request["MsgLifeTime"] {
+            guard let seconds = MessageCommands.int(value), (0...Self.maxLifetime).contains(seconds) else {
+                throw TencentError(code: RestCode.badLifetime, message: "MsgLifeTime must be 0 to \(Self.maxLifetime) seconds")
+            }
+            lifetime = seconds
+        }
+        let content = try MessageCommands.Content(request)
+        if let info = request["OfflinePushInfo"] { try RestAPI.require(info is [String: Any], "OfflinePushInfo must be an object") }
+        var audience = try Self.audience(request["Condition"])
+        let attrNames = Set(audience.all.compactMap(\.attrName) + audience.any.compactMap(\.attrName))
+        if !attrNames.isEmpty {
+            let defined = Set(try await store.attributeNames(sdkAppID: app.sdkAppID).values)
+            for name in attrNames.sorted() {
+                try RestAPI.require(defined.contains(name), "attribute \(name) is not defined (im_set_attr_name)", code: RestCode.badAttribute)
+            }
+        }
+        audience.all = Self.unique(audience.all)
+        audience.any = Self.unique(audience.any)
+        guard app.campaignDailyQuota > 0 else { return .fail(RestCode.pushDisabled, "campaigns are not enabled for this app (campaign_daily_quota is 0)") }
+
+        let now = clock.nowMillis()
+        var fields: [String: Any] = [
+            "MsgBody": content.msgBody, "ConversationType": "C2C", "Lane": Lane.campaign.description,
+            "ExpiresAt": now + Int64(lifetime > 0 ? lifetime : Self.defaultPushLifetime) * 1000,
+        ]
+        fields["OfflinePushInfo"] = request["OfflinePushInfo"]
+        if lifetime > 0 { fields["MsgLifeTime"] = lifetime }
+        if let from {
+            let profiles = try await store.profiles(sdkAppID: app.sdkAppID, userIDs: [from])
+            if let refusal = MessageCommands.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
+            if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
+        }
+        let onlineOnly = plugin && MessageCommands.int(request["OnlineOnlyFlag"]) == 1
+        let taskID = "\(app.sdkAppID)_\(random)_\(now / 1000)_\(UInt32.random(in: 1...UInt32.max))"
+        let template = try MessageCommands.JobTemplate(
+            app: app.sdkAppID, keyPrefix: taskID, fields: fields, countsForBadge: !onlineOnly && (plugin || lifetime > 0)
+        )
+        let campaign = NewCampaign(
+            sdkAppID: app.sdkAppID, taskID: taskID, msgRandom: random, audience: audience,
+            template: MessageCommands.JobTemplate.splice("", template.shared), countsForBadge: template.countsForBadge
+        )
+        let quota = CampaignQuota(perDay: app.campaignDailyQuota, minIntervalMillis: Int64(app.campaignIntervalMillis))
+        switch try await store.createCampaign(campaign, quota: quota) {
+        case .created: return .ok([("TaskId", taskID)])
+        case .duplicate(let first): return .ok([("TaskId", first)])
+        case .tooFrequent:
+            return .fail(RestCode.pushTooFrequent, "campaigns must be more than \(app.campaignIntervalMillis) ms apart")
+        case .quotaExceeded:
+            return .fail(RestCode.pushQuotaExceeded, "the app's \(app.campaignDailyQuota) campaigns in 24 hours are used up")
+        }
+    }
+
+    /// `Condition`: an object (or a list of one, as one OpenAPI model has it) with `TagsAnd`,
+    /// `TagsOr`, `AttrsAnd`, `AttrsOr`; tags and attributes exclude each other; none means everyone.
+    static func audience(_ value: Any?) throws(TencentError) -> Audience {
+        let condition: [String: Any]
+        switch value {
+        case nil, is NSNull: return .everyone
+        case let object as [String: Any]: condition = object
+        case let list as [Any] where list.count <= 1:
+            guard let object = list.first.map({ $0 as? [String: Any] }) ?? [:] else {
+                throw TencentError(code: RestCode.badJSON, message: "Condition must be an object")
+            }
+            condition = object
+        default: throw TencentError(code: RestCode.badJSON, message: "Condition must be an object")
+        }
+        let tagsAnd = try tags(condition["TagsAnd"], field: "TagsAnd"), tagsOr = try tags(condition["TagsOr"], field: "TagsOr")
+        let attrsAnd = try attrs(condition["AttrsAnd"], field: "AttrsAnd"), attrsOr = try attrs(condition["AttrsOr"], field: "AttrsOr")
+        try RestAPI.require(
+            (tagsAnd.isEmpty && tagsOr.isEmpty) || (attrsAnd.isEmpty && attrsOr.isEmpty), "a Condition selects by tags or by attributes, not both",
+            code: RestCode.tagsWithAttrs
+        )
+        return Audience(all: tagsAnd.map(AudienceTerm.tag) + attrsAnd, any: tagsOr.map(AudienceTerm.tag) + attrsOr)
+    }
+
+    static func tags(_ value: Any?, field: String) throws(TencentError) -> [String] {
+        guard let value, !(value is NSNull) else { return [] }
+        guard let list = value as? [Any] else { throw TencentError(code: RestCode.badJSON, message: "\(field) must be an array of tags") }
+        try RestAPI.require(list.count <= maxConditionTags, "\(field) holds more than \(maxConditionTags) tags", code: RestCode.tooManyTags)
+        let tags = try list.map { item throws(TencentError) -> String in try AudienceCommands.tag(item) }
+        try RestAPI.require(Set(tags).count == tags.count, "\(field) holds a tag twice", code: RestCode.duplicateTag)
+        return tags
+    }
+
+    static func attrs(_ value: Any?, field: String) throws(TencentError) -> [AudienceTerm] {
+        guard let value, !(value is NSNull) else { return [] }
+        guard let object = value as? [String: Any] else {
+            throw TencentError(code: RestCode.badJSON, message: "\(field) must be an object of attribute name → value")
+        }
+        return try object.keys.sorted().map { name throws(TencentError) -> AudienceTerm in
+            guard let text = object[name] as? String, text.utf8.count <= AudienceCommands.maxBytes else {
+                throw TencentError(code: RestCode.badAttribute, message: "\(field).\(name) must be a string of at most \(AudienceCommands.maxBytes) bytes")
+            }
+            return .attr(name: name, value: text)
+        }
+    }
+
+    static func unique(_ terms: [AudienceTerm]) -> [AudienceTerm] {
+        var seen = Set<AudienceTerm>()
+        return terms.filter { seen.insert($0).inserted }
+    }
+
+    // MARK: Progress
+
+    struct TaskQuery: Decodable {
+        var TaskId: String?
+    }
+
+    @Sendable func getTask(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let status = try await status(caller, body)
+        return .ok(Self.fields(status))
+    }
+
+    @Sendable func cancelTask(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let status = try await status(caller, body)
+        guard try await store.cancelCampaign(sdkAppID: caller.app.sdkAppID, taskID: status.taskID) else {
+            return .fail(RestCode.taskOver, "task \(status.taskID) is already \(status.state.rawValue)")
+        }
+        return .ok()
+    }
+
+    private func status(_ caller: RestAPI.Caller, _ body: Data) async throws -> CampaignStatus {
+        guard let task = try RestAPI.decode(TaskQuery.self, body).TaskId, !task.isEmpty else {
+            throw TencentError(code: RestCode.badJSON, message: "TaskId is required")
+        }
+        guard let status = try await store.campaign(sdkAppID: caller.app.sdkAppID, taskID: task) else {
+            throw TencentError(code: RestCode.unknownTask, message: "no task \(task)")
+        }
+        return status
+    }
+
+    /// `pushd/get_task`'s fields. Devices are counted as the walk reaches their users; users
+    /// without any device are counted as skipped (`NoDevice`).
+    static func fields(_ s: CampaignStatus) -> [(String, any Sendable)] {
+        let delivered = s.count(.delivered), invalid = s.count(.tokenInvalid), failed = s.count(.failed)
+        var skipped = s.reasons(.skipped)
+        if s.usersWithoutDevice > 0 { skipped["NoDevice"] = s.usersWithoutDevice }
+        return [
+            ("TaskId", s.taskID), ("State", s.state.rawValue), ("Users", s.audienceSize ?? 0), ("UsersWalked", s.users),
+            ("Total", s.devices), ("Sent", delivered + invalid + failed), ("Delivered", delivered), ("InvalidTokens", invalid),
+            ("Failed", failed), ("FailedByReason", s.reasons(.failed)), ("Skipped", skipped.values.reduce(0, +)), ("SkippedByReason", skipped),
+            ("Pending", max(0, s.jobs - s.jobsDone - s.jobsCancelled)), ("CancelledPushes", s.jobsCancelled),
+            ("StartTime", s.createdAtMillis / 1000), ("SelectedTime", (s.walkedAtMillis ?? 0) / 1000), ("EndTime", (s.finishedAtMillis ?? 0) / 1000),
+        ]
+    }
+
+    struct StatisticsQuery: Decodable {
+        var StartTime: Int64?
+        var EndTime: Int64?
+        var TaskID: [String]?
+    }
+
+    /// Per task: devices targeted, sent, delivered (clicks are not reported by the vendors to
+    /// pushd: 0). Named tasks, or every task started in the window.
+    @Sendable func statistics(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let q = try RestAPI.decode(StatisticsQuery.self, body)
+        let app = caller.app.sdkAppID
+        let tasks = q.TaskID ?? []
+        try RestAPI.require(tasks.count <= Self.maxStatisticsTasks, "at most \(Self.maxStatisticsTasks) TaskID")
+        let end = q.EndTime ?? clock.nowSeconds(), start = q.StartTime ?? end - Self.maxStatisticsWindow
+        try RestAPI.require(start <= end && end - start <= Self.maxStatisticsWindow, "StartTime to EndTime must be a window of at most 30 days")
+        var statuses: [CampaignStatus] = []
+        if tasks.isEmpty {
+            statuses = try await store.campaigns(sdkAppID: app, fromMillis: start * 1000, toMillis: (end + 1) * 1000, limit: 1000)
+        } else {
+            for task in tasks { if let s = try await store.campaign(sdkAppID: app, taskID: task) { statuses.append(s) } }
+        }
+        let results: [[String: any Sendable]] = statuses.map { s in
+            let delivered = s.count(.delivered)
+            return [
+                "TaskID": s.taskID, "TotalCount": s.devices, "SentCount": delivered + s.count(.tokenInvalid) + s.count(.failed),
+                "DeliveredCount": delivered, "ClickCount": 0, "State": s.state.rawValue,
+            ]
+        }
+        return .ok([("Results", results)])
+    }
+}
+
+extension AudienceTerm {
+    var attrName: String? {
+        if case .attr(let name, _) = self { return name }
+        return nil
+    }
+}
