@@ -85,7 +85,8 @@ extension PostgresStore {
                 if !over.isEmpty { throw RollbackWith(over) }
                 return over
             }
-        } catch let refused as RollbackWith<[String]> {
+        } catch let error as PostgresTransactionError {
+            guard let refused = error.closureError as? RollbackWith<[String]> else { throw error }
             return refused.value
         }
     }
@@ -241,7 +242,7 @@ extension PostgresStore {
                 """
                 WITH dropped AS (
                   UPDATE jobs SET done_at = \(now), payload = ''::bytea, last_error = 'Cancelled'
-                  WHERE app = \(app) AND starts_with(idempotency_key, \(CampaignKeys.keyRange(taskID: taskID).lower)) AND done_at IS NULL RETURNING 1
+                  WHERE app = \(app) AND starts_with(idempotency_key, \(CampaignKeys.keyRange(taskID: taskID).lower)) AND lane = \(Int64(Lane.campaign.rawValue)) AND done_at IS NULL RETURNING 1
                 )
                 UPDATE campaigns SET jobs_cancelled = (SELECT count(*) FROM dropped) WHERE app = \(app) AND task_id = \(taskID)
                 """,

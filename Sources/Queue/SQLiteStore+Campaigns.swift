@@ -219,9 +219,9 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE jobs SET done_at = ?, payload = x'', last_error = 'Cancelled'
-                    WHERE app = ? AND idempotency_key >= ? AND idempotency_key < ? AND done_at IS NULL
+                    WHERE app = ? AND idempotency_key >= ? AND idempotency_key < ? AND lane = ? AND done_at IS NULL
                     """,
-                arguments: [now, app, range.lower, range.upper]
+                arguments: [now, app, range.lower, range.upper, Lane.campaign.rawValue]
             )
             try db.execute(sql: "UPDATE campaigns SET jobs_cancelled = ? WHERE app = ? AND task_id = ?", arguments: [db.changesCount, app, taskID])
             return true
