@@ -23,12 +23,13 @@ struct RestAPITests {
         /// The SQLite file.
         let path: String
 
-        init() throws {
+        init(app configure: (inout PushdConfig.App) -> Void = { _ in }) throws {
             path = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-api-\(UUID())/pushd.sqlite").path
             store = try SQLiteStore(path: path, clock: clock)
             var config = PushdConfig()
             var app = PushdConfig.App(sdkAppID: RestAPITests.app)
             app.secretKey = RestAPITests.key
+            configure(&app)
             config.apps = [app]
             router = Router()
             RestAPI(config: config, store: store, clock: clock).addRoutes(to: router)
