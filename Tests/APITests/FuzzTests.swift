@@ -45,6 +45,13 @@ struct FuzzTests {
         ("pushd/get_push_records", #"{"MsgKey": "1_2_3"}"#),
         ("openim/query_online_status", #"{"To_Account": ["bob", "alice"], "IsNeedDetail": 1}"#),
         ("im_open_login_svc/account_check", #"{"CheckItem": [{"UserID": "bob"}]}"#),
+        ("all_member_push/im_push", #"{"From_Account": "alice", "MsgRandom": 6, "MsgLifeTime": 3600, "MsgBody": [\#(text)], "Condition": {"TagsAnd": ["a"], "TagsOr": ["b", "c"]}, \#(push)}"#),
+        ("timpush/push", #"{"MsgRandom": 7, "OnlineOnlyFlag": 1, "MsgBody": [\#(text)], "Condition": {"AttrsAnd": {"sex": "f"}, "AttrsOr": {"city": "sz"}}}"#),
+        ("all_member_push/im_add_tag", #"{"UserTags": [{"To_Account": "bob", "Tags": ["a", "b"]}, {"To_Account": "carol", "Tags": ["c"]}]}"#),
+        ("all_member_push/im_set_attr", #"{"UserAttrs": [{"To_Account": "bob", "Attrs": {"sex": "f", "city": "sz"}}]}"#),
+        ("all_member_push/im_set_attr_name", #"{"AttrNames": {"0": "sex", "1": "city", "2": "age"}}"#),
+        ("all_member_push/im_remove_tag", #"{"Tags": [{"To_Account": "bob", "Tags": ["a"]}]}"#),
+        ("timpush/all_member_push_statistics", #"{"StartTime": 1795000000, "EndTime": 1795086400, "TaskID": ["x"]}"#),
     ]
 
     /// A replacement value of another type, or a hostile one.
@@ -119,13 +126,14 @@ struct FuzzTests {
         try db.read { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
     }
 
-    @Test("3,000 mutated bodies over 19 commands: a well-formed envelope every time, and a refused request changes nothing")
+    @Test("3,500 mutated bodies over 26 request kinds: a well-formed envelope every time, and a refused request changes nothing")
     func fuzz() async throws {
         let f = try RestAPITests.Fixture()
         for (command, body) in [
             ("im_open_login_svc/multiaccount_import", #"{"Accounts": ["alice", "bob", "carol"]}"#),
             ("pushd/register_device", #"{"UserID": "bob", "DeviceId": "d1", "Vendor": "apns", "Token": "\#(String(repeating: "a", count: 64))"}"#),
             ("group_open_http_svc/create_group", #"{"Owner_Account": "alice", "Type": "Work", "GroupId": "g1", "Name": "One", "MemberList": [{"Member_Account": "bob"}]}"#),
+            ("all_member_push/im_set_attr_name", #"{"AttrNames": {"0": "sex", "1": "city"}}"#),
         ] {
             #expect(RestAPITests.code(try await f.call(command, body)) == 0)
         }
@@ -142,7 +150,7 @@ struct FuzzTests {
             var rng = Seeded(state: 20_261_122)
             var refused = 0
             var codes: [Int: Int] = [:]
-            for round in 0..<3_000 {
+            for round in 0..<3_500 {
                 let (command, seed) = Self.seeds[round % Self.seeds.count]
                 let body = Self.mutatedBody(seed, &rng)
                 if ProcessInfo.processInfo.environment["FUZZ_TRACE"] != nil {

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Messaging
 import PushCore
+import PushdConfig
 import Queue
 import Testing
 import UserSig
@@ -82,8 +83,10 @@ struct EndToEndTests {
         }
     }
 
-    static func with(_ body: @escaping @Sendable (Rest) async throws -> Void) async throws {
-        try await DispatchHarness.with { h in
+    static func with(
+        dispatcher configure: (inout PushdConfig.Dispatcher) -> Void = { _ in }, _ body: @escaping @Sendable (Rest) async throws -> Void
+    ) async throws {
+        try await DispatchHarness.with(dispatcher: configure) { h in
             let router = Router()
             RestAPI(config: h.config, store: h.store, clock: h.clock).addRoutes(to: router)
             try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in

@@ -1,0 +1,293 @@
+import API
+import Dispatcher
+import Emulator
+import Foundation
+import Messaging
+import PushCore
+import PushdConfig
+import Queue
+import Testing
+import UserSig
+
+/// Campaigns from the REST API through the walker and the dispatcher to the emulator.
+@Suite("Campaigns end to end")
+struct CampaignEndToEndTests {
+    /// A few thousand users of every kind a campaign meets. User `i` is kind `i % 10`:
+    /// 0 no device, 1 an APNs and an FCM device, 2 an APNs device `Online`, 3 an APNs token the
+    /// vendor has unregistered, 4 to 9 one APNs device `PushOnline`. Users in even blocks of ten
+    /// carry the tag "vip", so every kind is among them.
+    struct Population {
+        let users: [String]
+
+        static func user(_ i: Int) -> String { String(format: "c%05d", i) }
+        static func kind(_ i: Int) -> Int { i % 10 }
+        static func isVIP(_ i: Int) -> Bool { (i / 10) % 2 == 0 }
+
+        /// The tokens a campaign to `selected` must reach, per vendor.
+        static func expectedTokens(_ selected: [Int]) -> (apns: Set<String>, fcm: Set<String>) {
+            var apns = Set<String>(), fcm = Set<String>()
+            for i in selected where ![0, 2, 3].contains(kind(i)) {
+                apns.insert(DispatchHarness.token(.apns, 2 * i + 1))
+                if kind(i) == 1 { fcm.insert(DispatchHarness.token(.fcm, 2 * i + 2)) }
+            }
+            return (apns, fcm)
+        }
+
+        static func make(_ h: DispatchHarness, count: Int, tagVIP: Bool = true) async throws -> Population {
+            let users = (0..<count).map(user)
+            let now = h.clock.nowMillis()
+            try await h.store.importAccounts(sdkAppID: DispatchHarness.app, users.map { ($0, [:]) })
+            var devices: [Device] = []
+            for (i, user) in users.enumerated() {
+                func device(_ id: String, _ vendor: Vendor, _ n: Int, _ state: DeviceState = .pushOnline) -> Device {
+                    Device(
+                        sdkAppID: DispatchHarness.app, userID: user, deviceID: id, vendor: vendor, token: DispatchHarness.token(vendor, n), locale: .en,
+                        state: state, registeredAtMillis: now
+                    )
+                }
+                switch kind(i) {
+                case 0: break
+                case 1: devices += [device("phone", .apns, 2 * i + 1), device("pad", .fcm, 2 * i + 2)]
+                case 2: devices.append(device("phone", .apns, 2 * i + 1, .online))
+                case 3:
+                    devices.append(device("phone", .apns, 2 * i + 1))
+                    h.emulator.setToken(DispatchHarness.token(.apns, 2 * i + 1), vendor: .apns, state: .unregistered(sinceMillis: now + 1))
+                default: devices.append(device("phone", .apns, 2 * i + 1))
+                }
+            }
+            try await h.store.upsertDevices(devices)
+            if tagVIP {
+                let vip = users.indices.filter(isVIP).map { (users[$0], ["vip"]) }
+                for chunk in stride(from: 0, to: vip.count, by: 100) {
+                    _ = try await h.store.addTags(sdkAppID: DispatchHarness.app, Array(vip[chunk..<min(chunk + 100, vip.count)]), maxPerUser: 100)
+                }
+            }
+            return Population(users: users)
+        }
+    }
+
+    /// The REST API without HTTP (its transport-free entry point), as the admin.
+    struct Admin {
+        let h: DispatchHarness
+        let api: RestAPI
+
+        init(_ h: DispatchHarness) {
+            self.h = h
+            api = RestAPI(config: h.config, store: h.store, clock: h.clock)
+        }
+
+        @discardableResult
+        func call(_ command: String, _ body: String, expect code: Int = 0) async throws -> [String: Any] {
+            let sig = UserSig.generate(
+                sdkAppID: DispatchHarness.app, key: h.config.apps[0].secretKey, identifier: "administrator", expire: 86_400, time: h.clock.nowSeconds() - 10
+            )
+            let parts = command.split(separator: "/").map(String.init)
+            let reply = await api.handle(
+                service: parts[0], command: parts[1], query: ["sdkappid": "\(DispatchHarness.app)", "identifier": "administrator", "usersig": sig],
+                body: Data(body.utf8)
+            )
+            let object = try JSONSerialization.jsonObject(with: reply.json) as? [String: Any] ?? [:]
+            #expect(object["ErrorCode"] as? Int == code, "\(command): \(object)")
+            return object
+        }
+
+        func campaign(_ condition: String = "", random: Int = Int.random(in: 1...1_000_000)) async throws -> String {
+            let c = condition.isEmpty ? "" : #", "Condition": \#(condition)"#
+            let reply = try await call(
+                "timpush/push", #"{"MsgRandom": \#(random), "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "sale"}}]\#(c)}"#
+            )
+            return try #require(reply["TaskId"] as? String)
+        }
+
+        func task(_ id: String) async throws -> [String: Any] {
+            try await call("pushd/get_task", #"{"TaskId": "\#(id)"}"#)
+        }
+
+        func waitState(_ id: String, _ state: String, timeout: Duration = .seconds(90)) async throws -> [String: Any] {
+            var last: [String: Any] = [:]
+            try await h.eventually("task \(id) \(state)", timeout: timeout) {
+                last = try await task(id)
+                return last["State"] as? String == state
+            }
+            return last
+        }
+    }
+
+    /// Pushes the emulator accepted, per token.
+    static func delivered(_ h: DispatchHarness, _ vendor: Vendor) -> [String: Int] {
+        h.emulator.requests(vendor: vendor).filter { $0.status == 200 }.reduce(into: [:]) { counts, request in
+            let token: String
+            if vendor == .apns {
+                token = String(request.path.split(separator: "/").last ?? "")
+            } else {
+                let body = try? JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any]
+                token = (body?["message"] as? [String: Any])?["token"] as? String ?? ""
+            }
+            counts[token, default: 0] += 1
+        }
+    }
+
+    static func small(_ d: inout PushdConfig.Dispatcher) {
+        d.campaignPage = 64
+        d.campaignBacklog = 300
+    }
+
+    @Test("a tag campaign over HTTP reaches every PushOnline device of the tagged users once, with exact statistics")
+    func tagCampaign() async throws {
+        try await EndToEndTests.with(dispatcher: Self.small) { r in
+            let h = r.h
+            let population = try await Population.make(h, count: 2_000)
+            let reply = try await r.call(
+                "timpush/push", #"{"MsgRandom": 42, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "sale"}}], "Condition": {"TagsAnd": ["vip"]}}"#
+            )
+            let task = try #require(reply["TaskId"] as? String)
+            var status: [String: Any] = [:]
+            try await h.eventually("campaign finished", timeout: .seconds(120)) {
+                status = try await r.call("pushd/get_task", #"{"TaskId": "\#(task)"}"#)
+                return status["State"] as? String == "Finished"
+            }
+            let selected = population.users.indices.filter(Population.isVIP)
+            let expected = Population.expectedTokens(selected)
+            let apns = Self.delivered(h, .apns), fcm = Self.delivered(h, .fcm)
+            #expect(Set(apns.keys) == expected.apns && apns.values.allSatisfy { $0 == 1 }, "every selected APNs device once, nobody else")
+            #expect(Set(fcm.keys) == expected.fcm && fcm.values.allSatisfy { $0 == 1 })
+            let payload = r.apns(2 * selected.first { Population.kind($0) == 4 }! + 1).first
+            #expect(EndToEndTests.body(payload) == "sale", "no sender, no prefix")
+
+            #expect(status["Users"] as? Int == 1_000 && status["UsersWalked"] as? Int == 1_000)
+            #expect(status["Total"] as? Int == 1_000, "devices of the selected users")
+            #expect(status["Delivered"] as? Int == expected.apns.count + expected.fcm.count)
+            #expect(status["InvalidTokens"] as? Int == 100 && status["Failed"] as? Int == 0)
+            #expect(status["Sent"] as? Int == 900)
+            #expect(status["SkippedByReason"] as? [String: Int] == ["Online": 100, "NoDevice": 100] && status["Skipped"] as? Int == 200)
+            #expect(status["Pending"] as? Int == 0 && (status["EndTime"] as? Int ?? 0) >= (status["StartTime"] as? Int ?? 0))
+
+            let invalid = selected.first { Population.kind($0) == 3 }!
+            let records = try await r.call("pushd/get_push_records", #"{"TaskId": "\#(task)", "UserID": "\#(Population.user(invalid))"}"#)
+            #expect((records["Records"] as? [[String: Any]])?.map { $0["Outcome"] as? String } == ["TokenInvalid"])
+            let devices = try await h.store.devices(sdkAppID: DispatchHarness.app, userIDs: [Population.user(invalid)])
+            #expect(devices.first?.invalidatedAtMillis != nil, "the campaign's invalid tokens are cleaned up like any other")
+            let stats = try await r.call("timpush/all_member_push_statistics", #"{"TaskID": ["\#(task)"]}"#)
+            let item = (stats["Results"] as? [[String: Any]])?.first
+            #expect(item?["TotalCount"] as? Int == 1_000 && item?["DeliveredCount"] as? Int == 800 && item?["SentCount"] as? Int == 900)
+            // A repeated MsgRandom is the same campaign: nothing is pushed again.
+            let again = try await r.call(
+                "timpush/push", #"{"MsgRandom": 42, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "sale"}}], "Condition": {"TagsAnd": ["vip"]}}"#
+            )
+            #expect(again["TaskId"] as? String == task)
+        }
+    }
+
+    @Test("a crash in the middle of a campaign: the next dispatcher resumes; no batch is enqueued twice, none is skipped")
+    func restart() async throws {
+        let h = try await DispatchHarness(dispatcher: Self.small)
+        defer { Task { await h.shutdown() } }
+        let population = try await Population.make(h, count: 1_500, tagVIP: false)
+        h.emulator.addFault(Fault(vendor: .apns, latencyMillis: 20))
+        let admin = Admin(h)
+        let task = try await admin.campaign()
+        let first = Task { try await h.makeDispatcher().run() }
+        try await h.eventually("a third of the campaign sent") {
+            let status = try await admin.task(task)
+            return (status["Delivered"] as? Int ?? 0) >= 300
+        }
+        // Crash: no graceful stop. Leases of the walker and of jobs in flight run out.
+        first.cancel()
+        _ = await first.result
+        let mid = try await admin.task(task)
+        #expect(mid["State"] as? String == "Running" || mid["State"] as? String == "Sending")
+        #expect((mid["Delivered"] as? Int ?? 0) < 1_200 && (mid["UsersWalked"] as? Int ?? 0) < 1_500, "stopped mid-way, walk included")
+        h.clock.advance(seconds: 61)
+        let second = Task { try await h.makeDispatcher().run() }
+        let status = try await admin.waitState(task, "Finished")
+        second.cancel()
+        _ = await second.result
+
+        let expected = Population.expectedTokens(Array(population.users.indices))
+        let apns = Self.delivered(h, .apns), fcm = Self.delivered(h, .fcm)
+        #expect(Set(apns.keys) == expected.apns && Set(fcm.keys) == expected.fcm, "none skipped")
+        // A push in flight at the crash may reach the vendor again (same apns-id); a batch is never enqueued twice.
+        let repeats = apns.values.reduce(0) { $0 + $1 - 1 } + fcm.values.reduce(0) { $0 + $1 - 1 }
+        #expect(repeats <= h.config.dispatcher.workers * h.config.dispatcher.batchSize, "only in-flight pushes may repeat: \(repeats)")
+        #expect(status["Users"] as? Int == 1_500 && status["UsersWalked"] as? Int == 1_500)
+        #expect(status["Delivered"] as? Int == expected.apns.count + expected.fcm.count, "every push counted exactly once")
+        #expect(status["InvalidTokens"] as? Int == 150)
+        let campaign = try #require(try await h.store.campaign(sdkAppID: DispatchHarness.app, taskID: task))
+        #expect(campaign.jobs == 1_350 && campaign.jobsDone == 1_350, "one job per user with a device")
+    }
+
+    @Test("cancel: the walk stops, unsent pushes are dropped, nothing more reaches the vendor")
+    func cancel() async throws {
+        try await DispatchHarness.with(dispatcher: Self.small) { h in
+            _ = try await Population.make(h, count: 1_500, tagVIP: false)
+            h.emulator.addFault(Fault(vendor: .apns, latencyMillis: 40))
+            let admin = Admin(h)
+            let task = try await admin.campaign()
+            try await h.eventually("some pushes sent") { (try await admin.task(task)["Delivered"] as? Int ?? 0) >= 100 }
+            try await admin.call("pushd/cancel_task", #"{"TaskId": "\#(task)"}"#)
+            try await admin.call("pushd/cancel_task", #"{"TaskId": "\#(task)"}"#, expect: 90050)
+            try await h.eventually("nothing pending") { try await h.pending() == 0 }
+            // Sends already in flight at the cancel finish; then the vendor hears nothing more.
+            var sent = -1
+            try await h.eventually("in-flight sends done") {
+                let before = h.emulator.requests().count
+                try await Task.sleep(for: .milliseconds(300))
+                sent = h.emulator.requests().count
+                return sent == before
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(h.emulator.requests().count == sent, "nothing is sent after the cancel")
+            let status = try await admin.task(task)
+            #expect(status["State"] as? String == "Cancelled")
+            #expect((status["CancelledPushes"] as? Int ?? 0) > 0 && (status["UsersWalked"] as? Int ?? 0) < 1_500)
+            let delivered = Self.delivered(h, .apns).count + Self.delivered(h, .fcm).count
+            #expect(delivered >= status["Delivered"] as? Int ?? 0)
+            #expect(delivered - (status["Delivered"] as? Int ?? 0) <= h.config.dispatcher.workers * h.config.dispatcher.batchSize)
+        }
+    }
+
+    @Test("chat pushes sent during a large campaign are delivered before the campaign's backlog")
+    func chatFirst() async throws {
+        try await DispatchHarness.with(dispatcher: Self.small) { h in
+            _ = try await Population.make(h, count: 2_000)
+            for n in 0..<10 { try await h.register("chat\(n)", "phone", .apns, n: 900_000 + n) }
+            h.emulator.addFault(Fault(vendor: .apns, latencyMillis: 60))
+            let admin = Admin(h)
+            let task = try await admin.campaign(#"{"TagsOr": ["vip"]}"#)
+            try await h.eventually("the campaign backlog is full") {
+                let c = try await h.store.campaign(sdkAppID: DispatchHarness.app, taskID: task)
+                return (c?.jobs ?? 0) - (c?.jobsDone ?? 0) >= 250
+            }
+            for n in 0..<10 { try await h.enqueue("chat-\(n)", to: "chat\(n)") }
+            try await h.eventually("chat pushes delivered") {
+                (0..<10).allSatisfy { n in Self.delivered(h, .apns)[DispatchHarness.token(.apns, 900_000 + n)] == 1 }
+            }
+            let c = try #require(try await h.store.campaign(sdkAppID: DispatchHarness.app, taskID: task))
+            #expect(c.jobs - c.jobsDone >= 100, "the chat pushes overtook the campaign's queued pushes: \(c.jobs - c.jobsDone) still queued")
+            _ = try await admin.waitState(task, "Finished")
+        }
+    }
+
+    @Test("a vendor's 429 with Retry-After pauses the campaign for that vendor instead of failing its pushes")
+    func pacing() async throws {
+        try await DispatchHarness.with(dispatcher: { d in Self.small(&d); d.maxAttempts = 3 }) { h in
+            let population = try await Population.make(h, count: 400, tagVIP: false)
+            h.emulator.addFault(Fault(vendor: .apns, remaining: 60, status: 429, reason: "TooManyRequests", retryAfter: 2))
+            let admin = Admin(h)
+            let task = try await admin.campaign()
+            // The store's clock is manual: move it on so paused pushes come due.
+            let ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    h.clock.advance(millis: 500)
+                }
+            }
+            defer { ticker.cancel() }
+            let status = try await admin.waitState(task, "Finished")
+            #expect(h.emulator.requests(vendor: .apns).contains { $0.status == 429 }, "the vendor did push back")
+            let expected = Population.expectedTokens(Array(population.users.indices))
+            #expect(status["Failed"] as? Int == 0, "\(status)")
+            #expect(status["Delivered"] as? Int == expected.apns.count + expected.fcm.count)
+        }
+    }
+}
