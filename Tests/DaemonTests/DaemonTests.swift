@@ -199,6 +199,44 @@ struct DaemonTests {
         await setup.stop()
     }
 
+    @Test("a tag campaign under pushd serve, followed to the end by pushd campaign watch")
+    func campaignWatch() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 2\n  campaign_page: 16\n")
+        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8)
+        let key = try #require(yaml.components(separatedBy: "secret_key: \"").dropFirst().first?.split(separator: "\"").first.map(String.init))
+        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
+        try await serve.waitFor("listening on")
+        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
+        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        func call(_ command: String, _ body: String) async throws -> [String: Any] {
+            let sig = UserSig.generate(sdkAppID: 1_400_000_000, key: key, identifier: "administrator", time: Int64(Date().timeIntervalSince1970))
+            let url = "http://127.0.0.1:\(port)/v4/\(command)?sdkappid=1400000000&identifier=administrator&usersig=\(sig)&random=1&contenttype=json"
+            let reply = try JSONSerialization.jsonObject(with: try await Setup.curl(["-X", "POST", "-d", body, url])) as? [String: Any] ?? [:]
+            #expect(reply["ErrorCode"] as? Int == 0, "\(command): \(reply)")
+            return reply
+        }
+        let users = (0..<60).map { "w\($0)" }
+        _ = try await call("im_open_login_svc/multiaccount_import", #"{"Accounts": [\#(users.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
+        let tagged = users.prefix(40).map { #"{"To_Account": "\#($0)", "Tags": ["vip"]}"# }.joined(separator: ",")
+        _ = try await call("all_member_push/im_add_tag", #"{"UserTags": [\#(tagged)]}"#)
+        for (i, user) in users.enumerated() {
+            _ = try await call("pushd/register_device", #"{"UserID": "\#(user)", "DeviceId": "d", "Vendor": "apns", "Token": "\#(Self.token(7_000 + i))"}"#)
+        }
+        let reply = try await call(
+            "all_member_push/im_push", #"{"MsgRandom": 9, "MsgLifeTime": 3600, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "sale"}}], "Condition": {"TagsOr": ["vip"]}}"#
+        )
+        let task = try #require(reply["TaskId"] as? String)
+        let watch = try Child.start(
+            ["campaign", "watch", task, "--config", setup.config, "--url", "http://127.0.0.1:\(port)", "--interval", "0.2"], logFile: setup.folder + "/watch.log"
+        )
+        #expect(try await watch.exitStatus(within: .seconds(60)) == 0, "\(watch.log)")
+        #expect(watch.log.contains("100.0%") && watch.log.contains("Finished: 40 users, 40 delivered, 0 invalid tokens, 0 failed, 0 skipped"), "\(watch.log)")
+        #expect(Set(try await setup.deliveredTokens()) == Set((0..<40).map { Self.token(7_000 + $0) }))
+        serve.kill(SIGTERM)
+        #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
+        await setup.stop()
+    }
+
     @Test("enqueue takes an object, an array or JSON lines; a bad job enqueues nothing and names its field")
     func enqueueCommand() async throws {
         let setup = try await Setup(dispatcher: "  workers: 1\n")
