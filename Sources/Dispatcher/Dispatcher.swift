@@ -29,6 +29,7 @@ public final class Dispatcher: Service, Sendable {
         /// Campaign walking: users per step, pushes ahead of delivery, the walker's lease.
         public var campaignPage: Int
         public var campaignBacklog: Int
+        public var campaignInFlight: Int
         public var campaignLeaseMillis: Int64 = 15_000
         public var campaignIdleInterval: Duration = .seconds(1)
 
@@ -40,6 +41,7 @@ public final class Dispatcher: Service, Sendable {
             retentionMillis = Int64(d.retentionHours) * 3_600_000
             campaignPage = d.campaignPage
             campaignBacklog = d.campaignBacklog
+            campaignInFlight = d.campaignInFlight
         }
     }
 
@@ -50,6 +52,8 @@ public final class Dispatcher: Service, Sendable {
     private let metrics: DispatcherMetrics
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
+    /// Campaign jobs not claimed yet of `campaignInFlight`.
+    private let campaignSlots: Mutex<Int>
 
     public init(
         store: any PushStore, gateways: VendorGateways, config: PushdConfig, clock: any EpochClock = SystemEpochClock(),
@@ -74,6 +78,7 @@ public final class Dispatcher: Service, Sendable {
             store: store, pageSize: settings.campaignPage, maxBacklog: settings.campaignBacklog, leaseMillis: settings.campaignLeaseMillis,
             idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), logger: logger
         )
+        campaignSlots = Mutex(settings.campaignInFlight)
         self.store = store
         self.settings = settings
         self.metrics = metrics
@@ -123,10 +128,21 @@ public final class Dispatcher: Service, Sendable {
         var failures = 0
         while !isStopping, !Task.isCancelled {
             do {
-                let jobs = try await store.claim(limit: settings.batchSize, leaseMillis: settings.leaseMillis)
+                // Chat jobs always; campaign jobs only within the shared budget.
+                let slots = takeCampaignSlots(upTo: settings.batchSize)
+                let jobs: [ClaimedJob]
+                do {
+                    jobs = try await store.claim(limit: settings.batchSize, campaignLimit: slots, leaseMillis: settings.leaseMillis)
+                } catch {
+                    returnCampaignSlots(slots)
+                    throw error
+                }
+                let campaignJobs = jobs.count { $0.lane == .campaign }
+                returnCampaignSlots(slots - campaignJobs)
+                defer { returnCampaignSlots(campaignJobs) }
                 failures = 0
                 if jobs.isEmpty {
-                    await store.waitForJobs(timeout: settings.pollInterval)
+                    await store.waitForJobs(timeout: slots == 0 ? min(settings.pollInterval, .milliseconds(50)) : settings.pollInterval)
                     continue
                 }
                 let completions = try await process(jobs)
@@ -142,6 +158,19 @@ public final class Dispatcher: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
             }
         }
+    }
+
+    private func takeCampaignSlots(upTo wanted: Int) -> Int {
+        campaignSlots.withLock { free in
+            let taken = min(free, wanted)
+            free -= taken
+            return taken
+        }
+    }
+
+    private func returnCampaignSlots(_ n: Int) {
+        guard n > 0 else { return }
+        campaignSlots.withLock { $0 += n }
     }
 
     /// Sends a batch: devices fetched per app in one query, jobs processed concurrently.

@@ -118,7 +118,7 @@ private struct Walker {
             ("max_attempts", \.maxAttempts), ("backoff_base_ms", \.backoffBaseMillis), ("backoff_max_seconds", \.backoffMaxSeconds),
             ("alarm_pause_seconds", \.alarmPauseSeconds), ("shutdown_grace_seconds", \.shutdownGraceSeconds),
             ("retention_hours", \.retentionHours), ("connections", \.connections), ("max_in_flight", \.maxInFlight),
-            ("campaign_page", \.campaignPage), ("campaign_backlog", \.campaignBacklog),
+            ("campaign_page", \.campaignPage), ("campaign_backlog", \.campaignBacklog), ("campaign_in_flight", \.campaignInFlight),
         ]
         for e in entries(entry.value, path: entry.path) {
             guard let field = fields.first(where: { $0.0 == e.key }) else {

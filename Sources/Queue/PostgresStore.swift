@@ -281,15 +281,17 @@ public final class PostgresStore: PushStore {
         return .stored(msgSeq: seq)
     }
 
-    public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
+    public func claim(limit: Int, campaignLimit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
         let now = clock.nowMillis()
         var claimed: [ClaimedJob] = []
         for lane in Lane.allCases where claimed.count < limit {
+            let wanted = lane == .campaign ? min(limit - claimed.count, campaignLimit) : limit - claimed.count
+            guard wanted > 0 else { continue }
             let rows = try await client.query(
                 """
                 UPDATE jobs SET available_at = \(now + leaseMillis), claim = claim + 1
                 WHERE id IN (SELECT id FROM jobs WHERE lane = \(Int64(lane.rawValue)) AND available_at <= \(now) AND done_at IS NULL
-                             ORDER BY available_at LIMIT \(Int64(limit - claimed.count)) FOR UPDATE SKIP LOCKED)
+                             ORDER BY available_at LIMIT \(Int64(wanted)) FOR UPDATE SKIP LOCKED)
                 RETURNING id, claim, app, idempotency_key, lane, user_id, payload, devices, attempts, enqueued_at, available_at
                 """,
                 logger: logger

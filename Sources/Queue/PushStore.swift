@@ -12,8 +12,9 @@ public protocol PushStore: CampaignStore {
     @discardableResult
     func enqueue(_ jobs: [NewJob]) async throws -> [Bool]
 
-    /// Leases up to `limit` ready jobs, every ready chat job before any campaign job.
-    func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob]
+    /// Leases up to `limit` ready jobs, every ready chat job before any campaign job, and at most
+    /// `campaignLimit` campaign jobs.
+    func claim(limit: Int, campaignLimit: Int, leaseMillis: Int64) async throws -> [ClaimedJob]
 
     /// Applies the outcomes of a batch in one transaction. A completion whose claim is no longer the
     /// job's current one (its lease expired and another worker took it) is ignored.
@@ -133,6 +134,11 @@ public protocol PushStore: CampaignStore {
 }
 
 extension PushStore {
+    /// Leases up to `limit` ready jobs, every ready chat job before any campaign job.
+    public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
+        try await claim(limit: limit, campaignLimit: limit, leaseMillis: leaseMillis)
+    }
+
     /// Registers a device or replaces its token; a new token clears an invalidation.
     public func upsertDevice(_ device: Device) async throws {
         try await upsertDevices([device])

@@ -114,11 +114,13 @@ public final class SQLiteStore: PushStore {
         return .stored(msgSeq: seq)
     }
 
-    public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
+    public func claim(limit: Int, campaignLimit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
         let now = clock.nowMillis()
         return try await pool.write { db in
             var claimed: [ClaimedJob] = []
             for lane in Lane.allCases where claimed.count < limit {
+                let wanted = lane == .campaign ? min(limit - claimed.count, campaignLimit) : limit - claimed.count
+                guard wanted > 0 else { continue }
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
@@ -127,7 +129,7 @@ public final class SQLiteStore: PushStore {
                                      ORDER BY available_at LIMIT ?)
                         RETURNING id, claim, app, idempotency_key, lane, user_id, payload, devices, attempts, enqueued_at, available_at
                         """,
-                    arguments: [now + leaseMillis, lane.rawValue, now, limit - claimed.count]
+                    arguments: [now + leaseMillis, lane.rawValue, now, wanted]
                 )
                 claimed += rows.map(Self.claimedJob).sorted { $0.id < $1.id }
             }

@@ -3,7 +3,7 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks, printed as tables with ratios against a reference run.",
-        subcommands: [RenderBenchCommand.self, GatewayBenchCommand.self, DispatchBenchCommand.self, ApiBenchCommand.self]
+        subcommands: [RenderBenchCommand.self, GatewayBenchCommand.self, DispatchBenchCommand.self, ApiBenchCommand.self, CampaignBenchCommand.self]
     )
 }
 

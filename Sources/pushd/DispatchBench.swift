@@ -68,22 +68,28 @@ struct DispatchBench: Sendable {
         var yaml: String
     }
 
-    func run() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-dispatch-bench-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+    /// Starts the emulator in this process, keeping the last `recordLimit` requests, with a
+    /// config for it in `folder`.
+    static func rig(folder: String, recordLimit: Int) async throws -> Rig {
         let certificates = try EmulatorCertificates()
         let caFile = try certificates.writeCA(to: folder)
-        let state = EmulatorState(recordLimit: max(200_000, n * 2))
+        let state = EmulatorState(recordLimit: recordLimit)
         let demo = try DemoCredentials()
         demo.register(with: state)
         let running = try await GatewayEmulator(state: state, certificates: certificates).start()
         let base = "https://127.0.0.1:\(running.port)"
         let path = try demo.write(to: folder, emulator: base, caFile: caFile, listen: "127.0.0.1:0")
-        let rig = Rig(
+        return Rig(
             folder: folder, state: state, running: running, demo: demo, base: base, caFile: caFile,
             yaml: try String(contentsOfFile: path, encoding: .utf8)
         )
-        defer { Task { await running.stop() } }
+    }
+
+    func run() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-dispatch-bench-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let rig = try await Self.rig(folder: folder, recordLimit: max(200_000, n * 2))
+        defer { Task { await rig.running.stop() } }
 
         print(
             "pushd bench dispatch: \(n) jobs, backend \(backend), APNs, \(connections) connections × \(streams) streams, "
