@@ -225,31 +225,27 @@ extension PostgresStore {
     public func cancelCampaign(sdkAppID: UInt64, taskID: String) async throws -> Bool {
         let now = clock.nowMillis()
         let app = Int64(sdkAppID)
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            var cancelled = false
-            for try await _ in try await connection.query(
-                """
-                UPDATE campaigns SET state = \(CampaignState.cancelled.rawValue), finished_at = \(now)
-                WHERE app = \(app) AND task_id = \(taskID) AND state IN (\(CampaignState.running.rawValue), \(CampaignState.sending.rawValue))
-                RETURNING 1
-                """,
-                logger: logger
-            ) { cancelled = true }
-            guard cancelled else { return false }
-            // starts_with, not a range: the key column sorts by the database's collation.
-            try await connection.query(
-                """
-                WITH dropped AS (
-                  UPDATE jobs SET done_at = \(now), payload = ''::bytea, last_error = 'Cancelled'
-                  WHERE app = \(app) AND starts_with(idempotency_key, \(CampaignKeys.keyRange(taskID: taskID).lower)) AND lane = \(Int64(Lane.campaign.rawValue)) AND done_at IS NULL RETURNING 1
-                )
-                UPDATE campaigns SET jobs_cancelled = (SELECT count(*) FROM dropped) WHERE app = \(app) AND task_id = \(taskID)
-                """,
-                logger: logger
+        let running = CampaignState.running.rawValue, sending = CampaignState.sending.rawValue
+        var cancelled = false
+        // One statement, jobs before the campaign row: the order in which completing workers lock
+        // them, so a cancel never deadlocks with a completion. starts_with, not a range: the key
+        // column sorts by the database's collation.
+        for try await _ in try await client.query(
+            """
+            WITH dropped AS (
+              UPDATE jobs SET done_at = \(now), payload = ''::bytea, last_error = 'Cancelled'
+              WHERE app = \(app) AND starts_with(idempotency_key, \(CampaignKeys.keyRange(taskID: taskID).lower))
+                AND lane = \(Int64(Lane.campaign.rawValue)) AND done_at IS NULL
+                AND EXISTS (SELECT 1 FROM campaigns WHERE app = \(app) AND task_id = \(taskID) AND state IN (\(running), \(sending)))
+              RETURNING 1
             )
-            return true
-        }
+            UPDATE campaigns SET state = \(CampaignState.cancelled.rawValue), finished_at = \(now), jobs_cancelled = (SELECT count(*) FROM dropped)
+            WHERE app = \(app) AND task_id = \(taskID) AND state IN (\(running), \(sending))
+            RETURNING 1
+            """,
+            logger: logger
+        ) { cancelled = true }
+        return cancelled
     }
 
     public func leaseCampaign(leaseMillis: Int64) async throws -> CampaignWalk? {
@@ -338,17 +334,16 @@ extension PostgresStore {
     /// the completing transaction; a campaign whose last push finished is Finished.
     static func tally(_ tally: CampaignTally, connection: PostgresConnection, now: Int64, logger: Logger) async throws {
         guard !tally.isEmpty else { return }
-        let done = Array(tally.jobsDone)
-        if !done.isEmpty {
-            let sending = CampaignState.sending.rawValue
+        // One campaign row at a time, in a fixed order: concurrent completions never deadlock.
+        let sending = CampaignState.sending.rawValue, finished = CampaignState.finished.rawValue
+        for (key, n) in tally.jobsDone.sorted(by: { ($0.key.app, $0.key.taskID) < ($1.key.app, $1.key.taskID) }) {
+            let n = Int64(n)
             try await connection.query(
                 """
-                UPDATE campaigns AS c SET jobs_done = c.jobs_done + x.n,
-                  finished_at = CASE WHEN c.state = \(sending) AND c.jobs_done + x.n >= c.jobs THEN \(now)::bigint ELSE c.finished_at END,
-                  state = CASE WHEN c.state = \(sending) AND c.jobs_done + x.n >= c.jobs THEN \(CampaignState.finished.rawValue) ELSE c.state END
-                FROM unnest(\(done.map { Int64($0.key.app) })::bigint[], \(done.map(\.key.taskID))::text[], \(done.map { Int64($0.value) })::bigint[])
-                  AS x(a, t, n)
-                WHERE c.app = x.a AND c.task_id = x.t
+                UPDATE campaigns SET jobs_done = jobs_done + \(n),
+                  finished_at = CASE WHEN state = \(sending) AND jobs_done + \(n) >= jobs THEN \(now)::bigint ELSE finished_at END,
+                  state = CASE WHEN state = \(sending) AND jobs_done + \(n) >= jobs THEN \(finished) ELSE state END
+                WHERE app = \(Int64(key.app)) AND task_id = \(key.taskID)
                 """,
                 logger: logger
             )
@@ -362,6 +357,7 @@ extension PostgresStore {
                 FROM unnest(\(rows.map(\.app))::bigint[], \(rows.map(\.task))::text[], \(rows.map(\.outcome))::text[], \(rows.map(\.reason))::text[],
                             \(rows.map(\.n))::bigint[]) AS x(a, t, o, r, n)
                 WHERE EXISTS (SELECT 1 FROM campaigns c WHERE c.app = x.a AND c.task_id = x.t)
+                ORDER BY x.a, x.t, x.o, x.r
                 ON CONFLICT (app, task_id, outcome, reason) DO UPDATE SET n = campaign_counts.n + excluded.n
                 """,
                 logger: logger
