@@ -201,6 +201,17 @@ struct CampaignContractTests {
         }
     }
 
+    @Test("a claim takes every ready chat job first and at most campaignLimit campaign jobs", arguments: Backend.available)
+    func campaignLimit(_ backend: Backend) async throws {
+        try await withStore(backend) { _, store in
+            try await store.enqueue((0..<5).map { job("t1:u\($0)", lane: .campaign) } + [job("c1"), job("c2")])
+            let first = try await store.claim(limit: 10, campaignLimit: 2, leaseMillis: 30_000)
+            #expect(first.map(\.lane) == [.chat, .chat, .campaign, .campaign])
+            #expect(try await store.claim(limit: 10, campaignLimit: 0, leaseMillis: 30_000).isEmpty, "no campaign budget, no chat: nothing")
+            #expect(try await store.claim(limit: 2, campaignLimit: 10, leaseMillis: 30_000).count == 2, "limit still bounds the claim")
+        }
+    }
+
     @Test("cancel: the walk stops and unsent pushes are dropped; chat jobs are untouched", arguments: Backend.available)
     func cancel(_ backend: Backend) async throws {
         try await withStore(backend) { _, store in
