@@ -66,7 +66,8 @@ struct CampaignCommands: Sendable {
             "ExpiresAt": now + Int64(lifetime > 0 ? lifetime : Self.defaultPushLifetime) * 1000,
         ]
         fields["OfflinePushInfo"] = request["OfflinePushInfo"]
-        if lifetime > 0 { fields["MsgLifeTime"] = lifetime }
+        // The vendors' expiry (apns-expiration, TTLs) matches the queue's.
+        fields["MsgLifeTime"] = lifetime > 0 ? lifetime : Self.defaultPushLifetime
         if let from {
             let profiles = try await store.profiles(sdkAppID: app.sdkAppID, userIDs: [from])
             if let refusal = MessageCommands.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }

@@ -153,6 +153,8 @@ struct CampaignEndToEndTests {
             #expect(Set(fcm.keys) == expected.fcm && fcm.values.allSatisfy { $0 == 1 })
             let payload = r.apns(2 * selected.first { Population.kind($0) == 4 }! + 1).first
             #expect(EndToEndTests.body(payload) == "sale", "no sender, no prefix")
+            let expiration = h.emulator.requests(vendor: .apns).first { $0.status == 200 }?.headers["apns-expiration"].flatMap { Int64($0) } ?? 0
+            #expect(abs(expiration - (h.clock.nowSeconds() + 86_400)) < 300, "without MsgLifeTime a campaign push lives a day, at the vendor too")
 
             #expect(status["Users"] as? Int == 1_000 && status["UsersWalked"] as? Int == 1_000)
             #expect(status["Total"] as? Int == 1_000, "devices of the selected users")
