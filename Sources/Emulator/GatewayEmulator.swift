@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdHTTP2
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOHTTP2
@@ -33,9 +34,10 @@ public struct GatewayEmulator: Sendable {
         self.certificates = certificates
     }
 
-    /// The Hummingbird application serving the emulator.
+    /// The Hummingbird application serving the emulator; `http1Only` serves HTTP/1.1 over TLS
+    /// without ALPN, like a vendor that does not speak HTTP/2.
     public func application(
-        host: String = "127.0.0.1", port: Int = 0, logger: Logger = Logger(label: "pushd.emulator"),
+        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, logger: Logger = Logger(label: "pushd.emulator"),
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let router = Router(context: EmulatorContext.self)
@@ -48,7 +50,9 @@ public struct GatewayEmulator: Sendable {
         logger.logLevel = .warning
         return Application(
             router: router,
-            server: try .http2Upgrade(tlsConfiguration: certificates.serverTLSConfiguration()),
+            server: http1Only
+                ? try .tls(.http1(), tlsConfiguration: certificates.serverTLSConfiguration())
+                : try .http2Upgrade(tlsConfiguration: certificates.serverTLSConfiguration()),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
@@ -56,9 +60,9 @@ public struct GatewayEmulator: Sendable {
     }
 
     /// Starts the emulator on a free port in the background, for tests and benchmarks.
-    public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> Running {
+    public func start(host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false) async throws -> Running {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try application(host: host, port: port) { port in continuation.yield(port) }
+        let app = try application(host: host, port: port, http1Only: http1Only) { port in continuation.yield(port) }
         let task = Task { try await app.runService() }
         var iterator = ports.makeAsyncIterator()
         guard let bound = await iterator.next() else { throw CancellationError() }

@@ -12,7 +12,7 @@ import Synchronization
 public final class VendorTransport: Sendable {
     /// Connection and stream settings.
     public struct Settings: Sendable {
-        /// Separate connection pools; with HTTP/2 each is one multiplexed connection per host.
+        /// HTTP/2 connections per origin (each multiplexes many requests); HTTP/1.1 pools otherwise.
         public var connections: Int
         /// Requests in flight across all connections.
         public var maxInFlight: Int
@@ -40,9 +40,13 @@ public final class VendorTransport: Sendable {
         public var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
     }
 
-    private let clients: [HTTPClient]
+    /// HTTP/1.1 (plain `http` URLs and origins whose ALPN does not offer `h2`), created on first use.
+    private let http1: Mutex<[HTTPClient]?>
+    private let http1Configuration: HTTPClient.Configuration
     private let next = Atomic<Int>(0)
     private let slots: AsyncSemaphore
+    private let pools = Mutex<[String: HTTP2Pool]>([:])
+    private let sslContext: NIOSSLContext
     public let settings: Settings
 
     public init(settings: Settings = .init()) throws {
@@ -52,25 +56,61 @@ public final class VendorTransport: Sendable {
             tls.additionalTrustRoots = [.file(caFile)]
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.httpVersion = .automatic
-        // Connect includes the TLS handshake and the HTTP/2 preface: AsyncHTTPClient's default 10 s.
+        configuration.httpVersion = .http1Only
+        // Connect includes the TLS handshake: AsyncHTTPClient's default 10 s.
         configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool = .init(idleTimeout: .seconds(300))
-        clients = (0..<settings.connections).map { _ in HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration) }
+        http1Configuration = configuration
+        http1 = Mutex(nil)
+        tls.applicationProtocols = ["h2", "http/1.1"]
+        sslContext = try NIOSSLContext(configuration: tls)
         slots = AsyncSemaphore(permits: settings.maxInFlight)
     }
 
-    /// Sends one request on the next connection in turn.
+    /// Sends one request: over HTTP/2 on the origin's next connection in turn, or over HTTP/1.1
+    /// where the origin does not speak HTTP/2.
     public func execute(method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]) async throws -> Response {
         await slots.acquire()
         defer { slots.release() }
+        let timeout = TimeAmount.nanoseconds(settings.timeout.nanoseconds)
+        if let target = HTTPSTarget(url), let pool = pool(for: target) {
+            do {
+                return try await pool.execute(method: method, path: target.path, headers: headers, body: body, timeout: timeout)
+            } catch HTTP2ConnectionError.notHTTP2 {
+                pool.markHTTP1()
+            }
+        }
+        return try await executeHTTP1(method: method, url: url, headers: headers, body: body, timeout: timeout)
+    }
+
+    private func pool(for target: HTTPSTarget) -> HTTP2Pool? {
+        let pool = pools.withLock { pools in
+            if let pool = pools[target.origin] { return pool }
+            let pool = HTTP2Pool(
+                host: target.host, port: target.port, connections: settings.connections, sslContext: sslContext,
+                group: HTTPClient.defaultEventLoopGroup, connectTimeout: .seconds(10)
+            )
+            pools[target.origin] = pool
+            return pool
+        }
+        return pool.speaksHTTP2 ? pool : nil
+    }
+
+    private func executeHTTP1(method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8], timeout: TimeAmount) async throws -> Response {
+        let clients = http1.withLock { clients in
+            if let clients { return clients }
+            let made = (0..<settings.connections).map { _ in
+                HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http1Configuration)
+            }
+            clients = made
+            return made
+        }
         let client = clients[next.wrappingAdd(1, ordering: .relaxed).oldValue % clients.count]
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers = headers
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let deadline = TimeAmount.nanoseconds(settings.timeout.nanoseconds)
-        let response = try await client.execute(request, timeout: deadline)
+        let response = try await client.execute(request, timeout: timeout)
         let data = try await response.body.collect(upTo: 4 << 20)
         return Response(status: Int(response.status.code), headers: response.headers, body: Data(buffer: data))
     }
@@ -84,7 +124,8 @@ public final class VendorTransport: Sendable {
     }
 
     public func shutdown() async throws {
-        for client in clients { try await client.shutdown() }
+        for pool in pools.withLock({ Array($0.values) }) { await pool.close() }
+        for client in http1.withLock({ $0 ?? [] }) { try await client.shutdown() }
     }
 }
 

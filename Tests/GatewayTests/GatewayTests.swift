@@ -1,7 +1,7 @@
 import Crypto
 import Emulator
 import Foundation
-import Gateways
+@testable import Gateways
 import PushCore
 import Testing
 
@@ -84,7 +84,7 @@ struct GatewayTests {
             h.state.revokeAccessTokens()
             #expect(try await h.send(vendor, client: client).isDelivered)
             let accepted = h.state.requests(vendor: vendor).filter { $0.status == 200 && $0.result == "ok" }
-            #expect(accepted.count == 2)
+            try #require(accepted.count == 2)
             func credential(_ r: RecordedRequest) -> String? {
                 r.headers["authorization"] ?? r.headers["authtoken"] ?? r.body.components(separatedBy: "auth_token=").last
             }
@@ -347,5 +347,63 @@ struct BatchTests {
         // Huawei's byte limit does not count the tokens.
         let thousand = try render(.huawei, 1000)
         #expect(thousand.body.bytes.count > 4096)
+    }
+}
+
+@Suite("HTTP/2 client", .serialized)
+struct HTTP2ClientTests {
+    @Test("Request URLs split into origin and path, IPv6 and default port included")
+    func targets() throws {
+        let plain = try #require(HTTPSTarget("https://api.push.apple.com/3/device/ab?x=1"))
+        #expect(plain.host == "api.push.apple.com" && plain.port == 443 && plain.path == "/3/device/ab?x=1")
+        let ported = try #require(HTTPSTarget("https://127.0.0.1:8443"))
+        #expect(ported.origin == "127.0.0.1:8443" && ported.path == "/")
+        let v6 = try #require(HTTPSTarget("https://[::1]:9000/fcm/v1"))
+        #expect(v6.host == "::1" && v6.port == 9000 && v6.path == "/fcm/v1")
+        #expect(HTTPSTarget("http://127.0.0.1/x") == nil)
+        #expect(HTTPSTarget("https://host:99999/x") == nil)
+        #expect(HTTPSTarget("https:///x") == nil)
+    }
+
+    @Test("Many concurrent pushes share the configured connections and all arrive once")
+    func multiplexes() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let client = h.apns()
+            let ids = (0..<400).map { _ in UUID().uuidString.lowercased() }
+            let outcomes = try await withThrowingTaskGroup(of: PushOutcome.self) { group in
+                for (n, id) in ids.enumerated() {
+                    let request = try h.request(.apns, token: Harness.token(.apns, n), pushID: id)
+                    group.addTask { await client.send(request, token: Harness.token(.apns, n)) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.allSatisfy { $0.isDelivered })
+            let accepted = h.state.requests(vendor: .apns).compactMap { $0.headers["apns-id"] }
+            #expect(accepted.sorted() == ids.sorted(), "each push reached the gateway exactly once")
+        }
+    }
+
+    @Test("An origin that does not offer h2 by ALPN is served over HTTP/1.1 by the same transport")
+    func fallsBackToHTTP1() async throws {
+        let certificates = try EmulatorCertificates()
+        let state = EmulatorState()
+        state.registerXiaomi(appSecret: "mi-secret", packageName: Harness.bundleID)
+        let running = try await GatewayEmulator(state: state, certificates: certificates).start(http1Only: true)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-h1-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let transport = try VendorTransport(settings: .init(connections: 1, caFile: try certificates.writeCA(to: folder.path)))
+        let renderer = PushRenderer(app: Harness.app)
+        let client = XiaomiClient(appSecret: "mi-secret", endpoint: running.endpoint(.xiaomi), transport: transport)
+        for n in 0..<3 {
+            let request = try renderer.render(
+                Harness.content, vendor: .xiaomi,
+                to: PushTarget(token: "mi-\(n)", badge: 1, pushID: UUID().uuidString.lowercased(), nowMillis: SystemEpochClock().nowMillis())
+            )
+            let outcome = await client.send(request, token: "mi-\(n)")
+            #expect(outcome.isDelivered, "\(outcome)")
+        }
+        #expect(state.requests(vendor: .xiaomi).count == 3)
+        try await transport.shutdown()
+        await running.stop()
     }
 }

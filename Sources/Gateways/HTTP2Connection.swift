@@ -1,0 +1,409 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import Synchronization
+
+/// Why a request on an ``HTTP2Connection`` got no response.
+public enum HTTP2ConnectionError: Error, CustomStringConvertible, Sendable {
+    /// The connection closed before the response was complete.
+    case connectionClosed
+    /// The server's GOAWAY named a lower last stream: the request was never processed.
+    case refusedByGoAway(lastStreamID: Int)
+    /// The server reset the stream.
+    case streamReset(HTTP2ErrorCode)
+    /// No response within the request's deadline; the stream was cancelled.
+    case deadlineExceeded
+    /// TLS negotiated something other than `h2` (the origin speaks HTTP/1.1 only).
+    case notHTTP2(negotiated: String?)
+    /// The response body was larger than the client accepts.
+    case responseTooLarge
+
+    public var description: String {
+        switch self {
+        case .connectionClosed: "connection closed"
+        case .refusedByGoAway(let last): "refused by GOAWAY (last stream \(last))"
+        case .streamReset(let code): "stream reset (\(code))"
+        case .deadlineExceeded: "deadline exceeded"
+        case .notHTTP2(let negotiated): "ALPN negotiated \(negotiated ?? "nothing"), not h2"
+        case .responseTooLarge: "response body too large"
+        }
+    }
+}
+
+/// One HTTP/2 connection over TLS to one origin. Requests are written straight as HEADERS and DATA
+/// frames on the connection (no channel or pipeline per stream), and all requests submitted in the
+/// same event loop tick share one flush, so they leave in as few TLS records as the frames allow.
+final class HTTP2Connection: Sendable {
+    let channel: any Channel
+    private let handler: NIOLoopBound<HTTP2ClientHandler>
+    private let open: OpenFlag
+
+    private init(channel: any Channel, handler: NIOLoopBound<HTTP2ClientHandler>, open: OpenFlag) {
+        self.channel = channel
+        self.handler = handler
+        self.open = open
+    }
+
+    /// False once the server sent GOAWAY or the connection closed: new requests go elsewhere.
+    var isUsable: Bool { open.value.load(ordering: .relaxed) }
+
+    /// Connects, completes the TLS handshake and checks that ALPN chose `h2`.
+    static func connect(
+        host: String, port: Int, sslContext: NIOSSLContext, group: any EventLoopGroup, connectTimeout: TimeAmount
+    ) async throws -> HTTP2Connection {
+        let open = OpenFlag()
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let authority = port == 443 ? bracketed : "\(bracketed):\(port)"
+        let sniHost = host.isIPAddressLiteral ? nil : host
+        // The handshake may finish before `connect` returns: the ALPN handler is in the pipeline
+        // from the start.
+        let eventLoop = group.next()
+        let ready = eventLoop.makePromise(of: NIOLoopBound<HTTP2ClientHandler>.self)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(connectTimeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let tls = try NIOSSLClientHandler(context: sslContext, serverHostname: sniHost)
+                        let alpn = ALPNHandler { negotiated in
+                            guard negotiated == "h2" else { throw HTTP2ConnectionError.notHTTP2(negotiated: negotiated) }
+                            let client = HTTP2ClientHandler(authority: authority, open: open)
+                            try channel.pipeline.syncOperations.addHandlers([
+                                NIOHTTP2Handler(mode: .client, initialSettings: HTTP2ClientHandler.settings), client,
+                            ])
+                            return client
+                        } onResult: { result in
+                            ready.completeWith(result.map { NIOLoopBound($0, eventLoop: channel.eventLoop) })
+                        }
+                        try channel.pipeline.syncOperations.addHandlers([tls, alpn])
+                    }
+                }
+                .connect(host: host, port: port).get()
+        } catch {
+            ready.fail(error)
+            throw error
+        }
+        let deadline = channel.eventLoop.scheduleTask(in: connectTimeout) {
+            ready.fail(HTTP2ConnectionError.deadlineExceeded)
+        }
+        do {
+            let handler = try await ready.futureResult.get()
+            deadline.cancel()
+            return HTTP2Connection(channel: channel, handler: handler, open: open)
+        } catch {
+            deadline.cancel()
+            channel.close(promise: nil)
+            throw error
+        }
+    }
+
+    /// Sends one request and waits for its whole response, at most `timeout`.
+    func execute(
+        method: HTTPMethod, path: String, headers: HTTPHeaders, body: [UInt8], timeout: TimeAmount
+    ) async throws -> VendorTransport.Response {
+        let promise = channel.eventLoop.makePromise(of: VendorTransport.Response.self)
+        let request = HTTP2ClientHandler.Request(method: method, path: path, headers: headers, body: body, timeout: timeout)
+        let handler = handler
+        channel.eventLoop.execute { handler.value.submit(request, promise: promise) }
+        return try await promise.futureResult.get()
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Shared between the connection's handler (which clears it) and the pool (which reads it).
+final class OpenFlag: Sendable {
+    let value = Atomic<Bool>(true)
+}
+
+/// Waits for the TLS handshake, then configures the pipeline for the negotiated protocol.
+private final class ALPNHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let configure: (String?) throws -> HTTP2ClientHandler
+    private var onResult: ((Result<HTTP2ClientHandler, any Error>) -> Void)?
+
+    init(configure: @escaping (String?) throws -> HTTP2ClientHandler, onResult: @escaping (Result<HTTP2ClientHandler, any Error>) -> Void) {
+        self.configure = configure
+        self.onResult = onResult
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent {
+            finish(context: context, Result { try configure(negotiated) })
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(context: context, .failure(error))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(context: context, .failure(HTTP2ConnectionError.connectionClosed))
+        context.fireChannelInactive()
+    }
+
+    private func finish(context: ChannelHandlerContext, _ result: Result<HTTP2ClientHandler, any Error>) {
+        guard let onResult else { return }
+        self.onResult = nil
+        onResult(result)
+    }
+}
+
+/// The client side of one HTTP/2 connection, on its event loop: assigns stream ids, writes each
+/// request as frames, gathers responses by stream id, answers GOAWAY and resets, replenishes the
+/// inbound flow-control windows and enforces deadlines.
+final class HTTP2ClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTP2Frame
+
+    struct Request {
+        var method: HTTPMethod
+        var path: String
+        var headers: HTTPHeaders
+        var body: [UInt8]
+        var timeout: TimeAmount
+    }
+
+    private struct Stream {
+        var promise: EventLoopPromise<VendorTransport.Response>
+        var deadline: Scheduled<Void>?
+        var status = 0
+        var headers = HTTPHeaders()
+        var body = ByteBuffer()
+        var unacknowledged = 0
+    }
+
+    /// Per-stream receive window we advertise, and the connection window we open to at start.
+    static let streamWindow = 1 << 20
+    static let connectionWindow = 16 << 20
+    static let maxResponseBytes = 4 << 20
+    static let settings: HTTP2Settings = [
+        HTTP2Setting(parameter: .enablePush, value: 0),
+        HTTP2Setting(parameter: .initialWindowSize, value: streamWindow),
+        HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
+    ]
+
+    private let authority: String
+    private let open: OpenFlag
+    private var context: ChannelHandlerContext?
+    private var streams: [Int32: Stream] = [:]
+    private var nextStreamID: Int32 = 1
+    private var flushPending = false
+    /// Set by GOAWAY or close: no new streams.
+    private var closedError: HTTP2ConnectionError?
+    private var connectionUnacknowledged = 0
+
+    init(authority: String, open: OpenFlag) {
+        self.authority = authority
+        self.open = open
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let increment = Self.connectionWindow - 65_535
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failAll(.connectionClosed)
+        self.context = nil
+    }
+
+    /// Writes `request` as a new stream; the flush happens once for every request of this tick.
+    func submit(_ request: Request, promise: EventLoopPromise<VendorTransport.Response>) {
+        guard let context, closedError == nil, nextStreamID < Int32.max - 2 else {
+            stopAccepting(closedError ?? .connectionClosed)
+            promise.fail(closedError ?? .connectionClosed)
+            return
+        }
+        let id = nextStreamID
+        nextStreamID += 2
+        let streamID = HTTP2StreamID(id)
+        var fields = HPACKHeaders()
+        fields.reserveCapacity(request.headers.count + 4)
+        fields.add(name: ":method", value: request.method.rawValue)
+        fields.add(name: ":scheme", value: "https")
+        fields.add(name: ":authority", value: authority)
+        fields.add(name: ":path", value: request.path)
+        for header in request.headers {
+            let name = header.name.lowercased()
+            if name == "host" || name == "connection" || name == "content-length" { continue }
+            fields.add(name: name, value: header.value)
+        }
+        if !request.body.isEmpty { fields.add(name: "content-length", value: String(request.body.count)) }
+        var stream = Stream(promise: promise)
+        stream.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: request.timeout) { [weak self] in
+            self?.expire(id)
+        }
+        streams[id] = stream
+        let failure: EventLoopPromise<Void> = context.eventLoop.makePromise()
+        failure.futureResult.assumeIsolated().whenFailure { [weak self] error in self?.fail(id, error) }
+        let headers = HTTP2Frame.FramePayload.headers(.init(headers: fields, endStream: request.body.isEmpty))
+        if request.body.isEmpty {
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: headers)), promise: failure)
+        } else {
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: headers)), promise: nil)
+            let body = context.channel.allocator.buffer(bytes: request.body)
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(body), endStream: true)))), promise: failure)
+        }
+        scheduleFlush(context)
+    }
+
+    private func scheduleFlush(_ context: ChannelHandlerContext) {
+        guard !flushPending else { return }
+        flushPending = true
+        context.eventLoop.assumeIsolated().execute { [weak self] in
+            guard let self else { return }
+            self.flushPending = false
+            self.context?.flush()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        let id = Int32(frame.streamID)
+        switch frame.payload {
+        case .headers(let payload):
+            guard var stream = streams[id] else { return }
+            if let status = payload.headers.first(name: ":status").flatMap({ Int($0) }) {
+                if status < 200 { return }  // 1xx: the final headers follow
+                stream.status = status
+            }
+            for (name, value, _) in payload.headers where !name.hasPrefix(":") {
+                stream.headers.add(name: name, value: value)
+            }
+            streams[id] = stream
+            if payload.endStream { finish(id) }
+        case .data(let payload):
+            guard case .byteBuffer(var bytes) = payload.data else { return }
+            // Padding counts against flow control: the length byte plus the padding itself.
+            acknowledge(context, bytes: bytes.readableBytes + (payload.paddingBytes.map { $0 + 1 } ?? 0))
+            guard var stream = streams[id] else { return }
+            stream.unacknowledged += bytes.readableBytes
+            stream.body.writeBuffer(&bytes)
+            if stream.body.readableBytes > Self.maxResponseBytes {
+                streams[id] = stream
+                fail(id, HTTP2ConnectionError.responseTooLarge)
+                context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(.cancel))), promise: nil)
+                return
+            }
+            if payload.endStream {
+                streams[id] = stream
+                finish(id)
+            } else {
+                if stream.unacknowledged >= Self.streamWindow / 2 {
+                    context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .windowUpdate(windowSizeIncrement: stream.unacknowledged))), promise: nil)
+                    stream.unacknowledged = 0
+                }
+                streams[id] = stream
+            }
+        case .rstStream(let code):
+            fail(id, HTTP2ConnectionError.streamReset(code))
+        case .goAway(let lastStreamID, _, _):
+            let last = Int32(lastStreamID)
+            stopAccepting(.refusedByGoAway(lastStreamID: Int(last)))
+            // Streams above the last one were never processed: safe to send again elsewhere.
+            for refused in streams.keys where refused > last {
+                fail(refused, HTTP2ConnectionError.refusedByGoAway(lastStreamID: Int(last)))
+            }
+            closeWhenIdle(context)
+        default:
+            break
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent, let reason = closed.reason {
+            fail(Int32(closed.streamID), HTTP2ConnectionError.streamReset(reason))
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        stopAccepting(.connectionClosed)
+        let failed = streams
+        streams = [:]
+        for (_, stream) in failed {
+            stream.deadline?.cancel()
+            stream.promise.fail(error)
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(.connectionClosed)
+        context.fireChannelInactive()
+    }
+
+    private func acknowledge(_ context: ChannelHandlerContext, bytes: Int) {
+        connectionUnacknowledged += bytes
+        guard connectionUnacknowledged >= Self.connectionWindow / 2 else { return }
+        let increment = connectionUnacknowledged
+        connectionUnacknowledged = 0
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+    }
+
+    private func finish(_ id: Int32) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        stream.deadline?.cancel()
+        stream.promise.succeed(VendorTransport.Response(status: stream.status, headers: stream.headers, body: Data(buffer: stream.body)))
+        if let context, closedError != nil { closeWhenIdle(context) }
+    }
+
+    private func fail(_ id: Int32, _ error: any Error) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        stream.deadline?.cancel()
+        stream.promise.fail(error)
+        if let context, closedError != nil { closeWhenIdle(context) }
+    }
+
+    private func expire(_ id: Int32) {
+        guard streams[id] != nil else { return }
+        fail(id, HTTP2ConnectionError.deadlineExceeded)
+        context?.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: HTTP2StreamID(id), payload: .rstStream(.cancel))), promise: nil)
+    }
+
+    private func failAll(_ error: HTTP2ConnectionError) {
+        stopAccepting(error)
+        let failed = streams
+        streams = [:]
+        for (_, stream) in failed {
+            stream.deadline?.cancel()
+            stream.promise.fail(error)
+        }
+    }
+
+    private func stopAccepting(_ error: HTTP2ConnectionError) {
+        if closedError == nil { closedError = error }
+        open.value.store(false, ordering: .relaxed)
+    }
+
+    /// After GOAWAY the started streams finish; then the client closes the connection.
+    private func closeWhenIdle(_ context: ChannelHandlerContext) {
+        if streams.isEmpty { context.close(promise: nil) }
+    }
+}
+
+extension String {
+    /// True for an IPv4 or IPv6 literal, which TLS may not send as SNI.
+    var isIPAddressLiteral: Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, self, &v4) == 1 || inet_pton(AF_INET6, self, &v6) == 1
+    }
+}
