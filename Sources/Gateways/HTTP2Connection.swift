@@ -77,7 +77,12 @@ final class HTTP2Connection: Sendable {
                             guard negotiated == "h2" else { throw HTTP2ConnectionError.notHTTP2(negotiated: negotiated) }
                             let client = HTTP2ClientHandler(authority: authority, open: open)
                             try channel.pipeline.syncOperations.addHandlers([
-                                NIOHTTP2Handler(mode: .client, initialSettings: HTTP2ClientHandler.settings), client,
+                                NIOHTTP2Handler(
+                                    mode: .client, initialSettings: HTTP2ClientHandler.settings,
+                                    // pushd writes the request fields itself; the responses' fields are only read.
+                                    headerBlockValidation: .disabled
+                                ),
+                                client,
                             ])
                             return client
                         } onResult: { result in
@@ -241,7 +246,8 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         fields.add(name: ":authority", value: authority)
         fields.add(name: ":path", value: request.path)
         for header in request.headers {
-            let name = header.name.lowercased()
+            // HTTP/2 field names are lower case; the renderers already write them so.
+            let name = header.name.utf8.contains(where: { $0 &- 65 < 26 }) ? header.name.lowercased() : header.name
             if name == "host" || name == "connection" || name == "content-length" { continue }
             fields.add(name: name, value: header.value)
         }
