@@ -145,10 +145,12 @@ public final class Dispatcher: Service, Sendable {
                     await store.waitForJobs(timeout: slots == 0 ? min(settings.pollInterval, .milliseconds(50)) : settings.pollInterval)
                     continue
                 }
-                let completions = try await process(jobs)
-                // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
-                let store = self.store
-                try await Task { try await store.complete(completions) }.value
+                // A chat job claimed with campaign jobs is finished as soon as it is sent, not when
+                // the campaign batch is.
+                let chat = campaignJobs == 0 || campaignJobs == jobs.count ? [] : jobs.filter { $0.lane != .campaign }
+                async let chatFinished: Void = processAndComplete(chat)
+                try await processAndComplete(chat.isEmpty ? jobs : jobs.filter { $0.lane == .campaign })
+                try await chatFinished
             } catch {
                 // Cancelled at shutdown: the leases of anything claimed run out; nothing to report.
                 if Task.isCancelled || isStopping { break }
@@ -158,6 +160,14 @@ public final class Dispatcher: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
             }
         }
+    }
+
+    private func processAndComplete(_ jobs: [ClaimedJob]) async throws {
+        guard !jobs.isEmpty else { return }
+        let completions = try await process(jobs)
+        // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
+        let store = self.store
+        try await Task { try await store.complete(completions) }.value
     }
 
     private func takeCampaignSlots(upTo wanted: Int) -> Int {

@@ -270,6 +270,40 @@ struct CampaignEndToEndTests {
         }
     }
 
+    @Test("a chat push claimed together with campaign pushes is finished when it is sent, not when they are")
+    func chatInMixedBatch() async throws {
+        try await DispatchHarness.with(dispatcher: { d in
+            Self.small(&d)
+            d.workers = 1
+            d.batchSize = 16
+        }) { h in
+            let users = (0..<40).map { String(format: "slow%03d", $0) }
+            try await h.store.importAccounts(sdkAppID: DispatchHarness.app, users.map { ($0, [:]) })
+            for (n, user) in users.enumerated() { try await h.register(user, "phone", .fcm, n: 700_000 + n) }
+            _ = try await h.store.addTags(sdkAppID: DispatchHarness.app, users.map { ($0, ["slow"]) }, maxPerUser: 100)
+            try await h.register("chatter", "phone", .apns, n: 800_000)
+            h.emulator.addFault(Fault(vendor: .fcm, latencyMillis: 2_000))
+            let admin = Admin(h)
+            let task = try await admin.campaign(#"{"TagsOr": ["slow"]}"#)
+            // The only worker holds a first campaign batch at the (slow) gateway.
+            try await h.eventually("a first campaign batch claimed") {
+                let lane = try await h.store.stats().lanes[.campaign]
+                return (lane?.pending ?? 0) == 40 && (lane?.pending ?? 0) - (lane?.ready ?? 0) >= 16
+            }
+            try await h.enqueue("mixed-chat", to: "chatter")
+            var campaignDone = -1
+            try await h.eventually("the chat push recorded") {
+                guard try await !h.records("mixed-chat").isEmpty else { return false }
+                campaignDone = try await h.store.campaign(sdkAppID: DispatchHarness.app, taskID: task)?.jobsDone ?? -1
+                return true
+            }
+            // The chat push went out in the next claim with 15 campaign pushes, which are still at
+            // the gateway: only the first batch is finished.
+            #expect(campaignDone == 16)
+            _ = try await admin.waitState(task, "Finished")
+        }
+    }
+
     @Test("a vendor's 429 with Retry-After pauses the campaign for that vendor instead of failing its pushes")
     func pacing() async throws {
         try await DispatchHarness.with(dispatcher: { d in Self.small(&d); d.maxAttempts = 3 }) { h in
