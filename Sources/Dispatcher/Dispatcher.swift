@@ -52,7 +52,10 @@ public final class Dispatcher: Service, Sendable {
     private let metrics: DispatcherMetrics
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    /// Campaign jobs not claimed yet of `campaignInFlight`.
+    /// Campaign jobs that may be claimed at once, in units of `campaignInFlight`: enough claimed
+    /// work to keep the vendor stage full while others are being claimed and finished.
+    static let campaignClaimDepth = 4
+    /// Campaign jobs not claimed yet of `campaignClaimDepth × campaignInFlight`.
     private let campaignSlots: Mutex<Int>
 
     public init(
@@ -72,13 +75,14 @@ public final class Dispatcher: Service, Sendable {
             apps: try AppPipeline.all(config), gateways: gateways, throttle: VendorThrottle(rates: rates, clock: clock),
             backoff: Backoff(baseMillis: Int64(d.backoffBaseMillis), maxMillis: Int64(d.backoffMaxSeconds) * 1000), maxAttempts: d.maxAttempts,
             alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
-            metrics: metrics, logger: logger, random: random
+            metrics: metrics, logger: logger, random: random,
+            campaignSends: AsyncSemaphore(permits: max(1, settings.campaignInFlight))
         )
         walker = CampaignWalker(
             store: store, pageSize: settings.campaignPage, maxBacklog: settings.campaignBacklog, leaseMillis: settings.campaignLeaseMillis,
             idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), logger: logger
         )
-        campaignSlots = Mutex(settings.campaignInFlight)
+        campaignSlots = Mutex(Self.campaignClaimDepth * max(1, settings.campaignInFlight))
         self.store = store
         self.settings = settings
         self.metrics = metrics
@@ -129,7 +133,9 @@ public final class Dispatcher: Service, Sendable {
         while !isStopping, !Task.isCancelled {
             do {
                 // Chat jobs always; campaign jobs only within the shared budget.
-                let slots = takeCampaignSlots(upTo: settings.batchSize)
+                // Campaign jobs in claims of at most `campaignInFlight`, so several workers overlap
+                // claiming, sending and finishing them while the others stay free for chat.
+                let slots = takeCampaignSlots(upTo: min(settings.batchSize, max(1, settings.campaignInFlight)))
                 let jobs: [ClaimedJob]
                 do {
                     jobs = try await store.claim(limit: settings.batchSize, campaignLimit: slots, leaseMillis: settings.leaseMillis)

@@ -47,6 +47,9 @@ struct JobProcessor: Sendable {
     var metrics: DispatcherMetrics
     var logger: Logger
     var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
+    /// Campaign pushes at the vendors at once (`dispatcher.campaign_in_flight`): a chat push
+    /// never queues at a vendor behind more than this many of them.
+    var campaignSends: AsyncSemaphore?
 
     /// One device's result within the job.
     enum DeviceResult: Sendable {
@@ -127,9 +130,12 @@ struct JobProcessor: Sendable {
         } catch {
             return permanent(device, job, reason: error.reason)
         }
+        let gate = job.lane == .campaign ? campaignSends : nil
+        await gate?.acquire()
         let started = ContinuousClock.now
         let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
         let elapsed = ContinuousClock.now - started
+        gate?.release()
         let nanos = elapsed.nanoseconds
         // Built only off the delivered path (or when debugging): metadata costs a few strings.
         var log: Logger { logger.with(job: job, device: device) }

@@ -232,6 +232,23 @@ public final class EmulatorState: Sendable {
         data.withLock { $0.records.removeAll() }
     }
 
+    private let concurrency = Mutex<[Vendor: (now: Int, peak: Int)]>([:])
+
+    /// A send request of `vendor` started (`delta` 1) or was answered (`delta` -1).
+    func inFlight(_ vendor: Vendor, _ delta: Int) {
+        concurrency.withLock { counts in
+            var count = counts[vendor] ?? (0, 0)
+            count.now += delta
+            count.peak = max(count.peak, count.now)
+            counts[vendor] = count
+        }
+    }
+
+    /// The most send requests of `vendor` the emulator was handling at once since the last reset.
+    public func peakInFlight(_ vendor: Vendor) -> Int {
+        concurrency.withLock { $0[vendor]?.peak ?? 0 }
+    }
+
     /// A fresh id for vendor message ids.
     func nextID() -> String {
         let n = data.withLock { state -> Int in

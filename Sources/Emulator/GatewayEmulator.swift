@@ -99,6 +99,8 @@ public struct GatewayEmulator: Sendable {
     func send(
         _ vendor: Vendor, _ request: Request, _ context: EmulatorContext, answer: (Data) async throws -> Answer
     ) async throws -> Response {
+        state.inFlight(vendor, 1)
+        defer { state.inFlight(vendor, -1) }
         let body = Data(buffer: try await request.body.collect(upTo: 1 << 20))
         // An HTTP/2 stream's parent is its connection, whose parent is the listener; an HTTP/1.1
         // connection has no grandparent, and asking it for a stream id would trap.

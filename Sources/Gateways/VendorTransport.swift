@@ -138,7 +138,7 @@ enum FormEscape {
 }
 
 /// A counting semaphore for async code: at most `permits` holders at a time, the rest wait in order.
-final class AsyncSemaphore: Sendable {
+public final class AsyncSemaphore: Sendable {
     private struct State {
         var permits: Int
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -147,11 +147,11 @@ final class AsyncSemaphore: Sendable {
 
     private let state: Mutex<State>
 
-    init(permits: Int) {
+    public init(permits: Int) {
         state = Mutex(State(permits: permits))
     }
 
-    func acquire() async {
+    public func acquire() async {
         let acquired = state.withLock { state -> Bool in
             guard state.permits > 0 else { return false }
             state.permits -= 1
@@ -171,7 +171,7 @@ final class AsyncSemaphore: Sendable {
         }
     }
 
-    func release() {
+    public func release() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.head < state.waiters.count {
                 let waiter = state.waiters[state.head]

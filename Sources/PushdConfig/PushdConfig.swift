@@ -39,9 +39,10 @@ public struct PushdConfig: Sendable, Equatable {
         /// Unfinished pushes a campaign may have queued before its walker waits: the pace of a
         /// campaign is the pace its pushes are delivered, and chat pushes never queue behind it.
         public var campaignBacklog: Int = 4000
-        /// Campaign jobs being sent at once, across workers: the rest of the workers and of the
-        /// vendor connections stay free for chat pushes, which never wait behind a campaign.
-        public var campaignInFlight: Int = 128
+        /// Campaign pushes at the vendors at once, across workers (at most four times as many
+        /// campaign jobs are claimed): a chat push queues at a vendor behind no more than this many,
+        /// and the rest of the workers stay free for chat.
+        public var campaignInFlight: Int = 96
 
         public init() {}
     }

@@ -28,7 +28,7 @@ struct CampaignBenchCommand: ParsableCommand {
     @Option(help: "Concurrent streams per connection.") var streams = 100
     @Option(help: "Dispatcher workers.") var workers = 8
     @Option(help: "Jobs per claim.") var batch = 64
-    @Option(help: "Campaign jobs sent at once (dispatcher.campaign_in_flight; default: the config's).") var campaignInFlight: Int?
+    @Option(help: "Campaign pushes at the vendor at once (dispatcher.campaign_in_flight; default: the config's).") var campaignInFlight: Int?
     @Option(help: "Users per walker step (dispatcher.campaign_page; default: the config's).") var campaignPage: Int?
 
     func run() throws {
@@ -65,7 +65,7 @@ struct CampaignBench: Sendable {
         print(
             "pushd bench campaign: \(users) users with one APNs device, every other one tagged \"\(Self.tag)\", backend \(dispatch.backend), "
                 + "\(dispatch.connections) connections × \(dispatch.streams) streams, \(dispatch.workers) workers × \(dispatch.batch) jobs per claim, "
-                + "campaign pages of \(config.dispatcher.campaignPage), backlog \(config.dispatcher.campaignBacklog), \(config.dispatcher.campaignInFlight) campaign jobs in flight, emulator in this process."
+                + "campaign pages of \(config.dispatcher.campaignPage), backlog \(config.dispatcher.campaignBacklog), \(config.dispatcher.campaignInFlight) campaign pushes in flight, emulator in this process."
         )
 
         let setup = try await populate(store)

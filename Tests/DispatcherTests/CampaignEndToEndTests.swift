@@ -304,6 +304,27 @@ struct CampaignEndToEndTests {
         }
     }
 
+    @Test("at most campaign_in_flight campaign pushes are at the vendor at once, and they do run side by side")
+    func inFlightBound() async throws {
+        try await DispatchHarness.with(dispatcher: { d in
+            Self.small(&d)
+            d.workers = 4
+            d.batchSize = 16
+            d.campaignInFlight = 3
+        }) { h in
+            let users = (0..<60).map { String(format: "bound%03d", $0) }
+            try await h.store.importAccounts(sdkAppID: DispatchHarness.app, users.map { ($0, [:]) })
+            for (n, user) in users.enumerated() { try await h.register(user, "phone", .apns, n: 600_000 + n) }
+            h.emulator.addFault(Fault(vendor: .apns, latencyMillis: 30))
+            let admin = Admin(h)
+            let task = try await admin.campaign()
+            let done = try await admin.waitState(task, "Finished")
+            #expect(done["Delivered"] as? Int == 60)
+            #expect(h.emulator.peakInFlight(.apns) <= 3)
+            #expect(h.emulator.peakInFlight(.apns) >= 2)
+        }
+    }
+
     @Test("a vendor's 429 with Retry-After pauses the campaign for that vendor instead of failing its pushes")
     func pacing() async throws {
         try await DispatchHarness.with(dispatcher: { d in Self.small(&d); d.maxAttempts = 3 }) { h in
