@@ -132,6 +132,24 @@ struct CampaignEndToEndTests {
         d.campaignBacklog = 300
     }
 
+    /// Small campaign steps, `workers` workers claiming 16 jobs at a time.
+    static func lane(workers: Int, inFlight: Int? = nil) -> (inout PushdConfig.Dispatcher) -> Void {
+        { d in
+            small(&d)
+            d.workers = workers
+            d.batchSize = 16
+            if let inFlight { d.campaignInFlight = inFlight }
+        }
+    }
+
+    /// `count` imported accounts named `prefix000`…, each with one `vendor` phone.
+    static func accounts(_ h: DispatchHarness, _ prefix: String, _ count: Int, _ vendor: Vendor, tokens: Int) async throws -> [String] {
+        let users = (0..<count).map { String(format: "\(prefix)%03d", $0) }
+        try await h.store.importAccounts(sdkAppID: DispatchHarness.app, users.map { ($0, [:]) })
+        for (n, user) in users.enumerated() { try await h.register(user, "phone", vendor, n: tokens + n) }
+        return users
+    }
+
     @Test("a tag campaign over HTTP reaches every PushOnline device of the tagged users once, with exact statistics")
     func tagCampaign() async throws {
         try await EndToEndTests.with(dispatcher: Self.small) { r in
@@ -272,14 +290,8 @@ struct CampaignEndToEndTests {
 
     @Test("a chat push claimed together with campaign pushes is finished when it is sent, not when they are")
     func chatInMixedBatch() async throws {
-        try await DispatchHarness.with(dispatcher: { d in
-            Self.small(&d)
-            d.workers = 1
-            d.batchSize = 16
-        }) { h in
-            let users = (0..<40).map { String(format: "slow%03d", $0) }
-            try await h.store.importAccounts(sdkAppID: DispatchHarness.app, users.map { ($0, [:]) })
-            for (n, user) in users.enumerated() { try await h.register(user, "phone", .fcm, n: 700_000 + n) }
+        try await DispatchHarness.with(dispatcher: Self.lane(workers: 1)) { h in
+            let users = try await Self.accounts(h, "slow", 40, .fcm, tokens: 700_000)
             _ = try await h.store.addTags(sdkAppID: DispatchHarness.app, users.map { ($0, ["slow"]) }, maxPerUser: 100)
             try await h.register("chatter", "phone", .apns, n: 800_000)
             h.emulator.addFault(Fault(vendor: .fcm, latencyMillis: 2_000))
@@ -306,15 +318,8 @@ struct CampaignEndToEndTests {
 
     @Test("at most campaign_in_flight campaign pushes are at the vendor at once, and they do run side by side")
     func inFlightBound() async throws {
-        try await DispatchHarness.with(dispatcher: { d in
-            Self.small(&d)
-            d.workers = 4
-            d.batchSize = 16
-            d.campaignInFlight = 3
-        }) { h in
-            let users = (0..<60).map { String(format: "bound%03d", $0) }
-            try await h.store.importAccounts(sdkAppID: DispatchHarness.app, users.map { ($0, [:]) })
-            for (n, user) in users.enumerated() { try await h.register(user, "phone", .apns, n: 600_000 + n) }
+        try await DispatchHarness.with(dispatcher: Self.lane(workers: 4, inFlight: 3)) { h in
+            _ = try await Self.accounts(h, "bound", 60, .apns, tokens: 600_000)
             h.emulator.addFault(Fault(vendor: .apns, latencyMillis: 30))
             let admin = Admin(h)
             let task = try await admin.campaign()
