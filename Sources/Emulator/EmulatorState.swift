@@ -270,6 +270,8 @@ public struct RecordedRequest: Sendable, Codable {
     /// The vendor-level result: `ok`, or the reason / error code returned.
     public var result: String
     public var receivedAtMillis: Int64
+    /// The client port of the connection that carried the request (equal: the same connection).
+    public var connection: Int? = nil
 }
 
 /// A fault to inject into the responses of one vendor (or all).

@@ -134,7 +134,7 @@ public struct GatewayEmulator: Sendable {
             RecordedRequest(
                 vendor: vendor, method: request.method.rawValue, path: request.uri.path, headers: headers,
                 body: String(decoding: body, as: UTF8.self), status: Int(result.status.code), result: result.result,
-                receivedAtMillis: state.clock.nowMillis()
+                receivedAtMillis: state.clock.nowMillis(), connection: (connection ?? context.channel).remoteAddress?.port
             )
         )
         return Self.response(result)

@@ -56,6 +56,8 @@ public final class APNsClient: VendorClient {
         let url = joinURL(sandbox ? credentials.sandboxEndpoint : credentials.endpoint, request.path)
         return await sendWithCredential(
             credential: { rejected in
+                // The retry after ExpiredProviderToken goes on a fresh connection, as APNs asks.
+                if rejected != nil { transport.renewConnections(to: url) }
                 do {
                     return try currentProviderToken(rejected: rejected)
                 } catch {

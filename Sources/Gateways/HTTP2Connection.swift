@@ -121,6 +121,13 @@ final class HTTP2Connection: Sendable {
         return try await promise.futureResult.get()
     }
 
+    /// Takes no new requests; the ones in flight finish, then the connection closes.
+    func retire() {
+        open.value.store(false, ordering: .relaxed)
+        let handler = handler
+        channel.eventLoop.execute { handler.value.retire() }
+    }
+
     func close() async {
         try? await channel.close()
     }
@@ -397,6 +404,12 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
     private func stopAccepting(_ error: HTTP2ConnectionError) {
         if closedError == nil { closedError = error }
         open.value.store(false, ordering: .relaxed)
+    }
+
+    /// Stops taking requests and closes once the streams in flight are done.
+    func retire() {
+        stopAccepting(.connectionClosed)
+        if let context { closeWhenIdle(context) }
     }
 
     /// After GOAWAY the started streams finish; then the client closes the connection.

@@ -79,6 +79,15 @@ final class HTTP2Pool: Sendable {
         }
     }
 
+    /// Later requests go on new connections; the current ones finish what they carry, then close.
+    func retireConnections() {
+        let retired = slots.withLock { slots in
+            defer { for index in slots.indices { slots[index].connection = nil } }
+            return slots.compactMap(\.connection)
+        }
+        for connection in retired { connection.retire() }
+    }
+
     func close() async {
         let connections = slots.withLock { slots in
             defer { for index in slots.indices { slots[index].connection = nil } }

@@ -83,6 +83,12 @@ public final class VendorTransport: Sendable {
         return try await executeHTTP1(method: method, url: url, headers: headers, body: body, timeout: timeout)
     }
 
+    /// Sends later requests to `url`'s origin on new connections (APNs after `ExpiredProviderToken`).
+    public func renewConnections(to url: String) {
+        guard let target = HTTPSTarget(url) else { return }
+        pools.withLock { $0[target.origin] }?.retireConnections()
+    }
+
     private func pool(for target: HTTPSTarget) -> HTTP2Pool? {
         let pool = pools.withLock { pools in
             if let pool = pools[target.origin] { return pool }
