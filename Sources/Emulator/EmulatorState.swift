@@ -293,10 +293,13 @@ public struct Fault: Sendable, Codable, Equatable {
     public var goaway: Bool?
     /// Close the connection without answering.
     public var drop: Bool?
+    /// Stop reading the connection and never answer, like a peer behind a dead NAT mapping: the
+    /// client sees silence, not a close.
+    public var stall: Bool?
 
     public init(
         vendor: Vendor? = nil, remaining: Int? = nil, share: Double? = nil, status: Int? = nil, reason: String? = nil,
-        retryAfter: Int? = nil, latencyMillis: Int? = nil, goaway: Bool? = nil, drop: Bool? = nil
+        retryAfter: Int? = nil, latencyMillis: Int? = nil, goaway: Bool? = nil, drop: Bool? = nil, stall: Bool? = nil
     ) {
         self.vendor = vendor
         self.remaining = remaining
@@ -307,5 +310,6 @@ public struct Fault: Sendable, Codable, Equatable {
         self.latencyMillis = latencyMillis
         self.goaway = goaway
         self.drop = drop
+        self.stall = stall
     }
 }

@@ -120,6 +120,13 @@ public struct GatewayEmulator: Sendable {
                 context.channel.close(promise: nil)
             }
             if fault.goaway == true, let connection { try await goAway(connection) }
+            if fault.stall == true {
+                let silent = connection ?? context.channel
+                try await silent.setOption(ChannelOptions.autoRead, value: false)
+                // Silent until the client gives up on the connection (or a minute passes).
+                for _ in 0..<1_200 where silent.isActive { try await Task.sleep(for: .milliseconds(50)) }
+                throw HTTPError(.serviceUnavailable)
+            }
         }
         var result: Answer
         if let status = fault?.status {

@@ -219,6 +219,9 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
     /// Set by GOAWAY or close: no new streams.
     private var closedError: HTTP2ConnectionError?
     private var connectionUnacknowledged = 0
+    /// The PING sent after a deadline passed, until its ACK arrives.
+    private var probe: UInt64?
+    private var probes: UInt64 = 0
 
     init(authority: String, open: OpenFlag) {
         self.authority = authority
@@ -260,8 +263,9 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         }
         if !request.body.isEmpty { fields.add(name: "content-length", value: String(request.body.count)) }
         var stream = Stream(promise: promise)
-        stream.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: request.timeout) { [weak self] in
-            self?.expire(id)
+        let timeout = request.timeout
+        stream.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            self?.expire(id, timeout: timeout)
         }
         streams[id] = stream
         let failure: EventLoopPromise<Void> = context.eventLoop.makePromise()
@@ -327,6 +331,8 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
             }
         case .rstStream(let code):
             fail(id, HTTP2ConnectionError.streamReset(code))
+        case .ping(let data, ack: true):
+            if data.integer == probe { probe = nil }
         case .goAway(let lastStreamID, _, _):
             let last = Int32(lastStreamID)
             stopAccepting(.refusedByGoAway(lastStreamID: Int(last)))
@@ -385,10 +391,27 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         if let context, closedError != nil { closeWhenIdle(context) }
     }
 
-    private func expire(_ id: Int32) {
+    private func expire(_ id: Int32, timeout: TimeAmount) {
         guard streams[id] != nil else { return }
         fail(id, HTTP2ConnectionError.deadlineExceeded)
         context?.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: HTTP2StreamID(id), payload: .rstStream(.cancel))), promise: nil)
+        sendProbe(timeout: timeout)
+    }
+
+    /// After a request ran out of time: a PING left unanswered for as long means the peer is gone
+    /// without a close (a dead NAT mapping, a frozen server), and the connection is closed so the
+    /// pool connects anew instead of timing out every request it is given.
+    private func sendProbe(timeout: TimeAmount) {
+        guard let context, probe == nil else { return }
+        probes &+= 1
+        let token = probes
+        probe = token
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: token), ack: false))), promise: nil)
+        context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            guard let self, self.probe == token, let context = self.context else { return }
+            self.stopAccepting(.connectionClosed)
+            context.close(promise: nil)
+        }
     }
 
     private func failAll(_ error: HTTP2ConnectionError) {
