@@ -272,11 +272,10 @@ struct ConnectionFaultTests {
     @Test("A connection gone silent is given up after an unanswered PING; the next push goes out on a new one")
     func silentConnection() async throws {
         try await Harness.with { (h: Harness) async throws in
-            let transport = try VendorTransport(settings: .init(connections: 1, timeout: .milliseconds(500), caFile: h.caFile))
-            let client = XiaomiClient(appSecret: "mi-secret", endpoint: h.endpoint(.xiaomi), transport: transport)
-            #expect(await client.send(try h.request(.xiaomi, token: "x"), token: "x").isDelivered)
+            let (client, transport) = try h.impatientXiaomi()
+            #expect(try await h.send(.xiaomi, token: "x", client: client).isDelivered)
             h.state.addFault(Fault(vendor: .xiaomi, remaining: 1, stall: true))
-            let stalled = await client.send(try h.request(.xiaomi, token: "x"), token: "x")
+            let stalled = try await h.send(.xiaomi, token: "x", client: client)
             guard case .retry(let reason, _) = stalled, reason.contains("deadline") else {
                 Issue.record("expected a deadline retry, got \(stalled)")
                 return
@@ -284,7 +283,7 @@ struct ConnectionFaultTests {
             // The PING sent when the deadline passed goes unanswered for as long again.
             try await Task.sleep(for: .milliseconds(800))
             let started = ContinuousClock.now
-            #expect(await client.send(try h.request(.xiaomi, token: "x"), token: "x").isDelivered)
+            #expect(try await h.send(.xiaomi, token: "x", client: client).isDelivered)
             #expect(ContinuousClock.now - started < .milliseconds(450), "no wait for the dead connection")
             let connections = h.state.requests(vendor: .xiaomi).compactMap(\.connection)
             #expect(connections.count == 2 && connections[0] != connections[1])
@@ -295,8 +294,7 @@ struct ConnectionFaultTests {
     @Test("No request waits past its deadline")
     func deadline() async throws {
         try await Harness.with { (h: Harness) async throws in
-            let transport = try VendorTransport(settings: .init(connections: 1, timeout: .milliseconds(500), caFile: h.caFile))
-            let client = XiaomiClient(appSecret: "mi-secret", endpoint: h.endpoint(.xiaomi), transport: transport)
+            let (client, transport) = try h.impatientXiaomi()
             // The same transport answers in time when the gateway does.
             #expect(await client.send(try h.request(.xiaomi, token: "x"), token: "x").isDelivered)
             h.state.addFault(Fault(vendor: .xiaomi, remaining: 1, latencyMillis: 3000))

@@ -76,6 +76,12 @@ final class Harness: Sendable {
         )
     }
 
+    /// A Xiaomi client on its own transport: one connection, 500 ms per request.
+    func impatientXiaomi() throws -> (XiaomiClient, VendorTransport) {
+        let transport = try VendorTransport(settings: .init(connections: 1, timeout: .milliseconds(500), caFile: caFile))
+        return (XiaomiClient(appSecret: "mi-secret", endpoint: endpoint(.xiaomi), transport: transport), transport)
+    }
+
     func fcm(email: String = Harness.serviceAccount) -> FCMClient {
         FCMClient(
             credentials: .init(clientEmail: email, privateKey: Self.rsaKey, tokenURI: endpoint(.fcm) + "/token", endpoint: endpoint(.fcm)),
