@@ -37,7 +37,8 @@ public final class VendorTransport: Sendable {
 
         public func header(_ name: String) -> String? { headers.first(name: name) }
         public var retryAfter: Int? { header("retry-after").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-        public var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+        /// The body as a JSON object; nil when empty (APNs's 200) or not an object.
+        public var json: [String: Any]? { body.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
     }
 
     /// HTTP/1.1 (plain `http` URLs and origins whose ALPN does not offer `h2`), created on first use.
