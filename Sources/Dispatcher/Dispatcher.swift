@@ -57,6 +57,9 @@ public final class Dispatcher: Service, Sendable {
     static let campaignClaimDepth = 4
     /// Campaign jobs not claimed yet of `campaignClaimDepth × campaignInFlight`.
     private let campaignSlots: Mutex<Int>
+    /// Most campaign jobs one claim takes: `campaignInFlight`, so several workers overlap
+    /// claiming, sending and finishing them while the others stay free for chat.
+    private let campaignClaim: Int
 
     public init(
         store: any PushStore, gateways: VendorGateways, config: PushdConfig, clock: any EpochClock = SystemEpochClock(),
@@ -71,18 +74,20 @@ public final class Dispatcher: Service, Sendable {
             }
         }
         let d = config.dispatcher
+        let inFlight = max(1, settings.campaignInFlight)
         processor = JobProcessor(
             apps: try AppPipeline.all(config), gateways: gateways, throttle: VendorThrottle(rates: rates, clock: clock),
             backoff: Backoff(baseMillis: Int64(d.backoffBaseMillis), maxMillis: Int64(d.backoffMaxSeconds) * 1000), maxAttempts: d.maxAttempts,
             alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
             metrics: metrics, logger: logger, random: random,
-            campaignSends: AsyncSemaphore(permits: max(1, settings.campaignInFlight))
+            campaignSends: AsyncSemaphore(permits: inFlight)
         )
         walker = CampaignWalker(
             store: store, pageSize: settings.campaignPage, maxBacklog: settings.campaignBacklog, leaseMillis: settings.campaignLeaseMillis,
             idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), logger: logger
         )
-        campaignSlots = Mutex(Self.campaignClaimDepth * max(1, settings.campaignInFlight))
+        campaignSlots = Mutex(Self.campaignClaimDepth * inFlight)
+        campaignClaim = min(settings.batchSize, inFlight)
         self.store = store
         self.settings = settings
         self.metrics = metrics
@@ -133,9 +138,7 @@ public final class Dispatcher: Service, Sendable {
         while !isStopping, !Task.isCancelled {
             do {
                 // Chat jobs always; campaign jobs only within the shared budget.
-                // Campaign jobs in claims of at most `campaignInFlight`, so several workers overlap
-                // claiming, sending and finishing them while the others stay free for chat.
-                let slots = takeCampaignSlots(upTo: min(settings.batchSize, max(1, settings.campaignInFlight)))
+                let slots = takeCampaignSlots(upTo: campaignClaim)
                 let jobs: [ClaimedJob]
                 do {
                     jobs = try await store.claim(limit: settings.batchSize, campaignLimit: slots, leaseMillis: settings.leaseMillis)
@@ -143,9 +146,9 @@ public final class Dispatcher: Service, Sendable {
                     returnCampaignSlots(slots)
                     throw error
                 }
-                let campaignJobs = jobs.count { $0.lane == .campaign }
-                returnCampaignSlots(slots - campaignJobs)
-                defer { returnCampaignSlots(campaignJobs) }
+                let campaign = jobs.filter { $0.lane == .campaign }
+                returnCampaignSlots(slots - campaign.count)
+                defer { returnCampaignSlots(campaign.count) }
                 failures = 0
                 if jobs.isEmpty {
                     await store.waitForJobs(timeout: slots == 0 ? min(settings.pollInterval, .milliseconds(50)) : settings.pollInterval)
@@ -153,9 +156,8 @@ public final class Dispatcher: Service, Sendable {
                 }
                 // A chat job claimed with campaign jobs is finished as soon as it is sent, not when
                 // the campaign batch is.
-                let chat = campaignJobs == 0 || campaignJobs == jobs.count ? [] : jobs.filter { $0.lane != .campaign }
-                async let chatFinished: Void = processAndComplete(chat)
-                try await processAndComplete(chat.isEmpty ? jobs : jobs.filter { $0.lane == .campaign })
+                async let chatFinished: Void = processAndComplete(jobs.filter { $0.lane != .campaign })
+                try await processAndComplete(campaign)
                 try await chatFinished
             } catch {
                 // Cancelled at shutdown: the leases of anything claimed run out; nothing to report.

@@ -244,7 +244,7 @@ public final class EmulatorState: Sendable {
         }
     }
 
-    /// The most send requests of `vendor` the emulator was handling at once since the last reset.
+    /// The most send requests of `vendor` the emulator was handling at once since it started.
     public func peakInFlight(_ vendor: Vendor) -> Int {
         concurrency.withLock { $0[vendor]?.peak ?? 0 }
     }

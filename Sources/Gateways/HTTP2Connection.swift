@@ -235,7 +235,7 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        failAll(.connectionClosed)
+        failAll(HTTP2ConnectionError.connectionClosed)
         self.context = nil
     }
 
@@ -354,18 +354,12 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        stopAccepting(.connectionClosed)
-        let failed = streams
-        streams = [:]
-        for (_, stream) in failed {
-            stream.deadline?.cancel()
-            stream.promise.fail(error)
-        }
+        failAll(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(.connectionClosed)
+        failAll(HTTP2ConnectionError.connectionClosed)
         context.fireChannelInactive()
     }
 
@@ -378,16 +372,19 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
     }
 
     private func finish(_ id: Int32) {
-        guard let stream = streams.removeValue(forKey: id) else { return }
-        stream.deadline?.cancel()
-        stream.promise.succeed(VendorTransport.Response(status: stream.status, headers: stream.headers, body: Data(buffer: stream.body)))
-        if let context, closedError != nil { closeWhenIdle(context) }
+        end(id) { $0.promise.succeed(VendorTransport.Response(status: $0.status, headers: $0.headers, body: Data(buffer: $0.body))) }
     }
 
     private func fail(_ id: Int32, _ error: any Error) {
+        end(id) { $0.promise.fail(error) }
+    }
+
+    /// Removes the stream, stops its deadline and completes it; closes a draining connection that
+    /// has nothing left in flight.
+    private func end(_ id: Int32, _ complete: (Stream) -> Void) {
         guard let stream = streams.removeValue(forKey: id) else { return }
         stream.deadline?.cancel()
-        stream.promise.fail(error)
+        complete(stream)
         if let context, closedError != nil { closeWhenIdle(context) }
     }
 
@@ -414,8 +411,8 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         }
     }
 
-    private func failAll(_ error: HTTP2ConnectionError) {
-        stopAccepting(error)
+    private func failAll(_ error: any Error) {
+        stopAccepting(error as? HTTP2ConnectionError ?? .connectionClosed)
         let failed = streams
         streams = [:]
         for (_, stream) in failed {

@@ -43,24 +43,26 @@ final class HTTP2Pool: Sendable {
         return try await connection.execute(method: method, path: path, headers: headers, body: body, timeout: timeout)
     }
 
+    private enum Lookup {
+        case ready(HTTP2Connection)
+        case connecting(Task<HTTP2Connection, any Error>)
+    }
+
     private func connection(in index: Int) async throws -> HTTP2Connection {
-        let task = slots.withLock { slots -> Task<HTTP2Connection, any Error>? in
-            var slot = slots[index]
-            defer { slots[index] = slot }
-            if let connection = slot.connection, connection.isUsable { return nil }
-            slot.connection = nil
-            if let connecting = slot.connecting { return connecting }
+        let lookup = slots.withLock { slots -> Lookup in
+            if let connection = slots[index].connection, connection.isUsable { return .ready(connection) }
+            slots[index].connection = nil
+            if let connecting = slots[index].connecting { return .connecting(connecting) }
             let connecting = Task { [host, port, sslContext, group, connectTimeout] in
                 try await HTTP2Connection.connect(host: host, port: port, sslContext: sslContext, group: group, connectTimeout: connectTimeout)
             }
-            slot.connecting = connecting
-            return connecting
+            slots[index].connecting = connecting
+            return .connecting(connecting)
         }
-        guard let task else {
-            // A usable connection was there a moment ago; if it went away since, the request fails
-            // in transport and is retried like any other.
-            if let connection = slots.withLock({ $0[index].connection }) { return connection }
-            return try await self.connection(in: index)
+        let task: Task<HTTP2Connection, any Error>
+        switch lookup {
+        case .ready(let connection): return connection
+        case .connecting(let connecting): task = connecting
         }
         do {
             let connection = try await task.value
@@ -81,19 +83,19 @@ final class HTTP2Pool: Sendable {
 
     /// Later requests go on new connections; the current ones finish what they carry, then close.
     func retireConnections() {
-        let retired = slots.withLock { slots in
-            defer { for index in slots.indices { slots[index].connection = nil } }
-            return slots.compactMap(\.connection)
-        }
-        for connection in retired { connection.retire() }
+        for connection in takeConnections() { connection.retire() }
     }
 
     func close() async {
-        let connections = slots.withLock { slots in
+        for connection in takeConnections() { await connection.close() }
+    }
+
+    /// Empties the slots and hands back the connections they held.
+    private func takeConnections() -> [HTTP2Connection] {
+        slots.withLock { slots in
             defer { for index in slots.indices { slots[index].connection = nil } }
             return slots.compactMap(\.connection)
         }
-        for connection in connections { await connection.close() }
     }
 }
 

@@ -127,23 +127,19 @@ struct AuthTokenTests {
         try await Harness.with { (h: Harness) async throws in
             // One connection, so only a renewal can put the retry on another.
             let transport = try VendorTransport(settings: .init(connections: 1, caFile: h.caFile))
-            let client = APNsClient(
-                credentials: .init(
-                    teamID: Harness.teamID, keyID: Harness.keyID, privateKey: h.apnsKey, endpoint: h.endpoint(.apns), sandboxEndpoint: h.endpoint(.apns)
-                ),
-                transport: transport, clock: h.clock
-            )
+            let client = h.apns(transport: transport)
             #expect(try await h.send(.apns, client: client).isDelivered)
             h.state.addFault(Fault(vendor: .apns, remaining: 1, status: 403, reason: "ExpiredProviderToken"))
             let outcome = try await h.send(.apns, client: client)
             #expect(outcome.isDelivered, "\(outcome)")
             #expect(try await h.send(.apns, client: client).isDelivered)
             let records = h.state.requests(vendor: .apns)
-            let tokens = records.compactMap(Self.authorization)
-            #expect(tokens.count == 4 && tokens[1] != tokens[2] && tokens[2] == tokens[3])
+            try #require(records.count == 4)
+            let tokens = records.map(Self.authorization)
+            #expect(tokens[1] != tokens[2] && tokens[2] == tokens[3])
             let connections = records.map(\.connection)
-            #expect(connections.count == 4 && connections[0] == connections[1], "one connection until the rejection")
-            #expect(connections.count == 4 && connections[1] != connections[2] && connections[2] == connections[3], "the retry and later pushes on a new one")
+            #expect(connections[0] == connections[1], "one connection until the rejection")
+            #expect(connections[1] != connections[2] && connections[2] == connections[3], "the retry and later pushes on a new one")
             try await transport.shutdown()
         }
     }

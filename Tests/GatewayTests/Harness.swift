@@ -67,12 +67,12 @@ final class Harness: Sendable {
 
     // MARK: Clients
 
-    func apns(key: P256.Signing.PrivateKey? = nil, keyID: String = Harness.keyID) -> APNsClient {
+    func apns(key: P256.Signing.PrivateKey? = nil, keyID: String = Harness.keyID, transport: VendorTransport? = nil) -> APNsClient {
         APNsClient(
             credentials: .init(
                 teamID: Self.teamID, keyID: keyID, privateKey: key ?? apnsKey, endpoint: endpoint(.apns), sandboxEndpoint: endpoint(.apns)
             ),
-            transport: transport, clock: clock
+            transport: transport ?? self.transport, clock: clock
         )
     }
 
