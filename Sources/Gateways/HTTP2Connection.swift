@@ -235,7 +235,7 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        failAll(HTTP2ConnectionError.connectionClosed)
+        failAll(.connectionClosed)
         self.context = nil
     }
 
@@ -353,13 +353,17 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// NIOHTTP2Handler reports a stream error here too (after resetting that stream, which then
+    /// ends through `StreamClosedEvent`) and keeps the connection; so an error only retires the
+    /// connection: streams the server is answering still finish, a dead connection fails them
+    /// when it closes, and deadlines bound the rest. Failing them all here would resend pushes
+    /// the vendor already has.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(error)
-        context.close(promise: nil)
+        retire()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(HTTP2ConnectionError.connectionClosed)
+        failAll(.connectionClosed)
         context.fireChannelInactive()
     }
 
@@ -411,8 +415,8 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         }
     }
 
-    private func failAll(_ error: any Error) {
-        stopAccepting(error as? HTTP2ConnectionError ?? .connectionClosed)
+    private func failAll(_ error: HTTP2ConnectionError) {
+        stopAccepting(error)
         let failed = streams
         streams = [:]
         for (_, stream) in failed {
