@@ -9,6 +9,8 @@ import Queue
 /// member as their `MsgFlag`, the group type, `GroupAtInfo` and receive options say.
 struct GroupCommands: Sendable {
     let store: any PushStore
+    /// A send's reads and its write, shared with concurrent requests.
+    let writer: SendCoalescer
     let clock: any EpochClock
     let timings: APITimings
 
@@ -231,7 +233,13 @@ struct GroupCommands: Sendable {
         let from = try MessageCommands.sender(request, caller: caller)
 
         let (group, members) = try await self.group(app, groupID)
-        let profiles = try await store.profiles(sdkAppID: app, userIDs: [from])
+        let facts = try await writer.facts(
+            SendLookup(
+                sdkAppID: app, accounts: [from], recipients: onlineOnly ? [] : members.map(\.userID),
+                conversation: ReceiveSettings.conversation(group: group.groupID)
+            )
+        )
+        let profiles = facts.profiles
         if let refusal = MessageCommands.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
         let expiresAt = clock.nowMillis() + Int64(onlineOnly ? 0 : PushMessage.defaultLifetime) * 1000
         let msgTime = clock.nowSeconds()
@@ -246,13 +254,10 @@ struct GroupCommands: Sendable {
             if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
             // A directed message is not counted as unread (tencent-rest-api.md section 4.3).
             let template = try MessageCommands.JobTemplate(app: app, keyPrefix: msgKey, fields: fields, countsForBadge: directed == nil)
-            let settings = try await store.receiveSettings(
-                sdkAppID: app, userIDs: members.map(\.userID), conversation: ReceiveSettings.conversation(group: group.groupID)
-            )
             for member in members {
                 let fate = Recipients.group(
                     group, member: member, sender: from, atAll: atAll, atAccounts: atAccounts, directedTo: directed,
-                    settings: settings[member.userID] ?? ReceiveSettings(), withMuteNotifications: control.contains("WithMuteNotifications"),
+                    settings: facts.settings[member.userID] ?? ReceiveSettings(), withMuteNotifications: control.contains("WithMuteNotifications"),
                     nowSeconds: msgTime
                 )
                 if let job = template.job(to: member.userID, fate: fate) { jobs.append(job) }
@@ -263,7 +268,7 @@ struct GroupCommands: Sendable {
             msgTime: msgTime, body: body, dedupeKey: "group|\(group.groupID)|\(random)|\(content.crc)", dedupeWindowMillis: Self.dedupeWindowMillis,
             expiresAtMillis: expiresAt
         )
-        switch try await timings.write({ try await store.storeMessage(message, jobs: jobs) }) {
+        switch try await timings.write({ try await writer.storeMessage(message, jobs: jobs) }) {
         case .stored(let seq): return .ok([("MsgTime", msgTime), ("MsgSeq", seq), ("MsgKey", msgKey)])
         case .duplicate(let key, let time, let seq): return .ok([("MsgTime", time), ("MsgSeq", seq), ("MsgKey", key)])
         case .groupNotFound: return .fail(RestCode.groupNotFound, "group \(groupID) does not exist")

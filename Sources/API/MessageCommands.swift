@@ -8,6 +8,8 @@ import Queue
 /// stored, and its push job written in the same transaction.
 struct MessageCommands: Sendable {
     let store: any PushStore
+    /// A send's reads and its write, shared with concurrent requests.
+    let writer: SendCoalescer
     let clock: any EpochClock
     let timings: APITimings
 
@@ -201,13 +203,15 @@ struct MessageCommands: Sendable {
         }
         let m = try C2C(request, caller: caller, clock: clock)
         let app = caller.app.sdkAppID
-        let profiles = try await store.profiles(sdkAppID: app, userIDs: [m.from, to])
+        let facts = try await writer.facts(
+            SendLookup(sdkAppID: app, accounts: [m.from, to], recipients: [to], conversation: ReceiveSettings.conversation(peer: m.from))
+        )
+        let profiles = facts.profiles
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
         guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
-        let settings = try await store.receiveSettings(sdkAppID: app, userIDs: [to], conversation: ReceiveSettings.conversation(peer: m.from))
-        let entry = try entry(m, to: to, template: template, settings: settings[to], caller: caller, body: body)
-        switch try await timings.write({ try await store.storeMessage(entry.message, jobs: entry.jobs) }) {
+        let entry = try entry(m, to: to, template: template, settings: facts.settings[to], caller: caller, body: body)
+        switch try await timings.write({ try await writer.storeMessage(entry.message, jobs: entry.jobs) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         }
@@ -219,10 +223,12 @@ struct MessageCommands: Sendable {
         let recipients = try Self.recipients(request)
         let m = try C2C(request, caller: caller, clock: clock)
         let app = caller.app.sdkAppID
-        let profiles = try await store.profiles(sdkAppID: app, userIDs: [m.from] + recipients)
+        let facts = try await writer.facts(
+            SendLookup(sdkAppID: app, accounts: [m.from] + recipients, recipients: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
+        )
+        let (profiles, settings) = (facts.profiles, facts.settings)
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
-        let settings = try await store.receiveSettings(sdkAppID: app, userIDs: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
         var errors: [[String: any Sendable]] = []
         var entries: [(message: NewMessage, jobs: [NewJob])] = []
         // Each recipient's copy keeps what roaming reads, not the 500-account request.
@@ -238,7 +244,7 @@ struct MessageCommands: Sendable {
             entries.append(try entry(m, to: to, template: template, settings: settings[to], caller: caller, body: stored))
         }
         // Every recipient's copy and push in one transaction.
-        try await timings.write { try await store.storeMessages(entries) }
+        try await timings.write { try await writer.storeMessages(entries) }
         return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
     }
 

@@ -126,6 +126,9 @@ public protocol PushStore: CampaignStore {
     /// either; users without settings are absent.
     func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings]
 
+    /// Several sends' reads at once, one `SendFacts` per lookup, in order.
+    func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts]
+
     /// Throws when the database does not answer.
     func healthCheck() async throws
 
@@ -147,6 +150,52 @@ extension PushStore {
     @discardableResult
     public func enqueue(_ job: NewJob) async throws -> Bool {
         try await enqueue([job])[0]
+    }
+}
+
+extension PushStore {
+    /// One `profiles` and one `receiveSettings` call per lookup.
+    public func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts] {
+        var facts: [SendFacts] = []
+        for lookup in lookups {
+            facts.append(
+                SendFacts(
+                    profiles: try await profiles(sdkAppID: lookup.sdkAppID, userIDs: lookup.accounts),
+                    settings: try await receiveSettings(sdkAppID: lookup.sdkAppID, userIDs: lookup.recipients, conversation: lookup.conversation)
+                )
+            )
+        }
+        return facts
+    }
+}
+
+/// What sending a message reads before it writes: the profiles of the sender and the recipients
+/// (whether they are imported, the sender's nickname), and the recipients' receive settings in
+/// the message's conversation.
+public struct SendLookup: Sendable {
+    public var sdkAppID: UInt64
+    /// Whose profiles: `SendFacts.profiles`.
+    public var accounts: [String]
+    /// Whose receive settings: `SendFacts.settings`.
+    public var recipients: [String]
+    public var conversation: String
+
+    public init(sdkAppID: UInt64, accounts: [String], recipients: [String], conversation: String) {
+        self.sdkAppID = sdkAppID
+        self.accounts = accounts
+        self.recipients = recipients
+        self.conversation = conversation
+    }
+}
+
+/// The answer to a `SendLookup`, as `PushStore.profiles` and `PushStore.receiveSettings` give it.
+public struct SendFacts: Sendable {
+    public var profiles: [String: [String: String]]
+    public var settings: [String: ReceiveSettings]
+
+    public init(profiles: [String: [String: String]], settings: [String: ReceiveSettings]) {
+        self.profiles = profiles
+        self.settings = settings
     }
 }
 

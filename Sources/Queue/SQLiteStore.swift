@@ -472,27 +472,39 @@ public final class SQLiteStore: PushStore {
 
     public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
         guard !userIDs.isEmpty else { return [:] }
-        // One query: every imported account, with its items when it has any.
-        return try await pool.read { db in
-            var arguments: StatementArguments = [Int64(sdkAppID)]
-            arguments += StatementArguments(userIDs)
-            let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
-            let statement = try db.cachedStatement(
-                sql: """
-                    SELECT a.user_id, p.tag, p.value FROM accounts a LEFT JOIN profile_items p ON p.app = a.app AND p.user_id = a.user_id
-                    WHERE a.app = ? AND a.user_id IN (\(marks))
-                    """
+        return try await pool.read { db in try Self.profiles(db, sdkAppID: sdkAppID, userIDs: userIDs) }
+    }
+
+    /// One query: every imported account, with its items when it has any.
+    static func profiles(_ db: Database, sdkAppID: UInt64, userIDs: [String]) throws -> [String: [String: String]] {
+        guard !userIDs.isEmpty else { return [:] }
+        let statement = try db.cachedStatement(
+            sql: inList(
+                "SELECT a.user_id, p.tag, p.value FROM accounts a LEFT JOIN profile_items p ON p.app = a.app AND p.user_id = a.user_id WHERE a.app = ? AND a.user_id IN",
+                userIDs.count
             )
-            var result: [String: [String: String]] = [:]
-            for row in try Row.fetchAll(statement, arguments: arguments) {
-                let user: String = row[0]
-                if let tag: String = row[1], let value: String = row[2] {
-                    result[user, default: [:]][tag] = value
-                } else if result[user] == nil {
-                    result[user] = [:]
-                }
+        )
+        var result: [String: [String: String]] = [:]
+        for row in try Row.fetchAll(statement, arguments: args(sdkAppID, userIDs)) {
+            let user: String = row[0]
+            if let tag: String = row[1], let value: String = row[2] {
+                result[user, default: [:]][tag] = value
+            } else if result[user] == nil {
+                result[user] = [:]
             }
-            return result
+        }
+        return result
+    }
+
+    /// Every lookup in one read transaction.
+    public func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts] {
+        try await pool.read { db in
+            try lookups.map { l in
+                SendFacts(
+                    profiles: try Self.profiles(db, sdkAppID: l.sdkAppID, userIDs: l.accounts),
+                    settings: try Self.receiveSettings(db, sdkAppID: l.sdkAppID, userIDs: l.recipients, conversation: l.conversation)
+                )
+            }
         }
     }
 
@@ -612,26 +624,27 @@ public final class SQLiteStore: PushStore {
 
     public func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings] {
         guard !userIDs.isEmpty else { return [:] }
-        return try await pool.read { db in
-            var arguments: StatementArguments = [Int64(sdkAppID), conversation]
-            arguments += StatementArguments(userIDs)
-            let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
-            var settings: [String: ReceiveSettings] = [:]
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts
-                    WHERE app = ? AND conversation IN ('', ?) AND user_id IN (\(marks))
-                    """,
-                arguments: arguments
-            ) {
-                ReceiveSettings.merge(
-                    into: &settings, user: row["user_id"], conversation: row["conversation"], muted: row["muted"], start: row["dnd_start"],
-                    duration: row["dnd_duration"]
-                )
-            }
-            return settings
+        return try await pool.read { db in try Self.receiveSettings(db, sdkAppID: sdkAppID, userIDs: userIDs, conversation: conversation) }
+    }
+
+    static func receiveSettings(_ db: Database, sdkAppID: UInt64, userIDs: [String], conversation: String) throws -> [String: ReceiveSettings] {
+        guard !userIDs.isEmpty else { return [:] }
+        var arguments: StatementArguments = [Int64(sdkAppID), conversation]
+        arguments += StatementArguments(userIDs)
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts
+                WHERE app = ? AND conversation IN ('', ?) AND user_id IN (\(Array(repeating: "?", count: userIDs.count).joined(separator: ",")))
+                """
+        )
+        var settings: [String: ReceiveSettings] = [:]
+        for row in try Row.fetchAll(statement, arguments: arguments) {
+            ReceiveSettings.merge(
+                into: &settings, user: row["user_id"], conversation: row["conversation"], muted: row["muted"], start: row["dnd_start"],
+                duration: row["dnd_duration"]
+            )
         }
+        return settings
     }
 
     public func healthCheck() async throws {

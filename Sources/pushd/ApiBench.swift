@@ -26,13 +26,14 @@ struct ApiBenchCommand: ParsableCommand {
     @Option(help: "Concurrent HTTP connections.") var connections = 64
     @Option(help: "wrk threads.") var threads = 2
     @Option(help: "Imported users, one APNs device each.") var users = 20_000
+    @Option(help: "Run only this one (sendmsg or batchsendmsg) after the reference, to profile it.") var only: String?
 
     func run() throws {
         let serverURL = try benchServerURL(backend: backend, url: url)
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
             throw ValidationError("pushd bench api drives wrk: apt-get install wrk")
         }
-        let bench = ApiBench(backend: backend, serverURL: serverURL, seconds: seconds, connections: connections, threads: threads, users: users)
+        let bench = ApiBench(backend: backend, serverURL: serverURL, seconds: seconds, connections: connections, threads: threads, users: users, only: only)
         try runBlocking { try await bench.run() }
     }
 }
@@ -44,6 +45,7 @@ struct ApiBench: Sendable {
     var connections: Int
     var threads: Int
     var users: Int
+    var only: String?
 
     static let app: UInt64 = 1_400_000_000
     static let batchSize = 500
@@ -110,15 +112,18 @@ struct ApiBench: Sendable {
         let referenceRate = Double(reference.requests) / reference.seconds
         add("reference: sendmsg refused before storage (90005)", reference, recipients: 0, write: nil, reference: referenceRate)
 
-        var before = timings.snapshot
-        let single = try await wrk(url: base + String(format: path, "sendmsg"), script: sendScript(), name: "sendmsg", folder: folder)
-        add("openim/sendmsg, 1 recipient", single, recipients: 1, write: timings.snapshot.writeShare(since: before), reference: referenceRate)
-
-        before = timings.snapshot
-        let batch = try await wrk(url: base + String(format: path, "batchsendmsg"), script: batchScript(), name: "batchsendmsg", folder: folder)
-        add("openim/batchsendmsg, 500 recipients", batch, recipients: Self.batchSize, write: timings.snapshot.writeShare(since: before), reference: referenceRate)
+        var results: [(String, Result)] = []
+        for (name, script, recipients, label) in [
+            ("sendmsg", sendScript(), 1, "openim/sendmsg, 1 recipient"),
+            ("batchsendmsg", batchScript(), Self.batchSize, "openim/batchsendmsg, \(Self.batchSize) recipients"),
+        ] where only == nil || only == name {
+            let before = timings.snapshot
+            let result = try await wrk(url: base + String(format: path, name), script: script, name: name, folder: folder)
+            add(label, result, recipients: recipients, write: timings.snapshot.writeShare(since: before), reference: referenceRate)
+            results.append((name, result))
+        }
         print(table.render())
-        for (name, r) in [("sendmsg", single), ("batchsendmsg", batch)] where r.bad > 0 || r.socket_errors > 0 {
+        for (name, r) in results where r.bad > 0 || r.socket_errors > 0 {
             print("\(name): \(r.bad) replies were not OK, \(r.socket_errors) socket errors")
         }
         let stats = try await store.stats()

@@ -297,6 +297,36 @@ struct QueueContractTests {
         }
     }
 
+    @Test("send facts: several lookups in one call answer as profiles and receiveSettings do", arguments: Backend.available)
+    func sendFacts(_ backend: Backend) async throws {
+        try await withStore(backend) { _, store in
+            let app: UInt64 = 1_400_000_000
+            try await store.importAccounts(sdkAppID: app, [("alice", ["Tag_Profile_IM_Nick": #""Alice""#]), ("bob", [:]), ("carol", [:])])
+            try await store.importAccounts(sdkAppID: 1_400_000_001, [("alice", [:])])
+            try await store.setReceiveOption(sdkAppID: app, userID: "bob", conversation: "c2c:alice", muted: true)
+            try await store.setDoNotDisturb(sdkAppID: app, userID: "carol", DoNotDisturb(start: 60, duration: 120))
+            let lookups = [
+                SendLookup(sdkAppID: app, accounts: ["alice", "bob", "zed"], recipients: ["bob", "zed"], conversation: "c2c:alice"),
+                SendLookup(sdkAppID: app, accounts: ["carol"], recipients: ["bob", "carol"], conversation: "group:g1"),
+                SendLookup(sdkAppID: 1_400_000_001, accounts: ["alice", "bob"], recipients: ["bob"], conversation: "c2c:alice"),
+                SendLookup(sdkAppID: app, accounts: [], recipients: [], conversation: ""),
+            ]
+            let facts = try await store.sendFacts(lookups)
+            #expect(facts.count == lookups.count)
+            for (lookup, fact) in zip(lookups, facts) {
+                #expect(fact.profiles == (try await store.profiles(sdkAppID: lookup.sdkAppID, userIDs: lookup.accounts)))
+                #expect(
+                    fact.settings == (try await store.receiveSettings(sdkAppID: lookup.sdkAppID, userIDs: lookup.recipients, conversation: lookup.conversation))
+                )
+            }
+            #expect(facts[0].profiles == ["alice": ["Tag_Profile_IM_Nick": #""Alice""#], "bob": [:]])
+            #expect(facts[0].settings == ["bob": ReceiveSettings(muted: true)])
+            #expect(facts[1].settings == ["carol": ReceiveSettings(doNotDisturb: DoNotDisturb(start: 60, duration: 120))], "bob muted only alice")
+            #expect(facts[2].profiles == ["alice": [:]] && facts[2].settings.isEmpty, "per app")
+            #expect(facts[3].profiles.isEmpty && facts[3].settings.isEmpty)
+        }
+    }
+
     @Test("a conversation pages newest first, both directions, within the time range", arguments: Backend.available)
     func conversation(_ backend: Backend) async throws {
         try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in

@@ -1,0 +1,123 @@
+import Synchronization
+
+/// Runs the calls of concurrent callers together: what arrives while one batch runs goes into
+/// the next, and each caller gets its own output. Used for group commit (the messages of many
+/// requests in one transaction) and for the reads before them (one read for many requests), so
+/// a busy server pays one transaction and one thread hop per batch instead of per request.
+///
+/// The first caller to find the coalescer idle starts a task that runs batches until nothing is
+/// pending; an idle coalescer adds one task hop. When a batch fails, its inputs run again one by
+/// one, so an error only reaches the caller whose input caused it.
+public final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
+    /// Runs a batch; returns one output per input, in order.
+    public typealias Run = @Sendable ([Input]) async throws -> [Output]
+
+    struct Call {
+        var input: Input
+        var continuation: CheckedContinuation<Output, any Error>
+    }
+
+    struct State {
+        var pending: [Call] = []
+        var running = false
+    }
+
+    let run: Run
+    let weight: @Sendable (Input) -> Int
+    let maxWeight: Int
+    private let state = Mutex(State())
+
+    /// A batch holds inputs up to `maxWeight` in total (by `weight`); a heavier input runs alone.
+    public init(maxWeight: Int, weight: @escaping @Sendable (Input) -> Int = { _ in 1 }, run: @escaping Run) {
+        self.run = run
+        self.weight = weight
+        self.maxWeight = maxWeight
+    }
+
+    /// The output of `input`, once the batch that carried it has run.
+    public func submit(_ input: Input) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            let start = state.withLock { state -> Bool in
+                state.pending.append(Call(input: input, continuation: continuation))
+                defer { state.running = true }
+                return !state.running
+            }
+            if start { Task { await self.drain() } }
+        }
+    }
+
+    /// Calls waiting for the next batch.
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    /// Runs batches until nothing is pending, then marks the coalescer idle under the same lock.
+    func drain() async {
+        while let batch = next() {
+            await execute(batch)
+        }
+    }
+
+    /// The oldest pending calls, up to `maxWeight`; nil (and idle) when there are none.
+    func next() -> [Call]? {
+        state.withLock { state in
+            guard !state.pending.isEmpty else {
+                state.running = false
+                return nil
+            }
+            var total = 0
+            let count = state.pending.prefix { call in
+                defer { total += weight(call.input) }
+                return total == 0 || total + weight(call.input) <= maxWeight
+            }.count
+            defer { state.pending.removeFirst(count) }
+            return Array(state.pending.prefix(count))
+        }
+    }
+
+    func execute(_ batch: [Call]) async {
+        do {
+            let outputs = try await run(batch.map(\.input))
+            guard outputs.count == batch.count else { throw StoreError("a batch of \(batch.count) gave \(outputs.count) results") }
+            for (call, output) in zip(batch, outputs) { call.continuation.resume(returning: output) }
+        } catch where batch.count > 1 {
+            for call in batch { await execute([call]) }
+        } catch {
+            batch[0].continuation.resume(throwing: error)
+        }
+    }
+}
+
+/// The store calls of sending a message, coalesced across concurrent requests: the reads before
+/// it (`sendFacts`) and the write of the message with its jobs (`storeMessages`, group commit).
+public struct SendCoalescer: Sendable {
+    public typealias Entry = (message: NewMessage, jobs: [NewJob])
+
+    let reads: Coalescer<SendLookup, SendFacts>
+    let writes: Coalescer<[Entry], [StoredMessage]>
+
+    /// One read holds up to `maxLookups` requests' lookups; one transaction up to `maxMessages`
+    /// messages (a single larger request is written whole).
+    public init(store: any PushStore, maxLookups: Int = 256, maxMessages: Int = 2_000) {
+        reads = Coalescer(maxWeight: maxLookups) { lookups in try await store.sendFacts(lookups) }
+        writes = Coalescer(maxWeight: maxMessages, weight: \.count) { batches in
+            var results = try await store.storeMessages(batches.flatMap { $0 })[...]
+            return batches.map { entries in
+                defer { results = results.dropFirst(entries.count) }
+                return Array(results.prefix(entries.count))
+            }
+        }
+    }
+
+    public func facts(_ lookup: SendLookup) async throws -> SendFacts {
+        try await reads.submit(lookup)
+    }
+
+    /// As `PushStore.storeMessages`, in a transaction that may carry other requests' messages;
+    /// returns once it has committed.
+    public func storeMessages(_ entries: [Entry]) async throws -> [StoredMessage] {
+        entries.isEmpty ? [] : try await writes.submit(entries)
+    }
+
+    public func storeMessage(_ message: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {
+        try await storeMessages([(message, jobs)])[0]
+    }
+}
