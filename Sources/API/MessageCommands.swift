@@ -39,7 +39,7 @@ struct MessageCommands: Sendable {
             }
             self.msgBody = msgBody
             // Sorted keys: the same content gives the same bytes, so the same CRC32 for de-duplication.
-            guard let json = try? JSONSerialization.data(withJSONObject: msgBody, options: [.sortedKeys]) else {
+            guard let json = JSONTree.data(msgBody, sortedKeys: true) else {
                 throw TencentError(code: 90007, message: "MsgBody must be a JSON array")
             }
             guard json.count <= MessageCommands.maxMsgBodyBytes else {
@@ -64,7 +64,8 @@ struct MessageCommands: Sendable {
         init(app: UInt64, keyPrefix: String, fields: [String: Any], countsForBadge: Bool = true) throws {
             var fields = fields
             fields["SdkAppID"] = app
-            shared = try JSONSerialization.data(withJSONObject: fields).dropFirst()
+            guard let object = JSONTree.data(fields) else { throw TencentError(code: RestCode.badJSON, message: "the message is not JSON") }
+            shared = object.dropFirst()
             let spec = try PushJobSpec.decode(Self.splice(#""To_Account":"-","#, shared))
             self.app = app
             self.keyPrefix = keyPrefix
@@ -234,7 +235,7 @@ struct MessageCommands: Sendable {
         // Each recipient's copy keeps what roaming reads, not the 500-account request.
         var kept: [String: Any] = ["MsgBody": m.content.msgBody]
         kept["CloudCustomData"] = request["CloudCustomData"] as? String
-        let stored = try JSONSerialization.data(withJSONObject: kept)
+        guard let stored = JSONTree.data(kept) else { throw TencentError(code: RestCode.badJSON, message: "MsgBody must be JSON") }
         var seen = Set<String>()
         for to in recipients where seen.insert(to).inserted {
             guard profiles[to] != nil else {

@@ -4,14 +4,14 @@
 /// values, sort keys, or pay an `Array` uniqueness and capacity check per byte. Each token makes
 /// one capacity check and then plain stores. Commas are inserted automatically; call sites read
 /// like the payload they produce. Noncopyable: the buffer has exactly one owner and is freed once.
-struct JSONWriter: ~Copyable {
+public struct JSONWriter: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     /// Bytes written so far.
     private(set) var count = 0
     private var needsComma = false
 
-    init(capacity: Int = 512) {
+    public init(capacity: Int = 512) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
     }
@@ -19,7 +19,7 @@ struct JSONWriter: ~Copyable {
     deinit { base.deallocate() }
 
     /// The JSON written.
-    consuming func finish() -> [UInt8] {
+    public consuming func finish() -> [UInt8] {
         Array(UnsafeBufferPointer(start: base, count: count))
     }
 
@@ -28,10 +28,32 @@ struct JSONWriter: ~Copyable {
         String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self)
     }
 
-    mutating func beginObject() { punctuation(UInt8(ascii: "{")) }
-    mutating func endObject() { closing(UInt8(ascii: "}")) }
-    mutating func beginArray() { punctuation(UInt8(ascii: "[")) }
-    mutating func endArray() { closing(UInt8(ascii: "]")) }
+    public mutating func beginObject() { punctuation(UInt8(ascii: "{")) }
+    public mutating func endObject() { closing(UInt8(ascii: "}")) }
+    public mutating func beginArray() { punctuation(UInt8(ascii: "[")) }
+    public mutating func endArray() { closing(UInt8(ascii: "]")) }
+
+    /// Writes `"key":` for a key known only at run time.
+    public mutating func key(_ key: String) {
+        string(key)
+        reserve(1)
+        put(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes a value that is JSON already: a number's text, `null`, or a serialised fragment.
+    public mutating func raw(_ json: some Collection<UInt8>) {
+        reserve(json.count + 1)
+        if needsComma { put(UInt8(ascii: ",")) }
+        let copied = json.withContiguousStorageIfAvailable { bytes in
+            if let start = bytes.baseAddress { (base + count).update(from: start, count: bytes.count) }
+            count += bytes.count
+        }
+        if copied == nil {
+            for byte in json { put(byte) }
+        }
+        needsComma = true
+    }
 
     /// Writes `"key":` and leaves the writer ready for the value.
     mutating func key(_ key: StaticString) {
@@ -46,7 +68,7 @@ struct JSONWriter: ~Copyable {
         needsComma = false
     }
 
-    mutating func string(_ value: String) {
+    public mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             reserve(utf8.count * 6 + 3)
@@ -88,14 +110,14 @@ struct JSONWriter: ~Copyable {
         needsComma = true
     }
 
-    mutating func int(_ value: Int) {
+    public mutating func int(_ value: Int) {
         reserve(22)
         if needsComma { put(UInt8(ascii: ",")) }
         count += Self.writeDecimal(value, to: base + count)
         needsComma = true
     }
 
-    mutating func bool(_ value: Bool) {
+    public mutating func bool(_ value: Bool) {
         reserve(6)
         if needsComma { put(UInt8(ascii: ",")) }
         let text: StaticString = value ? "true" : "false"
