@@ -368,6 +368,46 @@ struct QueueContractTests {
         }
     }
 
+    @Test("a batch larger than one statement, group and C2C mixed: every copy stored once, each badge raised by its count", arguments: Backend.available)
+    func largeMixedBatch(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            let app: UInt64 = 1_400_000_000
+            let users = (0..<150).map { "u\($0)" }
+            for user in users + ["bob"] { try await store.upsertDevice(device("d", user: user, at: fixture.clock.nowMillis())) }
+            #expect(try await store.createGroup(Group(sdkAppID: app, groupID: "g1", type: .work, name: "G", owner: "alice"), members: []))
+            func c2c(_ key: String, to: String) -> NewMessage {
+                NewMessage(
+                    sdkAppID: app, msgKey: key, fromAccount: "alice", toAccount: to, msgSeq: 1, msgRandom: 1, msgTime: 1_795_000_000,
+                    body: Data("{}".utf8), dedupeKey: "\(key)|\(to)", dedupeWindowMillis: 120_000, expiresAtMillis: fixture.clock.nowMillis() + 1_000
+                )
+            }
+            let group = NewMessage(
+                sdkAppID: app, msgKey: "g", fromAccount: "alice", toAccount: "", groupID: "g1", msgSeq: 0, msgRandom: 1, msgTime: 1_795_000_000,
+                body: Data("{}".utf8), dedupeKey: "group|g1|1", dedupeWindowMillis: 300_000, expiresAtMillis: fixture.clock.nowMillis() + 1_000
+            )
+            // Two messages to all 150 users (a batch each, as two requests sharing a transaction),
+            // the group message between them, and bob twice: the second copy of "b" is a repeat.
+            var entries: [(message: NewMessage, jobs: [NewJob])] = users.map { (c2c("a", to: $0), [job("a:\($0)", user: $0, counts: true)]) }
+            entries.append((group, [job("g:bob", counts: true)]))
+            entries += users.map { (c2c("b", to: $0), [job("b:\($0)", user: $0, counts: $0 != "u7")]) }
+            entries += [(c2c("b", to: "bob"), [job("b:bob", counts: true)]), (c2c("b", to: "bob"), [job("b2:bob", counts: true)])]
+            let results = try await store.storeMessages(entries)
+            #expect(results.count == entries.count)
+            #expect(results[150] == .stored(msgSeq: 1), "the group message took the group's first MsgSeq")
+            #expect(results.filter { $0 == .stored(msgSeq: 1) }.count == entries.count - 1)
+            #expect(results.last == .duplicate(msgKey: "b", msgTime: 1_795_000_000, msgSeq: 1))
+            #expect(try await store.stats().lanes[.chat]?.pending == 150 * 2 + 2, "the repeat enqueued nothing")
+            let badges = Dictionary(uniqueKeysWithValues: try await store.devices(sdkAppID: app, userIDs: users + ["bob"]).map { ($0.userID, $0.badge) })
+            #expect(badges["u0"] == 2)
+            #expect(badges["u149"] == 2)
+            #expect(badges["u7"] == 1)
+            #expect(badges["bob"] == 2)
+            let total: Int = badges.values.reduce(0, +)
+            #expect(total == 150 * 2 - 1 + 2)
+            #expect(Set(try await store.messageRecipients(sdkAppID: app, msgKey: "b")) == Set(users + ["bob"]))
+        }
+    }
+
     @Test("finished jobs and old records are purged after the retention", arguments: Backend.available)
     func purge(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in
