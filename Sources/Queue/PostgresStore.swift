@@ -828,6 +828,47 @@ public final class PostgresStore: PushStore {
         return settings
     }
 
+    /// Two queries for any number of lookups: every (lookup, account) and every (lookup, recipient)
+    /// pair is bound as arrays and joined with `unnest`.
+    public func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts] {
+        var facts = [SendFacts](repeating: SendFacts(profiles: [:], settings: [:]), count: lookups.count)
+        let accounts = lookups.enumerated().flatMap { i, l in l.accounts.map { (n: Int64(i), app: Int64(l.sdkAppID), user: $0) } }
+        if !accounts.isEmpty {
+            for try await (n, user, tag, value) in try await client.query(
+                """
+                SELECT x.n, a.user_id, p.tag, p.value
+                FROM unnest(\(accounts.map(\.n))::bigint[], \(accounts.map(\.app))::bigint[], \(accounts.map(\.user))::text[]) AS x(n, a, u)
+                JOIN accounts a ON a.app = x.a AND a.user_id = x.u
+                LEFT JOIN profile_items p ON p.app = a.app AND p.user_id = a.user_id
+                """,
+                logger: logger
+            ).decode((Int64, String, String?, String?).self) {
+                if let tag, let value {
+                    facts[Int(n)].profiles[user, default: [:]][tag] = value
+                } else if facts[Int(n)].profiles[user] == nil {
+                    facts[Int(n)].profiles[user] = [:]
+                }
+            }
+        }
+        let recipients = lookups.enumerated().flatMap { i, l in
+            l.recipients.map { (n: Int64(i), app: Int64(l.sdkAppID), user: $0, conversation: l.conversation) }
+        }
+        if !recipients.isEmpty {
+            for try await (n, user, conv, muted, start, duration) in try await client.query(
+                """
+                SELECT x.n, r.user_id, r.conversation, r.muted, r.dnd_start, r.dnd_duration
+                FROM unnest(\(recipients.map(\.n))::bigint[], \(recipients.map(\.app))::bigint[], \(recipients.map(\.user))::text[],
+                            \(recipients.map(\.conversation))::text[]) AS x(n, a, u, c)
+                JOIN receive_opts r ON r.app = x.a AND r.user_id = x.u AND r.conversation IN ('', x.c)
+                """,
+                logger: logger
+            ).decode((Int64, String, String, Int64, Int64, Int64).self) {
+                ReceiveSettings.merge(into: &facts[Int(n)].settings, user: user, conversation: conv, muted: muted, start: start, duration: duration)
+            }
+        }
+        return facts
+    }
+
     public func healthCheck() async throws {
         try await client.query("SELECT 1", logger: logger)
     }

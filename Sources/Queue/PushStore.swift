@@ -153,22 +153,6 @@ extension PushStore {
     }
 }
 
-extension PushStore {
-    /// One `profiles` and one `receiveSettings` call per lookup.
-    public func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts] {
-        var facts: [SendFacts] = []
-        for lookup in lookups {
-            facts.append(
-                SendFacts(
-                    profiles: try await profiles(sdkAppID: lookup.sdkAppID, userIDs: lookup.accounts),
-                    settings: try await receiveSettings(sdkAppID: lookup.sdkAppID, userIDs: lookup.recipients, conversation: lookup.conversation)
-                )
-            )
-        }
-        return facts
-    }
-}
-
 /// What sending a message reads before it writes: the profiles of the sender and the recipients
 /// (whether they are imported, the sender's nickname), and the recipients' receive settings in
 /// the message's conversation.
