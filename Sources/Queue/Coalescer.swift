@@ -5,9 +5,11 @@ import Synchronization
 /// requests in one transaction) and for the reads before them (one read for many requests), so
 /// a busy server pays one transaction and one thread hop per batch instead of per request.
 ///
-/// The first caller to find the coalescer idle starts a task that runs batches until nothing is
-/// pending; an idle coalescer adds one task hop. When a batch fails, its inputs run again one by
-/// one, so an error only reaches the caller whose input caused it.
+/// A caller that finds fewer than `concurrency` batches running starts a task that runs batches
+/// until nothing is pending; an idle coalescer adds one task hop. With a concurrency above one
+/// (a database with concurrent writers), batches overlap and each takes what is pending when it
+/// starts. When a batch fails, its inputs run again one by one, so an error only reaches the
+/// caller whose input caused it.
 public final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
     /// Runs a batch; returns one output per input, in order.
     public typealias Run = @Sendable ([Input]) async throws -> [Output]
@@ -19,19 +21,22 @@ public final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
 
     struct State {
         var pending: [Call] = []
-        var running = false
+        var running = 0
     }
 
     let run: Run
     let weight: @Sendable (Input) -> Int
     let maxWeight: Int
+    let concurrency: Int
     private let state = Mutex(State())
 
     /// A batch holds inputs up to `maxWeight` in total (by `weight`); a heavier input runs alone.
-    public init(maxWeight: Int, weight: @escaping @Sendable (Input) -> Int = { _ in 1 }, run: @escaping Run) {
+    /// At most `concurrency` batches run at once.
+    public init(maxWeight: Int, concurrency: Int = 1, weight: @escaping @Sendable (Input) -> Int = { _ in 1 }, run: @escaping Run) {
         self.run = run
         self.weight = weight
         self.maxWeight = maxWeight
+        self.concurrency = max(concurrency, 1)
     }
 
     /// The output of `input`, once the batch that carried it has run.
@@ -39,8 +44,9 @@ public final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let start = state.withLock { state -> Bool in
                 state.pending.append(Call(input: input, continuation: continuation))
-                defer { state.running = true }
-                return !state.running
+                guard state.running < concurrency else { return false }
+                state.running += 1
+                return true
             }
             if start { Task { await self.drain() } }
         }
@@ -49,18 +55,18 @@ public final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
     /// Calls waiting for the next batch.
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
-    /// Runs batches until nothing is pending, then marks the coalescer idle under the same lock.
+    /// Runs batches until nothing is pending, then stops counting as running, under the same lock.
     func drain() async {
         while let batch = next() {
             await execute(batch)
         }
     }
 
-    /// The oldest pending calls, up to `maxWeight`; nil (and idle) when there are none.
+    /// The oldest pending calls, up to `maxWeight`; nil (and one runner fewer) when there are none.
     func next() -> [Call]? {
         state.withLock { state in
             guard !state.pending.isEmpty else {
-                state.running = false
+                state.running -= 1
                 return nil
             }
             var total = 0
@@ -96,9 +102,11 @@ public struct SendCoalescer: Sendable {
 
     /// One read holds up to `maxLookups` requests' lookups; one transaction up to `maxMessages`
     /// messages (a single larger request is written whole).
+    /// Reads and writes each run up to `store.concurrentWriters` batches at once.
     public init(store: any PushStore, maxLookups: Int = 256, maxMessages: Int = 2_000) {
-        reads = Coalescer(maxWeight: maxLookups) { lookups in try await store.sendFacts(lookups) }
-        writes = Coalescer(maxWeight: maxMessages, weight: \.count) { batches in
+        let concurrency = store.concurrentWriters
+        reads = Coalescer(maxWeight: maxLookups, concurrency: concurrency) { lookups in try await store.sendFacts(lookups) }
+        writes = Coalescer(maxWeight: maxMessages, concurrency: concurrency, weight: \.count) { batches in
             var results = try await store.storeMessages(batches.flatMap { $0 })[...]
             return batches.map { entries in
                 defer { results = results.dropFirst(entries.count) }

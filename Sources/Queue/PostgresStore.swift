@@ -111,6 +111,10 @@ public final class PostgresStore: PushStore {
         }
     }
 
+    /// A quarter of the connection pool: enough batches in flight to keep both the server's cores
+    /// and the round trips busy, and connections left for the dispatcher.
+    public var concurrentWriters: Int { 4 }
+
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
         guard !jobs.isEmpty else { return [] }
         let now = clock.nowMillis()

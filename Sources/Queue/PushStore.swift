@@ -126,6 +126,10 @@ public protocol PushStore: CampaignStore {
     /// either; users without settings are absent.
     func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings]
 
+    /// How many write transactions make progress at once: batches of sends are run that many at a
+    /// time (SQLite has one writer; PostgreSQL commits in parallel).
+    var concurrentWriters: Int { get }
+
     /// Several sends' reads at once, one `SendFacts` per lookup, in order.
     func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts]
 

@@ -42,6 +42,9 @@ public final class SQLiteStore: PushStore {
         try migrator.migrate(pool)
     }
 
+    /// SQLite serialises writes: one batch at a time, as large as what waits.
+    public var concurrentWriters: Int { 1 }
+
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
         let now = clock.nowMillis()
         let inserted = try await pool.write { db in try Self.insert(jobs, db: db, now: now) }

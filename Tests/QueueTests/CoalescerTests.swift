@@ -104,4 +104,23 @@ struct CoalescerTests {
         #expect(results.count == 5 && results.allSatisfy { $0 != nil })
         #expect(recorder.recorded == [[1], [4, 4], [4], [20]])
     }
+
+    @Test("with a concurrency of 3, three batches run at once and no more")
+    func concurrency() async throws {
+        let running = Mutex<(now: Int, peak: Int)>((0, 0))
+        let coalescer = Coalescer<Int, Int>(maxWeight: 1, concurrency: 3) { inputs in
+            running.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+            // Each batch waits until three run together (or the peak shows they never will).
+            while running.withLock({ $0.peak }) < 3 { try await Task.sleep(for: .milliseconds(1)) }
+            try await Task.sleep(for: .milliseconds(5))
+            running.withLock { $0.now -= 1 }
+            return inputs
+        }
+        let outputs = try await withThrowingTaskGroup(of: Int.self) { group in
+            for input in 0..<12 { group.addTask { try await coalescer.submit(input) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outputs.sorted() == Array(0..<12))
+        #expect(running.withLock { $0.peak } == 3)
+    }
 }
