@@ -39,6 +39,9 @@ public final class SQLiteStore: PushStore {
         migrator.registerMigration("v5") { db in
             for statement in Schema.v5(.sqlite) { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v6") { db in
+            for statement in Schema.v6(.sqlite) { try db.execute(sql: statement) }
+        }
         try migrator.migrate(pool)
     }
 
