@@ -157,6 +157,17 @@ public final class PostgresStore: PushStore {
         }
         if !badges.isEmpty {
             let b = Array(badges.values)
+            // Row locks in one order (app, user, device) before the update: two transactions
+            // raising overlapping badges otherwise lock in hash order and deadlock (found by
+            // bench api: PostgreSQL aborted one after its 1 s deadlock_timeout).
+            try await connection.query(
+                """
+                SELECT 1 FROM devices AS d JOIN unnest(\(b.map(\.app))::bigint[], \(b.map(\.user))::text[]) AS x(a, u)
+                  ON d.app = x.a AND d.user_id = x.u
+                ORDER BY d.app, d.user_id, d.device_id FOR UPDATE OF d
+                """,
+                logger: logger
+            )
             try await connection.query(
                 """
                 UPDATE devices AS d SET badge = d.badge + x.n

@@ -408,6 +408,27 @@ struct QueueContractTests {
         }
     }
 
+    @Test("concurrent writers raising the same badges in different orders neither deadlock nor lose a count", arguments: Backend.available)
+    func concurrentBadges(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let users = (0..<40).map { "u\($0)" }
+            for user in users { try await store.upsertDevice(device("d", user: user, at: fixture.clock.nowMillis())) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<4 {
+                    group.addTask {
+                        for round in 0..<8 {
+                            let order = writer % 2 == 0 ? users : users.reversed()
+                            try await store.enqueue(order.map { job("w\(writer)r\(round):\($0)", user: $0, counts: true) })
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let badges = try await store.devices(sdkAppID: 1_400_000_000, userIDs: users).map(\.badge)
+            #expect(badges == Array(repeating: 4 * 8, count: users.count))
+        }
+    }
+
     @Test("finished jobs and old records are purged after the retention", arguments: Backend.available)
     func purge(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in
