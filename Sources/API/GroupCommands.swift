@@ -10,7 +10,7 @@ import Queue
 struct GroupCommands: Sendable {
     let store: any PushStore
     /// A send's reads and its write, shared with concurrent requests.
-    let writer: SendCoalescer
+    let sends: SendCoalescer
     let clock: any EpochClock
     let timings: APITimings
 
@@ -233,7 +233,7 @@ struct GroupCommands: Sendable {
         let from = try MessageCommands.sender(request, caller: caller)
 
         let (group, members) = try await self.group(app, groupID)
-        let facts = try await writer.facts(
+        let facts = try await sends.facts(
             SendLookup(
                 sdkAppID: app, accounts: [from], recipients: onlineOnly ? [] : members.map(\.userID),
                 conversation: ReceiveSettings.conversation(group: group.groupID)
@@ -268,7 +268,7 @@ struct GroupCommands: Sendable {
             msgTime: msgTime, body: body, dedupeKey: "group|\(group.groupID)|\(random)|\(content.crc)", dedupeWindowMillis: Self.dedupeWindowMillis,
             expiresAtMillis: expiresAt
         )
-        switch try await timings.write({ try await writer.storeMessage(message, jobs: jobs) }) {
+        switch try await timings.write({ try await sends.storeMessage(message, jobs: jobs) }) {
         case .stored(let seq): return .ok([("MsgTime", msgTime), ("MsgSeq", seq), ("MsgKey", msgKey)])
         case .duplicate(let key, let time, let seq): return .ok([("MsgTime", time), ("MsgSeq", seq), ("MsgKey", key)])
         case .groupNotFound: return .fail(RestCode.groupNotFound, "group \(groupID) does not exist")

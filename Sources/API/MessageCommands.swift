@@ -9,7 +9,7 @@ import Queue
 struct MessageCommands: Sendable {
     let store: any PushStore
     /// A send's reads and its write, shared with concurrent requests.
-    let writer: SendCoalescer
+    let sends: SendCoalescer
     let clock: any EpochClock
     let timings: APITimings
 
@@ -204,7 +204,7 @@ struct MessageCommands: Sendable {
         }
         let m = try C2C(request, caller: caller, clock: clock)
         let app = caller.app.sdkAppID
-        let facts = try await writer.facts(
+        let facts = try await sends.facts(
             SendLookup(sdkAppID: app, accounts: [m.from, to], recipients: [to], conversation: ReceiveSettings.conversation(peer: m.from))
         )
         let profiles = facts.profiles
@@ -212,7 +212,7 @@ struct MessageCommands: Sendable {
         guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         let entry = try entry(m, to: to, template: template, settings: facts.settings[to], caller: caller, body: body)
-        switch try await timings.write({ try await writer.storeMessage(entry.message, jobs: entry.jobs) }) {
+        switch try await timings.write({ try await sends.storeMessage(entry.message, jobs: entry.jobs) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         }
@@ -224,7 +224,7 @@ struct MessageCommands: Sendable {
         let recipients = try Self.recipients(request)
         let m = try C2C(request, caller: caller, clock: clock)
         let app = caller.app.sdkAppID
-        let facts = try await writer.facts(
+        let facts = try await sends.facts(
             SendLookup(sdkAppID: app, accounts: [m.from] + recipients, recipients: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
         )
         let (profiles, settings) = (facts.profiles, facts.settings)
@@ -245,7 +245,7 @@ struct MessageCommands: Sendable {
             entries.append(try entry(m, to: to, template: template, settings: settings[to], caller: caller, body: stored))
         }
         // Every recipient's copy and push in one transaction.
-        try await timings.write { try await writer.storeMessages(entries) }
+        try await timings.write { try await sends.storeMessages(entries) }
         return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
     }
 

@@ -58,11 +58,11 @@ public struct RestAPI: Sendable {
         apps = Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
         self.clock = clock
         self.logger = logger
-        let writer = SendCoalescer(store: store)
+        let sends = SendCoalescer(store: store)
         commands = [
             DeviceCommands(store: store, clock: clock).commands, AccountCommands(store: store).commands,
-            MessageCommands(store: store, writer: writer, clock: clock, timings: timings).commands,
-            GroupCommands(store: store, writer: writer, clock: clock, timings: timings).commands, ReceiveOptionCommands(store: store).commands,
+            MessageCommands(store: store, sends: sends, clock: clock, timings: timings).commands,
+            GroupCommands(store: store, sends: sends, clock: clock, timings: timings).commands, ReceiveOptionCommands(store: store).commands,
             AudienceCommands(store: store).commands, CampaignCommands(store: store, clock: clock).commands,
         ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
     }
