@@ -484,11 +484,13 @@ public final class SQLiteStore: PushStore {
     /// One query: every imported account, with its items when it has any.
     static func profiles(_ db: Database, sdkAppID: UInt64, userIDs: [String]) throws -> [String: [String: String]] {
         guard !userIDs.isEmpty else { return [:] }
-        let statement = try db.cachedStatement(
-            sql: inList(
+        let statement = try listStatement(
+            db,
+            inList(
                 "SELECT a.user_id, p.tag, p.value FROM accounts a LEFT JOIN profile_items p ON p.app = a.app AND p.user_id = a.user_id WHERE a.app = ? AND a.user_id IN",
                 userIDs.count
-            )
+            ),
+            count: userIDs.count
         )
         var result: [String: [String: String]] = [:]
         for row in try Row.fetchAll(statement, arguments: args(sdkAppID, userIDs)) {
@@ -500,6 +502,13 @@ public final class SQLiteStore: PushStore {
             }
         }
         return result
+    }
+
+    /// A statement with an `IN` list of `count` items: cached for the short lists of single sends,
+    /// prepared afresh for long ones, so each connection keeps a handful of shapes, not one per
+    /// batch size.
+    static func listStatement(_ db: Database, _ sql: String, count: Int) throws -> Statement {
+        count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
     }
 
     /// Every lookup in one read transaction.
@@ -637,11 +646,10 @@ public final class SQLiteStore: PushStore {
         guard !userIDs.isEmpty else { return [:] }
         var arguments: StatementArguments = [Int64(sdkAppID), conversation]
         arguments += StatementArguments(userIDs)
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts
-                WHERE app = ? AND conversation IN ('', ?) AND user_id IN (\(Array(repeating: "?", count: userIDs.count).joined(separator: ",")))
-                """
+        let statement = try listStatement(
+            db,
+            inList("SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts WHERE app = ? AND conversation IN ('', ?) AND user_id IN", userIDs.count),
+            count: userIDs.count
         )
         var settings: [String: ReceiveSettings] = [:]
         for row in try Row.fetchAll(statement, arguments: arguments) {
