@@ -8,6 +8,13 @@ import PushCore
 /// casts every value through Objective-C bridging, which was a fifth of `openim/sendmsg`'s time
 /// (the message body is written twice per request: for the de-duplication CRC and for the job).
 enum JSONTree {
+    /// JSON serialised already (a message body, written once for its CRC), copied as it is.
+    struct Fragment {
+        var json: Data
+
+        init(_ json: Data) { self.json = json }
+    }
+
     /// The JSON of `value`, with keys sorted when asked (equal trees give equal bytes); nil when
     /// it holds something JSON cannot (a non-finite number, a non-JSON type).
     static func data(_ value: Any, sortedKeys: Bool = false) -> Data? {
@@ -40,6 +47,8 @@ enum JSONTree {
                 guard write(item, to: &writer, sortedKeys: sortedKeys) else { return false }
             }
             writer.endArray()
+        case let fragment as Fragment:
+            writer.raw(fragment.json)
         case let number as NSNumber:
             return write(number, to: &writer)
         case is NSNull:

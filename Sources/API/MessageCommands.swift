@@ -28,16 +28,16 @@ struct MessageCommands: Sendable {
         ]
     }
 
-    /// A message's `MsgBody`: a non-empty array of at most 12 KB, and its CRC32 for de-duplication.
+    /// A message's `MsgBody`: a non-empty array of at most 12 KB, serialised once (keys sorted)
+    /// for its CRC32 (de-duplication) and for the jobs and copies that carry it.
     struct Content {
-        var msgBody: [Any]
+        var msgBody: JSONTree.Fragment
         var crc: UInt32
 
         init(_ request: [String: Any]) throws(TencentError) {
             guard let msgBody = request["MsgBody"] as? [Any], !msgBody.isEmpty else {
                 throw TencentError(code: 90007, message: "MsgBody must be a non-empty array")
             }
-            self.msgBody = msgBody
             // Sorted keys: the same content gives the same bytes, so the same CRC32 for de-duplication.
             guard let json = JSONTree.data(msgBody, sortedKeys: true) else {
                 throw TencentError(code: 90007, message: "MsgBody must be a JSON array")
@@ -45,6 +45,7 @@ struct MessageCommands: Sendable {
             guard json.count <= MessageCommands.maxMsgBodyBytes else {
                 throw TencentError(code: TencentError.invalidMsgBodyCode, message: "MsgBody is over 12 KB")
             }
+            self.msgBody = JSONTree.Fragment(json)
             crc = CRC32.checksum(json)
         }
     }

@@ -157,22 +157,19 @@ public final class PostgresStore: PushStore {
         }
         if !badges.isEmpty {
             let b = Array(badges.values)
-            // Row locks in one order (app, user, device) before the update: two transactions
-            // raising overlapping badges otherwise lock in hash order and deadlock (found by
-            // bench api: PostgreSQL aborted one after its 1 s deadlock_timeout).
+            // The rows are locked in one order (app, user, device) before they are updated: two
+            // transactions raising overlapping badges otherwise lock in hash-join order and
+            // deadlock (found by bench api: PostgreSQL aborted one after its 1 s deadlock_timeout).
             try await connection.query(
                 """
-                SELECT 1 FROM devices AS d JOIN unnest(\(b.map(\.app))::bigint[], \(b.map(\.user))::text[]) AS x(a, u)
-                  ON d.app = x.a AND d.user_id = x.u
-                ORDER BY d.app, d.user_id, d.device_id FOR UPDATE OF d
-                """,
-                logger: logger
-            )
-            try await connection.query(
-                """
-                UPDATE devices AS d SET badge = d.badge + x.n
-                FROM unnest(\(b.map(\.app))::bigint[], \(b.map(\.user))::text[], \(b.map(\.count))::bigint[]) AS x(a, u, n)
-                WHERE d.app = x.a AND d.user_id = x.u
+                WITH locked AS (
+                  SELECT d.app, d.user_id, d.device_id, x.n
+                  FROM devices AS d JOIN unnest(\(b.map(\.app))::bigint[], \(b.map(\.user))::text[], \(b.map(\.count))::bigint[]) AS x(a, u, n)
+                    ON d.app = x.a AND d.user_id = x.u
+                  ORDER BY d.app, d.user_id, d.device_id FOR UPDATE OF d
+                )
+                UPDATE devices AS d SET badge = d.badge + l.n FROM locked AS l
+                WHERE d.app = l.app AND d.user_id = l.user_id AND d.device_id = l.device_id
                 """,
                 logger: logger
             )
@@ -689,22 +686,7 @@ public final class PostgresStore: PushStore {
     }
 
     public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
-        var result: [String: [String: String]] = [:]
-        // One query: every imported account, with its items when it has any.
-        for try await (user, tag, value) in try await client.query(
-            """
-            SELECT a.user_id, p.tag, p.value FROM accounts a LEFT JOIN profile_items p ON p.app = a.app AND p.user_id = a.user_id
-            WHERE a.app = \(Int64(sdkAppID)) AND a.user_id = ANY(\(userIDs))
-            """,
-            logger: logger
-        ).decode((String, String?, String?).self) {
-            if let tag, let value {
-                result[user, default: [:]][tag] = value
-            } else if result[user] == nil {
-                result[user] = [:]
-            }
-        }
-        return result
+        try await sendFacts([SendLookup(sdkAppID: sdkAppID, accounts: userIDs, recipients: [], conversation: "")])[0].profiles
     }
 
     // MARK: Groups and receive options
@@ -830,17 +812,7 @@ public final class PostgresStore: PushStore {
     }
 
     public func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings] {
-        var settings: [String: ReceiveSettings] = [:]
-        for try await (user, conv, muted, start, duration) in try await client.query(
-            """
-            SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts
-            WHERE app = \(Int64(sdkAppID)) AND conversation IN ('', \(conversation)) AND user_id = ANY(\(userIDs))
-            """,
-            logger: logger
-        ).decode((String, String, Int64, Int64, Int64).self) {
-            ReceiveSettings.merge(into: &settings, user: user, conversation: conv, muted: muted, start: start, duration: duration)
-        }
-        return settings
+        try await sendFacts([SendLookup(sdkAppID: sdkAppID, accounts: [], recipients: userIDs, conversation: conversation)])[0].settings
     }
 
     /// Two queries for any number of lookups: every (lookup, account) and every (lookup, recipient)
@@ -858,11 +830,7 @@ public final class PostgresStore: PushStore {
                 """,
                 logger: logger
             ).decode((Int64, String, String?, String?).self) {
-                if let tag, let value {
-                    facts[Int(n)].profiles[user, default: [:]][tag] = value
-                } else if facts[Int(n)].profiles[user] == nil {
-                    facts[Int(n)].profiles[user] = [:]
-                }
+                SendFacts.merge(into: &facts[Int(n)].profiles, user: user, tag: tag, value: value)
             }
         }
         let recipients = lookups.enumerated().flatMap { i, l in

@@ -494,12 +494,7 @@ public final class SQLiteStore: PushStore {
         )
         var result: [String: [String: String]] = [:]
         for row in try Row.fetchAll(statement, arguments: args(sdkAppID, userIDs)) {
-            let user: String = row[0]
-            if let tag: String = row[1], let value: String = row[2] {
-                result[user, default: [:]][tag] = value
-            } else if result[user] == nil {
-                result[user] = [:]
-            }
+            SendFacts.merge(into: &result, user: row[0], tag: row[1], value: row[2])
         }
         return result
     }

@@ -359,3 +359,15 @@ extension ReceiveSettings {
         settings[user] = s
     }
 }
+
+extension SendFacts {
+    /// Folds one row of an accounts-left-join-profile_items query into the profiles: an item, or
+    /// (no tag) an imported account without items.
+    static func merge(into profiles: inout [String: [String: String]], user: String, tag: String?, value: String?) {
+        if let tag, let value {
+            profiles[user, default: [:]][tag] = value
+        } else if profiles[user] == nil {
+            profiles[user] = [:]
+        }
+    }
+}

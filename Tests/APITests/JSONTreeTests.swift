@@ -47,6 +47,12 @@ struct JSONTreeTests {
         )
     }
 
+    @Test("a fragment serialised earlier is copied as it is")
+    func fragment() {
+        let body = JSONTree.Fragment(Data(#"[{"MsgContent":{"Text":"hi"},"MsgType":"TIMTextElem"}]"#.utf8))
+        #expect(text(["MsgBody": body, "N": 1]) == #"{"MsgBody":[{"MsgContent":{"Text":"hi"},"MsgType":"TIMTextElem"}],"N":1}"#)
+    }
+
     @Test("what JSON cannot hold is refused, not written")
     func refused() {
         #expect(JSONTree.data(["x": Double.nan]) == nil)
