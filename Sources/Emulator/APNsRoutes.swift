@@ -1,8 +1,6 @@
 import Crypto
 import Foundation
 import HTTPTypes
-import Hummingbird
-import NIOFoundationCompat
 import PushCore
 import VendorAuth
 
@@ -12,15 +10,11 @@ extension GatewayEmulator {
         "alert", "background", "location", "voip", "complication", "fileprovider", "mdm", "liveactivity", "pushtotalk", "widgets",
     ]
 
-    func addAPNsRoutes(to router: Router<EmulatorContext>) {
-        router.post("apns/3/device/:token") { request, context in
-            try await send(.apns, request, context) { body in
-                apnsAnswer(request: request, token: context.parameters.get("token") ?? "", body: body)
-            }
-        }
-    }
+    static let apnsRoutes = [
+        Route("POST", "apns/3/device/:token", .send(.apns) { $0.apnsAnswer(request: $1, token: $1.parameters["token"] ?? "", body: $1.body) })
+    ]
 
-    func apnsAnswer(request: Request, token: String, body: Data) -> Answer {
+    func apnsAnswer(request: EmulatorRequest, token: String, body: Data) -> Answer {
         let apnsID = request.headers[HTTPField.Name("apns-id")!] ?? UUID().uuidString.lowercased()
         func reject(_ status: Int, _ reason: String, timestamp: Int64? = nil) -> Answer {
             var json: [String: Any] = ["reason": reason]

@@ -1,7 +1,5 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import NIOFoundationCompat
 import PushCore
 
 /// `/admin`: inject faults, set token states, read the recorder.
@@ -9,44 +7,48 @@ import PushCore
 /// - `POST /admin/faults` a ``Fault`` as JSON; `DELETE /admin/faults`
 /// - `POST /admin/tokens` `{"vendor":"apns","token":"…","state":"valid|unregistered|invalid","timestamp":ms}`
 /// - `GET /admin/requests[?vendor=apns]`; `DELETE /admin/requests`
+extension GatewayEmulator.Answer {
+    /// `{"ok":true}`: an admin change was applied.
+    static var done: Self { Self(status: .ok, json: ["ok": true], result: "ok") }
+}
+
 extension GatewayEmulator {
-    func addAdminRoutes(to router: Router<EmulatorContext>) {
-        router.post("admin/faults") { request, _ in
-            let fault = try JSONDecoder().decode(Fault.self, from: Data(buffer: try await request.body.collect(upTo: 64 * 1024)))
-            state.addFault(fault)
-            return Self.response(Answer(status: .ok, json: ["ok": true], result: "ok"))
+    static let adminRoutes = [
+        Route("POST", "admin/faults", .plain { emulator, request in
+            emulator.state.addFault(try JSONDecoder().decode(Fault.self, from: request.body))
+            return .done
+        }),
+        Route("DELETE", "admin/faults", .plain { emulator, _ in
+            emulator.state.clearFaults()
+            return .done
+        }),
+        Route("POST", "admin/tokens", .plain { emulator, request in try emulator.setToken(request.body) }),
+        Route("GET", "admin/requests", .plain { emulator, request in
+            let vendor = request.queryParameter("vendor").flatMap(Vendor.init(rawValue:))
+            let data = try JSONEncoder().encode(emulator.state.requests(vendor: vendor))
+            return Answer(status: .ok, json: "", result: "ok", encoded: data)
+        }),
+        Route("DELETE", "admin/requests", .plain { emulator, _ in
+            emulator.state.clearRequests()
+            return .done
+        }),
+    ]
+
+    func setToken(_ json: Data) throws -> Answer {
+        struct Body: Decodable {
+            var vendor: Vendor
+            var token: String
+            var state: String
+            var timestamp: Int64?
         }
-        router.delete("admin/faults") { _, _ in
-            state.clearFaults()
-            return Self.response(Answer(status: .ok, json: ["ok": true], result: "ok"))
+        let body = try JSONDecoder().decode(Body.self, from: json)
+        let tokenState: EmulatorState.TokenState
+        switch body.state {
+        case "unregistered": tokenState = .unregistered(sinceMillis: body.timestamp ?? state.clock.nowMillis())
+        case "invalid": tokenState = .invalid
+        default: tokenState = .valid
         }
-        router.post("admin/tokens") { request, _ in
-            struct Body: Decodable {
-                var vendor: Vendor
-                var token: String
-                var state: String
-                var timestamp: Int64?
-            }
-            let body = try JSONDecoder().decode(Body.self, from: Data(buffer: try await request.body.collect(upTo: 64 * 1024)))
-            let tokenState: EmulatorState.TokenState
-            switch body.state {
-            case "unregistered": tokenState = .unregistered(sinceMillis: body.timestamp ?? state.clock.nowMillis())
-            case "invalid": tokenState = .invalid
-            default: tokenState = .valid
-            }
-            state.setToken(body.token, vendor: body.vendor, state: tokenState)
-            return Self.response(Answer(status: .ok, json: ["ok": true], result: "ok"))
-        }
-        router.get("admin/requests") { request, _ in
-            let vendor = request.uri.queryParameters.get("vendor").flatMap(Vendor.init(rawValue:))
-            let data = try JSONEncoder().encode(state.requests(vendor: vendor))
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-        }
-        router.delete("admin/requests") { _, _ in
-            state.clearRequests()
-            return Self.response(Answer(status: .ok, json: ["ok": true], result: "ok"))
-        }
+        state.setToken(body.token, vendor: body.vendor, state: tokenState)
+        return .done
     }
 }

@@ -1,39 +1,21 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import NIOFoundationCompat
 import PushCore
 import VendorAuth
 
 /// Xiaomi (`Authorization: key=`), OPPO (sha256 sign, `auth_token`), vivo (md5 sign, `authToken`) and
 /// Meizu (md5 over sorted parameters), with their business codes inside HTTP 200 and per-token failures.
 extension GatewayEmulator {
-    func addChineseVendorRoutes(to router: Router<EmulatorContext>) {
-        router.post("xiaomi/v3/message/regid") { request, context in
-            try await send(.xiaomi, request, context) { body in xiaomiSend(request: request, body: body) }
-        }
-        router.post("oppo/server/v1/auth") { request, _ in
-            Self.response(oppoAuth(Form.parse(Data(buffer: try await request.body.collect(upTo: 64 * 1024)))))
-        }
-        router.post("oppo/server/v1/message/notification/unicast") { request, context in
-            try await send(.oppo, request, context) { body in oppoSend(body: body) }
-        }
-        router.post("vivo/message/auth") { request, _ in
-            Self.response(vivoAuth(Data(buffer: try await request.body.collect(upTo: 64 * 1024))))
-        }
-        router.post("vivo/message/send") { request, context in
-            try await send(.vivo, request, context) { body in vivoSend(request: request, body: body) }
-        }
-        router.post("vivo/message/saveListPayload") { request, context in
-            try await send(.vivo, request, context) { body in vivoSaveListPayload(request: request, body: body) }
-        }
-        router.post("vivo/message/pushToList") { request, context in
-            try await send(.vivo, request, context) { body in vivoPushToList(request: request, body: body) }
-        }
-        router.post("meizu/garcia/api/server/push/varnished/pushByPushId") { request, context in
-            try await send(.meizu, request, context) { body in meizuSend(body: body) }
-        }
-    }
+    static let chineseVendorRoutes = [
+        Route("POST", "xiaomi/v3/message/regid", .send(.xiaomi) { $0.xiaomiSend(request: $1, body: $1.body) }),
+        Route("POST", "oppo/server/v1/auth", .plain { $0.oppoAuth(Form.parse($1.body)) }),
+        Route("POST", "oppo/server/v1/message/notification/unicast", .send(.oppo) { $0.oppoSend(body: $1.body) }),
+        Route("POST", "vivo/message/auth", .plain { $0.vivoAuth($1.body) }),
+        Route("POST", "vivo/message/send", .send(.vivo) { $0.vivoSend(request: $1, body: $1.body) }),
+        Route("POST", "vivo/message/saveListPayload", .send(.vivo) { $0.vivoSaveListPayload(request: $1, body: $1.body) }),
+        Route("POST", "vivo/message/pushToList", .send(.vivo) { $0.vivoPushToList(request: $1, body: $1.body) }),
+        Route("POST", "meizu/garcia/api/server/push/varnished/pushByPushId", .send(.meizu) { $0.meizuSend(body: $1.body) }),
+    ]
 
     /// A timestamp within ten minutes of now.
     func isFresh(_ timestamp: String?) -> Bool {
@@ -41,7 +23,7 @@ extension GatewayEmulator {
         return abs(state.clock.nowMillis() - millis) <= 600_000
     }
 
-    func xiaomiSend(request: Request, body: Data) -> Answer {
+    func xiaomiSend(request: EmulatorRequest, body: Data) -> Answer {
         func error(_ code: Int, _ description: String) -> Answer {
             Answer(status: .ok, json: ["result": "error", "code": code, "description": description, "reason": description], result: String(code))
         }
@@ -115,7 +97,7 @@ extension GatewayEmulator {
         return Answer(status: .ok, json: ["result": 0, "desc": "请求成功", "authToken": token], result: "ok")
     }
 
-    func vivoSend(request: Request, body: Data) -> Answer {
+    func vivoSend(request: EmulatorRequest, body: Data) -> Answer {
         func reply(_ code: Int, _ desc: String, extra: [String: Any] = [:]) -> Answer {
             Answer(status: .ok, json: ["result": code, "desc": desc].merging(extra) { $1 }, result: code == 0 ? "ok" : String(code))
         }
@@ -137,13 +119,13 @@ extension GatewayEmulator {
         }
     }
 
-    func vivoAuthorized(_ request: Request) -> Bool {
+    func vivoAuthorized(_ request: EmulatorRequest) -> Bool {
         guard let token = request.headers[HTTPField.Name("authToken")!] else { return false }
         return state.isValidAccessToken(token, vendor: .vivo)
     }
 
     /// vivo list push, step one: store the payload, answer a `taskId`.
-    func vivoSaveListPayload(request: Request, body: Data) -> Answer {
+    func vivoSaveListPayload(request: EmulatorRequest, body: Data) -> Answer {
         guard vivoAuthorized(request) else { return Answer(status: .ok, json: ["result": 10000, "desc": "authToken is not valid"], result: "10000") }
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], object["title"] is String, object["content"] is String
         else { return Answer(status: .ok, json: ["result": 10050, "desc": "parameter is not valid"], result: "10050") }
@@ -154,7 +136,7 @@ extension GatewayEmulator {
 
     /// vivo list push, step two: 2 to 1000 regIds for a stored payload; unknown and unsubscribed ones
     /// come back in `invalidUsers`.
-    func vivoPushToList(request: Request, body: Data) -> Answer {
+    func vivoPushToList(request: EmulatorRequest, body: Data) -> Answer {
         guard vivoAuthorized(request) else { return Answer(status: .ok, json: ["result": 10000, "desc": "authToken is not valid"], result: "10000") }
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], let regIDs = object["regIds"] as? [String],
             let taskID = object["taskId"] as? String

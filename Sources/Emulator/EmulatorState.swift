@@ -1,5 +1,4 @@
 import Crypto
-import NIOCore
 import Foundation
 import PushCore
 import Synchronization
@@ -153,39 +152,6 @@ public final class EmulatorState: Sendable {
     /// The state of a token; unknown tokens are valid unless `strictTokens`.
     public func tokenState(_ token: String, vendor: Vendor) -> TokenState {
         data.withLock { $0.tokens[vendor]?[token] } ?? (strictTokens ? .invalid : .valid)
-    }
-
-    // MARK: Connections
-
-    /// Per HTTP/2 connection: the highest stream a handler started, and the last stream announced
-    /// in a GOAWAY.
-    private let streams = Mutex<[ObjectIdentifier: (highest: Int, goAwayLast: Int?)]>([:])
-
-    /// Notes that a handler starts on a stream; false when the connection already sent a GOAWAY
-    /// whose last stream is lower: the client will retry that push, so it must not be processed.
-    func begin(stream: Int, connection: ObjectIdentifier, closeFuture: EventLoopFuture<Void>) -> Bool {
-        streams.withLock { table in
-            if table[connection] == nil {
-                // Identifiers are reused once a connection is gone: forget it when it closes.
-                closeFuture.whenComplete { [self] _ in _ = streams.withLock { $0.removeValue(forKey: connection) } }
-            }
-            var entry = table[connection] ?? (0, nil)
-            if let last = entry.goAwayLast, stream > last { return false }
-            entry.highest = max(entry.highest, stream)
-            table[connection] = entry
-            return true
-        }
-    }
-
-    /// Marks the connection as going away; returns the last stream id to announce.
-    func goAway(connection: ObjectIdentifier) -> Int {
-        streams.withLock { table in
-            var entry = table[connection] ?? (0, nil)
-            let last = entry.goAwayLast ?? entry.highest
-            entry.goAwayLast = last
-            table[connection] = entry
-            return last
-        }
     }
 
     // MARK: Faults

@@ -1,24 +1,15 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import NIOFoundationCompat
 import PushCore
 import VendorAuth
 
 /// FCM HTTP v1: the OAuth token endpoint (`POST /fcm/token`, RS256 assertion) and
 /// `POST /fcm/v1/projects/<project>/messages:send` with google.rpc error bodies.
 extension GatewayEmulator {
-    func addFCMRoutes(to router: Router<EmulatorContext>) {
-        router.post("fcm/token") { request, _ in
-            let form = Form.parse(Data(buffer: try await request.body.collect(upTo: 64 * 1024)))
-            return Self.response(fcmToken(form))
-        }
-        router.post("fcm/v1/projects/:project/messages:send") { request, context in
-            try await send(.fcm, request, context) { body in
-                fcmSend(request: request, project: context.parameters.get("project") ?? "", body: body)
-            }
-        }
-    }
+    static let fcmRoutes = [
+        Route("POST", "fcm/token", .plain { $0.fcmToken(Form.parse($1.body)) }),
+        Route("POST", "fcm/v1/projects/:project/messages:send", .send(.fcm) { $0.fcmSend(request: $1, project: $1.parameters["project"] ?? "", body: $1.body) }),
+    ]
 
     func fcmToken(_ form: [String: String]) -> Answer {
         func fail(_ description: String) -> Answer {
@@ -44,7 +35,7 @@ extension GatewayEmulator {
         return Answer(status: .ok, json: ["access_token": token, "expires_in": state.accessTokenLifetime, "token_type": "Bearer"], result: "ok")
     }
 
-    func fcmSend(request: Request, project: String, body: Data) -> Answer {
+    func fcmSend(request: EmulatorRequest, project: String, body: Data) -> Answer {
         func error(_ status: Int, _ errorCode: String, _ message: String, field: String? = nil) -> Answer {
             Answer(
                 status: .init(code: status), json: FCMErrors.body(status: status, errorCode: errorCode, message: message, field: field),

@@ -1,26 +1,7 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import HummingbirdHTTP2
-import HummingbirdTLS
-import Logging
 import NIOCore
-import NIOHTTP2
-import NIOFoundationCompat
-import NIOSSL
 import PushCore
-
-/// The request context of the emulator: keeps the stream's channel so a fault can reach the
-/// connection (GOAWAY, drop).
-public struct EmulatorContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
-    let channel: any Channel
-
-    public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        channel = source.channel
-    }
-}
 
 /// The vendor gateway emulator: all eight vendors over HTTP/2 and TLS (HTTP/1.1 by ALPN too), each
 /// under its own path prefix: `/apns`, `/fcm`, `/huawei`, `/honor`, `/xiaomi`, `/oppo`, `/vivo`,
@@ -34,38 +15,25 @@ public struct GatewayEmulator: Sendable {
         self.certificates = certificates
     }
 
-    /// The Hummingbird application serving the emulator; `http1Only` serves HTTP/1.1 over TLS
-    /// without ALPN, like a vendor that does not speak HTTP/2.
-    public func application(
-        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, logger: Logger = Logger(label: "pushd.emulator"),
-        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> some ApplicationProtocol {
-        let router = Router(context: EmulatorContext.self)
-        addAPNsRoutes(to: router)
-        addFCMRoutes(to: router)
-        addHuaweiHonorRoutes(to: router)
-        addChineseVendorRoutes(to: router)
-        addAdminRoutes(to: router)
-        var logger = logger
-        logger.logLevel = .warning
-        return Application(
-            router: router,
-            server: http1Only
-                ? try .tls(.http1(), tlsConfiguration: certificates.serverTLSConfiguration())
-                : try .http2Upgrade(tlsConfiguration: certificates.serverTLSConfiguration()),
-            configuration: .init(address: .hostname(host, port: port), serverName: nil),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
-            logger: logger
-        )
+    /// The server for this emulator; `http1Only` serves HTTP/1.1 over TLS without offering `h2`,
+    /// like a vendor that does not speak HTTP/2.
+    public func server(host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false) -> EmulatorServer {
+        EmulatorServer(emulator: self, host: host, port: port, http1Only: http1Only)
     }
 
     /// Starts the emulator on a free port in the background, for tests and benchmarks.
     public func start(host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false) async throws -> Running {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try application(host: host, port: port, http1Only: http1Only) { port in continuation.yield(port) }
-        let task = Task { try await app.runService() }
+        let server = server(host: host, port: port, http1Only: http1Only)
+        let task = Task {
+            defer { continuation.finish() }
+            try await server.run { port in continuation.yield(port) }
+        }
         var iterator = ports.makeAsyncIterator()
-        guard let bound = await iterator.next() else { throw CancellationError() }
+        guard let bound = await iterator.next() else {
+            try await task.value
+            throw CancellationError()
+        }
         return Running(port: bound, task: task, state: state)
     }
 
@@ -84,90 +52,148 @@ public struct GatewayEmulator: Sendable {
         }
     }
 
-    // MARK: Shared send pipeline
+    // MARK: Routing
 
     /// A vendor's answer before it becomes an HTTP response.
     struct Answer {
         var status: HTTPResponse.Status
+        /// A JSON object, or `""` for an empty body.
         var json: Any
         var headers: HTTPFields = [:]
         /// `ok` or the reason / code, for the recorder.
         var result: String
+        /// A body already encoded (the recorder's listing), sent instead of `json`.
+        var encoded: Data? = nil
+
+        func encodedBody() -> Data {
+            if let encoded { return encoded }
+            if let empty = json as? String, empty.isEmpty { return Data() }
+            return (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data()
+        }
     }
 
-    /// Reads the body, applies any fault for the vendor, answers, and records the exchange.
-    func send(
-        _ vendor: Vendor, _ request: Request, _ context: EmulatorContext, answer: (Data) async throws -> Answer
-    ) async throws -> Response {
-        state.inFlight(vendor, 1)
-        defer { state.inFlight(vendor, -1) }
-        let body = Data(buffer: try await request.body.collect(upTo: 1 << 20))
-        // An HTTP/2 stream's parent is its connection, whose parent is the listener; an HTTP/1.1
-        // connection has no grandparent, and asking it for a stream id would trap.
-        let connection = context.channel.parent?.parent == nil ? nil : context.channel.parent
-        if let connection, let streamID = try? await context.channel.getOption(HTTP2StreamChannelOptions.streamID).get(),
-            !state.begin(stream: Int(streamID), connection: ObjectIdentifier(connection), closeFuture: connection.closeFuture)
-        {
-            // Above the last stream of a GOAWAY: reset, never processed, not recorded.
-            context.channel.close(promise: nil)
-            return Response(status: .serviceUnavailable)
+    /// A path the emulator serves: `:name` segments are parameters. A send route goes through the
+    /// fault injector and the recorder; a plain one (auth, admin) answers directly.
+    struct Route: Sendable {
+        enum Handler: Sendable {
+            case send(Vendor, @Sendable (GatewayEmulator, EmulatorRequest) -> Answer)
+            case plain(@Sendable (GatewayEmulator, EmulatorRequest) throws -> Answer)
         }
-        let fault = state.takeFault(vendor: vendor)
-        if let fault {
-            if let latency = fault.latencyMillis { try await Task.sleep(for: .milliseconds(latency)) }
-            if fault.drop == true {
-                connection?.close(promise: nil)
-                context.channel.close(promise: nil)
-            }
-            if fault.goaway == true, let connection { try await goAway(connection) }
-            if fault.stall == true {
-                let silent = connection ?? context.channel
-                try await silent.setOption(ChannelOptions.autoRead, value: false)
-                // Silent until the client gives up on the connection (or a minute passes).
-                for _ in 0..<1_200 where silent.isActive { try await Task.sleep(for: .milliseconds(50)) }
-                throw HTTPError(.serviceUnavailable)
-            }
+
+        var method: String
+        var segments: [String]
+        var handler: Handler
+
+        init(_ method: String, _ pattern: String, _ handler: Handler) {
+            self.method = method
+            segments = pattern.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            self.handler = handler
         }
-        var result: Answer
-        if let status = fault?.status {
-            result = faultAnswer(vendor, status: status, reason: fault?.reason)
-            if let retryAfter = fault?.retryAfter { result.headers[.retryAfter] = String(retryAfter) }
+
+        /// The parameters when `path` (split on `/`, without the leading one) matches.
+        func match(_ path: [Substring]) -> [String: String]? {
+            guard path.count == segments.count else { return nil }
+            var parameters: [String: String] = [:]
+            for (segment, part) in zip(segments, path) {
+                if segment.first == ":" {
+                    parameters[String(segment.dropFirst())] = String(part)
+                } else if segment != part {
+                    return nil
+                }
+            }
+            return parameters
+        }
+    }
+
+    static let routes: [Route] = apnsRoutes + fcmRoutes + huaweiHonorRoutes + chineseVendorRoutes + adminRoutes
+
+    /// Answers one request; `reply` runs on the connection's event loop, now or after a fault's delay.
+    func handle(_ request: EmulatorRequest, on connection: any EmulatorConnection, reply: @escaping (Answer) -> Void) {
+        let path = request.path.drop(while: { $0 == "/" }).split(separator: "/", omittingEmptySubsequences: false)
+        var pathMatched = false
+        for route in Self.routes {
+            guard let parameters = route.match(path) else { continue }
+            pathMatched = true
+            guard route.method == request.method else { continue }
+            var request = request
+            request.parameters = parameters
+            switch route.handler {
+            case .plain(let answer):
+                do {
+                    reply(try answer(self, request))
+                } catch {
+                    reply(Answer(status: .badRequest, json: ["error": "\(error)"], result: "bad request"))
+                }
+            case .send(let vendor, let answer):
+                send(vendor, request, connection, reply: reply) { answer(self, $0) }
+            }
+            return
+        }
+        // APNs answers routing errors with a reason; the others with an empty body.
+        let apns = path.first == "apns"
+        if pathMatched {
+            reply(Answer(status: .methodNotAllowed, json: apns ? ["reason": "MethodNotAllowed"] : "", result: "MethodNotAllowed"))
         } else {
-            result = try await answer(body)
+            reply(Answer(status: .notFound, json: apns ? ["reason": "BadPath"] : "", result: "BadPath"))
         }
+    }
+
+    // MARK: Shared send pipeline
+
+    /// Applies any fault for the vendor, answers, and records the exchange.
+    func send(
+        _ vendor: Vendor, _ request: EmulatorRequest, _ connection: any EmulatorConnection, reply: @escaping (Answer) -> Void,
+        answer: @escaping (EmulatorRequest) -> Answer
+    ) {
+        guard let fault = state.takeFault(vendor: vendor) else {
+            reply(recorded(vendor, request, connection, answer(request)))
+            return
+        }
+        // Only a fault can hold a request, so only those count towards the peak in flight.
+        state.inFlight(vendor, 1)
+        let reply = { [state] (answer: Answer) in
+            state.inFlight(vendor, -1)
+            reply(answer)
+        }
+        let proceed = { [self] in
+            if fault.drop == true { connection.drop() }
+            if fault.goaway == true { connection.goAway() }
+            if fault.stall == true {
+                connection.stall()
+                // Silent until the client gives up on the connection (or a minute passes).
+                connection.eventLoop.assumeIsolated().scheduleTask(in: .seconds(60)) {
+                    reply(Answer(status: .serviceUnavailable, json: "", result: "stalled"))
+                }
+                return
+            }
+            var result: Answer
+            if let status = fault.status {
+                result = faultAnswer(vendor, status: status, reason: fault.reason)
+                if let retryAfter = fault.retryAfter { result.headers[.retryAfter] = String(retryAfter) }
+            } else {
+                result = answer(request)
+            }
+            reply(recorded(vendor, request, connection, result))
+        }
+        if let latency = fault.latencyMillis {
+            connection.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(latency))) { proceed() }
+        } else {
+            proceed()
+        }
+    }
+
+    /// Records a send request and the answer it gets; returns the answer.
+    func recorded(_ vendor: Vendor, _ request: EmulatorRequest, _ connection: any EmulatorConnection, _ answer: Answer) -> Answer {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         state.record(
             RecordedRequest(
-                vendor: vendor, method: request.method.rawValue, path: request.uri.path, headers: headers,
-                body: String(decoding: body, as: UTF8.self), status: Int(result.status.code), result: result.result,
-                receivedAtMillis: state.clock.nowMillis(), connection: (connection ?? context.channel).remoteAddress?.port
+                vendor: vendor, method: request.method, path: request.path, headers: headers,
+                body: String(decoding: request.body, as: UTF8.self), status: Int(answer.status.code), result: answer.result,
+                receivedAtMillis: state.clock.nowMillis(), connection: connection.remotePort
             )
         )
-        return Self.response(result)
-    }
-
-    /// Sends GOAWAY on the stream's connection, announcing the highest stream a handler has
-    /// started as the last one processed, as APNs does: later streams are refused (the client
-    /// retries them elsewhere), started ones complete, and the connection is left for the client to
-    /// close, so no answered push loses its response.
-    func goAway(_ connection: any Channel) async throws {
-        let last = HTTP2StreamID(state.goAway(connection: ObjectIdentifier(connection)))
-        let debug = ByteBuffer(string: #"{"reason":"Shutdown"}"#)
-        let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: last, errorCode: .noError, opaqueData: debug))
-        try await connection.writeAndFlush(frame)
-    }
-
-    static func response(_ answer: Answer) -> Response {
-        var headers = answer.headers
-        let data: Data
-        if let empty = answer.json as? String, empty.isEmpty {
-            data = Data()
-        } else {
-            headers[.contentType] = "application/json"
-            data = (try? JSONSerialization.data(withJSONObject: answer.json, options: [.sortedKeys])) ?? Data()
-        }
-        return Response(status: answer.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return answer
     }
 
     /// The vendor-shaped error body for an injected fault.

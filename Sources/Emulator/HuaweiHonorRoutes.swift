@@ -1,26 +1,16 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import NIOFoundationCompat
 import PushCore
 
 /// Huawei Push Kit v1 and Honor Push: OAuth client credentials, then sends with per-token results
 /// (`illegal_tokens` in Huawei's 80100000 message, Honor's `expireTokens`).
 extension GatewayEmulator {
-    func addHuaweiHonorRoutes(to router: Router<EmulatorContext>) {
-        router.post("huawei/oauth2/v3/token") { request, _ in
-            Self.response(oauthToken(.huawei, Form.parse(Data(buffer: try await request.body.collect(upTo: 64 * 1024)))))
-        }
-        router.post("honor/token") { request, _ in
-            Self.response(oauthToken(.honor, Form.parse(Data(buffer: try await request.body.collect(upTo: 64 * 1024)))))
-        }
-        router.post("huawei/v1/:appId/messages:send") { request, context in
-            try await send(.huawei, request, context) { body in huaweiSend(request: request, body: body) }
-        }
-        router.post("honor/api/v1/:appId/sendMessage") { request, context in
-            try await send(.honor, request, context) { body in honorSend(request: request, body: body) }
-        }
-    }
+    static let huaweiHonorRoutes = [
+        Route("POST", "huawei/oauth2/v3/token", .plain { $0.oauthToken(.huawei, Form.parse($1.body)) }),
+        Route("POST", "honor/token", .plain { $0.oauthToken(.honor, Form.parse($1.body)) }),
+        Route("POST", "huawei/v1/:appId/messages:send", .send(.huawei) { $0.huaweiSend(request: $1, body: $1.body) }),
+        Route("POST", "honor/api/v1/:appId/sendMessage", .send(.honor) { $0.honorSend(request: $1, body: $1.body) }),
+    ]
 
     func oauthToken(_ vendor: Vendor, _ form: [String: String]) -> Answer {
         guard form["grant_type"] == "client_credentials", let id = form["client_id"], let secret = form["client_secret"],
@@ -35,7 +25,7 @@ extension GatewayEmulator {
         return Answer(status: .ok, json: ["access_token": token, "expires_in": state.accessTokenLifetime, "token_type": "Bearer"], result: "ok")
     }
 
-    func bearerIsValid(_ request: Request, _ vendor: Vendor) -> Bool {
+    func bearerIsValid(_ request: EmulatorRequest, _ vendor: Vendor) -> Bool {
         guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else { return false }
         return state.isValidAccessToken(String(authorization.dropFirst(7)), vendor: vendor)
     }
@@ -50,7 +40,7 @@ extension GatewayEmulator {
         return (valid, invalid)
     }
 
-    func huaweiSend(request: Request, body: Data) -> Answer {
+    func huaweiSend(request: EmulatorRequest, body: Data) -> Answer {
         func code(_ code: String, _ msg: String, status: HTTPResponse.Status = .ok) -> Answer {
             Answer(status: status, json: ["code": code, "msg": msg, "requestId": state.nextID()], result: code == "80000000" ? "ok" : code)
         }
@@ -77,7 +67,7 @@ extension GatewayEmulator {
         return code("80000000", "Success")
     }
 
-    func honorSend(request: Request, body: Data) -> Answer {
+    func honorSend(request: EmulatorRequest, body: Data) -> Answer {
         func reply(_ code: Int, _ message: String, data: [String: Any]? = nil, status: HTTPResponse.Status = .ok) -> Answer {
             var json: [String: Any] = ["code": code, "message": message]
             if let data { json["data"] = data }

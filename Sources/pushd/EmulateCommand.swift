@@ -30,7 +30,7 @@ struct EmulateCommand: ParsableCommand {
         let emulator = GatewayEmulator(state: state, certificates: certificates)
         let certDir = self.certDir
         try runBlocking {
-            let app = try emulator.application(host: address.host, port: address.port) { port in
+            try await emulator.server(host: address.host, port: address.port).run { port in
                 let base = "https://\(address.host):\(port)"
                 do {
                     let config = try demo.write(to: certDir, emulator: base, caFile: caFile)
@@ -43,7 +43,6 @@ struct EmulateCommand: ParsableCommand {
                     print("cannot write the demo credentials: \(error)")
                 }
             }
-            try await app.runService()
         }
     }
 }
