@@ -14,8 +14,22 @@ extension GatewayEmulator {
         Route("POST", "apns/3/device/:token", .send(.apns) { $0.apnsAnswer(request: $1, token: $1.parameters["token"] ?? "", body: $1.body) })
     ]
 
+    /// `apns-id`: a UUID in its canonical lower-case form (8-4-4-4-12 hex digits).
+    static func isLowercaseUUID(_ id: String) -> Bool {
+        let bytes = id.utf8
+        guard bytes.count == 36 else { return false }
+        for (offset, byte) in bytes.enumerated() {
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                if byte != UInt8(ascii: "-") { return false }
+            } else if !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) && !(UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) {
+                return false
+            }
+        }
+        return true
+    }
+
     func apnsAnswer(request: EmulatorRequest, token: String, body: Data) -> Answer {
-        let apnsID = request.headers[HTTPField.Name("apns-id")!] ?? UUID().uuidString.lowercased()
+        let apnsID = request.header("apns-id") ?? UUID().uuidString.lowercased()
         func reject(_ status: Int, _ reason: String, timestamp: Int64? = nil) -> Answer {
             var json: [String: Any] = ["reason": reason]
             if let timestamp { json["timestamp"] = timestamp }
@@ -24,7 +38,7 @@ extension GatewayEmulator {
             return Answer(status: .init(code: status), json: json, headers: headers, result: reason)
         }
         // Provider token.
-        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else {
+        guard let authorization = request.header("authorization"), authorization.prefix(7).lowercased() == "bearer " else {
             return reject(403, "MissingProviderToken")
         }
         let jwt = String(authorization.dropFirst("bearer ".count))
@@ -42,28 +56,28 @@ extension GatewayEmulator {
         guard let key = state.apnsKey(verified.keyID) else { return reject(403, "InvalidProviderToken") }
         if state.clock.nowSeconds() - verified.issuedAt > 3600 { return reject(403, "ExpiredProviderToken") }
         // Headers.
-        guard let topic = request.headers[HTTPField.Name("apns-topic")!] else { return reject(400, "MissingTopic") }
+        guard let topic = request.header("apns-topic") else { return reject(400, "MissingTopic") }
         guard key.topics.contains(topic) else { return reject(400, "TopicDisallowed") }
-        if let id = request.headers[HTTPField.Name("apns-id")!], UUID(uuidString: id) == nil || id != id.lowercased() {
+        if let id = request.header("apns-id"), !Self.isLowercaseUUID(id) {
             return reject(400, "BadMessageId")
         }
-        if let priority = request.headers[HTTPField.Name("apns-priority")!], !["1", "5", "10"].contains(priority) {
+        if let priority = request.header("apns-priority"), !["1", "5", "10"].contains(priority) {
             return reject(400, "BadPriority")
         }
-        if let pushType = request.headers[HTTPField.Name("apns-push-type")!], !Self.pushTypes.contains(pushType) {
+        if let pushType = request.header("apns-push-type"), !Self.pushTypes.contains(pushType) {
             return reject(400, "InvalidPushType")
         }
-        if let collapse = request.headers[HTTPField.Name("apns-collapse-id")!], collapse.utf8.count > 64 {
+        if let collapse = request.header("apns-collapse-id"), collapse.utf8.count > 64 {
             return reject(400, "BadCollapseId")
         }
-        if let expiration = request.headers[HTTPField.Name("apns-expiration")!], Int64(expiration) == nil {
+        if let expiration = request.header("apns-expiration"), Int64(expiration) == nil {
             return reject(400, "BadExpirationDate")
         }
         // Token and payload.
         guard !token.isEmpty else { return reject(400, "MissingDeviceToken") }
         guard token.count >= 64, token.allSatisfy(\.isHexDigit) else { return reject(400, "BadDeviceToken") }
         guard !body.isEmpty else { return reject(400, "PayloadEmpty") }
-        let limit = request.headers[HTTPField.Name("apns-push-type")!] == "voip" ? 5120 : 4096
+        let limit = request.header("apns-push-type") == "voip" ? 5120 : 4096
         if body.count > limit { return reject(413, "PayloadTooLarge") }
         switch state.tokenState(token, vendor: .apns) {
         case .valid: break

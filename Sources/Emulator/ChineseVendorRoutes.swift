@@ -27,7 +27,7 @@ extension GatewayEmulator {
         func error(_ code: Int, _ description: String) -> Answer {
             Answer(status: .ok, json: ["result": "error", "code": code, "description": description, "reason": description], result: String(code))
         }
-        guard let authorization = request.headers[.authorization], authorization.hasPrefix("key="),
+        guard let authorization = request.header("authorization"), authorization.hasPrefix("key="),
             let package = state.xiaomiPackage(forSecret: String(authorization.dropFirst(4)))
         else { return error(21301, "认证失败") }
         let form = Form.parse(body)
@@ -101,7 +101,7 @@ extension GatewayEmulator {
         func reply(_ code: Int, _ desc: String, extra: [String: Any] = [:]) -> Answer {
             Answer(status: .ok, json: ["result": code, "desc": desc].merging(extra) { $1 }, result: code == 0 ? "ok" : String(code))
         }
-        guard let token = request.headers[HTTPField.Name("authToken")!], state.isValidAccessToken(token, vendor: .vivo) else {
+        guard let token = request.header("authtoken"), state.isValidAccessToken(token, vendor: .vivo) else {
             return reply(10000, "authToken is not valid")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], let regID = object["regId"] as? String
@@ -120,7 +120,7 @@ extension GatewayEmulator {
     }
 
     func vivoAuthorized(_ request: EmulatorRequest) -> Bool {
-        guard let token = request.headers[HTTPField.Name("authToken")!] else { return false }
+        guard let token = request.header("authtoken") else { return false }
         return state.isValidAccessToken(token, vendor: .vivo)
     }
 

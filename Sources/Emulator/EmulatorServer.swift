@@ -30,6 +30,11 @@ struct EmulatorRequest {
         self.body = body
     }
 
+    /// The first value of a header field; `name` in lower case.
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.canonicalName == name }?.value
+    }
+
     /// A query parameter, percent-decoded.
     func queryParameter(_ name: String) -> String? {
         for pair in query.split(separator: "&") {
@@ -62,14 +67,18 @@ public struct EmulatorServer: Sendable {
     let host: String
     let port: Int
     let http1Only: Bool
+    /// SETTINGS_MAX_CONCURRENT_STREAMS; APNs raises its limit to 1,000 – 1,500.
+    let maxConcurrentStreams: Int
 
-    /// The HTTP/2 SETTINGS the emulator sends: room for 1,000 concurrent streams (APNs raises its
-    /// limit to 1,000 – 1,500) and requests up to the 1 MB body limit without stream window updates.
-    static let settings: HTTP2Settings = [
-        HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
-        HTTP2Setting(parameter: .initialWindowSize, value: EmulatorHTTP2Handler.maxBody),
-        HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
-    ]
+    /// The HTTP/2 SETTINGS the emulator sends: the stream limit, and requests up to the 1 MB body
+    /// limit without stream window updates.
+    var settings: HTTP2Settings {
+        [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
+            HTTP2Setting(parameter: .initialWindowSize, value: EmulatorHTTP2Handler.maxBody),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
+        ]
+    }
 
     /// Binds, reports the bound port, and serves until the task is cancelled; then closes the
     /// listener and every open connection.
@@ -80,6 +89,7 @@ public struct EmulatorServer: Sendable {
         let connections = OpenConnections()
         let emulator = emulator
         let http1Only = http1Only
+        let settings = settings
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -98,7 +108,7 @@ public struct EmulatorServer: Sendable {
                             channel.eventLoop.makeCompletedFuture {
                                 if case .negotiated("h2") = result {
                                     try channel.pipeline.syncOperations.addHandlers([
-                                        NIOHTTP2Handler(mode: .server, initialSettings: Self.settings),
+                                        NIOHTTP2Handler(mode: .server, initialSettings: settings),
                                         EmulatorHTTP2Handler(emulator: emulator),
                                     ])
                                 } else {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import PushCore
 import Synchronization
 import _CryptoExtras
@@ -51,7 +52,7 @@ public final class EmulatorState: Sendable {
         var accessTokens: [String: (vendor: Vendor, expiresAt: Int64)] = [:]
         var tokens: [Vendor: [String: TokenState]] = [:]
         var faults: [Fault] = []
-        var records: [RecordedRequest] = []
+        var records: [Exchange] = []
         var recordLimit = 100_000
         var sequence = 0
         var listTasks: Set<String> = []
@@ -182,7 +183,30 @@ public final class EmulatorState: Sendable {
 
     // MARK: Recorder
 
-    func record(_ request: RecordedRequest) {
+    /// A send request as received, kept as it came off the wire; the recorder's JSON form is built
+    /// only when someone asks for it.
+    struct Exchange {
+        var vendor: Vendor
+        var method: String
+        var path: String
+        var headers: HTTPFields
+        var body: Foundation.Data
+        var status: Int
+        var result: String
+        var receivedAtMillis: Int64
+        var connection: Int?
+
+        var recorded: RecordedRequest {
+            var fields: [String: String] = [:]
+            for field in headers { fields[field.name.canonicalName] = field.value }
+            return RecordedRequest(
+                vendor: vendor, method: method, path: path, headers: fields, body: String(decoding: body, as: UTF8.self),
+                status: status, result: result, receivedAtMillis: receivedAtMillis, connection: connection
+            )
+        }
+    }
+
+    func record(_ request: Exchange) {
         data.withLock { state in
             if state.records.count >= state.recordLimit { state.records.removeFirst(state.records.count / 2) }
             state.records.append(request)
@@ -191,7 +215,8 @@ public final class EmulatorState: Sendable {
 
     /// The requests received, oldest first; only those of one vendor when given.
     public func requests(vendor: Vendor? = nil) -> [RecordedRequest] {
-        data.withLock { state in vendor.map { v in state.records.filter { $0.vendor == v } } ?? state.records }
+        let records = data.withLock { state in vendor.map { v in state.records.filter { $0.vendor == v } } ?? state.records }
+        return records.map(\.recorded)
     }
 
     public func clearRequests() {

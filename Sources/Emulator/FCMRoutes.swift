@@ -42,7 +42,7 @@ extension GatewayEmulator {
                 result: errorCode
             )
         }
-        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
+        guard let authorization = request.header("authorization"), authorization.hasPrefix("Bearer "),
             state.isValidAccessToken(String(authorization.dropFirst(7)), vendor: .fcm)
         else {
             return Answer(

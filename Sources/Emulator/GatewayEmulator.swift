@@ -17,14 +17,18 @@ public struct GatewayEmulator: Sendable {
 
     /// The server for this emulator; `http1Only` serves HTTP/1.1 over TLS without offering `h2`,
     /// like a vendor that does not speak HTTP/2.
-    public func server(host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false) -> EmulatorServer {
-        EmulatorServer(emulator: self, host: host, port: port, http1Only: http1Only)
+    public func server(
+        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, maxConcurrentStreams: Int = 1000
+    ) -> EmulatorServer {
+        EmulatorServer(emulator: self, host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams)
     }
 
     /// Starts the emulator on a free port in the background, for tests and benchmarks.
-    public func start(host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false) async throws -> Running {
+    public func start(
+        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, maxConcurrentStreams: Int = 1000
+    ) async throws -> Running {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = server(host: host, port: port, http1Only: http1Only)
+        let server = server(host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams)
         let task = Task {
             defer { continuation.finish() }
             try await server.run { port in continuation.yield(port) }
@@ -184,13 +188,11 @@ public struct GatewayEmulator: Sendable {
 
     /// Records a send request and the answer it gets; returns the answer.
     func recorded(_ vendor: Vendor, _ request: EmulatorRequest, _ connection: any EmulatorConnection, _ answer: Answer) -> Answer {
-        var headers: [String: String] = [:]
-        for field in request.headers { headers[field.name.canonicalName] = field.value }
         state.record(
-            RecordedRequest(
-                vendor: vendor, method: request.method, path: request.path, headers: headers,
-                body: String(decoding: request.body, as: UTF8.self), status: Int(answer.status.code), result: answer.result,
-                receivedAtMillis: state.clock.nowMillis(), connection: connection.remotePort
+            .init(
+                vendor: vendor, method: request.method, path: request.path, headers: request.headers, body: request.body,
+                status: Int(answer.status.code), result: answer.result, receivedAtMillis: state.clock.nowMillis(),
+                connection: connection.remotePort
             )
         )
         return answer

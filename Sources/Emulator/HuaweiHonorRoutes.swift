@@ -26,7 +26,7 @@ extension GatewayEmulator {
     }
 
     func bearerIsValid(_ request: EmulatorRequest, _ vendor: Vendor) -> Bool {
-        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else { return false }
+        guard let authorization = request.header("authorization"), authorization.hasPrefix("Bearer ") else { return false }
         return state.isValidAccessToken(String(authorization.dropFirst(7)), vendor: vendor)
     }
 
@@ -74,7 +74,7 @@ extension GatewayEmulator {
             return Answer(status: status, json: json, result: code == 200 ? "ok" : String(code))
         }
         guard bearerIsValid(request, .honor) else { return reply(80200003, "access token expired", status: .unauthorized) }
-        guard request.headers[HTTPField.Name("timestamp")!].flatMap({ Int64($0) }) != nil else {
+        guard request.header("timestamp").flatMap({ Int64($0) }) != nil else {
             return reply(80100001, "timestamp header is required", status: .badRequest)
         }
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],

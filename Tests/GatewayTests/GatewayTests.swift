@@ -213,7 +213,9 @@ struct AuthTokenTests {
 struct ConnectionFaultTests {
     @Test("GOAWAY mid-batch: refused streams are retried, none is lost, none repeated without a transport failure")
     func goawayMidBatch() async throws {
-        try await Harness.with { (h: Harness) async throws in
+        // A limit of 100 streams keeps most of the batch waiting in the client when the GOAWAY comes:
+        // those streams were never opened, so the server refuses them and the client retries them.
+        try await Harness.with(maxConcurrentStreams: 100) { (h: Harness) async throws in
             let client = h.apns()
             let count = 300
             h.state.addFault(Fault(vendor: .apns, remaining: 1, goaway: true))
@@ -412,6 +414,26 @@ struct HTTP2ClientTests {
             #expect(outcomes.allSatisfy { $0.isDelivered })
             let accepted = h.state.requests(vendor: .apns).compactMap { $0.headers["apns-id"] }
             #expect(accepted.sorted() == ids.sorted(), "each push reached the gateway exactly once")
+        }
+    }
+
+    @Test("The client keeps to the server's SETTINGS_MAX_CONCURRENT_STREAMS; the pushes beyond it wait, none is lost")
+    func obeysStreamLimit() async throws {
+        // Two connections with a limit of 5 each: at most 10 pushes at the (slow) gateway at once.
+        try await Harness.with(maxConcurrentStreams: 5) { (h: Harness) async throws in
+            let client = h.apns()
+            h.state.addFault(Fault(vendor: .apns, latencyMillis: 20))
+            let outcomes = try await withThrowingTaskGroup(of: PushOutcome.self) { group in
+                for n in 0..<60 {
+                    let request = try h.request(.apns, token: Harness.token(.apns, n))
+                    group.addTask { await client.send(request, token: Harness.token(.apns, n)) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.allSatisfy { $0.isDelivered })
+            #expect(h.state.requests(vendor: .apns).count == 60)
+            #expect(h.state.peakInFlight(.apns) <= 10)
+            #expect(h.state.peakInFlight(.apns) >= 5, "the connections were used side by side")
         }
     }
 

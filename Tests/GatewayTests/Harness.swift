@@ -27,11 +27,11 @@ final class Harness: Sendable {
     /// The emulator's CA, for more transports.
     let caFile: String
 
-    init() async throws {
+    init(maxConcurrentStreams: Int = 1000) async throws {
         clock = ManualEpochClock(millis: SystemEpochClock().nowMillis())
         state = EmulatorState(clock: clock)
         let certificates = try EmulatorCertificates()
-        running = try await GatewayEmulator(state: state, certificates: certificates).start()
+        running = try await GatewayEmulator(state: state, certificates: certificates).start(maxConcurrentStreams: maxConcurrentStreams)
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-gw-\(UUID())")
         caFile = try certificates.writeCA(to: folder.path)
         transport = try VendorTransport(settings: .init(connections: 2, maxInFlight: 256, timeout: .seconds(10), caFile: caFile))
@@ -46,8 +46,8 @@ final class Harness: Sendable {
     }
 
     /// Runs `body` with a fresh harness and always shuts it down.
-    static func with(_ body: (Harness) async throws -> Void) async throws {
-        let harness = try await Harness()
+    static func with(maxConcurrentStreams: Int = 1000, _ body: (Harness) async throws -> Void) async throws {
+        let harness = try await Harness(maxConcurrentStreams: maxConcurrentStreams)
         do {
             try await body(harness)
         } catch {
