@@ -274,7 +274,8 @@ final class EmulatorHTTP2Handler: ChannelInboundHandler, EmulatorConnection {
         let body = answer.encodedBody()
         var headers = HPACKHeaders()
         headers.add(name: ":status", value: String(answer.status.code))
-        for field in answer.headers { headers.add(name: field.name.canonicalName, value: field.value) }
+        // Per-response values (apns-id) stay out of the HPACK table.
+        for field in answer.headers { headers.add(name: field.name.canonicalName, value: field.value, indexing: .nonIndexable) }
         if !body.isEmpty {
             headers.add(name: "content-type", value: "application/json")
             headers.add(name: "content-length", value: String(body.count))

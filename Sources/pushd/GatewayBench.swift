@@ -3,6 +3,7 @@ import Emulator
 import Foundation
 import Gateways
 import PushCore
+import Synchronization
 import VendorAuth
 
 /// `pushd bench gateway`: pushd's vendor client against h2load on the same emulator, same
@@ -78,36 +79,35 @@ struct GatewayBench {
 
     static func ms(_ seconds: Double) -> String { String(format: "%.2f ms", seconds * 1000) }
 
+    /// Sends every request through `client`, keeping `connections × streams` in flight: that many
+    /// senders, each taking the next request when its last one is answered (no task per push, so
+    /// the load generator costs little next to what it measures).
     func measurePushd(client: any VendorClient, requests: [(VendorRequest, String)]) async throws -> Figures {
         let clock = ContinuousClock()
-        let window = settings.connections * settings.streams
+        let senders = min(settings.connections * settings.streams, requests.count)
+        let next = RequestCursor()
         let started = clock.now
-        var latencies: [Double] = []
-        latencies.reserveCapacity(requests.count)
-        var ok = 0
-        try await withThrowingTaskGroup(of: (Double, Bool).self) { group in
-            var next = 0
-            func add() {
-                let (request, token) = requests[next]
-                next += 1
+        let results = await withTaskGroup(of: (latencies: [Double], ok: Int).self) { group in
+            for _ in 0..<senders {
                 group.addTask {
-                    let start = clock.now
-                    let outcome = await client.send(request, token: token)
-                    let elapsed = clock.now - start
-                    let isDelivered: Bool = if case .delivered = outcome { true } else { false }
-                    return (elapsed.seconds, isDelivered)
+                    var latencies: [Double] = []
+                    var ok = 0
+                    while true {
+                        let index = next.take()
+                        guard index < requests.count else { break }
+                        let (request, token) = requests[index]
+                        let start = clock.now
+                        if case .delivered = await client.send(request, token: token) { ok += 1 }
+                        latencies.append((clock.now - start).seconds)
+                    }
+                    return (latencies, ok)
                 }
             }
-            while next < min(window, requests.count) { add() }
-            while let (latency, delivered) = try await group.next() {
-                latencies.append(latency)
-                if delivered { ok += 1 }
-                if next < requests.count { add() }
-            }
+            return await group.reduce(into: [(latencies: [Double], ok: Int)]()) { $0.append($1) }
         }
-        let total = clock.now - started
-        let seconds = total.seconds
-        latencies.sort()
+        let seconds = (clock.now - started).seconds
+        let latencies = results.flatMap(\.latencies).sorted()
+        let ok = results.reduce(0) { $0 + $1.ok }
         return Figures(rate: Double(requests.count) / seconds, p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), ok: ok)
     }
 
@@ -201,4 +201,11 @@ struct GatewayBench {
         oppo: .init(defaultChannelID: "chat", defaultCategory: "IM"), vivo: .init(appID: "10010", defaultCategory: "IM"), meizu: .init(appID: "20020"),
         honor: .init(appID: "30030")
     )
+}
+
+/// Hands out request indexes to the senders of `measurePushd`, each once.
+final class RequestCursor: Sendable {
+    private let next = Atomic<Int>(0)
+
+    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
 }

@@ -162,6 +162,20 @@ struct AuthTokenTests {
         }
     }
 
+    @Test("APNs: an unknown path is 404 BadPath, a wrong method 405 MethodNotAllowed, and neither is recorded")
+    func apnsRouting() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let base = h.endpoint(.apns)
+            let badPath = try await h.transport.execute(method: .POST, url: base + "/3/devices/abc", headers: [:], body: Array("{}".utf8))
+            #expect(badPath.status == 404 && badPath.json?["reason"] as? String == "BadPath")
+            let wrongMethod = try await h.transport.execute(method: .GET, url: base + "/3/device/" + Harness.token(.apns), headers: [:], body: [])
+            #expect(wrongMethod.status == 405 && wrongMethod.json?["reason"] as? String == "MethodNotAllowed")
+            let elsewhere = try await h.transport.execute(method: .POST, url: h.endpoint(.fcm) + "/v2/nothing", headers: [:], body: [])
+            #expect(elsewhere.status == 404 && elsewhere.body.isEmpty)
+            #expect(h.state.requests().isEmpty)
+        }
+    }
+
     @Test("APNs: 410 Unregistered carries the vendor's invalidation time")
     func unregisteredTimestamp() async throws {
         try await Harness.with { (h: Harness) async throws in
