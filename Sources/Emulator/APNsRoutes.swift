@@ -14,6 +14,12 @@ extension GatewayEmulator {
         Route("POST", "apns/3/device/:token", .send(.apns) { $0.apnsAnswer(request: $1, token: $1.parameters["token"] ?? "", body: $1.body) })
     ]
 
+    /// An ASCII hex digit, either case.
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+    }
+
     /// `apns-id`: a UUID in its canonical lower-case form (8-4-4-4-12 hex digits).
     static func isLowercaseUUID(_ id: String) -> Bool {
         let bytes = id.utf8
@@ -21,7 +27,7 @@ extension GatewayEmulator {
         for (offset, byte) in bytes.enumerated() {
             if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
                 if byte != UInt8(ascii: "-") { return false }
-            } else if !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) && !(UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) {
+            } else if !isHexDigit(byte) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte) {
                 return false
             }
         }
@@ -75,7 +81,7 @@ extension GatewayEmulator {
         }
         // Token and payload.
         guard !token.isEmpty else { return reject(400, "MissingDeviceToken") }
-        guard token.count >= 64, token.allSatisfy(\.isHexDigit) else { return reject(400, "BadDeviceToken") }
+        guard token.utf8.count >= 64, token.utf8.allSatisfy(Self.isHexDigit) else { return reject(400, "BadDeviceToken") }
         guard !body.isEmpty else { return reject(400, "PayloadEmpty") }
         let limit = request.header("apns-push-type") == "voip" ? 5120 : 4096
         if body.count > limit { return reject(413, "PayloadTooLarge") }

@@ -23,9 +23,13 @@ struct EmulatorRequest {
 
     init(method: String, target: String, headers: HTTPFields, body: Data) {
         self.method = method
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        path = String(parts[0])
-        query = parts.count > 1 ? parts[1] : ""
+        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            path = String(target[..<mark])
+            query = target[target.index(after: mark)...]
+        } else {
+            path = target
+            query = ""
+        }
         self.headers = headers
         self.body = body
     }

@@ -113,7 +113,8 @@ public struct GatewayEmulator: Sendable {
 
     /// Answers one request; `reply` runs on the connection's event loop, now or after a fault's delay.
     func handle(_ request: EmulatorRequest, on connection: any EmulatorConnection, reply: @escaping (Answer) -> Void) {
-        let path = request.path.drop(while: { $0 == "/" }).split(separator: "/", omittingEmptySubsequences: false)
+        let path = request.path.utf8.drop(while: { $0 == UInt8(ascii: "/") })
+            .split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { Substring($0) }
         var pathMatched = false
         for route in Self.routes {
             guard let parameters = route.match(path) else { continue }
