@@ -68,7 +68,7 @@ struct GatewayBench {
         var table = BenchTable(header: ["\(settings.vendor.rawValue) → emulator", "pushes/s", "p50", "p99", "ok", "ratio"])
         table.add(["pushd", String(format: "%.0f", ours.rate), Self.ms(ours.p50), Self.ms(ours.p99), "\(ours.ok)/\(settings.n)", "—"])
         if settings.h2load {
-            let theirs = try runH2load(request: requests[0].0, base: base, caFile: caFile, state: state, demo: demo, folder: folder)
+            let theirs = try runH2load(requests: requests.map(\.0), base: base, caFile: caFile, state: state, demo: demo, folder: folder)
             table.rows[0][5] = String(format: "%.2f", ours.rate / theirs.rate)
             table.add(["h2load", String(format: "%.0f", theirs.rate), Self.ms(theirs.p50), Self.ms(theirs.p99), "\(theirs.ok)/\(settings.n)", "1.00"])
         }
@@ -116,17 +116,22 @@ struct GatewayBench {
     }
 
     /// h2load with the same body, headers, connections and streams; latencies from its log file.
-    func runH2load(request: VendorRequest, base: String, caFile: String, state: EmulatorState, demo: DemoCredentials, folder: String) throws -> Figures {
+    /// Where pushd's pushes differ by path (APNs puts the device token there), h2load cycles
+    /// through the same paths (its `-i` file), so that the emulator decodes a new path for both.
+    func runH2load(requests: [VendorRequest], base: String, caFile: String, state: EmulatorState, demo: DemoCredentials, folder: String) throws -> Figures {
+        let request = requests[0]
         let bodyFile = folder + "/body"
         try Data(request.body.bytes).write(to: URL(fileURLWithPath: bodyFile))
+        let uriFile = folder + "/uris"
+        let uris = requests.prefix(10_000).map { base + "/" + settings.vendor.rawValue + $0.path }
+        try (uris.joined(separator: "\n") + "\n").write(toFile: uriFile, atomically: true, encoding: .utf8)
         let logFile = folder + "/h2load.log"
         var arguments = [
             "-n", String(settings.n), "-c", String(settings.connections), "-m", String(settings.streams), "-d", bodyFile,
-            "--log-file", logFile,
+            "--log-file", logFile, "-i", uriFile,
         ]
         for header in request.headers { arguments += ["-H", "\(header.name): \(header.value)"] }
         for header in try credentialHeaders(state: state, demo: demo) { arguments += ["-H", header] }
-        arguments.append(base + "/" + settings.vendor.rawValue + request.path)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/h2load")
         process.arguments = arguments
