@@ -47,6 +47,8 @@ struct JobProcessor: Sendable {
     var metrics: DispatcherMetrics
     var logger: Logger
     var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
+    /// Jobs that share a message (a campaign's, a group message's) decode it once.
+    var specs = PushJobSpecCache()
     /// Campaign pushes at the vendors at once (`dispatcher.campaign_in_flight`): a chat push
     /// never queues at a vendor behind more than this many of them.
     var campaignSends: AsyncSemaphore?
@@ -63,7 +65,7 @@ struct JobProcessor: Sendable {
         let now = clock.nowMillis()
         let spec: PushJobSpec
         do {
-            spec = try PushJobSpec.decode(job.payload)
+            spec = try specs.decode(job.payload)
         } catch {
             return dead(job, reason: "BadJob: \(error.message)")
         }
@@ -256,10 +258,28 @@ struct JobProcessor: Sendable {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in device.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let j = UInt64(bitPattern: job)
-        return String(
-            format: "%08llx-%04llx-4%03llx-8%03llx-%012llx", j >> 16 & 0xffff_ffff, j & 0xffff, hash >> 52, hash >> 40 & 0xfff, hash & 0xffff_ffff_ffff
-        )
+        // 8-4-4-4-12 lower-case hex, version 4 and variant 8 fixed; written by hand because
+        // String(format:) was 2 % of the queued path's CPU on Linux.
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        func hex(_ value: UInt64, digits: Int) {
+            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                text.append(Self.hexDigits[Int(truncatingIfNeeded: value >> UInt64(shift) & 0xf)])
+            }
+        }
+        hex(j >> 16 & 0xffff_ffff, digits: 8)
+        text.append(UInt8(ascii: "-"))
+        hex(j & 0xffff, digits: 4)
+        text.append(contentsOf: "-4".utf8)
+        hex(hash >> 52, digits: 3)
+        text.append(contentsOf: "-8".utf8)
+        hex(hash >> 40 & 0xfff, digits: 3)
+        text.append(UInt8(ascii: "-"))
+        hex(hash & 0xffff_ffff_ffff, digits: 12)
+        return String(decoding: text, as: UTF8.self)
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
 extension Logger {
