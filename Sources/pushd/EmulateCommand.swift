@@ -1,7 +1,9 @@
 import ArgumentParser
 import Emulator
 import Foundation
+import Logging
 import PushdConfig
+import ServiceLifecycle
 import Synchronization
 
 /// `pushd emulate`: the vendor gateway emulator as a server.
@@ -29,21 +31,39 @@ struct EmulateCommand: ParsableCommand {
         demo.register(with: state)
         let emulator = GatewayEmulator(state: state, certificates: certificates)
         let certDir = self.certDir
-        try runBlocking {
-            try await emulator.server(host: address.host, port: address.port).run { port in
-                let base = "https://\(address.host):\(port)"
-                do {
-                    let config = try demo.write(to: certDir, emulator: base, caFile: caFile)
-                    print("pushd emulator: \(base) (HTTP/2 and HTTP/1.1 over TLS)")
-                    print("  CA certificate: \(caFile)")
-                    print("  pushd config using it: \(config)")
-                    print("  vendors: \(base)/{apns,fcm,huawei,honor,xiaomi,oppo,vivo,meizu}; admin: \(base)/admin/requests")
-                    fflush(nil)
-                } catch {
-                    print("cannot write the demo credentials: \(error)")
-                }
+        let server = emulator.server(host: address.host, port: address.port)
+        let service = EmulatorService(server: server) { port in
+            let base = "https://\(address.host):\(port)"
+            do {
+                let config = try demo.write(to: certDir, emulator: base, caFile: caFile)
+                print("pushd emulator: \(base) (HTTP/2 and HTTP/1.1 over TLS)")
+                print("  CA certificate: \(caFile)")
+                print("  pushd config using it: \(config)")
+                print("  vendors: \(base)/{apns,fcm,huawei,honor,xiaomi,oppo,vivo,meizu}; admin: \(base)/admin/requests")
+                fflush(nil)
+            } catch {
+                print("cannot write the demo credentials: \(error)")
             }
         }
+        try runBlocking {
+            // SIGTERM and SIGINT stop it cleanly: listener and connections closed.
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "pushd.emulator")
+                )
+            )
+            try await group.run()
+        }
+    }
+}
+
+/// The emulator's server as a service: it stops when the group shuts down gracefully.
+struct EmulatorService: Service {
+    let server: EmulatorServer
+    let onRunning: @Sendable (Int) async -> Void
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await server.run(onRunning: onRunning) }
     }
 }
 

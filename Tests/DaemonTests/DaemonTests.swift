@@ -65,7 +65,8 @@ struct DaemonTests {
 
         func stop() async {
             emulator.kill(SIGTERM)
-            _ = try? await emulator.exitStatus(within: .seconds(5))
+            let status = try? await emulator.exitStatus(within: .seconds(5))
+            #expect(status == 0, "pushd emulate stops cleanly on SIGTERM")
             try? FileManager.default.removeItem(atPath: folder)
         }
     }
