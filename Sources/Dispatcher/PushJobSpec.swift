@@ -128,7 +128,8 @@ final class PushJobSpecCache: Sendable {
         var present: UInt8
     }
 
-    private static let leadingKeys = ["To_Account", "IdempotencyKey", "Silent"]
+    /// `"To_Account":"`, `"IdempotencyKey":"`, `"Silent":"`: the leading members, as bytes.
+    private static let leadingPrefixes = ["To_Account", "IdempotencyKey", "Silent"].map { Array("\"\($0)\":\"".utf8) }
     private let entries = Mutex<[Key: PushJobSpec]>([:])
     private let limit: Int
 
@@ -153,7 +154,7 @@ final class PushJobSpecCache: Sendable {
     }
 
     /// The leading string members (`"Name":"value",` without escapes) and the rest; nil when the
-    /// payload does not start with `{"To_Account":"…",`.
+    /// payload does not start with a non-empty `{"To_Account":"…",`.
     static func split(_ payload: Data) -> (values: [String?], key: Key)? {
         var values: [String?] = [nil, nil, nil]
         var present: UInt8 = 0
@@ -161,8 +162,7 @@ final class PushJobSpecCache: Sendable {
         guard index < payload.endIndex, payload[index] == UInt8(ascii: "{") else { return nil }
         index += 1
         member: while index < payload.endIndex {
-            for (n, name) in leadingKeys.enumerated() where present & (1 << n) == 0 {
-                let prefix = Data("\"\(name)\":\"".utf8)
+            for (n, prefix) in leadingPrefixes.enumerated() where present & (1 << n) == 0 {
                 guard payload[index...].starts(with: prefix) else { continue }
                 let start = index + prefix.count
                 guard let end = payload[start...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
@@ -175,7 +175,8 @@ final class PushJobSpecCache: Sendable {
             }
             break
         }
-        guard present & 1 != 0 else { return nil }
+        // An empty To_Account is refused by the full decode; it must not be served from the cache.
+        guard present & 1 != 0, values[0]?.isEmpty == false else { return nil }
         return (values, Key(tail: Data(payload[index...]), present: present))
     }
 }

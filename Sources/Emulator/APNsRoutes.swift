@@ -14,10 +14,14 @@ extension GatewayEmulator {
         Route("POST", "apns/3/device/:token", .send(.apns) { $0.apnsAnswer(request: $1, token: $1.parameters["token"] ?? "", body: $1.body) })
     ]
 
+    /// An ASCII hex digit in lower case.
+    static func isLowerHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+    }
+
     /// An ASCII hex digit, either case.
     static func isHexDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+        isLowerHexDigit(byte) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
     }
 
     /// `apns-id`: a UUID in its canonical lower-case form (8-4-4-4-12 hex digits).
@@ -27,7 +31,7 @@ extension GatewayEmulator {
         for (offset, byte) in bytes.enumerated() {
             if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
                 if byte != UInt8(ascii: "-") { return false }
-            } else if !isHexDigit(byte) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte) {
+            } else if !isLowerHexDigit(byte) {
                 return false
             }
         }
@@ -35,7 +39,9 @@ extension GatewayEmulator {
     }
 
     func apnsAnswer(request: EmulatorRequest, token: String, body: Data) -> Answer {
-        let apnsID = request.header("apns-id") ?? UUID().uuidString.lowercased()
+        let sentID = request.header("apns-id")
+        let pushType = request.header("apns-push-type")
+        let apnsID = sentID ?? UUID().uuidString.lowercased()
         func reject(_ status: Int, _ reason: String, timestamp: Int64? = nil) -> Answer {
             var json: [String: Any] = ["reason": reason]
             if let timestamp { json["timestamp"] = timestamp }
@@ -64,13 +70,13 @@ extension GatewayEmulator {
         // Headers.
         guard let topic = request.header("apns-topic") else { return reject(400, "MissingTopic") }
         guard key.topics.contains(topic) else { return reject(400, "TopicDisallowed") }
-        if let id = request.header("apns-id"), !Self.isLowercaseUUID(id) {
+        if let id = sentID, !Self.isLowercaseUUID(id) {
             return reject(400, "BadMessageId")
         }
         if let priority = request.header("apns-priority"), !["1", "5", "10"].contains(priority) {
             return reject(400, "BadPriority")
         }
-        if let pushType = request.header("apns-push-type"), !Self.pushTypes.contains(pushType) {
+        if let pushType, !Self.pushTypes.contains(pushType) {
             return reject(400, "InvalidPushType")
         }
         if let collapse = request.header("apns-collapse-id"), collapse.utf8.count > 64 {
@@ -83,7 +89,7 @@ extension GatewayEmulator {
         guard !token.isEmpty else { return reject(400, "MissingDeviceToken") }
         guard token.utf8.count >= 64, token.utf8.allSatisfy(Self.isHexDigit) else { return reject(400, "BadDeviceToken") }
         guard !body.isEmpty else { return reject(400, "PayloadEmpty") }
-        let limit = request.header("apns-push-type") == "voip" ? 5120 : 4096
+        let limit = pushType == "voip" ? 5120 : 4096
         if body.count > limit { return reject(413, "PayloadTooLarge") }
         switch state.tokenState(token, vendor: .apns) {
         case .valid: break

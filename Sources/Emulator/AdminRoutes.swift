@@ -26,7 +26,7 @@ extension GatewayEmulator {
         Route("GET", "admin/requests", .plain { emulator, request in
             let vendor = request.queryParameter("vendor").flatMap(Vendor.init(rawValue:))
             let data = try JSONEncoder().encode(emulator.state.requests(vendor: vendor))
-            return Answer(status: .ok, json: "", result: "ok", encoded: data)
+            return Answer(status: .ok, json: data, result: "ok")
         }),
         Route("DELETE", "admin/requests", .plain { emulator, _ in
             emulator.state.clearRequests()

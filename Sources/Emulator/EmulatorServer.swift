@@ -52,15 +52,20 @@ struct EmulatorRequest {
 /// What the emulator's faults can do to the connection a request arrived on. Both transports
 /// implement it; every call happens on the connection's event loop.
 protocol EmulatorConnection: AnyObject {
-    var eventLoop: any EventLoop { get }
-    /// The client's port: equal ports mean the same connection.
-    var remotePort: Int? { get }
+    /// The connection's handler context while the handler is in the pipeline.
+    var context: ChannelHandlerContext? { get }
     /// Sends GOAWAY naming the highest stream started so far (HTTP/2; nothing on HTTP/1.1).
     func goAway()
+}
+
+extension EmulatorConnection {
+    var eventLoop: any EventLoop { context!.eventLoop }
+    /// The client's port: equal ports mean the same connection.
+    var remotePort: Int? { context?.channel.remoteAddress?.port }
     /// Closes the connection without answering.
-    func drop()
+    func drop() { context?.close(promise: nil) }
     /// Stops reading the connection, so the client sees silence rather than a close.
-    func stall()
+    func stall() { context?.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
 }
 
 /// The emulator's network side: TLS with ALPN (`h2`, `http/1.1`), HTTP/2 handled frame by frame on
@@ -173,12 +178,11 @@ final class EmulatorHTTP2Handler: ChannelInboundHandler, EmulatorConnection {
     }
 
     private let emulator: GatewayEmulator
-    private var context: ChannelHandlerContext?
+    private(set) var context: ChannelHandlerContext?
     private var streams: [Int32: PendingRequest] = [:]
     private var highestStarted: Int32 = 0
     private var goAwayLast: Int32?
     private var connectionUnacknowledged = 0
-    private var windowOpened = false
     private var reading = false
     private var flushPending = false
 
@@ -186,11 +190,12 @@ final class EmulatorHTTP2Handler: ChannelInboundHandler, EmulatorConnection {
         self.emulator = emulator
     }
 
-    var eventLoop: any EventLoop { context!.eventLoop }
-    var remotePort: Int? { context?.channel.remoteAddress?.port }
-
+    /// Opens the connection window, as the client does; NIOHTTP2Handler, added just before, has
+    /// sent its SETTINGS already.
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        let increment = Self.connectionWindow - 65_535
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -199,12 +204,6 @@ final class EmulatorHTTP2Handler: ChannelInboundHandler, EmulatorConnection {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
-        if !windowOpened {
-            // Opened on the first frame from the client: NIOHTTP2Handler refuses a WINDOW_UPDATE
-            // (missing preface) until the prefaces are exchanged, and would drop it silently.
-            windowOpened = true
-            write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - 65_535)))
-        }
         let frame = unwrapInboundIn(data)
         let id = Int32(frame.streamID)
         switch frame.payload {
@@ -318,10 +317,6 @@ final class EmulatorHTTP2Handler: ChannelInboundHandler, EmulatorConnection {
         let debug = ByteBuffer(string: #"{"reason":"Shutdown"}"#)
         write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: HTTP2StreamID(last), errorCode: .noError, opaqueData: debug)))
     }
-
-    func drop() { context?.close(promise: nil) }
-
-    func stall() { context?.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
 }
 
 /// One HTTP/1.1 connection of the emulator (a vendor reached without ALPN `h2`).
@@ -330,16 +325,13 @@ final class EmulatorHTTP1Handler: ChannelInboundHandler, EmulatorConnection {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let emulator: GatewayEmulator
-    private var context: ChannelHandlerContext?
+    private(set) var context: ChannelHandlerContext?
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
 
     init(emulator: GatewayEmulator) {
         self.emulator = emulator
     }
-
-    var eventLoop: any EventLoop { context!.eventLoop }
-    var remotePort: Int? { context?.channel.remoteAddress?.port }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -385,6 +377,4 @@ final class EmulatorHTTP1Handler: ChannelInboundHandler, EmulatorConnection {
     }
 
     func goAway() {}
-    func drop() { context?.close(promise: nil) }
-    func stall() { context?.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
 }

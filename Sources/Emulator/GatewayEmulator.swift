@@ -61,16 +61,15 @@ public struct GatewayEmulator: Sendable {
     /// A vendor's answer before it becomes an HTTP response.
     struct Answer {
         var status: HTTPResponse.Status
-        /// A JSON object, or `""` for an empty body.
+        /// A JSON object, JSON already encoded (`Data`, the recorder's listing), or `""` for an
+        /// empty body.
         var json: Any
         var headers: HTTPFields = [:]
         /// `ok` or the reason / code, for the recorder.
         var result: String
-        /// A body already encoded (the recorder's listing), sent instead of `json`.
-        var encoded: Data? = nil
 
         func encodedBody() -> Data {
-            if let encoded { return encoded }
+            if let encoded = json as? Data { return encoded }
             if let empty = json as? String, empty.isEmpty { return Data() }
             return (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data()
         }

@@ -417,11 +417,16 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         if let context, closedError != nil { closeWhenIdle(context) }
     }
 
-    /// Fails the requests whose deadline has passed.
+    /// Fails the requests whose deadline has passed; with nothing in flight the sweep stops until
+    /// the next request, so an idle connection is not woken.
     private func expireOverdue() {
         let now = NIODeadline.now()
         for (id, stream) in streams where stream.deadline <= now {
             expire(id, timeout: stream.timeout)
+        }
+        if streams.isEmpty {
+            sweep?.cancel()
+            sweep = nil
         }
     }
 

@@ -198,12 +198,6 @@ enum Schema {
     /// Version 5: attribute names, user attributes and tags (indexed for selection), campaigns and
     /// their outcome counts. Selection keys sort by bytes on both backends (`COLLATE "C"`), as the
     /// audience walk merges pages in that order.
-    /// Version 6: roaming (`admin_getroammsg`) finds a conversation's messages through an index
-    /// instead of reading every message of the app.
-    static func v6(_ dialect: Dialect) -> [String] {
-        ["CREATE INDEX messages_conversation ON messages (app, from_account, to_account, msg_time)"]
-    }
-
     static func v5(_ dialect: Dialect) -> [String] {
         let t = Types(dialect)
         let key = dialect == .sqlite ? "TEXT" : "TEXT COLLATE \"C\""
@@ -272,6 +266,12 @@ enum Schema {
             )
             """,
         ]
+    }
+
+    /// Version 6: roaming (`admin_getroammsg`) finds a conversation's messages through an index
+    /// instead of reading every message of the app.
+    static func v6(_ dialect: Dialect) -> [String] {
+        ["CREATE INDEX messages_conversation ON messages (app, from_account, to_account, msg_time)"]
     }
 
     /// Stored messages are kept for roaming this long after they were sent, whatever their

@@ -48,5 +48,8 @@ struct PushJobSpecCacheTests {
         let cache = PushJobSpecCache()
         #expect(throws: TencentError.self) { try cache.decode(Data(#"{"To_Account":"x","SdkAppID":0,"MsgBody":[]}"#.utf8)) }
         #expect(throws: TencentError.self) { try cache.decode(Data(#"{"To_Account":"x","#.utf8)) }
+        // An empty To_Account is refused even when its message is cached already.
+        _ = try cache.decode(Data((#"{"To_Account":"alice","# + Self.tail).utf8))
+        #expect(throws: TencentError.self) { try cache.decode(Data((#"{"To_Account":"","# + Self.tail).utf8)) }
     }
 }
