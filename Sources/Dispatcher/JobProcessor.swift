@@ -115,6 +115,11 @@ struct JobProcessor: Sendable {
             metrics.skipped(reason: "VendorNotConfigured")
             return .final(skipped(device, "VendorNotConfigured", job, clock.nowMillis()), invalidation: nil, dead: nil)
         }
+        // A campaign push takes its place first, then checks the vendor: a push that waited for a
+        // place while the vendor answered 429 must see that pause, not send into it.
+        let gate = job.lane == .campaign ? campaignSends : nil
+        await gate?.acquire()
+        defer { gate?.release() }
         let key = VendorThrottle.Key(app: job.sdkAppID, vendor: device.vendor)
         if let until = throttle.pausedUntil(key) {
             return retry(device, reason: "VendorPaused", delayMillis: until - clock.nowMillis(), unsent: true)
@@ -132,12 +137,9 @@ struct JobProcessor: Sendable {
         } catch {
             return permanent(device, job, reason: error.reason)
         }
-        let gate = job.lane == .campaign ? campaignSends : nil
-        await gate?.acquire()
         let started = ContinuousClock.now
         let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
         let elapsed = ContinuousClock.now - started
-        gate?.release()
         let nanos = elapsed.nanoseconds
         // Built only off the delivered path (or when debugging): metadata costs a few strings.
         var log: Logger { logger.with(job: job, device: device) }
