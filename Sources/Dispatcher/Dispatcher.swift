@@ -17,6 +17,7 @@ import Synchronization
 public final class Dispatcher: Service, Sendable {
     public struct Settings: Sendable {
         public var workers: Int
+        public var chatWorkers: Int
         public var batchSize: Int
         public var leaseMillis: Int64
         public var shutdownGrace: Duration
@@ -35,6 +36,7 @@ public final class Dispatcher: Service, Sendable {
 
         public init(_ d: PushdConfig.Dispatcher) {
             workers = d.workers
+            chatWorkers = d.chatWorkers
             batchSize = d.batchSize
             leaseMillis = Int64(d.leaseSeconds) * 1000
             shutdownGrace = .seconds(d.shutdownGraceSeconds)
@@ -121,24 +123,28 @@ public final class Dispatcher: Service, Sendable {
 
     private var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
+
     private func runWorkers() async {
+        let campaignLane = LaneExecutor()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.maintain() }
-            group.addTask { await self.walker.run { [self] in self.isStopping } }
+            group.addTask(executorPreference: campaignLane) { await self.walker.run { [self] in self.isStopping } }
             await withTaskGroup(of: Void.self) { workers in
-                for index in 0..<settings.workers { workers.addTask { await self.work(index) } }
+                for index in 0..<(settings.workers + settings.chatWorkers) { workers.addTask { await self.work(index, campaignLane: campaignLane) } }
             }
             group.cancelAll()
         }
+        await campaignLane.shutdown()
         logger.info("dispatcher stopped")
     }
 
-    private func work(_ index: Int) async {
+    private func work(_ index: Int, campaignLane: LaneExecutor) async {
         var failures = 0
         while !isStopping, !Task.isCancelled {
             do {
-                // Chat jobs always; campaign jobs only within the shared budget.
-                let slots = takeCampaignSlots(upTo: campaignClaim)
+                // Chat jobs always; campaign jobs only within the shared budget, and never by the
+                // chat workers (after the others): one is always free to pass the campaign's claims.
+                let slots = index >= settings.workers ? 0 : takeCampaignSlots(upTo: campaignClaim)
                 let jobs: [ClaimedJob]
                 do {
                     jobs = try await store.claim(limit: settings.batchSize, campaignLimit: slots, leaseMillis: settings.leaseMillis)
@@ -156,9 +162,14 @@ public final class Dispatcher: Service, Sendable {
                 }
                 // A chat job claimed with campaign jobs is finished as soon as it is sent, not when
                 // the campaign batch is.
-                async let chatFinished: Void = processAndComplete(jobs.filter { $0.lane != .campaign })
-                try await processAndComplete(campaign)
-                try await chatFinished
+                // Campaign jobs run on their own thread (see `LaneExecutor`).
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    if !campaign.isEmpty {
+                        group.addTask(executorPreference: campaignLane) { try await self.processAndComplete(campaign) }
+                    }
+                    try await self.processAndComplete(jobs.filter { $0.lane != .campaign })
+                    try await group.waitForAll()
+                }
             } catch {
                 // Cancelled at shutdown: the leases of anything claimed run out; nothing to report.
                 if Task.isCancelled || isStopping { break }

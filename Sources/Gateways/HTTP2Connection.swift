@@ -124,8 +124,14 @@ final class HTTP2Connection: Sendable {
         let promise = channel.eventLoop.makePromise(of: VendorTransport.Response.self)
         let request = HTTP2ClientHandler.Request(method: method, path: path, headers: headers, body: body, timeout: timeout)
         let handler = handler
-        channel.eventLoop.execute { handler.value.submit(request, promise: promise) }
-        return try await promise.futureResult.get()
+        let eventLoop = channel.eventLoop
+        return try await withTaskCancellationHandler {
+            eventLoop.execute { handler.value.submit(request, promise: promise) }
+            return try await promise.futureResult.get()
+        } onCancel: {
+            // A graceful shutdown that ran out of grace: the stream is reset, the caller hands the push back.
+            eventLoop.execute { handler.value.cancel(promise.futureResult) }
+        }
     }
 
     /// Takes no new requests; the ones in flight finish, then the connection closes.
@@ -415,6 +421,13 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         guard let stream = streams.removeValue(forKey: id) else { return }
         complete(stream)
         if let context, closedError != nil { closeWhenIdle(context) }
+    }
+
+    /// Fails the request answered by `future` with `CancellationError` and resets its stream.
+    func cancel(_ future: EventLoopFuture<VendorTransport.Response>) {
+        guard let id = streams.first(where: { $0.value.promise.futureResult === future })?.key else { return }
+        fail(id, CancellationError())
+        context?.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: HTTP2StreamID(id), payload: .rstStream(.cancel))), promise: nil)
     }
 
     /// Fails the requests whose deadline has passed; with nothing in flight the sweep stops until

@@ -114,7 +114,7 @@ private struct Walker {
 
     mutating func readDispatcher(_ entry: Entry, into d: inout PushdConfig.Dispatcher) {
         let fields: [(String, WritableKeyPath<PushdConfig.Dispatcher, Int>)] = [
-            ("workers", \.workers), ("batch_size", \.batchSize), ("lease_seconds", \.leaseSeconds),
+            ("workers", \.workers), ("chat_workers", \.chatWorkers), ("batch_size", \.batchSize), ("lease_seconds", \.leaseSeconds),
             ("max_attempts", \.maxAttempts), ("backoff_base_ms", \.backoffBaseMillis), ("backoff_max_seconds", \.backoffMaxSeconds),
             ("alarm_pause_seconds", \.alarmPauseSeconds), ("shutdown_grace_seconds", \.shutdownGraceSeconds),
             ("retention_hours", \.retentionHours), ("connections", \.connections), ("max_in_flight", \.maxInFlight),

@@ -16,6 +16,9 @@ public struct PushdConfig: Sendable, Equatable {
     public struct Dispatcher: Sendable, Equatable {
         /// Concurrent claim loops.
         public var workers: Int = 8
+        /// Further claim loops that take chat jobs only: during a campaign, one is always free to
+        /// claim a chat push ahead of the campaign's claims.
+        public var chatWorkers: Int = 1
         /// Jobs one worker claims at a time; its devices are sent concurrently.
         public var batchSize: Int = 64
         /// A claimed job comes back to the queue when its worker has not finished it in this time.

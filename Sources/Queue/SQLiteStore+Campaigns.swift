@@ -5,7 +5,7 @@ extension SQLiteStore {
     // MARK: Attributes and tags
 
     public func setAttributeNames(sdkAppID: UInt64, _ names: [String: String]) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM attr_names WHERE app = ?", arguments: [Int64(sdkAppID)])
             for (slot, name) in names {
                 try db.execute(sql: "INSERT INTO attr_names (app, slot, name) VALUES (?, ?, ?)", arguments: [Int64(sdkAppID), slot, name])
@@ -21,7 +21,7 @@ extension SQLiteStore {
     }
 
     public func setAttributes(sdkAppID: UInt64, _ values: [(userID: String, attrs: [String: String])]) async throws {
-        try await pool.write { db in
+        try await write { db in
             let upsert = try db.cachedStatement(
                 sql: "INSERT INTO user_attrs (app, user_id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (app, user_id, name) DO UPDATE SET value = excluded.value"
             )
@@ -42,7 +42,7 @@ extension SQLiteStore {
     }
 
     public func removeAttributes(sdkAppID: UInt64, _ names: [(userID: String, names: [String])]) async throws {
-        try await pool.write { db in
+        try await write { db in
             let delete = try db.cachedStatement(sql: "DELETE FROM user_attrs WHERE app = ? AND user_id = ? AND name = ?")
             for (user, list) in names {
                 for name in list { try delete.execute(arguments: [Int64(sdkAppID), user, name]) }
@@ -59,7 +59,7 @@ extension SQLiteStore {
     }
 
     private func addTagsOrRollBack(sdkAppID: UInt64, _ tags: [(userID: String, tags: [String])], maxPerUser: Int) async throws -> [String] {
-        try await pool.write { db in
+        try await write { db in
             let insert = try db.cachedStatement(sql: "INSERT INTO user_tags (app, user_id, tag) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             let count = try db.cachedStatement(sql: "SELECT count(*) FROM user_tags WHERE app = ? AND user_id = ?")
             var over: [String] = []
@@ -84,7 +84,7 @@ extension SQLiteStore {
     }
 
     public func removeTags(sdkAppID: UInt64, _ tags: [(userID: String, tags: [String])]) async throws {
-        try await pool.write { db in
+        try await write { db in
             let delete = try db.cachedStatement(sql: "DELETE FROM user_tags WHERE app = ? AND user_id = ? AND tag = ?")
             for (user, list) in tags {
                 for tag in list { try delete.execute(arguments: [Int64(sdkAppID), user, tag]) }
@@ -93,7 +93,7 @@ extension SQLiteStore {
     }
 
     public func removeAllTags(sdkAppID: UInt64, userIDs: [String]) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: Self.inList("DELETE FROM user_tags WHERE app = ? AND user_id IN", userIDs.count), arguments: Self.args(sdkAppID, userIDs))
         }
     }
@@ -151,7 +151,7 @@ extension SQLiteStore {
     public func createCampaign(_ c: NewCampaign, quota: CampaignQuota) async throws -> CampaignAdmission {
         let now = clock.nowMillis()
         let app = Int64(c.sdkAppID)
-        return try await pool.write { db in
+        return try await write { db in
             if let task = try String.fetchOne(
                 db, sql: "SELECT task_id FROM campaigns WHERE app = ? AND msg_random = ? AND created_at >= ? LIMIT 1",
                 arguments: [app, c.msgRandom, now - quota.dedupeWindowMillis]
@@ -209,7 +209,7 @@ extension SQLiteStore {
     public func cancelCampaign(sdkAppID: UInt64, taskID: String) async throws -> Bool {
         let now = clock.nowMillis()
         let app = Int64(sdkAppID)
-        return try await pool.write { db in
+        return try await write { db in
             try db.execute(
                 sql: "UPDATE campaigns SET state = ?, finished_at = ? WHERE app = ? AND task_id = ? AND state IN (?, ?)",
                 arguments: [CampaignState.cancelled.rawValue, now, app, taskID, CampaignState.running.rawValue, CampaignState.sending.rawValue]
@@ -230,7 +230,7 @@ extension SQLiteStore {
 
     public func leaseCampaign(leaseMillis: Int64) async throws -> CampaignWalk? {
         let now = clock.nowMillis()
-        return try await pool.write { db in
+        return try await write(.background) { db in
             guard let row = try Row.fetchOne(
                 db,
                 sql: """
@@ -253,7 +253,7 @@ extension SQLiteStore {
     }
 
     public func setAudienceSize(_ walk: CampaignWalk, size: Int) async throws {
-        try await pool.write { db in
+        try await write(.background) { db in
             try db.execute(
                 sql: "UPDATE campaigns SET audience_size = ? WHERE app = ? AND task_id = ? AND lease_until = ?",
                 arguments: [size, Int64(walk.sdkAppID), walk.taskID, walk.leaseUntilMillis]
@@ -267,7 +267,7 @@ extension SQLiteStore {
     ) async throws -> CampaignWalk? {
         let now = clock.nowMillis()
         let app = Int64(walk.sdkAppID)
-        let next = try await pool.write { db -> CampaignWalk? in
+        let next = try await write(.background) { db -> CampaignWalk? in
             // Only the walker holding the lease, on a campaign still running, may write.
             guard try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM campaigns WHERE app = ? AND task_id = ? AND state = ? AND lease_until = ? AND cursor = ?",
@@ -290,7 +290,10 @@ extension SQLiteStore {
             )
             return try row.map(Self.walk)
         }
-        if !jobs.isEmpty { signal.notify() }
+        if !jobs.isEmpty {
+            campaignReady.store(true, ordering: .relaxed)
+            signal.notify()
+        }
         return next
     }
 

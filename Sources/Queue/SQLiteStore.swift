@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Messaging
 import PushCore
+import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode through GRDB. Several workers of one process
 /// share it; writes are serialised by SQLite, so every write here is one short transaction.
@@ -9,6 +10,9 @@ public final class SQLiteStore: PushStore {
     let pool: DatabasePool
     let clock: any EpochClock
     let signal = JobSignal()
+    let gate = WriteGate()
+    /// Whether the last claim that looked at the campaign lane found ready jobs there.
+    let campaignReady = Atomic<Bool>(false)
 
     /// Opens (creating when needed) the database at `path` and runs the migrations.
     public init(path: String, clock: any EpochClock = SystemEpochClock()) throws {
@@ -48,9 +52,15 @@ public final class SQLiteStore: PushStore {
     /// SQLite serialises writes: one batch at a time, as large as what waits.
     public var concurrentWriters: Int { 1 }
 
+    /// One write transaction, through the gate: urgent work passes every background transaction
+    /// that waits.
+    func write<T: Sendable>(_ priority: WriteGate.Priority = .urgent, _ updates: @Sendable (Database) throws -> T) async throws -> T {
+        try await gate.pass(priority) { try await pool.write(updates) }
+    }
+
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
         let now = clock.nowMillis()
-        let inserted = try await pool.write { db in try Self.insert(jobs, db: db, now: now) }
+        let inserted = try await write { db in try Self.insert(jobs, db: db, now: now) }
         if inserted.contains(true) { signal.notify() }
         return inserted
     }
@@ -81,7 +91,7 @@ public final class SQLiteStore: PushStore {
 
     public func storeMessages(_ messages: [(message: NewMessage, jobs: [NewJob])]) async throws -> [StoredMessage] {
         let now = clock.nowMillis()
-        let (results, enqueued) = try await pool.write { db -> ([StoredMessage], Bool) in
+        let (results, enqueued) = try await write { db -> ([StoredMessage], Bool) in
             var enqueued = false
             let results = try messages.map { m, jobs -> StoredMessage in
                 let result = try Self.store(m, db: db, now: now)
@@ -122,11 +132,15 @@ public final class SQLiteStore: PushStore {
 
     public func claim(limit: Int, campaignLimit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
         let now = clock.nowMillis()
-        return try await pool.write { db in
+        // While a campaign is sending, a claim that may take its jobs waits behind chat writes;
+        // otherwise (a chat-only claim, no campaign) it is as urgent as the writes it serves.
+        let priority: WriteGate.Priority = campaignLimit > 0 && campaignReady.load(ordering: .relaxed) ? .background : .urgent
+        return try await write(priority) { db in
             var claimed: [ClaimedJob] = []
             for lane in Lane.allCases where claimed.count < limit {
                 let wanted = lane == .campaign ? min(limit - claimed.count, campaignLimit) : limit - claimed.count
                 guard wanted > 0 else { continue }
+                defer { if lane == .campaign { self.campaignReady.store(claimed.contains { $0.lane == .campaign }, ordering: .relaxed) } }
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
@@ -155,7 +169,9 @@ public final class SQLiteStore: PushStore {
     public func complete(_ completions: [JobCompletion]) async throws {
         guard !completions.isEmpty else { return }
         let now = clock.nowMillis()
-        let requeued = try await pool.write { db -> Bool in
+        // Campaign outcomes can wait; a chat job's may be a retry that should go out again soon.
+        let priority: WriteGate.Priority = completions.allSatisfy { $0.job.lane == .campaign } ? .background : .urgent
+        let requeued = try await write(priority) { db -> Bool in
             let finish = try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET devices = ?, attempts = attempts + ?, available_at = ?, last_error = ?,
@@ -240,7 +256,7 @@ public final class SQLiteStore: PushStore {
 
     public func purgeFinished(olderThanMillis: Int64) async throws {
         let cutoff = clock.nowMillis() - olderThanMillis
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < ?", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM push_records WHERE at < ?", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM messages WHERE created_at < ?", arguments: [clock.nowMillis() - Schema.roamingMillis])
@@ -248,7 +264,7 @@ public final class SQLiteStore: PushStore {
     }
 
     public func upsertDevices(_ devices: [Device]) async throws {
-        try await pool.write { db in
+        try await write { db in
             let upsert = try db.cachedStatement(
                 sql: """
                     INSERT INTO devices (app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at)
@@ -270,7 +286,7 @@ public final class SQLiteStore: PushStore {
 
     public func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool {
         let now = clock.nowMillis()
-        return try await pool.write { db in
+        return try await write { db in
             // Foreground resets the count (push-rules.md 5.4); a background report sets the base.
             let badge: Int? = state == .online ? 0 : unread
             try db.execute(
@@ -282,7 +298,7 @@ public final class SQLiteStore: PushStore {
     }
 
     public func deleteDevice(sdkAppID: UInt64, userID: String, deviceID: String) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "DELETE FROM devices WHERE app = ? AND user_id = ? AND device_id = ?", arguments: [Int64(sdkAppID), userID, deviceID]
             )
@@ -386,7 +402,7 @@ public final class SQLiteStore: PushStore {
 
     public func purgeDeadLetters(ids: [Int64]?) async throws -> Int {
         let (filter, arguments) = Self.idFilter(ids)
-        return try await pool.write { db in
+        return try await write { db in
             try db.execute(sql: "DELETE FROM dead_letters WHERE \(filter)", arguments: arguments)
             return db.changesCount
         }
@@ -437,7 +453,7 @@ public final class SQLiteStore: PushStore {
 
     public func importAccounts(sdkAppID: UInt64, _ accounts: [(userID: String, profile: [String: String])]) async throws {
         let now = clock.nowMillis()
-        try await pool.write { db in
+        try await write { db in
             let account = try db.cachedStatement(sql: "INSERT INTO accounts (app, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             let item = try db.cachedStatement(
                 sql: "INSERT INTO profile_items (app, user_id, tag, value) VALUES (?, ?, ?, ?) ON CONFLICT (app, user_id, tag) DO UPDATE SET value = excluded.value"
@@ -450,7 +466,7 @@ public final class SQLiteStore: PushStore {
     }
 
     public func deleteAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String> {
-        try await pool.write { db in
+        try await write { db in
             var deleted = Set<String>()
             for user in userIDs {
                 try db.execute(sql: "DELETE FROM accounts WHERE app = ? AND user_id = ?", arguments: [Int64(sdkAppID), user])
@@ -522,7 +538,7 @@ public final class SQLiteStore: PushStore {
 
     public func createGroup(_ group: Group, members: [GroupMember]) async throws -> Bool {
         let now = clock.nowMillis()
-        return try await pool.write { db in
+        return try await write { db in
             try db.execute(
                 sql: "INSERT INTO im_groups (app, group_id, type, name, owner, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 arguments: [Int64(group.sdkAppID), group.groupID, group.type.rawValue, group.name, group.owner, now]
@@ -566,11 +582,11 @@ public final class SQLiteStore: PushStore {
 
     public func addGroupMembers(sdkAppID: UInt64, groupID: String, _ members: [GroupMember]) async throws -> Set<String> {
         let now = clock.nowMillis()
-        return try await pool.write { db in try Self.insertMembers(members, app: sdkAppID, groupID: groupID, db: db, now: now) }
+        return try await write { db in try Self.insertMembers(members, app: sdkAppID, groupID: groupID, db: db, now: now) }
     }
 
     public func deleteGroupMembers(sdkAppID: UInt64, groupID: String, userIDs: [String]) async throws -> Set<String> {
-        try await pool.write { db in
+        try await write { db in
             var deleted = Set<String>()
             for user in userIDs {
                 try db.execute(
@@ -583,7 +599,7 @@ public final class SQLiteStore: PushStore {
     }
 
     public func updateGroupMember(sdkAppID: UInt64, groupID: String, _ member: GroupMember) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE group_members SET role = ?, msg_flag = ?, name_card = ? WHERE app = ? AND group_id = ? AND user_id = ?",
                 arguments: [member.role, member.msgFlag.rawValue, member.nameCard, Int64(sdkAppID), groupID, member.userID]
@@ -593,14 +609,14 @@ public final class SQLiteStore: PushStore {
     }
 
     public func renameGroup(sdkAppID: UInt64, groupID: String, name: String) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE im_groups SET name = ? WHERE app = ? AND group_id = ?", arguments: [name, Int64(sdkAppID), groupID])
             return db.changesCount > 0
         }
     }
 
     public func destroyGroup(sdkAppID: UInt64, groupID: String) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM im_groups WHERE app = ? AND group_id = ?", arguments: [Int64(sdkAppID), groupID])
             let existed = db.changesCount > 0
             try db.execute(sql: "DELETE FROM group_members WHERE app = ? AND group_id = ?", arguments: [Int64(sdkAppID), groupID])
@@ -609,7 +625,7 @@ public final class SQLiteStore: PushStore {
     }
 
     public func setReceiveOption(sdkAppID: UInt64, userID: String, conversation: String, muted: Bool) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO receive_opts (app, user_id, conversation, muted) VALUES (?, ?, ?, ?)
@@ -621,7 +637,7 @@ public final class SQLiteStore: PushStore {
     }
 
     public func setDoNotDisturb(sdkAppID: UInt64, userID: String, _ window: DoNotDisturb?) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO receive_opts (app, user_id, conversation, dnd_start, dnd_duration) VALUES (?, ?, '', ?, ?)

@@ -290,7 +290,8 @@ struct CampaignEndToEndTests {
 
     @Test("a chat push claimed together with campaign pushes is finished when it is sent, not when they are")
     func chatInMixedBatch() async throws {
-        try await DispatchHarness.with(dispatcher: Self.lane(workers: 1)) { h in
+        // No chat-only worker: the one worker claims the chat push with campaign pushes.
+        try await DispatchHarness.with(dispatcher: { d in Self.lane(workers: 1)(&d); d.chatWorkers = 0 }) { h in
             let users = try await Self.accounts(h, "slow", 40, .fcm, tokens: 700_000)
             _ = try await h.store.addTags(sdkAppID: DispatchHarness.app, users.map { ($0, ["slow"]) }, maxPerUser: 100)
             try await h.register("chatter", "phone", .apns, n: 800_000)

@@ -195,7 +195,8 @@ struct DispatcherTests {
         await group.triggerGracefulShutdown()
         try await running.value
         let took = ContinuousClock.now - started
-        #expect(took < .seconds(5), "grace is 2 s: \(took)")
+        // The sends would take 5 s: they were cancelled when the 2 s grace ran out.
+        #expect(took < .seconds(4), "grace is 2 s: \(took)")
         // Every job is either finished or back in the queue, claimable now, with no attempt spent.
         let delivered = try await (0..<40).asyncReduce(0) { n, i in n + (try await h.records("m\(i)").isEmpty ? 0 : 1) }
         let back = try await h.store.claim(limit: 100, leaseMillis: 1_000)

@@ -11,34 +11,20 @@ struct CoalescerTests {
     /// Records every batch; holds the first one until `open` so that calls pile up behind it.
     final class Recorder: Sendable {
         let batches = Mutex<[[Int]]>([])
-        let gate = Mutex<(open: Bool, waiting: CheckedContinuation<Void, Never>?)>((false, nil))
+        let latch = Latch()
 
         func run(_ inputs: [Int]) async throws -> [Int] {
             let first = batches.withLock { batches in
                 batches.append(inputs)
                 return batches.count == 1
             }
-            if first {
-                await withCheckedContinuation { continuation in
-                    let open = gate.withLock { gate in
-                        if !gate.open { gate.waiting = continuation }
-                        return gate.open
-                    }
-                    if open { continuation.resume() }
-                }
-            }
+            if first { await latch.wait() }
             if inputs.count > 1, inputs.contains(13) { throw Refused() }
             guard inputs != [13] else { throw Refused() }
             return inputs.map { $0 * 2 }
         }
 
-        func open() {
-            gate.withLock { gate in
-                gate.open = true
-                defer { gate.waiting = nil }
-                return gate.waiting
-            }?.resume()
-        }
+        func open() { latch.open() }
 
         var recorded: [[Int]] { batches.withLock { $0 } }
     }

@@ -1,0 +1,25 @@
+import NIOCore
+import NIOPosix
+
+/// Runs the tasks that prefer it on one thread of their own: the campaign lane's, so a campaign
+/// uses at most one core of the dispatcher's work and chat pushes never queue in the shared
+/// executor behind thousands of campaign steps.
+final class LaneExecutor: TaskExecutor {
+    private let group: MultiThreadedEventLoopGroup
+    private let loop: any EventLoop
+
+    init() {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = group.next()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    /// Stops the thread; tasks still preferring it must be finished.
+    func shutdown() async {
+        try? await group.shutdownGracefully()
+    }
+}
