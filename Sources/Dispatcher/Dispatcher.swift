@@ -157,7 +157,9 @@ public final class Dispatcher: Service, Sendable {
                 defer { returnCampaignSlots(campaign.count) }
                 failures = 0
                 if jobs.isEmpty {
-                    await store.waitForJobs(timeout: slots == 0 ? min(settings.pollInterval, .milliseconds(50)) : settings.pollInterval)
+                    // Without campaign slots, campaign jobs are not this worker's to wake for; the
+                    // worker that returns slots claims again itself.
+                    await store.waitForJobs(timeout: settings.pollInterval, campaign: slots > 0)
                     continue
                 }
                 // A chat job claimed with campaign jobs is finished as soon as it is sent, not when

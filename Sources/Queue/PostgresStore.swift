@@ -407,7 +407,8 @@ public final class PostgresStore: PushStore {
         }
     }
 
-    public func waitForJobs(timeout: Duration) async {
+    public func waitForJobs(timeout: Duration, campaign: Bool) async {
+        // Notifications do not say the lane: every one wakes every waiter.
         await signal.wait(timeout: timeout)
     }
 

@@ -21,8 +21,9 @@ public protocol PushStore: CampaignStore {
     func complete(_ completions: [JobCompletion]) async throws
 
     /// Returns when jobs may have been enqueued (by this process or, for PostgreSQL, any other) or
-    /// after `timeout`, whichever is first.
-    func waitForJobs(timeout: Duration) async
+    /// after `timeout`, whichever is first. With `campaign` false the caller cannot take campaign
+    /// jobs, and jobs known to be campaign jobs only do not wake it.
+    func waitForJobs(timeout: Duration, campaign: Bool) async
 
     /// Depth per lane, oldest ready job, dead letters.
     func stats() async throws -> QueueStats
@@ -144,6 +145,10 @@ extension PushStore {
     /// Leases up to `limit` ready jobs, every ready chat job before any campaign job.
     public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
         try await claim(limit: limit, campaignLimit: limit, leaseMillis: leaseMillis)
+    }
+
+    public func waitForJobs(timeout: Duration) async {
+        await waitForJobs(timeout: timeout, campaign: true)
     }
 
     /// Registers a device or replaces its token; a new token clears an invalidation.

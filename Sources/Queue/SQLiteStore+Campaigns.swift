@@ -292,7 +292,7 @@ extension SQLiteStore {
         }
         if !jobs.isEmpty {
             campaignReady.store(true, ordering: .relaxed)
-            signal.notify()
+            signal.notify(campaignOnly: true)
         }
         return next
     }

@@ -61,7 +61,7 @@ public final class SQLiteStore: PushStore {
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
         let now = clock.nowMillis()
         let inserted = try await write { db in try Self.insert(jobs, db: db, now: now) }
-        if inserted.contains(true) { signal.notify() }
+        if inserted.contains(true) { signal.notify(campaignOnly: !zip(jobs, inserted).contains { $1 && $0.lane != .campaign }) }
         return inserted
     }
 
@@ -171,7 +171,7 @@ public final class SQLiteStore: PushStore {
         let now = clock.nowMillis()
         // Campaign outcomes can wait; a chat job's may be a retry that should go out again soon.
         let priority: WriteGate.Priority = completions.allSatisfy { $0.job.lane == .campaign } ? .background : .urgent
-        let requeued = try await write(priority) { db -> Bool in
+        let requeued = try await write(priority) { db -> (any: Bool, chat: Bool) in
             let finish = try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET devices = ?, attempts = attempts + ?, available_at = ?, last_error = ?,
@@ -197,7 +197,7 @@ public final class SQLiteStore: PushStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             )
-            var requeued = false
+            var requeued = (any: false, chat: false)
             var live: [JobCompletion] = []
             for completion in completions {
                 let job = completion.job
@@ -208,7 +208,7 @@ public final class SQLiteStore: PushStore {
                 ])
                 // Lease lost: the job is someone else's now; they will record its outcome.
                 guard db.changesCount > 0 else { continue }
-                requeued = requeued || !f.done
+                if !f.done { requeued = (true, requeued.chat || job.lane != .campaign) }
                 live.append(completion)
                 for r in completion.records {
                     try record.execute(arguments: [
@@ -229,11 +229,11 @@ public final class SQLiteStore: PushStore {
             try Self.tally(CampaignTally(live), db: db, now: now)
             return requeued
         }
-        if requeued { signal.notify() }
+        if requeued.any { signal.notify(campaignOnly: !requeued.chat) }
     }
 
-    public func waitForJobs(timeout: Duration) async {
-        await signal.wait(timeout: timeout)
+    public func waitForJobs(timeout: Duration, campaign: Bool) async {
+        await signal.wait(timeout: timeout, campaign: campaign)
     }
 
     public func stats() async throws -> QueueStats {

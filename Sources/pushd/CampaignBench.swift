@@ -22,8 +22,8 @@ struct CampaignBenchCommand: ParsableCommand {
     @Option(help: "sqlite or postgres.") var backend = "sqlite"
     @Option(help: "PostgreSQL server URL.") var url: String?
     @Option(help: "Jobs of the reference run (the dispatch benchmark's queued path).") var referenceJobs = 30_000
-    @Option(help: "Chat pushes per second while measuring chat latency.") var chatRate = 20
-    @Option(help: "Seconds of the idle chat latency run.") var idleSeconds = 10
+    @Option(help: "Chat pushes per second while measuring chat latency.") var chatRate = 50
+    @Option(help: "Seconds of the idle chat latency run.") var idleSeconds = 20
     @Option(help: "Connections to the emulator.") var connections = 2
     @Option(help: "Concurrent streams per connection.") var streams = 100
     @Option(help: "Dispatcher workers.") var workers = 8
