@@ -38,14 +38,14 @@ public struct PushdConfig: Sendable, Equatable {
         public var connections: Int = 2
         public var maxInFlight: Int = 200
         /// Users a campaign walker selects per step (one transaction enqueues their pushes).
-        public var campaignPage: Int = 500
+        public var campaignPage: Int = 1000
         /// Unfinished pushes a campaign may have queued before its walker waits: the pace of a
         /// campaign is the pace its pushes are delivered, and chat pushes never queue behind it.
         public var campaignBacklog: Int = 4000
         /// Campaign pushes at the vendors at once, across workers (at most four times as many
         /// campaign jobs are claimed): a chat push queues at a vendor behind no more than this many,
         /// and the rest of the workers stay free for chat.
-        public var campaignInFlight: Int = 48
+        public var campaignInFlight: Int = 96
 
         public init() {}
     }

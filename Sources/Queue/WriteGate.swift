@@ -15,12 +15,20 @@ final class WriteGate: Sendable {
     }
 
     private struct State {
-        var busy = false
+        /// Transactions past the gate (running, or queued at GRDB's writer).
+        var inside = 0
         var urgent: [CheckedContinuation<Void, Never>] = []
         var background: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
+    private let depth: Int
+
+    /// At most `depth` transactions are past the gate (running, or queued at GRDB's writer); an
+    /// urgent caller waits for no more than these.
+    init(depth: Int = 1) {
+        self.depth = max(1, depth)
+    }
 
     /// Runs `body` once the gate is free, holding it until `body` returns.
     func pass<T>(_ priority: Priority, _ body: () async throws -> T) async throws -> T {
@@ -32,16 +40,16 @@ final class WriteGate: Sendable {
     private func enter(_ priority: Priority) async {
         // The common case, nobody inside: no continuation.
         let entered = state.withLock { state -> Bool in
-            guard !state.busy else { return false }
-            state.busy = true
+            guard state.inside < depth else { return false }
+            state.inside += 1
             return true
         }
         if entered { return }
         await withCheckedContinuation { continuation in
             let now = state.withLock { state -> Bool in
                 // Freed between the two locks.
-                guard state.busy else {
-                    state.busy = true
+                guard state.inside >= depth else {
+                    state.inside += 1
                     return true
                 }
                 switch priority {
@@ -62,7 +70,7 @@ final class WriteGate: Sendable {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if !state.urgent.isEmpty { return state.urgent.removeFirst() }
             if !state.background.isEmpty { return state.background.removeFirst() }
-            state.busy = false
+            state.inside -= 1
             return nil
         }
         next?.resume()
