@@ -123,7 +123,6 @@ public final class Dispatcher: Service, Sendable {
 
     private var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
-
     private func runWorkers() async {
         let campaignLane = LaneExecutor()
         await withTaskGroup(of: Void.self) { group in

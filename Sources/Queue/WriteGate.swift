@@ -5,7 +5,9 @@ import Synchronization
 /// GRDB queues writes in arrival order, so a chat push claimed during a campaign would wait for
 /// every campaign page and completion queued ahead of it. Behind the gate at most one transaction
 /// is at the writer; an urgent one waits for that one only, however many background transactions
-/// wait. Background work waits as long as urgent work keeps coming: chat pushes always go first.
+/// wait. Chat goes first, but background work is not starved: when urgent callers keep the gate
+/// busy, every `urgentRun + 1`th pass goes to the oldest background caller, so a campaign job's
+/// completion cannot wait until its lease runs out (and the push is sent twice).
 final class WriteGate: Sendable {
     enum Priority: Sendable {
         /// Chat pushes, the REST API, claims.
@@ -19,10 +21,14 @@ final class WriteGate: Sendable {
         var inside = 0
         var urgent: [CheckedContinuation<Void, Never>] = []
         var background: [CheckedContinuation<Void, Never>] = []
+        /// Passes handed to urgent callers in a row while background callers waited.
+        var run = 0
     }
 
     private let state = Mutex(State())
     private let depth: Int
+    /// Most passes in a row for urgent callers while a background one waits.
+    static let urgentRun = 8
 
     /// At most `depth` transactions are past the gate (running, or queued at GRDB's writer); an
     /// urgent caller waits for no more than these.
@@ -65,10 +71,15 @@ final class WriteGate: Sendable {
     /// Callers waiting to pass.
     var waiting: Int { state.withLock { $0.urgent.count + $0.background.count } }
 
-    /// Hands the gate to the oldest urgent waiter, else the oldest background one, else frees it.
+    /// Hands the gate to the oldest urgent waiter (the oldest background one after `urgentRun`
+    /// urgent ones in a row), else the oldest background one, else frees it.
     private func leave() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if !state.urgent.isEmpty { return state.urgent.removeFirst() }
+            if !state.urgent.isEmpty, state.background.isEmpty || state.run < Self.urgentRun {
+                if !state.background.isEmpty { state.run += 1 }
+                return state.urgent.removeFirst()
+            }
+            state.run = 0
             if !state.background.isEmpty { return state.background.removeFirst() }
             state.inside -= 1
             return nil

@@ -49,6 +49,28 @@ struct WriteGateTests {
         #expect(callers.gate.waiting == 0)
     }
 
+    @Test("Urgent callers that keep the gate busy still let a background caller through after a run")
+    func noStarvation() async throws {
+        let callers = Callers()
+        let urgent = WriteGate.urgentRun + 4
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await callers.pass("holder", .urgent, hold: true) }
+            while callers.inside.withLock({ $0.now }) == 0 { await Task.yield() }
+            group.addTask { try await callers.pass("campaign completion", .background) }
+            await Self.waitUntil(callers.gate, has: 1)
+            for i in 0..<urgent {
+                group.addTask { try await callers.pass("chat \(i)", .urgent) }
+                await Self.waitUntil(callers.gate, has: 2 + i)
+            }
+            callers.latch.open()
+            try await group.waitForAll()
+        }
+        let order = callers.order.withLock { $0 }
+        // The holder, then a run of urgent passes, then the background caller, then the rest.
+        #expect(order.firstIndex(of: "campaign completion") == 1 + WriteGate.urgentRun)
+        #expect(order.filter { $0.hasPrefix("chat") } == (0..<urgent).map { "chat \($0)" })
+    }
+
     @Test("An error inside frees the gate for the next caller")
     func errorFrees() async throws {
         struct Refused: Error {}
@@ -59,35 +81,3 @@ struct WriteGateTests {
     }
 }
 
-/// The store's wake-up signal: workers that cannot take campaign jobs sleep through campaign-only news.
-@Suite("JobSignal", .timeLimit(.minutes(1)))
-struct JobSignalTests {
-    final class Woken: Sendable {
-        let names = Mutex<[String]>([])
-    }
-
-    @Test("a campaign-only notification wakes campaign waiters only; a chat one wakes everyone")
-    func lanes() async throws {
-        let signal = JobSignal()
-        let woken = Woken()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await signal.wait(timeout: .seconds(30), campaign: false)
-                woken.names.withLock { $0.append("chat-only") }
-            }
-            group.addTask {
-                await signal.wait(timeout: .seconds(30), campaign: true)
-                woken.names.withLock { $0.append("campaign") }
-            }
-            while signal.waiting < 2 { await Task.yield() }
-            signal.notify(campaignOnly: true)
-            while woken.names.withLock({ $0.isEmpty }) { await Task.yield() }
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(woken.names.withLock { $0 } == ["campaign"])
-            #expect(signal.waiting == 1)
-            signal.notify()
-            try await group.waitForAll()
-        }
-        #expect(woken.names.withLock { $0 } == ["campaign", "chat-only"])
-    }
-}
