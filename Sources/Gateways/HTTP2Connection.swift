@@ -126,6 +126,8 @@ final class HTTP2Connection: Sendable {
         let handler = handler
         let eventLoop = channel.eventLoop
         return try await withTaskCancellationHandler {
+            // Cancelled already: `onCancel` ran before the stream existed and found nothing to reset.
+            try Task.checkCancellation()
             eventLoop.execute { handler.value.submit(request, promise: promise) }
             return try await promise.futureResult.get()
         } onCancel: {

@@ -140,7 +140,6 @@ public final class SQLiteStore: PushStore {
             for lane in Lane.allCases where claimed.count < limit {
                 let wanted = lane == .campaign ? min(limit - claimed.count, campaignLimit) : limit - claimed.count
                 guard wanted > 0 else { continue }
-                defer { if lane == .campaign { self.campaignReady.store(claimed.contains { $0.lane == .campaign }, ordering: .relaxed) } }
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
@@ -151,6 +150,7 @@ public final class SQLiteStore: PushStore {
                         """,
                     arguments: [now + leaseMillis, lane.rawValue, now, wanted]
                 )
+                if lane == .campaign { self.campaignReady.store(!rows.isEmpty, ordering: .relaxed) }
                 claimed += rows.map(Self.claimedJob).sorted { $0.id < $1.id }
             }
             return claimed

@@ -17,8 +17,8 @@ final class WriteGate: Sendable {
     }
 
     private struct State {
-        /// Transactions past the gate (running, or queued at GRDB's writer).
-        var inside = 0
+        /// A transaction is past the gate (running, or queued at GRDB's writer).
+        var busy = false
         var urgent: [CheckedContinuation<Void, Never>] = []
         var background: [CheckedContinuation<Void, Never>] = []
         /// Passes handed to urgent callers in a row while background callers waited.
@@ -26,15 +26,8 @@ final class WriteGate: Sendable {
     }
 
     private let state = Mutex(State())
-    private let depth: Int
     /// Most passes in a row for urgent callers while a background one waits.
     static let urgentRun = 8
-
-    /// At most `depth` transactions are past the gate (running, or queued at GRDB's writer); an
-    /// urgent caller waits for no more than these.
-    init(depth: Int = 1) {
-        self.depth = max(1, depth)
-    }
 
     /// Runs `body` once the gate is free, holding it until `body` returns.
     func pass<T>(_ priority: Priority, _ body: () async throws -> T) async throws -> T {
@@ -46,16 +39,16 @@ final class WriteGate: Sendable {
     private func enter(_ priority: Priority) async {
         // The common case, nobody inside: no continuation.
         let entered = state.withLock { state -> Bool in
-            guard state.inside < depth else { return false }
-            state.inside += 1
+            guard !state.busy else { return false }
+            state.busy = true
             return true
         }
         if entered { return }
         await withCheckedContinuation { continuation in
             let now = state.withLock { state -> Bool in
                 // Freed between the two locks.
-                guard state.inside >= depth else {
-                    state.inside += 1
+                guard state.busy else {
+                    state.busy = true
                     return true
                 }
                 switch priority {
@@ -81,7 +74,7 @@ final class WriteGate: Sendable {
             }
             state.run = 0
             if !state.background.isEmpty { return state.background.removeFirst() }
-            state.inside -= 1
+            state.busy = false
             return nil
         }
         next?.resume()
