@@ -202,7 +202,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig",
+                "API", "Dispatcher", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -1,3 +1,4 @@
+import Dispatcher
 import Foundation
 import PushCore
 import Queue
@@ -75,12 +76,12 @@ struct CampaignCommands: Sendable {
         }
         let onlineOnly = plugin && MessageCommands.int(request["OnlineOnlyFlag"]) == 1
         let taskID = "\(app.sdkAppID)_\(random)_\(now / 1000)_\(UInt32.random(in: 1...UInt32.max))"
-        let template = try MessageCommands.JobTemplate(
+        let template = try JobTemplate(
             app: app.sdkAppID, keyPrefix: taskID, fields: fields, countsForBadge: !onlineOnly && (plugin || lifetime > 0)
         )
         let campaign = NewCampaign(
             sdkAppID: app.sdkAppID, taskID: taskID, msgRandom: random, audience: audience,
-            template: MessageCommands.JobTemplate.splice("", template.shared), countsForBadge: template.countsForBadge
+            template: JobTemplate.splice("", template.shared), countsForBadge: template.countsForBadge
         )
         let quota = CampaignQuota(perDay: app.campaignDailyQuota, minIntervalMillis: Int64(app.campaignIntervalMillis))
         switch try await store.createCampaign(campaign, quota: quota) {

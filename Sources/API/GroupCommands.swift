@@ -1,3 +1,4 @@
+import Dispatcher
 import Foundation
 import Messaging
 import PushCore
@@ -253,7 +254,7 @@ struct GroupCommands: Sendable {
             for key in ["OfflinePushInfo", "SendMsgControl"] { fields[key] = request[key] }
             if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
             // A directed message is not counted as unread (tencent-rest-api.md section 4.3).
-            let template = try MessageCommands.JobTemplate(app: app, keyPrefix: msgKey, fields: fields, countsForBadge: directed == nil)
+            let template = try JobTemplate(app: app, keyPrefix: msgKey, fields: fields, countsForBadge: directed == nil)
             for member in members {
                 let fate = Recipients.group(
                     group, member: member, sender: from, atAll: atAll, atAccounts: atAccounts, directedTo: directed,

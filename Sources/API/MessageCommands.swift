@@ -50,55 +50,6 @@ struct MessageCommands: Sendable {
         }
     }
 
-    /// The push jobs of one message: the fields every recipient shares, serialised and validated
-    /// once (element types, one `TIMCustomElem`, field types), then one job per recipient made by
-    /// splicing its own fields in front of them.
-    struct JobTemplate {
-        let app: UInt64
-        /// `"SdkAppID":…,"MsgBody":…,…}`: the shared object without its opening brace.
-        let shared: Data
-        let keyPrefix: String
-        let countsForBadge: Bool
-
-        /// `fields` without `SdkAppID`, `To_Account` and `IdempotencyKey`; jobs are keyed
-        /// `<keyPrefix>:<recipient>`. `countsForBadge: false` overrides the message's own rule.
-        init(app: UInt64, keyPrefix: String, fields: [String: Any], countsForBadge: Bool = true) throws {
-            var fields = fields
-            fields["SdkAppID"] = app
-            guard let object = JSONTree.data(fields) else { throw TencentError(code: RestCode.badJSON, message: "the message is not JSON") }
-            shared = object.dropFirst()
-            let spec = try PushJobSpec.decode(Self.splice(#""To_Account":"-","#, shared))
-            self.app = app
-            self.keyPrefix = keyPrefix
-            self.countsForBadge = countsForBadge && Badge.counts(spec.message, sendMsgControl: spec.sendMsgControl)
-        }
-
-        static func splice(_ head: String, _ shared: Data) -> Data {
-            var payload = Data(capacity: head.utf8.count + shared.count + 1)
-            payload.append(UInt8(ascii: "{"))
-            payload.append(contentsOf: head.utf8)
-            payload.append(shared)
-            return payload
-        }
-
-        /// The job of one recipient; with `silent`, a job that notifies no device.
-        func job(to: String, silent: String? = nil) -> NewJob {
-            let key = "\(keyPrefix):\(to)"
-            var head = #""To_Account":\#(JSONText.quoted(to)),"IdempotencyKey":\#(JSONText.quoted(key)),"#
-            if let silent { head += #""Silent":\#(JSONText.quoted(silent)),"# }
-            return NewJob(sdkAppID: app, idempotencyKey: key, userID: to, payload: Self.splice(head, shared), countsForBadge: countsForBadge)
-        }
-
-        /// The job of a recipient's fate, nil when it gets none.
-        func job(to: String, fate: Recipients.Fate) -> NewJob? {
-            switch fate {
-            case .none: return nil
-            case .silent(let reason): return job(to: to, silent: reason)
-            case .push: return job(to: to)
-            }
-        }
-    }
-
     /// The fields of a C2C send, validated once for all its recipients.
     struct C2C {
         var from: String
@@ -162,21 +113,21 @@ struct MessageCommands: Sendable {
         return try JobTemplate(app: caller.app.sdkAppID, keyPrefix: m.msgKey, fields: fields)
     }
 
-    /// The message row for one recipient and its push job, as the recipient's fate says.
-    func entry(_ m: C2C, to: String, template: JobTemplate, settings: ReceiveSettings?, caller: RestAPI.Caller, body: Data) throws
-        -> (message: NewMessage, jobs: [NewJob])
-    {
-        let fate = Recipients.c2c(
+    /// A recipient's fate (push-rules.md sections 1.2, 1.3).
+    func fate(_ m: C2C, to: String, settings: ReceiveSettings?) -> Recipients.Fate {
+        Recipients.c2c(
             sender: m.from, recipient: to, settings: settings ?? ReceiveSettings(), withMuteNotifications: m.withMuteNotifications,
             nowSeconds: clock.nowSeconds()
         )
-        let job = m.lifetime > 0 ? template.job(to: to, fate: fate) : nil
-        let message = NewMessage(
-            sdkAppID: caller.app.sdkAppID, msgKey: m.msgKey, fromAccount: m.from, toAccount: to, msgSeq: m.seq, msgRandom: m.random,
-            msgTime: m.msgTime, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)",
-            dedupeWindowMillis: Self.dedupeWindowMillis, expiresAtMillis: m.expiresAtMillis
+    }
+
+    /// The stored message of a send to `to`, or of a batch to `recipients` (`to` empty).
+    func message(_ m: C2C, to: String, recipients: [String] = [], body: Data, dedupeKey: String, caller: RestAPI.Caller) -> NewMessage {
+        NewMessage(
+            sdkAppID: caller.app.sdkAppID, msgKey: m.msgKey, fromAccount: m.from, toAccount: to, recipients: recipients, msgSeq: m.seq,
+            msgRandom: m.random, msgTime: m.msgTime, body: body, dedupeKey: dedupeKey, dedupeWindowMillis: Self.dedupeWindowMillis,
+            expiresAtMillis: m.expiresAtMillis
         )
-        return (message, job.map { [$0] } ?? [])
     }
 
     /// `To_Account` of a batch: 1 to 500 strings (90003 for a non-string, 90011 beyond 500).
@@ -212,8 +163,9 @@ struct MessageCommands: Sendable {
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
         guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
-        let entry = try entry(m, to: to, template: template, settings: facts.settings[to], caller: caller, body: body)
-        switch try await timings.write({ try await sends.storeMessage(entry.message, jobs: entry.jobs) }) {
+        let job = m.lifetime > 0 ? template.job(to: to, fate: fate(m, to: to, settings: facts.settings[to])) : nil
+        let message = message(m, to: to, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller)
+        switch try await timings.write({ try await sends.storeMessage(message, jobs: job.map { [$0] } ?? []) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         }
@@ -232,22 +184,32 @@ struct MessageCommands: Sendable {
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         var errors: [[String: any Sendable]] = []
-        var entries: [(message: NewMessage, jobs: [NewJob])] = []
-        // Each recipient's copy keeps what roaming reads, not the 500-account request.
+        // The stored message keeps what roaming reads, not the 500-account request.
         var kept: [String: Any] = ["MsgBody": m.content.msgBody]
         kept["CloudCustomData"] = request["CloudCustomData"] as? String
         guard let stored = JSONTree.data(kept) else { throw TencentError(code: RestCode.badJSON, message: "MsgBody must be JSON") }
+        var fates: [(to: String, fate: Recipients.Fate)] = []
         var seen = Set<String>()
         for to in recipients where seen.insert(to).inserted {
             guard profiles[to] != nil else {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            entries.append(try entry(m, to: to, template: template, settings: settings[to], caller: caller, body: stored))
+            fates.append((to, fate(m, to: to, settings: settings[to])))
         }
-        // Every recipient's copy and push in one transaction.
-        try await timings.write { try await sends.storeMessages(entries) }
-        return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
+        guard !fates.isEmpty else { return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)]) }
+        // One stored message for every recipient and one job that the dispatcher turns into theirs
+        // (`FanOut`): the request's cost does not grow with a copy, a job and a badge per recipient.
+        let accepted = fates.map(\.to)
+        let audience = CRC32.checksum(Data(accepted.joined(separator: "\n").utf8))
+        let message = message(
+            m, to: "", recipients: accepted, body: stored, dedupeKey: "\(m.from)|\(audience)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller
+        )
+        let job = m.lifetime > 0 ? template.fanOut(fates) : nil
+        switch try await timings.write({ try await sends.storeMessage(message, jobs: job.map { [$0] } ?? []) }) {
+        case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key), ("ErrorList", errors)])
+        case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
+        }
     }
 
     /// `timpush/batch`: a push without a message for up to 500 users (`OfflinePushInfo`, optional
@@ -393,5 +355,22 @@ enum CRC32 {
 
     static func checksum(_ data: Data) -> UInt32 {
         ~data.reduce(~UInt32(0)) { crc, byte in table[Int((crc ^ UInt32(byte)) & 0xff)] ^ (crc >> 8) }
+    }
+}
+
+extension JobTemplate {
+    /// The jobs of a message whose shared `fields` (without `SdkAppID`, `To_Account` and
+    /// `IdempotencyKey`) are validated here once: element types, one `TIMCustomElem`, field types.
+    /// `countsForBadge: false` overrides the message's own rule.
+    init(app: UInt64, keyPrefix: String, fields: [String: Any], countsForBadge: Bool = true) throws {
+        var fields = fields
+        fields["SdkAppID"] = app
+        guard let object = JSONTree.data(fields) else { throw TencentError(code: RestCode.badJSON, message: "the message is not JSON") }
+        let shared = object.dropFirst()
+        let spec = try PushJobSpec.decode(Self.splice(#""To_Account":"-","#, shared))
+        self.init(
+            app: app, keyPrefix: keyPrefix, shared: Data(shared),
+            countsForBadge: countsForBadge && Badge.counts(spec.message, sendMsgControl: spec.sendMsgControl)
+        )
     }
 }

@@ -203,8 +203,11 @@ public final class Dispatcher: Service, Sendable {
         campaignSlots.withLock { $0 += n }
     }
 
-    /// Sends a batch: devices fetched per app in one query, jobs processed concurrently.
+    /// Sends a batch: fan-out jobs expanded first, devices fetched per app in one query, jobs
+    /// processed concurrently.
     func process(_ jobs: [ClaimedJob]) async throws -> [JobCompletion] {
+        let (fanOuts, jobs) = (jobs.filter(FanOut.isFanOut), jobs.filter { !FanOut.isFanOut($0) })
+        let expanded = try await expand(fanOuts)
         var devices: [UInt64: [String: [Device]]] = [:]
         for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
             let users = Array(Set(appJobs.map(\.userID)))
@@ -217,8 +220,15 @@ public final class Dispatcher: Service, Sendable {
                 let mine = devices[job.sdkAppID]?[job.userID] ?? []
                 group.addTask { await processor.process(job, devices: mine) }
             }
-            return await group.reduce(into: []) { $0.append($1) }
+            return await group.reduce(into: expanded) { $0.append($1) }
         }
+    }
+
+    /// Expands fan-out jobs (`FanOut.expand`): finished once their recipients' jobs are queued.
+    func expand(_ fanOuts: [ClaimedJob]) async throws -> [JobCompletion] {
+        guard !fanOuts.isEmpty else { return [] }
+        let bad = try await FanOut.expand(fanOuts, into: store)
+        return fanOuts.map { job in bad[job.id].map { processor.dead(job, reason: "BadJob: \($0.message)") } ?? JobCompletion(job: job) }
     }
 
     /// Queue gauges every few seconds; finished jobs purged after the retention.

@@ -101,12 +101,13 @@ public struct SendCoalescer: Sendable {
     let writes: Coalescer<[Entry], [StoredMessage]>
 
     /// One read holds up to `maxLookups` requests' lookups; one transaction up to `maxMessages`
-    /// messages (a single larger request is written whole).
+    /// messages or batch recipients (a single larger request is written whole).
     /// Reads and writes each run up to `store.concurrentWriters` batches at once.
-    public init(store: any PushStore, maxLookups: Int = 256, maxMessages: Int = 2_000) {
+    public init(store: any PushStore, maxLookups: Int = 256, maxMessages: Int = 10_000) {
         let concurrency = store.concurrentWriters
         reads = Coalescer(maxWeight: maxLookups, concurrency: concurrency) { lookups in try await store.sendFacts(lookups) }
-        writes = Coalescer(maxWeight: maxMessages, concurrency: concurrency, weight: \.count) { batches in
+        // A batch message weighs as much as its recipients.
+        writes = Coalescer(maxWeight: maxMessages, concurrency: concurrency, weight: { $0.reduce(0) { $0 + max(1, $1.message.recipients.count) } }) { batches in
             var results = try await store.storeMessages(batches.flatMap { $0 })[...]
             return batches.map { entries in
                 defer { results = results.dropFirst(entries.count) }

@@ -222,8 +222,11 @@ public struct NewMessage: Sendable, Equatable {
     public var sdkAppID: UInt64
     public var msgKey: String
     public var fromAccount: String
-    /// The recipient of a C2C message; empty for a group message.
+    /// The recipient of a C2C message; empty for a group message and a batch.
     public var toAccount: String
+    /// The recipients of a batch (`openim/batchsendmsg`): one stored message for all of them,
+    /// each found by roaming; empty otherwise.
+    public var recipients: [String]
     public var groupID: String
     public var msgSeq: Int64
     public var msgRandom: Int64
@@ -238,13 +241,15 @@ public struct NewMessage: Sendable, Equatable {
     public var expiresAtMillis: Int64
 
     public init(
-        sdkAppID: UInt64, msgKey: String, fromAccount: String, toAccount: String, groupID: String = "", msgSeq: Int64, msgRandom: Int64,
+        sdkAppID: UInt64, msgKey: String, fromAccount: String, toAccount: String, recipients: [String] = [], groupID: String = "",
+        msgSeq: Int64, msgRandom: Int64,
         msgTime: Int64, body: Data, dedupeKey: String, dedupeWindowMillis: Int64, expiresAtMillis: Int64
     ) {
         self.sdkAppID = sdkAppID
         self.msgKey = msgKey
         self.fromAccount = fromAccount
         self.toAccount = toAccount
+        self.recipients = recipients
         self.groupID = groupID
         self.msgSeq = msgSeq
         self.msgRandom = msgRandom

@@ -101,7 +101,7 @@ public final class PostgresStore: PushStore {
             for try await v in try await connection.query("SELECT max(version) FROM pushd_schema", logger: logger).decode(Int64?.self) {
                 version = v ?? 0
             }
-            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres), Schema.v4(.postgres), Schema.v5(.postgres), Schema.v6(.postgres)]
+            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres), Schema.v4(.postgres), Schema.v5(.postgres), Schema.v6(.postgres), Schema.v7(.postgres)]
             for (index, statements) in migrations.enumerated() where Int64(index + 1) > version {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -192,7 +192,7 @@ public final class PostgresStore: PushStore {
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(\(keys)::text[]) AS x(k) ORDER BY k", logger: logger)
             // Group messages take a sequence number each; C2C copies (a batch) are checked and
             // written set-wise: one query for duplicates, one insert for the rest.
-            if messages.contains(where: { !$0.message.groupID.isEmpty }) {
+            if messages.contains(where: { !$0.message.groupID.isEmpty || !$0.message.recipients.isEmpty }) {
                 var results: [StoredMessage] = []
                 var jobs: [NewJob] = []
                 for (m, messageJobs) in messages {
@@ -282,14 +282,25 @@ public final class PostgresStore: PushStore {
             guard let next else { return .groupNotFound }
             seq = next
         }
-        try await connection.query(
+        var id: Int64 = 0
+        for try await value in try await connection.query(
             """
             INSERT INTO messages (app, msg_key, from_account, to_account, group_id, msg_seq, msg_random, msg_time, body, dedupe, created_at, expires_at)
             VALUES (\(app), \(m.msgKey), \(m.fromAccount), \(m.toAccount), \(m.groupID), \(seq), \(m.msgRandom), \(m.msgTime),
                     \(ByteBuffer(data: m.body)), \(m.dedupeKey), \(now), \(m.expiresAtMillis))
+            RETURNING id
             """,
             logger: logger
-        )
+        ).decode(Int64.self) { id = value }
+        if !m.recipients.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO message_recipients (message_id, to_account, app, from_account, msg_time)
+                SELECT \(id), t, \(app), \(m.fromAccount), \(m.msgTime) FROM unnest(\(m.recipients)::text[]) AS x(t) ON CONFLICT DO NOTHING
+                """,
+                logger: logger
+            )
+        }
         return .stored(msgSeq: seq)
     }
 
@@ -437,6 +448,7 @@ public final class PostgresStore: PushStore {
         try await client.query("DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < \(cutoff)", logger: logger)
         try await client.query("DELETE FROM push_records WHERE at < \(cutoff)", logger: logger)
         try await client.query("DELETE FROM messages WHERE created_at < \(clock.nowMillis() - Schema.roamingMillis)", logger: logger)
+        try await client.query(PostgresQuery(unsafeSQL: Schema.purgeRecipients), logger: logger)
     }
 
     public func upsertDevices(_ devices: [Device]) async throws {
@@ -596,9 +608,11 @@ public final class PostgresStore: PushStore {
         var recipients: [String] = []
         for try await to in try await client.query(
             """
-            SELECT to_account FROM messages WHERE app = \(Int64(sdkAppID)) AND msg_key = \(msgKey) AND group_id = ''
+            SELECT to_account FROM messages WHERE app = \(Int64(sdkAppID)) AND msg_key = \(msgKey) AND group_id = '' AND to_account <> ''
             UNION SELECT g.user_id FROM messages m JOIN group_members g ON g.app = m.app AND g.group_id = m.group_id
             WHERE m.app = \(Int64(sdkAppID)) AND m.msg_key = \(msgKey) AND m.group_id <> ''
+            UNION SELECT r.to_account FROM messages m JOIN message_recipients r ON r.message_id = m.id
+            WHERE m.app = \(Int64(sdkAppID)) AND m.msg_key = \(msgKey) AND m.group_id = '' AND m.to_account = ''
             """,
             logger: logger
         ).decode(String.self) { recipients.append(to) }
@@ -623,10 +637,17 @@ public final class PostgresStore: PushStore {
         var rows: [MessageRow] = []
         for try await (id, key, from, to, seq, random, time, body) in try await client.query(
             """
-            SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
-            WHERE app = \(app) AND group_id = '' AND ((from_account = \(a) AND to_account = \(b)) OR (from_account = \(b) AND to_account = \(a)))
-              AND msg_time BETWEEN \(minTime) AND \(maxTime) AND (msg_time < \(cursor.time) OR (msg_time = \(cursor.time) AND id < \(cursor.id)))
-            ORDER BY msg_time DESC, id DESC LIMIT \(Int64(limit))
+            SELECT * FROM (
+              SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
+              WHERE app = \(app) AND group_id = '' AND ((from_account = \(a) AND to_account = \(b)) OR (from_account = \(b) AND to_account = \(a)))
+                AND msg_time BETWEEN \(minTime) AND \(maxTime) AND (msg_time < \(cursor.time) OR (msg_time = \(cursor.time) AND id < \(cursor.id)))
+              UNION ALL
+              SELECT m.id, m.msg_key, m.from_account, r.to_account, m.msg_seq, m.msg_random, m.msg_time, m.body
+              FROM message_recipients r JOIN messages m ON m.id = r.message_id
+              WHERE r.app = \(app) AND ((r.from_account = \(a) AND r.to_account = \(b)) OR (r.from_account = \(b) AND r.to_account = \(a)))
+                AND r.msg_time BETWEEN \(minTime) AND \(maxTime)
+                AND (r.msg_time < \(cursor.time) OR (r.msg_time = \(cursor.time) AND r.message_id < \(cursor.id)))
+            ) AS c ORDER BY msg_time DESC, id DESC LIMIT \(Int64(limit))
             """,
             logger: logger
         ).decode((Int64, String, String, String, Int64, Int64, Int64, ByteBuffer).self) {

@@ -46,6 +46,9 @@ public final class SQLiteStore: PushStore {
         migrator.registerMigration("v6") { db in
             for statement in Schema.v6(.sqlite) { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v7") { db in
+            for statement in Schema.v7(.sqlite) { try db.execute(sql: statement) }
+        }
         try migrator.migrate(pool)
     }
 
@@ -127,6 +130,16 @@ public final class SQLiteStore: PushStore {
             Int64(m.sdkAppID), m.msgKey, m.fromAccount, m.toAccount, m.groupID, seq, m.msgRandom, m.msgTime, m.body, m.dedupeKey, now,
             m.expiresAtMillis,
         ])
+        if !m.recipients.isEmpty {
+            let id = db.lastInsertedRowID
+            // One statement for the whole list: SQLite walks it, not a bind and step per recipient.
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO message_recipients (message_id, to_account, app, from_account, msg_time)
+                    SELECT ?, value, ?, ?, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING
+                    """
+            ).execute(arguments: [id, Int64(m.sdkAppID), m.fromAccount, m.msgTime, Schema.encodeDevices(m.recipients)])
+        }
         return .stored(msgSeq: seq)
     }
 
@@ -260,6 +273,7 @@ public final class SQLiteStore: PushStore {
             try db.execute(sql: "DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < ?", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM push_records WHERE at < ?", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM messages WHERE created_at < ?", arguments: [clock.nowMillis() - Schema.roamingMillis])
+            try db.execute(sql: Schema.purgeRecipients)
         }
     }
 
@@ -413,11 +427,13 @@ public final class SQLiteStore: PushStore {
             try String.fetchAll(
                 db,
                 sql: """
-                    SELECT to_account FROM messages WHERE app = ? AND msg_key = ? AND group_id = ''
+                    SELECT to_account FROM messages WHERE app = ? AND msg_key = ? AND group_id = '' AND to_account <> ''
                     UNION SELECT g.user_id FROM messages m JOIN group_members g ON g.app = m.app AND g.group_id = m.group_id
                     WHERE m.app = ? AND m.msg_key = ? AND m.group_id <> ''
+                    UNION SELECT r.to_account FROM messages m JOIN message_recipients r ON r.message_id = m.id
+                    WHERE m.app = ? AND m.msg_key = ? AND m.group_id = '' AND m.to_account = ''
                     """,
-                arguments: [Int64(sdkAppID), msgKey, Int64(sdkAppID), msgKey]
+                arguments: [Int64(sdkAppID), msgKey, Int64(sdkAppID), msgKey, Int64(sdkAppID), msgKey]
             )
         }
     }
@@ -436,12 +452,18 @@ public final class SQLiteStore: PushStore {
             return try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
-                    WHERE app = ? AND group_id = '' AND ((from_account = ? AND to_account = ?) OR (from_account = ? AND to_account = ?))
-                      AND msg_time BETWEEN ? AND ? AND (msg_time < ? OR (msg_time = ? AND id < ?))
-                    ORDER BY msg_time DESC, id DESC LIMIT ?
+                    SELECT * FROM (
+                      SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
+                      WHERE app = ?1 AND group_id = '' AND ((from_account = ?2 AND to_account = ?3) OR (from_account = ?3 AND to_account = ?2))
+                        AND msg_time BETWEEN ?4 AND ?5 AND (msg_time < ?6 OR (msg_time = ?6 AND id < ?7))
+                      UNION ALL
+                      SELECT m.id, m.msg_key, m.from_account, r.to_account, m.msg_seq, m.msg_random, m.msg_time, m.body
+                      FROM message_recipients r JOIN messages m ON m.id = r.message_id
+                      WHERE r.app = ?1 AND ((r.from_account = ?2 AND r.to_account = ?3) OR (r.from_account = ?3 AND r.to_account = ?2))
+                        AND r.msg_time BETWEEN ?4 AND ?5 AND (r.msg_time < ?6 OR (r.msg_time = ?6 AND r.message_id < ?7))
+                    ) ORDER BY msg_time DESC, id DESC LIMIT ?8
                     """,
-                arguments: [Int64(sdkAppID), a, b, b, a, minTime, maxTime, cursor.time, cursor.time, cursor.id, limit]
+                arguments: [Int64(sdkAppID), a, b, minTime, maxTime, cursor.time, cursor.id, limit]
             ).map { row in
                 MessageRow(
                     id: row["id"], msgKey: row["msg_key"], fromAccount: row["from_account"], toAccount: row["to_account"],
@@ -680,3 +702,4 @@ public final class SQLiteStore: PushStore {
         try pool.close()
     }
 }
+

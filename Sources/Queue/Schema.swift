@@ -274,6 +274,30 @@ enum Schema {
         ["CREATE INDEX messages_conversation ON messages (app, from_account, to_account, msg_time)"]
     }
 
+    /// Version 7: a batch message is stored once; its recipients are listed here, in message order
+    /// (the purge drops a prefix) and by conversation (roaming).
+    static func v7(_ dialect: Dialect) -> [String] {
+        let t = Types(dialect)
+        return [
+            """
+            CREATE TABLE message_recipients (
+              message_id \(t.int) NOT NULL,
+              to_account TEXT NOT NULL,
+              app \(t.int) NOT NULL,
+              from_account TEXT NOT NULL,
+              msg_time \(t.int) NOT NULL,
+              PRIMARY KEY (message_id, to_account)
+            )\(dialect == .sqlite ? " WITHOUT ROWID" : "")
+            """,
+            "CREATE INDEX message_recipients_conversation ON message_recipients (app, from_account, to_account, msg_time)",
+        ]
+    }
+
+    /// Drops the recipients of purged batch messages (those below the oldest message kept).
+    static let purgeRecipients = """
+        DELETE FROM message_recipients WHERE message_id < coalesce((SELECT min(id) FROM messages), 9223372036854775807)
+        """
+
     /// Stored messages are kept for roaming this long after they were sent, whatever their
     /// offline lifetime (`MsgLifeTime` is at most as long).
     static let roamingMillis: Int64 = 7 * 24 * 3600 * 1000

@@ -1,4 +1,5 @@
 import API
+import Dispatcher
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -261,17 +262,30 @@ struct RestAPITests {
         #expect(Self.code(try await f.call("openim/querystate", body, as: "bob")) == 60010)
     }
 
-    @Test("batchsendmsg: one MsgKey, a push job per imported recipient, the others in ErrorList; over 500 is 90011")
+    @Test("batchsendmsg: one MsgKey, one job that fans out to a job per imported recipient, the others in ErrorList; over 500 is 90011")
     func batchsendmsg() async throws {
         let f = try Fixture()
         #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["alice", "bob", "carol"]}"#)) == 0)
+        #expect(Self.code(try await f.call("pushd/set_receive_opt", #"{"UserID": "carol", "Peer_Account": "alice", "Opt": "AcceptNotNotify"}"#)) == 0)
         let text = #"[{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello all"}}]"#
-        let reply = try await f.call("openim/batchsendmsg", #"{"From_Account": "alice", "To_Account": ["bob", "carol", "ghost", "bob"], "MsgRandom": 5, "MsgBody": \#(text)}"#)
+        let body = #"{"From_Account": "alice", "To_Account": ["bob", "carol", "ghost", "bob", "alice"], "MsgSeq": 3, "MsgRandom": 5, "MsgBody": \#(text)}"#
+        let reply = try await f.call("openim/batchsendmsg", body)
         #expect(Self.code(reply) == 0, "\(reply)")
         let key = try #require(reply["MsgKey"] as? String)
         #expect((reply["ErrorList"] as? [[String: Any]])?.map { $0["To_Account"] as? String ?? "" } == ["ghost"])
+        #expect(try await f.call("openim/batchsendmsg", body)["MsgKey"] as? String == key, "a retried batch is the same message")
+        let fanOut = try await f.store.claim(limit: 10, leaseMillis: 1_000)
+        #expect(fanOut.map(\.idempotencyKey) == ["\(key)#fanout"], "one job for the batch, none for its retry")
+        #expect(try await f.store.enqueue(try FanOut.jobs(of: fanOut[0])) == [true, true])
+        #expect(try await f.store.enqueue(try FanOut.jobs(of: fanOut[0])) == [false, false], "expanding again enqueues nothing")
         let jobs = try await f.store.claim(limit: 10, leaseMillis: 1_000)
-        #expect(Set(jobs.map(\.idempotencyKey)) == ["\(key):bob", "\(key):carol"])
+        #expect(Set(jobs.map(\.idempotencyKey)) == ["\(key):bob", "\(key):carol"], "the sender gets no push")
+        for job in jobs {
+            let spec = try PushJobSpec.decode(job.payload)
+            #expect(spec.toAccount == job.userID && spec.senderNick == nil && spec.msgBody.elements.count == 1)
+            #expect(spec.silent == (job.userID == "carol" ? "ReceiveOptNotNotify" : nil), "the muted recipient's job notifies nobody")
+        }
+        #expect(Set(try await f.store.messageRecipients(sdkAppID: Self.app, msgKey: key)) == ["alice", "bob", "carol"])
         let many = (0..<501).map { "\"u\($0)\"" }.joined(separator: ",")
         #expect(Self.code(try await f.call("openim/batchsendmsg", #"{"To_Account": [\#(many)], "MsgRandom": 1, "MsgBody": \#(text)}"#)) == 90011)
         #expect(Self.code(try await f.call("openim/batchsendmsg", #"{"To_Account": ["bob", 7], "MsgRandom": 1, "MsgBody": \#(text)}"#)) == 90003)

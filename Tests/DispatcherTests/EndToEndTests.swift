@@ -345,6 +345,33 @@ struct EndToEndTests {
         }
     }
 
+    @Test("batchsendmsg: one stored message and one fan-out job become each recipient's push, badge, records and roaming")
+    func batch() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil, "carol": nil, "dave": nil])
+            try await r.register("bob", "iphone", .apns, n: 1)
+            try await r.register("carol", "ipad", .apns, n: 2)
+            try await r.register("dave", "mac", .apns, n: 3)
+            try await r.call("pushd/report_state", #"{"DeviceId": "iphone", "State": "PushOnline", "Unread": 4}"#, as: "bob")
+            try await r.call("pushd/set_receive_opt", #"{"Peer_Account": "alice", "Opt": "AcceptNotNotify"}"#, as: "dave")
+            let reply = try await r.call(
+                "openim/batchsendmsg",
+                #"{"From_Account": "alice", "To_Account": ["bob", "carol", "dave", "ghost"], "MsgRandom": 8, "MsgBody": [\#(Self.text("news"))]}"#
+            )
+            let key = try #require(reply["MsgKey"] as? String)
+            try await r.settle()
+            #expect(r.apns(1).map { Self.body($0) } == ["Alice:news"] && Self.badge(r.apns(1).first) == 5)
+            #expect(r.apns(2).map { Self.body($0) } == ["Alice:news"] && Self.badge(r.apns(2).first) == 1)
+            #expect(r.apns(3).isEmpty)
+            #expect(try await r.records(key, "dave").map(\.reason) == ["ReceiveOptNotNotify"])
+            let records = try await r.call("pushd/get_push_records", #"{"MsgKey": "\#(key)"}"#)["Records"] as? [[String: Any]] ?? []
+            #expect(Set(records.map { "\($0["UserID"] ?? "")/\($0["Outcome"] ?? "")" }) == ["bob/Delivered", "carol/Delivered", "dave/Skipped"])
+            let roam = try await r.call("openim/admin_getroammsg", #"{"Operator_Account": "carol", "Peer_Account": "alice", "MaxCnt": 10}"#)
+            let messages = roam["MsgList"] as? [[String: Any]] ?? []
+            #expect(messages.map { $0["MsgKey"] as? String } == [key] && messages.first?["To_Account"] as? String == "carol")
+        }
+    }
+
     @Test("an offline message past its MsgLifeTime is not pushed when its retry comes due")
     func expiry() async throws {
         try await Self.with { r in

@@ -352,6 +352,40 @@ struct QueueContractTests {
         }
     }
 
+    @Test("a batch message is stored once: every recipient finds it in roaming, duplicates write nothing, the purge drops its list", arguments: Backend.available)
+    func batchMessage(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            func batch(_ key: String, to: [String], time: Int64, dedupe: String) -> NewMessage {
+                NewMessage(
+                    sdkAppID: 1_400_000_000, msgKey: key, fromAccount: "ops", toAccount: "", recipients: to, msgSeq: 3, msgRandom: 7, msgTime: time,
+                    body: Data(#"{"MsgBody":[]}"#.utf8), dedupeKey: dedupe, dedupeWindowMillis: 120_000, expiresAtMillis: fixture.clock.nowMillis() + 1_000
+                )
+            }
+            let direct = NewMessage(
+                sdkAppID: 1_400_000_000, msgKey: "d1", fromAccount: "bob", toAccount: "ops", msgSeq: 1, msgRandom: 1, msgTime: 1_001,
+                body: Data("{}".utf8), dedupeKey: "d1", dedupeWindowMillis: 0, expiresAtMillis: 0
+            )
+            #expect(try await store.storeMessage(batch("b1", to: ["bob", "carol"], time: 1_000, dedupe: "b"), jobs: [job("b1#fanout", user: "")]) == .stored(msgSeq: 3))
+            #expect(try await store.storeMessage(direct, jobs: []) == .stored(msgSeq: 1))
+            #expect(try await store.storeMessage(batch("b2", to: ["bob"], time: 1_002, dedupe: "c"), jobs: []) == .stored(msgSeq: 3))
+            #expect(try await store.storeMessage(batch("b3", to: ["bob", "carol"], time: 1_003, dedupe: "b"), jobs: [job("b3#fanout", user: "")]) == .duplicate(msgKey: "b1", msgTime: 1_000, msgSeq: 3))
+            #expect(try await store.stats().lanes[.chat]?.pending == 1, "one job for the batch, none for its duplicate")
+            #expect(Set(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "b1")) == ["bob", "carol"])
+            #expect(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "b3").isEmpty)
+            let bob = try await store.conversation(sdkAppID: 1_400_000_000, between: "bob", and: "ops", minTime: 0, maxTime: 9_999, before: nil, limit: 2)
+            #expect(bob.map(\.msgKey) == ["b2", "d1"], "newest first, batch and direct messages mixed")
+            #expect(bob.first?.toAccount == "bob" && bob.first?.fromAccount == "ops")
+            let older = try await store.conversation(sdkAppID: 1_400_000_000, between: "ops", and: "bob", minTime: 0, maxTime: 9_999, before: "d1", limit: 5)
+            #expect(older.map(\.msgKey) == ["b1"])
+            let carol = try await store.conversation(sdkAppID: 1_400_000_000, between: "carol", and: "ops", minTime: 0, maxTime: 9_999, before: nil, limit: 5)
+            #expect(carol.map(\.msgKey) == ["b1"] && carol.first?.toAccount == "carol")
+            fixture.clock.advance(millis: 8 * 24 * 3_600_000)
+            try await store.purgeFinished(olderThanMillis: 1_000)
+            #expect(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "b1").isEmpty)
+            #expect(try await store.conversation(sdkAppID: 1_400_000_000, between: "carol", and: "ops", minTime: 0, maxTime: 9_999, before: nil, limit: 5).isEmpty)
+        }
+    }
+
     @Test("a counted message raises the badge once, however often it is enqueued", arguments: Backend.available)
     func badge(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in

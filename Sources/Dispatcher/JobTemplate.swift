@@ -1,0 +1,129 @@
+import Foundation
+import Messaging
+import PushCore
+import Queue
+
+/// The push jobs of one message: the fields every recipient shares, serialised once, and one job
+/// per recipient made by splicing its own fields in front of them.
+public struct JobTemplate: Sendable {
+    public let app: UInt64
+    /// `"SdkAppID":…,"MsgBody":…,…}`: the shared job object without its opening brace.
+    public let shared: Data
+    /// Jobs are keyed `<keyPrefix>:<recipient>`.
+    public let keyPrefix: String
+    public let countsForBadge: Bool
+
+    public init(app: UInt64, keyPrefix: String, shared: Data, countsForBadge: Bool) {
+        self.app = app
+        self.keyPrefix = keyPrefix
+        self.shared = shared
+        self.countsForBadge = countsForBadge
+    }
+
+    /// `{` + `head` + `shared`.
+    public static func splice(_ head: String, _ shared: Data) -> Data {
+        var payload = Data(capacity: head.utf8.count + shared.count + 1)
+        payload.append(UInt8(ascii: "{"))
+        payload.append(contentsOf: head.utf8)
+        payload.append(shared)
+        return payload
+    }
+
+    /// The job of one recipient; with `silent`, a job that notifies no device.
+    public func job(to: String, silent: String? = nil) -> NewJob {
+        let key = "\(keyPrefix):\(to)"
+        var head = #""To_Account":\#(JSONText.quoted(to)),"IdempotencyKey":\#(JSONText.quoted(key)),"#
+        if let silent { head += #""Silent":\#(JSONText.quoted(silent)),"# }
+        return NewJob(sdkAppID: app, idempotencyKey: key, userID: to, payload: Self.splice(head, shared), countsForBadge: countsForBadge)
+    }
+
+    /// The job of a recipient's fate, nil when it gets none.
+    public func job(to: String, fate: Recipients.Fate) -> NewJob? {
+        switch fate {
+        case .none: return nil
+        case .silent(let reason): return job(to: to, silent: reason)
+        case .push: return job(to: to)
+        }
+    }
+
+    /// One job that stands for the jobs of many recipients (`FanOut`), nil when no fate gets one.
+    public func fanOut(_ fates: [(to: String, fate: Recipients.Fate)]) -> NewJob? {
+        var to: [String] = []
+        var silent: [String: String] = [:]
+        for (user, fate) in fates {
+            switch fate {
+            case .none: continue
+            case .silent(let reason): silent[user] = reason
+            case .push: break
+            }
+            to.append(user)
+        }
+        guard !to.isEmpty else { return nil }
+        let plan = FanOut.Plan(keyPrefix: keyPrefix, countsForBadge: countsForBadge, to: to, silent: silent, job: String(decoding: Self.splice("", shared), as: UTF8.self))
+        return NewJob(
+            sdkAppID: app, idempotencyKey: keyPrefix + FanOut.keySuffix, userID: FanOut.userID,
+            payload: (try? JSONEncoder().encode(plan)) ?? Data()
+        )
+    }
+}
+
+/// A job that becomes the jobs of up to 500 recipients when the dispatcher claims it: a batch
+/// message is accepted with one job instead of one per recipient, and its recipients' jobs (and
+/// their badges) are written by the dispatcher. Re-expanding is harmless: the recipients' jobs
+/// have their own keys, and an enqueue of a known key does nothing.
+public enum FanOut {
+    /// The `userID` of a fan-out job: no account has an empty id.
+    public static let userID = ""
+    /// Appended to the message's key.
+    public static let keySuffix = "#fanout"
+
+    /// The payload of a fan-out job.
+    struct Plan: Codable {
+        var keyPrefix: String
+        var countsForBadge: Bool
+        /// Every recipient with a job, in request order.
+        var to: [String]
+        /// The recipients whose job notifies no device, with the reason.
+        var silent: [String: String]
+        /// The shared job object (its `To_Account` is a placeholder).
+        var job: String
+
+        enum CodingKeys: String, CodingKey {
+            case keyPrefix = "KeyPrefix", countsForBadge = "CountsForBadge", to = "To", silent = "Silent", job = "Job"
+        }
+    }
+
+    public static func isFanOut(_ job: ClaimedJob) -> Bool { job.userID == userID }
+
+    /// Enqueues the recipients' jobs of fan-out jobs in one transaction; the jobs whose payload is
+    /// not a plan are returned by id, with why. The caller finishes the fan-out jobs only after
+    /// this returns: a crash in between expands them again, which enqueues nothing twice.
+    public static func expand(_ fanOuts: [ClaimedJob], into store: any PushStore) async throws -> [Int64: TencentError] {
+        var bad: [Int64: TencentError] = [:]
+        var children: [NewJob] = []
+        for job in fanOuts {
+            do {
+                children += try jobs(of: job)
+            } catch {
+                bad[job.id] = error
+            }
+        }
+        if !children.isEmpty { try await store.enqueue(children) }
+        return bad
+    }
+
+    /// The recipients' jobs of a fan-out job.
+    public static func jobs(of job: ClaimedJob) throws(TencentError) -> [NewJob] {
+        guard let plan = try? JSONDecoder().decode(Plan.self, from: job.payload), plan.job.utf8.first == UInt8(ascii: "{") else {
+            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "a fan-out job's payload is not a fan-out plan")
+        }
+        let template = JobTemplate(
+            app: job.sdkAppID, keyPrefix: plan.keyPrefix, shared: Data(plan.job.utf8.dropFirst()), countsForBadge: plan.countsForBadge
+        )
+        return plan.to.map { template.job(to: $0, silent: plan.silent[$0]) }.map { child in
+            var child = child
+            child.lane = job.lane
+            return child
+        }
+    }
+}
