@@ -57,7 +57,8 @@ struct JobProcessor: Sendable {
     enum DeviceResult: Sendable {
         case final(PushRecord, invalidation: TokenInvalidation?, dead: JobCompletion.DeadDevice?)
         /// Send again after `delayMillis`; `unsent` when nothing reached the vendor (shutdown, a
-        /// paused or rate-limited vendor): such a round does not count as an attempt.
+        /// paused or rate-limited vendor) or the vendor paced it (`Retry-After`): such a round
+        /// does not count as an attempt.
         case retry(deviceID: String, vendor: String, token: String, reason: String, delayMillis: Int64, unsent: Bool)
     }
 
@@ -161,11 +162,14 @@ struct JobProcessor: Sendable {
             metrics.sent(vendor: device.vendor, outcome: "retry", nanoseconds: nanos)
             if Task.isCancelled { return retry(device, reason: reason, delayMillis: 0, unsent: true) }
             let delay = backoff.delayMillis(attempt: job.attempts + 1, retryAfterSeconds: after, unit: random())
-            // A vendor that says when to come back is paused for every worker until then.
-            if let after, after > 0, throttle.pause(key, untilMillis: now + Int64(after) * 1000) {
+            // A vendor that says when to come back is paused for every worker until then, and the
+            // round does not count: pacing slows a push down, it does not use up its attempts
+            // (its `MsgLifeTime` still ends it).
+            guard let after, after > 0 else { return retry(device, reason: reason, delayMillis: delay) }
+            if throttle.pause(key, untilMillis: now + Int64(after) * 1000) {
                 log.warning("vendor asked to slow down", metadata: ["outcome": "retry", "retry_after": "\(after)", "reason": "\(reason)"])
             }
-            return retry(device, reason: reason, delayMillis: delay)
+            return retry(device, reason: reason, delayMillis: delay, unsent: true)
         case .permanent(let reason):
             metrics.sent(vendor: device.vendor, outcome: "permanent", nanoseconds: nanos)
             return permanent(device, job, reason: reason)
