@@ -255,14 +255,18 @@ struct GroupCommands: Sendable {
             if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
             // A directed message is not counted as unread (tencent-rest-api.md section 4.3).
             let template = try JobTemplate(app: app, keyPrefix: msgKey, fields: fields, countsForBadge: directed == nil)
-            for member in members {
-                let fate = Recipients.group(
-                    group, member: member, sender: from, atAll: atAll, atAccounts: atAccounts, directedTo: directed,
-                    settings: facts.settings[member.userID] ?? ReceiveSettings(), withMuteNotifications: control.contains("WithMuteNotifications"),
-                    nowSeconds: msgTime
-                )
-                if let job = template.job(to: member.userID, fate: fate) { jobs.append(job) }
-            }
+            // A job per 500 members, which the dispatcher turns into theirs: a large group's
+            // message is not a job and a badge per member in the sender's transaction.
+            jobs = template.fanOuts(
+                members.map { member in
+                    let fate = Recipients.group(
+                        group, member: member, sender: from, atAll: atAll, atAccounts: atAccounts, directedTo: directed,
+                        settings: facts.settings[member.userID] ?? ReceiveSettings(),
+                        withMuteNotifications: control.contains("WithMuteNotifications"), nowSeconds: msgTime
+                    )
+                    return (member.userID, fate)
+                }
+            )
         }
         let message = NewMessage(
             sdkAppID: app, msgKey: msgKey, fromAccount: from, toAccount: "", groupID: group.groupID, msgSeq: 0, msgRandom: random,

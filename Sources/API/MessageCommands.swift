@@ -205,8 +205,8 @@ struct MessageCommands: Sendable {
         let message = message(
             m, to: "", recipients: accepted, body: stored, dedupeKey: "\(m.from)|\(audience)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller
         )
-        let job = m.lifetime > 0 ? template.fanOut(fates) : nil
-        switch try await timings.write({ try await sends.storeMessage(message, jobs: job.map { [$0] } ?? []) }) {
+        let jobs = m.lifetime > 0 ? template.fanOuts(fates) : []
+        switch try await timings.write({ try await sends.storeMessage(message, jobs: jobs) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key), ("ErrorList", errors)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
         }
@@ -231,16 +231,17 @@ struct MessageCommands: Sendable {
         var fields: [String: Any] = ["MsgBody": request["MsgBody"] ?? [Any](), "OfflinePushInfo": info, "ConversationType": "C2C"]
         if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
         let template = try JobTemplate(app: caller.app.sdkAppID, keyPrefix: taskID, fields: fields)
-        var jobs: [NewJob] = []
+        var pushed: [(to: String, fate: Recipients.Fate)] = []
         var errors: [[String: any Sendable]] = []
         for to in Set(recipients).sorted() {
             guard profiles[to] != nil else {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            jobs.append(template.job(to: to))
+            pushed.append((to, .push))
         }
-        try await timings.write { try await store.enqueue(jobs) }
+        // One fan-out job: the dispatcher writes the users' jobs.
+        try await timings.write { try await store.enqueue(template.fanOuts(pushed)) }
         return .ok([("TaskId", taskID), ("ErrorList", errors)])
     }
 

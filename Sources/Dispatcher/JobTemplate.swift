@@ -46,8 +46,9 @@ public struct JobTemplate: Sendable {
         }
     }
 
-    /// One job that stands for the jobs of many recipients (`FanOut`), nil when no fate gets one.
-    public func fanOut(_ fates: [(to: String, fate: Recipients.Fate)]) -> NewJob? {
+    /// Jobs that stand for the jobs of many recipients (`FanOut`): one per `FanOut.chunk` of the
+    /// recipients whose fate gets a job, none when no fate does.
+    public func fanOuts(_ fates: [(to: String, fate: Recipients.Fate)]) -> [NewJob] {
         var to: [String] = []
         var silent: [String: String] = [:]
         for (user, fate) in fates {
@@ -58,24 +59,32 @@ public struct JobTemplate: Sendable {
             }
             to.append(user)
         }
-        guard !to.isEmpty else { return nil }
-        let plan = FanOut.Plan(keyPrefix: keyPrefix, countsForBadge: countsForBadge, to: to, silent: silent, job: String(decoding: Self.splice("", shared), as: UTF8.self))
-        return NewJob(
-            sdkAppID: app, idempotencyKey: keyPrefix + FanOut.keySuffix, userID: FanOut.userID,
-            payload: (try? JSONEncoder().encode(plan)) ?? Data()
-        )
+        let job = String(decoding: Self.splice("", shared), as: UTF8.self)
+        return stride(from: 0, to: to.count, by: FanOut.chunk).map { start in
+            let part = Array(to[start..<min(start + FanOut.chunk, to.count)])
+            let members = Set(part)
+            let plan = FanOut.Plan(
+                keyPrefix: keyPrefix, countsForBadge: countsForBadge, to: part, silent: silent.filter { members.contains($0.key) }, job: job
+            )
+            return NewJob(
+                sdkAppID: app, idempotencyKey: "\(keyPrefix)\(FanOut.keySuffix)-\(start / FanOut.chunk)", userID: FanOut.userID,
+                payload: (try? JSONEncoder().encode(plan)) ?? Data()
+            )
+        }
     }
 }
 
-/// A job that becomes the jobs of up to 500 recipients when the dispatcher claims it: a batch
-/// message is accepted with one job instead of one per recipient, and its recipients' jobs (and
-/// their badges) are written by the dispatcher. Re-expanding is harmless: the recipients' jobs
+/// A job that becomes the jobs of up to `chunk` recipients when the dispatcher claims it: a batch
+/// or group message is accepted with a job per 500 recipients instead of one per recipient, and
+/// their jobs (and badges) are written by the dispatcher. Re-expanding is harmless: the recipients' jobs
 /// have their own keys, and an enqueue of a known key does nothing.
 public enum FanOut {
     /// The `userID` of a fan-out job: no account has an empty id.
     public static let userID = ""
-    /// Appended to the message's key.
+    /// Appended to the message's key, before the chunk's number.
     public static let keySuffix = "#fanout"
+    /// Recipients per fan-out job: one expansion is one bounded transaction.
+    public static let chunk = 500
 
     /// The payload of a fan-out job.
     struct Plan: Codable {
