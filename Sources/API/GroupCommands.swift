@@ -244,7 +244,7 @@ struct GroupCommands: Sendable {
         if let refusal = MessageCommands.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
         let expiresAt = clock.nowMillis() + Int64(onlineOnly ? 0 : PushMessage.defaultLifetime) * 1000
         let msgTime = clock.nowSeconds()
-        let msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"
+        let msgKey = MessageCommands.msgKey(random: random, msgTime: msgTime, nowSeconds: msgTime)
         var jobs: [NewJob] = []
         if !onlineOnly {
             var fields: [String: Any] = [

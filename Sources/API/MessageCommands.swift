@@ -72,11 +72,23 @@ struct MessageCommands: Sendable {
             content = try Content(request)
             lifetime = min(max(MessageCommands.int(request["MsgLifeTime"]) ?? PushMessage.defaultLifetime, 0), PushMessage.defaultLifetime)
             msgTime = MessageCommands.int(request["MsgTimeStamp"]).map(Int64.init) ?? now
-            msgKey = "\(UInt32.random(in: 1...UInt32.max))_\(random)_\(msgTime)"
+            msgKey = MessageCommands.msgKey(random: random, msgTime: msgTime, nowSeconds: now)
             expiresAtMillis = clock.nowMillis() + Int64(lifetime) * 1000
         }
 
         var withMuteNotifications: Bool { MessageCommands.control(request).contains("WithMuteNotifications") }
+    }
+
+    /// A new `MsgKey` in Tencent's `<a>_<MsgRandom>_<MsgTime>` shape, `<a>` being the server's
+    /// second (10 digits) and 16 random digits. Job keys start with it, so a collision would take
+    /// a message's pushes for duplicates: 16 random digits keep that unlikely even for clients
+    /// that send the same `MsgRandom` every time. Keys of one second also sort together, so the
+    /// indexes keyed by them grow at one end.
+    static func msgKey(random: Int64, msgTime: Int64, nowSeconds: Int64) -> String {
+        let seconds = String(min(max(nowSeconds, 0), 9_999_999_999))
+        let digits = String(UInt64.random(in: 0..<10_000_000_000_000_000))
+        return String(repeating: "0", count: 10 - seconds.count) + seconds + String(repeating: "0", count: 16 - digits.count) + digits
+            + "_\(random)_\(msgTime)"
     }
 
     /// `From_Account` (at most 32 bytes), or the admin when absent.
