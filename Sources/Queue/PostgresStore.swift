@@ -101,7 +101,7 @@ public final class PostgresStore: PushStore {
             for try await v in try await connection.query("SELECT max(version) FROM pushd_schema", logger: logger).decode(Int64?.self) {
                 version = v ?? 0
             }
-            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres), Schema.v4(.postgres), Schema.v5(.postgres), Schema.v6(.postgres), Schema.v7(.postgres)]
+            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres), Schema.v4(.postgres), Schema.v5(.postgres), Schema.v6(.postgres), Schema.v7(.postgres), Schema.v8(.postgres)]
             for (index, statements) in migrations.enumerated() where Int64(index + 1) > version {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)

@@ -293,6 +293,12 @@ enum Schema {
         ]
     }
 
+    /// Version 8: `messages_expiry` goes; no query reads it (the purge goes by `created_at`), and
+    /// every stored message paid an index entry for it.
+    static func v8(_ dialect: Dialect) -> [String] {
+        ["DROP INDEX IF EXISTS messages_expiry"]
+    }
+
     /// Drops the recipients of purged batch messages (those below the oldest message kept).
     static let purgeRecipients = """
         DELETE FROM message_recipients WHERE message_id < coalesce((SELECT min(id) FROM messages), 9223372036854775807)
