@@ -1,3 +1,4 @@
+import Gateways
 import NIOCore
 import NIOPosix
 
@@ -6,16 +7,15 @@ import NIOPosix
 /// executor behind thousands of campaign steps.
 final class LaneExecutor: TaskExecutor {
     private let group: MultiThreadedEventLoopGroup
-    private let loop: any EventLoop
+    private let executor: EventLoopExecutor
 
     init() {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        loop = group.next()
+        executor = EventLoopExecutor(loop: group.next())
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        executor.enqueue(job)
     }
 
     /// Stops the thread; tasks still preferring it must be finished.

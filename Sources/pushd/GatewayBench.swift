@@ -88,8 +88,10 @@ struct GatewayBench {
         let next = RequestCursor()
         let started = clock.now
         let results = await withTaskGroup(of: (latencies: [Double], ok: Int).self) { group in
-            for _ in 0..<senders {
-                group.addTask {
+            // Each sender runs on one of the connections' event loops, as the dispatcher's chat sends do.
+            let loops = EventLoopExecutor.vendorLoops()
+            for i in 0..<senders {
+                group.addTask(executorPreference: loops[i % loops.count]) {
                     var latencies: [Double] = []
                     var ok = 0
                     while true {
