@@ -76,8 +76,8 @@ public struct JobTemplate: Sendable {
 
 /// A job that becomes the jobs of up to `chunk` recipients when the dispatcher claims it: a batch
 /// or group message is accepted with a job per 500 recipients instead of one per recipient, and
-/// their jobs (and badges) are written by the dispatcher. Re-expanding is harmless: the recipients' jobs
-/// have their own keys, and an enqueue of a known key does nothing.
+/// their jobs (and badges) are written by the dispatcher. Re-expanding is harmless: the
+/// recipients' jobs have their own keys, and an enqueue of a known key does nothing.
 public enum FanOut {
     /// The `userID` of a fan-out job: no account has an empty id.
     public static let userID = ""
@@ -94,7 +94,7 @@ public enum FanOut {
         var to: [String]
         /// The recipients whose job notifies no device, with the reason.
         var silent: [String: String]
-        /// The shared job object (its `To_Account` is a placeholder).
+        /// The shared job object, without the recipient's own fields.
         var job: String
 
         enum CodingKeys: String, CodingKey {
