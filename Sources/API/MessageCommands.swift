@@ -61,6 +61,10 @@ struct MessageCommands: Sendable {
         var msgKey: String
         /// When the offline copy and its pushes expire (`MsgLifeTime`), in milliseconds.
         var expiresAtMillis: Int64
+        /// The server's time of the send, in seconds: what the recipients' do-not-disturb windows see.
+        var nowSeconds: Int64
+        /// `SendMsgControl` holds `WithMuteNotifications`: muted recipients are notified anyway.
+        var withMuteNotifications: Bool
         var request: [String: Any]
 
         init(_ request: [String: Any], caller: RestAPI.Caller, clock: any EpochClock) throws(TencentError) {
@@ -74,9 +78,9 @@ struct MessageCommands: Sendable {
             msgTime = MessageCommands.int(request["MsgTimeStamp"]).map(Int64.init) ?? now
             msgKey = MessageCommands.msgKey(random: random, msgTime: msgTime, nowSeconds: now)
             expiresAtMillis = clock.nowMillis() + Int64(lifetime) * 1000
+            nowSeconds = now
+            withMuteNotifications = MessageCommands.control(request).contains("WithMuteNotifications")
         }
-
-        var withMuteNotifications: Bool { MessageCommands.control(request).contains("WithMuteNotifications") }
     }
 
     /// A new `MsgKey` in Tencent's `<a>_<MsgRandom>_<MsgTime>` shape, `<a>` being the server's
@@ -129,7 +133,7 @@ struct MessageCommands: Sendable {
     func fate(_ m: C2C, to: String, settings: ReceiveSettings?) -> Recipients.Fate {
         Recipients.c2c(
             sender: m.from, recipient: to, settings: settings ?? ReceiveSettings(), withMuteNotifications: m.withMuteNotifications,
-            nowSeconds: clock.nowSeconds()
+            nowSeconds: m.nowSeconds
         )
     }
 
@@ -217,7 +221,7 @@ struct MessageCommands: Sendable {
         let message = message(
             m, to: "", recipients: accepted, body: stored, dedupeKey: "\(m.from)|\(audience)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller
         )
-        let jobs = m.lifetime > 0 ? template.fanOuts(fates) : []
+        let jobs = m.lifetime > 0 ? try template.fanOuts(fates) : []
         switch try await timings.write({ try await sends.storeMessage(message, jobs: jobs) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key), ("ErrorList", errors)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
@@ -253,7 +257,8 @@ struct MessageCommands: Sendable {
             pushed.append((to, .push))
         }
         // One fan-out job: the dispatcher writes the users' jobs.
-        try await timings.write { try await store.enqueue(template.fanOuts(pushed)) }
+        let jobs = try template.fanOuts(pushed)
+        try await timings.write { try await store.enqueue(jobs) }
         return .ok([("TaskId", taskID), ("ErrorList", errors)])
     }
 

@@ -227,8 +227,8 @@ public final class Dispatcher: Service, Sendable {
     /// Expands fan-out jobs (`FanOut.expand`): finished once their recipients' jobs are queued.
     func expand(_ fanOuts: [ClaimedJob]) async throws -> [JobCompletion] {
         guard !fanOuts.isEmpty else { return [] }
-        let bad = try await FanOut.expand(fanOuts, into: store)
-        return fanOuts.map { job in bad[job.id].map { processor.dead(job, reason: "BadJob: \($0.message)") } ?? JobCompletion(job: job) }
+        let refused = try await FanOut.expand(fanOuts, into: store).refused
+        return fanOuts.map { job in refused[job.id].map { processor.dead(job, reason: "BadJob: \($0.message)") } ?? JobCompletion(job: job) }
     }
 
     /// Queue gauges every few seconds; finished jobs purged after the retention.

@@ -56,10 +56,10 @@ struct JobProcessor: Sendable {
     /// One device's result within the job.
     enum DeviceResult: Sendable {
         case final(PushRecord, invalidation: TokenInvalidation?, dead: JobCompletion.DeadDevice?)
-        /// Send again after `delayMillis`; `unsent` when nothing reached the vendor (shutdown, a
-        /// paused or rate-limited vendor) or the vendor paced it (`Retry-After`): such a round
-        /// does not count as an attempt.
-        case retry(deviceID: String, vendor: String, token: String, reason: String, delayMillis: Int64, unsent: Bool)
+        /// Send again after `delayMillis`; `uncounted` when the round does not count as an
+        /// attempt: nothing reached the vendor (shutdown, a paused or rate-limited vendor), or the
+        /// vendor paced it (`Retry-After`).
+        case retry(deviceID: String, vendor: String, token: String, reason: String, delayMillis: Int64, uncounted: Bool)
     }
 
     func process(_ job: ClaimedJob, devices: [Device]) async -> JobCompletion {
@@ -123,12 +123,12 @@ struct JobProcessor: Sendable {
         defer { gate?.release() }
         let key = VendorThrottle.Key(app: job.sdkAppID, vendor: device.vendor)
         if let until = throttle.pausedUntil(key) {
-            return retry(device, reason: "VendorPaused", delayMillis: until - clock.nowMillis(), unsent: true)
+            return retry(device, reason: "VendorPaused", delayMillis: until - clock.nowMillis(), uncounted: true)
         }
         let wait = throttle.reserve(key)
-        if wait > maxThrottleWaitMillis { return retry(device, reason: "RateLimited", delayMillis: wait, unsent: true) }
+        if wait > maxThrottleWaitMillis { return retry(device, reason: "RateLimited", delayMillis: wait, uncounted: true) }
         if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
-        if Task.isCancelled { return retry(device, reason: "shutdown", delayMillis: 0, unsent: true) }
+        if Task.isCancelled { return retry(device, reason: "shutdown", delayMillis: 0, uncounted: true) }
 
         let now = clock.nowMillis()
         let request: VendorRequest
@@ -160,7 +160,7 @@ struct JobProcessor: Sendable {
             )
         case .retry(let reason, let after):
             metrics.sent(vendor: device.vendor, outcome: "retry", nanoseconds: nanos)
-            if Task.isCancelled { return retry(device, reason: reason, delayMillis: 0, unsent: true) }
+            if Task.isCancelled { return retry(device, reason: reason, delayMillis: 0, uncounted: true) }
             let delay = backoff.delayMillis(attempt: job.attempts + 1, retryAfterSeconds: after, unit: random())
             // A vendor that says when to come back is paused for every worker until then, and the
             // round does not count: pacing slows a push down, it does not use up its attempts
@@ -169,7 +169,7 @@ struct JobProcessor: Sendable {
             if throttle.pause(key, untilMillis: now + Int64(after) * 1000) {
                 log.warning("vendor asked to slow down", metadata: ["outcome": "retry", "retry_after": "\(after)", "reason": "\(reason)"])
             }
-            return retry(device, reason: reason, delayMillis: delay, unsent: true)
+            return retry(device, reason: reason, delayMillis: delay, uncounted: true)
         case .permanent(let reason):
             metrics.sent(vendor: device.vendor, outcome: "permanent", nanoseconds: nanos)
             return permanent(device, job, reason: reason)
@@ -192,7 +192,7 @@ struct JobProcessor: Sendable {
         var retryIDs: [String] = []
         var delay: Int64 = 0
         var lastError = ""
-        var unsent = true
+        var uncounted = true
         let attempt = job.attempts + 1
         let now = clock.nowMillis()
         for result in results {
@@ -204,8 +204,8 @@ struct JobProcessor: Sendable {
                     completion.deadDevices.append(dead)
                     metrics.deadLettered(vendor: dead.vendor)
                 }
-            case .retry(let id, let vendor, let token, let reason, let d, let notSent):
-                if !notSent, attempt >= maxAttempts {
+            case .retry(let id, let vendor, let token, let reason, let d, let notCounted):
+                if !notCounted, attempt >= maxAttempts {
                     completion.records.append(
                         PushRecord(deviceID: id, vendor: vendor, outcome: .failed, reason: reason, attempts: attempt, atMillis: now)
                     )
@@ -217,19 +217,19 @@ struct JobProcessor: Sendable {
                 retryIDs.append(id)
                 delay = max(delay, d)
                 lastError = reason
-                unsent = unsent && notSent
+                uncounted = uncounted && notCounted
             }
         }
         if !retryIDs.isEmpty {
-            completion.retry = .init(deviceIDs: retryIDs, notBeforeMillis: now + max(0, delay), lastError: lastError, countsAsAttempt: !unsent)
+            completion.retry = .init(deviceIDs: retryIDs, notBeforeMillis: now + max(0, delay), lastError: lastError, countsAsAttempt: !uncounted)
         }
         return completion
     }
 
     // MARK: - Results
 
-    func retry(_ device: Device, reason: String, delayMillis: Int64, unsent: Bool = false) -> DeviceResult {
-        .retry(deviceID: device.deviceID, vendor: device.vendor.rawValue, token: device.token, reason: reason, delayMillis: delayMillis, unsent: unsent)
+    func retry(_ device: Device, reason: String, delayMillis: Int64, uncounted: Bool = false) -> DeviceResult {
+        .retry(deviceID: device.deviceID, vendor: device.vendor.rawValue, token: device.token, reason: reason, delayMillis: delayMillis, uncounted: uncounted)
     }
 
     func permanent(_ device: Device, _ job: ClaimedJob, reason: String) -> DeviceResult {

@@ -48,27 +48,24 @@ public struct JobTemplate: Sendable {
 
     /// Jobs that stand for the jobs of many recipients (`FanOut`): one per `FanOut.chunk` of the
     /// recipients whose fate gets a job, none when no fate does.
-    public func fanOuts(_ fates: [(to: String, fate: Recipients.Fate)]) -> [NewJob] {
-        var to: [String] = []
-        var silent: [String: String] = [:]
-        for (user, fate) in fates {
+    public func fanOuts(_ fates: [(to: String, fate: Recipients.Fate)]) throws -> [NewJob] {
+        let jobs: [(to: String, silent: String?)] = fates.compactMap { to, fate in
             switch fate {
-            case .none: continue
-            case .silent(let reason): silent[user] = reason
-            case .push: break
+            case .none: return nil
+            case .silent(let reason): return (to, reason)
+            case .push: return (to, nil)
             }
-            to.append(user)
         }
         let job = String(decoding: Self.splice("", shared), as: UTF8.self)
-        return stride(from: 0, to: to.count, by: FanOut.chunk).map { start in
-            let part = Array(to[start..<min(start + FanOut.chunk, to.count)])
-            let members = Set(part)
+        return try stride(from: 0, to: jobs.count, by: FanOut.chunk).map { start in
+            let part = jobs[start..<min(start + FanOut.chunk, jobs.count)]
             let plan = FanOut.Plan(
-                keyPrefix: keyPrefix, countsForBadge: countsForBadge, to: part, silent: silent.filter { members.contains($0.key) }, job: job
+                keyPrefix: keyPrefix, countsForBadge: countsForBadge, to: part.map(\.to),
+                silent: Dictionary(part.compactMap { j in j.silent.map { (j.to, $0) } }, uniquingKeysWith: { first, _ in first }), job: job
             )
             return NewJob(
                 sdkAppID: app, idempotencyKey: "\(keyPrefix)\(FanOut.keySuffix)-\(start / FanOut.chunk)", userID: FanOut.userID,
-                payload: (try? JSONEncoder().encode(plan)) ?? Data()
+                payload: try JSONEncoder().encode(plan)
             )
         }
     }
@@ -104,21 +101,29 @@ public enum FanOut {
 
     public static func isFanOut(_ job: ClaimedJob) -> Bool { job.userID == userID }
 
-    /// Enqueues the recipients' jobs of fan-out jobs in one transaction; the jobs whose payload is
-    /// not a plan are returned by id, with why. The caller finishes the fan-out jobs only after
-    /// this returns: a crash in between expands them again, which enqueues nothing twice.
-    public static func expand(_ fanOuts: [ClaimedJob], into store: any PushStore) async throws -> [Int64: TencentError] {
-        var bad: [Int64: TencentError] = [:]
+    /// What expanding fan-out jobs did.
+    public struct Expansion: Sendable {
+        /// The recipients' jobs handed to the queue (known keys included).
+        public var jobs: Int
+        /// The fan-out jobs whose payload is not a plan, by id, with why.
+        public var refused: [Int64: TencentError]
+    }
+
+    /// Enqueues the recipients' jobs of fan-out jobs in one transaction. The caller finishes the
+    /// fan-out jobs only after this returns: a crash in between expands them again, which
+    /// enqueues nothing twice.
+    public static func expand(_ fanOuts: [ClaimedJob], into store: any PushStore) async throws -> Expansion {
+        var refused: [Int64: TencentError] = [:]
         var children: [NewJob] = []
         for job in fanOuts {
             do {
                 children += try jobs(of: job)
             } catch {
-                bad[job.id] = error
+                refused[job.id] = error
             }
         }
         if !children.isEmpty { try await store.enqueue(children) }
-        return bad
+        return Expansion(jobs: children.count, refused: refused)
     }
 
     /// The recipients' jobs of a fan-out job.

@@ -1,5 +1,5 @@
+import AsyncHTTPClient
 import NIOCore
-import NIOPosix
 
 /// Runs the tasks that prefer it on one NIO event loop's thread. A send that runs on the loop of
 /// the connections resumes there when the vendor answers, instead of waking a thread of the shared
@@ -16,8 +16,8 @@ public final class EventLoopExecutor: TaskExecutor {
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 
-    /// One executor per loop of the group the vendor connections run on.
+    /// One executor per loop of the group the vendor connections run on (`VendorTransport`'s).
     public static func vendorLoops() -> [EventLoopExecutor] {
-        NIOSingletons.posixEventLoopGroup.makeIterator().map { EventLoopExecutor(loop: $0) }
+        HTTPClient.defaultEventLoopGroup.makeIterator().map { EventLoopExecutor(loop: $0) }
     }
 }

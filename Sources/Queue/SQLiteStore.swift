@@ -141,7 +141,7 @@ public final class SQLiteStore: PushStore {
                     INSERT INTO message_recipients (message_id, to_account, app, from_account, msg_time)
                     SELECT ?, value, ?, ?, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING
                     """
-            ).execute(arguments: [id, Int64(m.sdkAppID), m.fromAccount, m.msgTime, Schema.encodeDevices(m.recipients)])
+            ).execute(arguments: [id, Int64(m.sdkAppID), m.fromAccount, m.msgTime, Schema.jsonArray(m.recipients)])
         }
         return .stored(msgSeq: seq)
     }

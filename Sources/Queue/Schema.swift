@@ -312,8 +312,12 @@ enum Schema {
 
     /// The `devices` column of a job: a JSON array of device ids, or NULL for every device.
     static func encodeDevices(_ ids: [String]?) -> String? {
-        guard let ids else { return nil }
-        let data = (try? JSONSerialization.data(withJSONObject: ids)) ?? Data("[]".utf8)
+        ids.map(jsonArray)
+    }
+
+    /// A JSON array of strings, as `json_each` and `decodeDevices` read it.
+    static func jsonArray(_ strings: [String]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: strings)) ?? Data("[]".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 

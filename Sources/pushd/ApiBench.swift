@@ -144,10 +144,9 @@ struct ApiBench: Sendable {
         while true {
             let claimed = try await store.claim(limit: 64, leaseMillis: 60_000).filter(FanOut.isFanOut)
             guard !claimed.isEmpty else { break }
-            let bad = try await FanOut.expand(claimed, into: store)
+            recipients += try await FanOut.expand(claimed, into: store).jobs
             try await store.complete(claimed.map { JobCompletion(job: $0) })
             batches += claimed.count
-            recipients += try claimed.filter { bad[$0.id] == nil }.reduce(0) { $0 + (try FanOut.jobs(of: $1).count) }
         }
         let seconds = Double((ContinuousClock.now - start).nanoseconds) / 1e9
         print(
