@@ -126,9 +126,13 @@ final class HTTP2Connection: Sendable {
         let handler = handler
         let eventLoop = channel.eventLoop
         return try await withTaskCancellationHandler {
-            // Cancelled already: `onCancel` ran before the stream existed and found nothing to reset.
-            try Task.checkCancellation()
-            eventLoop.execute { handler.value.submit(request, promise: promise) }
+            // Cancelled already: `onCancel` ran before the stream existed and found nothing to
+            // reset. The promise is failed, never dropped: a promise left pending leaks.
+            if Task.isCancelled {
+                promise.fail(CancellationError())
+            } else {
+                eventLoop.execute { handler.value.submit(request, promise: promise) }
+            }
             return try await promise.futureResult.get()
         } onCancel: {
             // A graceful shutdown that ran out of grace: the stream is reset, the caller hands the push back.
