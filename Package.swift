@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
         .testTarget(
             name: "QueueTests",
-            dependencies: ["Queue", "Messaging", "PushCore"]
+            dependencies: ["Queue", "Messaging", "PushCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "DispatcherTests",

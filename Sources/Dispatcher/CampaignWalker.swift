@@ -1,17 +1,20 @@
 import Foundation
+import Gateways
 import Logging
 import Messaging
 import Queue
 
-/// Turns running campaigns into campaign-lane push jobs, a page of users at a time.
+/// Turns running campaigns into campaign-lane push jobs, a page of users at a time, and sends them.
 ///
 /// A step selects the next users after the campaign's cursor (through the tag and attribute
 /// indexes), reads their devices, and in one transaction enqueues one job per user with a device
-/// and moves the cursor: a crash repeats no finished step and skips none. The walker holds a
-/// lease on the campaign, so several processes never walk the same one. It stays at most
-/// `maxBacklog` unfinished pushes ahead of delivery, so a campaign moves at the pace its pushes
-/// are delivered (slowed by vendor quotas and `Retry-After` like any push) and a large one never
-/// fills the queue.
+/// and moves the cursor: a crash repeats no finished step and skips none. The jobs are enqueued
+/// claimed by the walker, which hands them with the devices it read to its sender: no claim
+/// transaction and no second device read per push. If the process dies, their claims run out and
+/// the workers send them. The walker holds a lease on the campaign, so several processes never walk
+/// the same one. It stays at most `sender.steps` steps and `maxBacklog` unfinished pushes (retries
+/// included) ahead of delivery, so a campaign moves at the pace its pushes are delivered (slowed by
+/// vendor quotas and `Retry-After` like any push) and a large one never fills the queue.
 struct CampaignWalker: Sendable {
     var store: any PushStore
     var pageSize: Int
@@ -21,14 +24,33 @@ struct CampaignWalker: Sendable {
     var idleInterval: Duration
     var backlogInterval: Duration
     var logger: Logger
+    /// Sends the jobs of each step.
+    var sender: CampaignSender
 
-    /// Walks campaigns until `stopping` or cancellation.
+    /// Walks campaigns until `stopping` or cancellation; returns once the steps being sent are
+    /// finished.
     func run(stopping: @escaping @Sendable () -> Bool) async {
+        let steps = AsyncSemaphore(permits: max(1, sender.steps))
+        await withDiscardingTaskGroup { group in
+            await walkAll(stopping: stopping) { [sender] jobs, devices in
+                guard !jobs.isEmpty else { return }
+                // Waits while `steps` steps are being sent: the walker runs ahead of delivery by
+                // that much only.
+                await steps.acquire()
+                group.addTask {
+                    await sender.send(jobs, devices)
+                    steps.release()
+                }
+            }
+        }
+    }
+
+    private func walkAll(stopping: @Sendable () -> Bool, hand: Hand) async {
         var failures = 0
         while !stopping(), !Task.isCancelled {
             do {
                 if let walk = try await store.leaseCampaign(leaseMillis: leaseMillis) {
-                    try await self.walk(walk, stopping: stopping)
+                    try await self.walk(walk, stopping: stopping, hand: hand)
                 } else {
                     try? await Task.sleep(for: idleInterval)
                 }
@@ -42,8 +64,11 @@ struct CampaignWalker: Sendable {
         }
     }
 
+    /// Takes a step's claimed jobs and the devices read for them.
+    typealias Hand = ([ClaimedJob], [Device]) async -> Void
+
     /// Walks one leased campaign until it is fully enqueued, cancelled, or the walker stops.
-    func walk(_ leased: CampaignWalk, stopping: @Sendable () -> Bool) async throws {
+    func walk(_ leased: CampaignWalk, stopping: @Sendable () -> Bool, hand: Hand) async throws {
         var walk = leased
         let app = walk.sdkAppID
         if walk.audienceSize == nil {
@@ -52,36 +77,71 @@ struct CampaignWalker: Sendable {
             walk.audienceSize = size
             logger.info("campaign started", metadata: ["app": "\(app)", "task": "\(walk.taskID)", "users": "\(size)"])
         }
+        // The next page is read while the current one is written: a step costs the longer of the
+        // two, not their sum.
+        var prefetched: Page?
         while !stopping(), !Task.isCancelled {
             if walk.backlog >= maxBacklog {
                 try? await Task.sleep(for: backlogInterval)
                 // A step without users renews the lease and reads the backlog again.
-                guard let next = try await advance(walk, page: nil, devices: []) else { return }
-                walk = next
+                guard let next = try await advance(walk, page: nil) else { return }
+                walk = next.walk
                 continue
             }
-            let page = try await store.audiencePage(sdkAppID: app, walk.audience, after: walk.cursor, limit: pageSize)
-            let devices = page.users.isEmpty ? [] : try await store.devices(sdkAppID: app, userIDs: page.users)
-            guard let next = try await advance(walk, page: page, devices: devices) else { return }
-            walk = next
+            let page: Page
+            if let prefetched {
+                page = prefetched
+            } else {
+                page = try await read(walk.audience, of: app, after: walk.cursor)
+            }
+            let audience = walk.audience
+            async let following = page.done ? nil : read(audience, of: app, after: page.cursor)
+            guard let next = try await advance(walk, page: page) else { return }
+            walk = next.walk
+            await hand(next.claimed, page.devices)
             if page.done {
                 logger.info("campaign enqueued", metadata: ["app": "\(app)", "task": "\(walk.taskID)"])
                 return
             }
+            prefetched = try await following
         }
     }
 
-    private func advance(_ walk: CampaignWalk, page: (users: [String], cursor: String, done: Bool)?, devices: [Device]) async throws
-        -> CampaignWalk?
-    {
+    /// A page of the audience and the devices of its users.
+    struct Page: Sendable {
+        var users: [String]
+        var cursor: String
+        var done: Bool
+        var devices: [Device]
+    }
+
+    private func read(_ audience: Audience, of app: UInt64, after cursor: String) async throws -> Page {
+        let page = try await store.audiencePage(sdkAppID: app, audience, after: cursor, limit: pageSize)
+        let devices = page.users.isEmpty ? [] : try await store.devices(sdkAppID: app, userIDs: page.users)
+        return Page(users: page.users, cursor: page.cursor, done: page.done, devices: devices)
+    }
+
+    private func advance(_ walk: CampaignWalk, page: Page?) async throws -> CampaignStep? {
+        let devices = page?.devices ?? []
         let withDevice = Set(devices.map(\.userID))
         let users = page?.users ?? []
         let jobs = users.filter(withDevice.contains).map(walk.job(for:))
         let next = try await store.advanceCampaign(
             walk, cursor: page?.cursor ?? walk.cursor, users: users.count, usersWithoutDevice: users.count - jobs.count, devices: devices.count,
-            jobs: jobs, last: page?.done ?? false, leaseMillis: leaseMillis
+            jobs: jobs, last: page?.done ?? false, leaseMillis: leaseMillis, claimMillis: sender.claimMillis
         )
         if next == nil { logger.info("campaign walk ended: cancelled or taken over", metadata: ["task": "\(walk.taskID)"]) }
         return next
     }
+}
+
+/// The walker's own senders: a step's jobs are enqueued claimed and sent at once, without waiting
+/// for a worker to claim them, with the devices the step read.
+struct CampaignSender: Sendable {
+    /// How long a step's jobs stay claimed: if the process dies, they are claimed again after it.
+    var claimMillis: Int64
+    /// Steps being sent at once; the walker waits for one to finish before it hands over another.
+    var steps: Int
+    /// Sends the jobs and finishes them.
+    var send: @Sendable (_ jobs: [ClaimedJob], _ devices: [Device]) async -> Void
 }

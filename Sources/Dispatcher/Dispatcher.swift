@@ -49,13 +49,13 @@ public final class Dispatcher: Service, Sendable {
 
     private let store: any PushStore
     private let processor: JobProcessor
-    private let walker: CampaignWalker
     private let settings: Settings
     private let metrics: DispatcherMetrics
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    /// Campaign jobs that may be claimed at once, in units of `campaignInFlight`: enough claimed
-    /// work to keep the vendor stage full while others are being claimed and finished.
+    /// Campaign jobs that may be in hand at once, in units of `campaignInFlight`: enough work to
+    /// keep the vendor stage full while others are being enqueued or claimed, and finished. It
+    /// bounds the walker's steps and, separately, the workers' claims (retries, expired claims).
     static let campaignClaimDepth = 4
     /// Campaign jobs not claimed yet of `campaignClaimDepth × campaignInFlight`.
     private let campaignSlots: Mutex<Int>
@@ -83,10 +83,6 @@ public final class Dispatcher: Service, Sendable {
             alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
             metrics: metrics, logger: logger, random: random,
             campaignSends: AsyncSemaphore(permits: inFlight)
-        )
-        walker = CampaignWalker(
-            store: store, pageSize: settings.campaignPage, maxBacklog: settings.campaignBacklog, leaseMillis: settings.campaignLeaseMillis,
-            idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), logger: logger
         )
         campaignSlots = Mutex(Self.campaignClaimDepth * inFlight)
         campaignClaim = min(settings.batchSize, inFlight)
@@ -127,7 +123,8 @@ public final class Dispatcher: Service, Sendable {
         let campaignLane = LaneExecutor()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.maintain() }
-            group.addTask(executorPreference: campaignLane) { await self.walker.run { [self] in self.isStopping } }
+            // The walker's steps are sent on the campaign thread too (child tasks keep the preference).
+            group.addTask(executorPreference: campaignLane) { await self.walker().run { [self] in self.isStopping } }
             await withTaskGroup(of: Void.self) { workers in
                 for index in 0..<(settings.workers + settings.chatWorkers) { workers.addTask { await self.work(index, campaignLane: campaignLane) } }
             }
@@ -182,12 +179,33 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    private func processAndComplete(_ jobs: [ClaimedJob]) async throws {
+    private func processAndComplete(_ jobs: [ClaimedJob], devices: [Device]? = nil) async throws {
         guard !jobs.isEmpty else { return }
-        let completions = try await process(jobs)
+        let completions = try await process(jobs, devices: devices)
         // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
         let store = self.store
         try await Task { try await store.complete(completions) }.value
+    }
+
+    /// The campaign walker. It sends what it enqueues like a worker, with the devices it read, and
+    /// keeps about as many pushes in hand as the workers may claim
+    /// (`campaignClaimDepth × campaignInFlight`).
+    private func walker() -> CampaignWalker {
+        let perStep = max(1, settings.campaignPage)
+        return CampaignWalker(
+            store: store, pageSize: settings.campaignPage, maxBacklog: settings.campaignBacklog, leaseMillis: settings.campaignLeaseMillis,
+            idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), logger: logger,
+            sender: CampaignSender(
+                claimMillis: settings.leaseMillis, steps: max(2, Self.campaignClaimDepth * max(1, settings.campaignInFlight) / perStep)
+            ) { [self] jobs, devices in
+                do {
+                    try await processAndComplete(jobs, devices: devices)
+                } catch {
+                    // Their claims run out and the workers send them.
+                    logger.error("campaign step: store failure", metadata: ["error": "\(error)"])
+                }
+            }
+        )
     }
 
     private func takeCampaignSlots(upTo wanted: Int) -> Int {
@@ -203,16 +221,21 @@ public final class Dispatcher: Service, Sendable {
         campaignSlots.withLock { $0 += n }
     }
 
-    /// Sends a batch: fan-out jobs expanded first, devices fetched per app in one query, jobs
-    /// processed concurrently.
-    func process(_ jobs: [ClaimedJob]) async throws -> [JobCompletion] {
+    /// Sends a batch: fan-out jobs expanded first, devices fetched per app in one query (unless
+    /// `known`: the devices of every job's user, read by its single app's caller), jobs processed
+    /// concurrently.
+    func process(_ jobs: [ClaimedJob], devices known: [Device]? = nil) async throws -> [JobCompletion] {
         let (fanOuts, jobs) = (jobs.filter(FanOut.isFanOut), jobs.filter { !FanOut.isFanOut($0) })
         let expanded = try await expand(fanOuts)
         var devices: [UInt64: [String: [Device]]] = [:]
-        for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
-            let users = Array(Set(appJobs.map(\.userID)))
-            let found = try await store.devices(sdkAppID: app, userIDs: users)
-            devices[app] = Dictionary(grouping: found, by: \.userID)
+        if let known, let app = jobs.first?.sdkAppID {
+            devices[app] = Dictionary(grouping: known, by: \.userID)
+        } else {
+            for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
+                let users = Array(Set(appJobs.map(\.userID)))
+                let found = try await store.devices(sdkAppID: app, userIDs: users)
+                devices[app] = Dictionary(grouping: found, by: \.userID)
+            }
         }
         let processor = self.processor
         return await withTaskGroup(of: JobCompletion.self) { group in

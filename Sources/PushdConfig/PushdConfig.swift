@@ -38,7 +38,7 @@ public struct PushdConfig: Sendable, Equatable {
         public var connections: Int = 2
         public var maxInFlight: Int = 200
         /// Users a campaign walker selects per step (one transaction enqueues their pushes).
-        public var campaignPage: Int = 1000
+        public var campaignPage: Int = 50
         /// Unfinished pushes a campaign may have queued before its walker waits: the pace of a
         /// campaign is the pace its pushes are delivered, and chat pushes never queue behind it.
         public var campaignBacklog: Int = 4000

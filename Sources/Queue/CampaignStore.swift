@@ -65,13 +65,35 @@ public protocol CampaignStore: Sendable {
     /// One step of a walk, in one transaction: enqueues `jobs`, moves the cursor to `cursor`, adds
     /// the counts, and when `last`, marks every push enqueued. Renews the lease. Nil (nothing
     /// written) when the campaign was cancelled or the lease lost; else the walk as it now stands.
+    ///
+    /// With `claimMillis`, the new jobs are enqueued already claimed by the caller for that long
+    /// and returned: the walker hands them to its own senders, and no worker claims them unless
+    /// the lease runs out (the walker's process died). Without it they wait to be claimed.
     func advanceCampaign(
         _ walk: CampaignWalk, cursor: String, users: Int, usersWithoutDevice: Int, devices: Int, jobs: [NewJob], last: Bool,
-        leaseMillis: Int64
-    ) async throws -> CampaignWalk?
+        leaseMillis: Int64, claimMillis: Int64?
+    ) async throws -> CampaignStep?
+}
+
+/// A walk step's result: the walk as it now stands and the jobs it enqueued claimed.
+public struct CampaignStep: Sendable {
+    public var walk: CampaignWalk
+    /// The step's new jobs, claimed by the walker (empty unless it asked for them).
+    public var claimed: [ClaimedJob]
 }
 
 extension CampaignStore {
+    /// A step whose jobs wait to be claimed; see `advanceCampaign(_:cursor:users:usersWithoutDevice:devices:jobs:last:leaseMillis:claimMillis:)`.
+    public func advanceCampaign(
+        _ walk: CampaignWalk, cursor: String, users: Int, usersWithoutDevice: Int, devices: Int, jobs: [NewJob], last: Bool,
+        leaseMillis: Int64
+    ) async throws -> CampaignWalk? {
+        try await advanceCampaign(
+            walk, cursor: cursor, users: users, usersWithoutDevice: usersWithoutDevice, devices: devices, jobs: jobs, last: last,
+            leaseMillis: leaseMillis, claimMillis: nil
+        )?.walk
+    }
+
     /// The next users of `audience` after `cursor`, ascending: the matches and the cursor to resume
     /// from. `done` when nothing is left after it. Every query walks an index, never all users
     /// (except for everyone).

@@ -67,6 +67,38 @@ public struct ClaimedJob: Sendable, Equatable {
     public var leaseUntilMillis: Int64
 }
 
+/// Jobs enqueued already claimed by their enqueuer (a campaign walker that sends them itself):
+/// inserted claimable from the end of the lease, so no one else takes them while it holds them.
+struct ClaimedInsert: Sendable {
+    var jobs: [NewJob]
+    var now: Int64
+    /// Nil: the jobs are inserted as given, to be claimed.
+    var leaseUntil: Int64?
+
+    init(_ jobs: [NewJob], now: Int64, claimMillis: Int64?) {
+        self.now = now
+        leaseUntil = claimMillis.map { now + $0 }
+        self.jobs = leaseUntil.map { until in jobs.map { job in
+            var job = job
+            job.notBeforeMillis = until
+            return job
+        } } ?? jobs
+    }
+
+    /// The claimed jobs among those inserted (`ids` from the insert, nil where not new).
+    func claimed(ids: [Int64?]) -> [ClaimedJob] {
+        guard let leaseUntil else { return [] }
+        return zip(jobs, ids).compactMap { job, id in
+            id.map {
+                ClaimedJob(
+                    id: $0, claim: 0, sdkAppID: job.sdkAppID, idempotencyKey: job.idempotencyKey, lane: job.lane, userID: job.userID,
+                    payload: job.payload, deviceIDs: job.deviceIDs, attempts: 0, enqueuedAtMillis: now, leaseUntilMillis: leaseUntil
+                )
+            }
+        }
+    }
+}
+
 /// What became of one device's push, kept per device for `pushd/get_push_records`.
 public struct PushRecord: Sendable, Equatable {
     public enum Outcome: String, Sendable {

@@ -297,12 +297,13 @@ extension PostgresStore {
 
     public func advanceCampaign(
         _ walk: CampaignWalk, cursor: String, users: Int, usersWithoutDevice: Int, devices: Int, jobs: [NewJob], last: Bool,
-        leaseMillis: Int64
-    ) async throws -> CampaignWalk? {
+        leaseMillis: Int64, claimMillis: Int64?
+    ) async throws -> CampaignStep? {
         let now = clock.nowMillis()
         let app = Int64(walk.sdkAppID)
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
+        let inserting = ClaimedInsert(jobs, now: now, claimMillis: claimMillis)
+        return try await client.withTransaction(logger: logger) { connection -> CampaignStep? in
             // Only the walker holding the lease, on a campaign still running, may write.
             var held = false
             for try await _ in try await connection.query(
@@ -313,9 +314,10 @@ extension PostgresStore {
                 logger: logger
             ) { held = true }
             guard held else { return nil }
-            let enqueued = Int64(try await Self.insert(jobs, connection: connection, now: now, logger: logger).filter { $0 }.count)
+            let ids = try await Self.insertRows(inserting.jobs, connection: connection, now: now, notify: claimMillis == nil, logger: logger)
+            let enqueued = Int64(ids.filter { $0 != nil }.count)
             let finished = CampaignState.finished.rawValue, sending = CampaignState.sending.rawValue
-            return try await self.walks(
+            let next = try await self.walks(
                 """
                 UPDATE campaigns SET cursor = \(cursor), users = users + \(Int64(users)), no_device = no_device + \(Int64(usersWithoutDevice)),
                   devices = devices + \(Int64(devices)), jobs = jobs + \(enqueued), lease_until = \(now + leaseMillis),
@@ -327,6 +329,8 @@ extension PostgresStore {
                 """,
                 on: connection
             ).first
+            guard let next else { return nil }
+            return CampaignStep(walk: next, claimed: inserting.claimed(ids: ids))
         }
     }
 

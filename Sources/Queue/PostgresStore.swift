@@ -127,6 +127,12 @@ public final class PostgresStore: PushStore {
     /// Inserts jobs inside the caller's transaction (and notifies the listeners at commit); for
     /// each, whether it was new.
     static func insert(_ jobs: [NewJob], connection: PostgresConnection, now: Int64, logger: Logger) async throws -> [Bool] {
+        try await insertRows(jobs, connection: connection, now: now, logger: logger).map { $0 != nil }
+    }
+
+    /// Inserts jobs inside the caller's transaction; for each, its row id, nil when it was not new.
+    /// With `notify`, the listeners are told at commit (not for jobs their enqueuer claimed).
+    static func insertRows(_ jobs: [NewJob], connection: PostgresConnection, now: Int64, notify: Bool = true, logger: Logger) async throws -> [Int64?] {
         guard !jobs.isEmpty else { return [] }
         let apps = jobs.map { Int64($0.sdkAppID) }
         let keys = jobs.map(\.idempotencyKey)
@@ -135,7 +141,7 @@ public final class PostgresStore: PushStore {
         let payloads = jobs.map { ByteBuffer(data: $0.payload) }
         let devices = jobs.map { Schema.encodeDevices($0.deviceIDs) ?? "" }
         let available = jobs.map { $0.notBeforeMillis ?? now }
-        var inserted = Set<Int>()
+        var inserted: [Int: Int64] = [:]
         let rows = try await connection.query(
             """
             INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
@@ -144,15 +150,16 @@ public final class PostgresStore: PushStore {
                         \(devices)::text[], \(available)::bigint[]) WITH ORDINALITY AS j(a, k, l, u, p, d, t, n)
             ORDER BY n
             ON CONFLICT (app, idempotency_key) DO NOTHING
-            RETURNING app, idempotency_key
+            RETURNING id, app, idempotency_key
             """,
             logger: logger
         )
-        var returned = Set<String>()
-        for try await (app, key) in rows.decode((Int64, String).self) { returned.insert("\(app)\u{0}\(key)") }
+        var returned: [String: Int64] = [:]
+        for try await (id, app, key) in rows.decode((Int64, Int64, String).self) { returned["\(app)\u{0}\(key)"] = id }
         var badges: [String: (app: Int64, user: String, count: Int64)] = [:]
-        for (i, job) in jobs.enumerated() where returned.remove("\(apps[i])\u{0}\(job.idempotencyKey)") != nil {
-            inserted.insert(i)
+        for (i, job) in jobs.enumerated() {
+            guard let id = returned.removeValue(forKey: "\(apps[i])\u{0}\(job.idempotencyKey)") else { continue }
+            inserted[i] = id
             if job.countsForBadge { badges["\(apps[i])\u{0}\(job.userID)", default: (apps[i], job.userID, 0)].count += 1 }
         }
         if !badges.isEmpty {
@@ -174,8 +181,8 @@ public final class PostgresStore: PushStore {
                 logger: logger
             )
         }
-        if !inserted.isEmpty { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
-        return jobs.indices.map { inserted.contains($0) }
+        if notify, !inserted.isEmpty { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
+        return jobs.indices.map { inserted[$0] }
     }
 
     public func storeMessage(_ m: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {

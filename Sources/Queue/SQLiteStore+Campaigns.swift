@@ -263,17 +263,19 @@ extension SQLiteStore {
 
     public func advanceCampaign(
         _ walk: CampaignWalk, cursor: String, users: Int, usersWithoutDevice: Int, devices: Int, jobs: [NewJob], last: Bool,
-        leaseMillis: Int64
-    ) async throws -> CampaignWalk? {
+        leaseMillis: Int64, claimMillis: Int64?
+    ) async throws -> CampaignStep? {
         let now = clock.nowMillis()
         let app = Int64(walk.sdkAppID)
-        let next = try await write(.background) { db -> CampaignWalk? in
+        let inserting = ClaimedInsert(jobs, now: now, claimMillis: claimMillis)
+        let next = try await write(.background) { db -> CampaignStep? in
             // Only the walker holding the lease, on a campaign still running, may write.
             guard try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM campaigns WHERE app = ? AND task_id = ? AND state = ? AND lease_until = ? AND cursor = ?",
                 arguments: [app, walk.taskID, CampaignState.running.rawValue, walk.leaseUntilMillis, walk.cursor]
             ) != nil else { return nil }
-            let enqueued = try Self.insert(jobs, db: db, now: now).filter { $0 }.count
+            let ids = try Self.insertRows(inserting.jobs, db: db, now: now)
+            let enqueued = ids.filter { $0 != nil }.count
             let row = try Row.fetchOne(
                 db,
                 sql: """
@@ -288,9 +290,11 @@ extension SQLiteStore {
                     CampaignState.sending.rawValue, last, now, last, enqueued, now, app, walk.taskID,
                 ]
             )
-            return try row.map(Self.walk)
+            guard let row else { return nil }
+            return CampaignStep(walk: try Self.walk(row), claimed: inserting.claimed(ids: ids))
         }
-        if !jobs.isEmpty {
+        // Jobs enqueued claimed are the walker's: no worker is woken for them.
+        if !jobs.isEmpty, claimMillis == nil {
             campaignReady.store(true, ordering: .relaxed)
             signal.notify(campaignOnly: true)
         }

@@ -10,7 +10,7 @@ public final class SQLiteStore: PushStore {
     let pool: DatabasePool
     let clock: any EpochClock
     let signal = JobSignal()
-    let gate = WriteGate()
+    let writes: WriteQueue
     /// Whether the last claim that looked at the campaign lane found ready jobs there.
     let campaignReady = Atomic<Bool>(false)
 
@@ -26,6 +26,7 @@ public final class SQLiteStore: PushStore {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        writes = WriteQueue(pool: pool)
         self.clock = clock
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -58,10 +59,10 @@ public final class SQLiteStore: PushStore {
     /// SQLite serialises writes: one batch at a time, as large as what waits.
     public var concurrentWriters: Int { 1 }
 
-    /// One write transaction, through the gate: urgent work passes every background transaction
-    /// that waits.
-    func write<T: Sendable>(_ priority: WriteGate.Priority = .urgent, _ updates: @Sendable (Database) throws -> T) async throws -> T {
-        try await gate.pass(priority) { try await pool.write(updates) }
+    /// One write transaction, queued by priority: urgent work passes every background
+    /// transaction that waits.
+    func write<T: Sendable>(_ priority: WriteQueue.Priority = .urgent, _ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writes.write(priority, updates)
     }
 
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
@@ -73,6 +74,11 @@ public final class SQLiteStore: PushStore {
 
     /// Inserts jobs inside the caller's transaction; for each, whether it was new.
     static func insert(_ jobs: [NewJob], db: Database, now: Int64) throws -> [Bool] {
+        try insertRows(jobs, db: db, now: now).map { $0 != nil }
+    }
+
+    /// Inserts jobs inside the caller's transaction; for each, its row id, nil when it was not new.
+    static func insertRows(_ jobs: [NewJob], db: Database, now: Int64) throws -> [Int64?] {
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
@@ -80,14 +86,15 @@ public final class SQLiteStore: PushStore {
                 """
         )
         let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = badge + 1 WHERE app = ? AND user_id = ?")
-        return try jobs.map { job -> Bool in
+        return try jobs.map { job -> Int64? in
             try insert.execute(arguments: [
                 Int64(job.sdkAppID), job.idempotencyKey, job.lane.rawValue, job.userID, job.payload,
                 Schema.encodeDevices(job.deviceIDs), job.notBeforeMillis ?? now, now,
             ])
-            guard db.changesCount > 0 else { return false }
+            guard db.changesCount > 0 else { return nil }
+            let id = db.lastInsertedRowID
             if job.countsForBadge { try badge.execute(arguments: [Int64(job.sdkAppID), job.userID]) }
-            return true
+            return id
         }
     }
 
@@ -150,7 +157,7 @@ public final class SQLiteStore: PushStore {
         let now = clock.nowMillis()
         // While a campaign is sending, a claim that may take its jobs waits behind chat writes;
         // otherwise (a chat-only claim, no campaign) it is as urgent as the writes it serves.
-        let priority: WriteGate.Priority = campaignLimit > 0 && campaignReady.load(ordering: .relaxed) ? .background : .urgent
+        let priority: WriteQueue.Priority = campaignLimit > 0 && campaignReady.load(ordering: .relaxed) ? .background : .urgent
         return try await write(priority) { db in
             var claimed: [ClaimedJob] = []
             for lane in Lane.allCases where claimed.count < limit {
@@ -186,7 +193,7 @@ public final class SQLiteStore: PushStore {
         guard !completions.isEmpty else { return }
         let now = clock.nowMillis()
         // Campaign outcomes can wait; a chat job's may be a retry that should go out again soon.
-        let priority: WriteGate.Priority = completions.allSatisfy { $0.job.lane == .campaign } ? .background : .urgent
+        let priority: WriteQueue.Priority = completions.allSatisfy { $0.job.lane == .campaign } ? .background : .urgent
         let requeued = try await write(priority) { db -> (any: Bool, chat: Bool) in
             let finish = try db.cachedStatement(
                 sql: """
@@ -271,11 +278,12 @@ public final class SQLiteStore: PushStore {
     }
 
     public func purgeFinished(olderThanMillis: Int64) async throws {
-        let cutoff = clock.nowMillis() - olderThanMillis
+        let now = clock.nowMillis()
+        let cutoff = now - olderThanMillis
         try await write { db in
             try db.execute(sql: "DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < ?", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM push_records WHERE at < ?", arguments: [cutoff])
-            try db.execute(sql: "DELETE FROM messages WHERE created_at < ?", arguments: [clock.nowMillis() - Schema.roamingMillis])
+            try db.execute(sql: "DELETE FROM messages WHERE created_at < ?", arguments: [now - Schema.roamingMillis])
             try db.execute(sql: Schema.purgeRecipients)
         }
     }

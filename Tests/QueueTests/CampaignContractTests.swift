@@ -201,6 +201,49 @@ struct CampaignContractTests {
         }
     }
 
+    @Test("a step enqueued claimed: its jobs are the walker's until the claim runs out, then any worker's", arguments: Backend.available)
+    func claimedStep(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            #expect(try await store.createCampaign(newCampaign("t1", random: 1), quota: CampaignQuota()) == .created)
+            let walk = try #require(try await store.leaseCampaign(leaseMillis: Self.lease))
+            let jobs = (0..<4).map { walk.job(for: "u\($0)") }
+            let step = try #require(
+                try await store.advanceCampaign(
+                    walk, cursor: "u3", users: 4, usersWithoutDevice: 0, devices: 4, jobs: jobs, last: true, leaseMillis: Self.lease, claimMillis: 30_000
+                )
+            )
+            #expect(step.walk.backlog == 4 && step.walk.cursor == "u3")
+            #expect(step.claimed.map(\.idempotencyKey) == ["t1:u0", "t1:u1", "t1:u2", "t1:u3"])
+            #expect(step.claimed.allSatisfy { $0.lane == .campaign && $0.attempts == 0 && $0.leaseUntilMillis == fixture.clock.nowMillis() + 30_000 })
+            #expect(Set(step.claimed.map(\.id)).count == 4, "each with its own row")
+            #expect(try await store.claim(limit: 10, leaseMillis: 30_000).isEmpty, "nobody else claims them while the walker holds them")
+
+            // The walker finishes two; its process dies with the other two in hand.
+            try await store.complete(step.claimed.prefix(2).map { JobCompletion(job: $0) })
+            fixture.clock.advance(millis: 30_000)
+            let reclaimed = try await store.claim(limit: 10, leaseMillis: 30_000)
+            #expect(reclaimed.map(\.idempotencyKey) == ["t1:u2", "t1:u3"], "after the claim runs out a worker sends the rest, and only the rest")
+            try await store.complete([JobCompletion(job: step.claimed[3])])
+            #expect(try await store.campaign(sdkAppID: Self.app, taskID: "t1")?.jobsDone == 2, "the walker's stale claim finishes nothing")
+            try await store.complete(reclaimed.map { JobCompletion(job: $0) })
+            let status = try #require(try await store.campaign(sdkAppID: Self.app, taskID: "t1"))
+            #expect(status.state == .finished && status.jobsDone == 4)
+
+            // A step whose jobs are already queued (a walker that lost its lease mid-step) hands none.
+            #expect(try await store.createCampaign(newCampaign("t2", random: 2), quota: CampaignQuota()) == .created)
+            fixture.clock.advance(millis: 1_000_000)
+            let second = try #require(try await store.leaseCampaign(leaseMillis: Self.lease))
+            try await store.enqueue([second.job(for: "u0")])
+            let repeated = try #require(
+                try await store.advanceCampaign(
+                    second, cursor: "u1", users: 2, usersWithoutDevice: 0, devices: 2, jobs: [second.job(for: "u0"), second.job(for: "u1")], last: false,
+                    leaseMillis: Self.lease, claimMillis: 30_000
+                )
+            )
+            #expect(repeated.claimed.map(\.idempotencyKey) == ["t2:u1"])
+        }
+    }
+
     @Test("a claim takes every ready chat job first and at most campaignLimit campaign jobs", arguments: Backend.available)
     func campaignLimit(_ backend: Backend) async throws {
         try await withStore(backend) { _, store in

@@ -1,0 +1,94 @@
+import GRDB
+import Synchronization
+
+/// Runs write transactions on SQLite's single writer back to back, urgent ones first.
+///
+/// GRDB runs writes in arrival order, so a chat push claimed during a campaign would wait for
+/// every campaign page and completion queued ahead of it. Here callers queue their transactions by
+/// priority and one drain on GRDB's writer connection runs them: an urgent transaction waits for
+/// the one running only, however many background ones wait. The writer never waits for a caller's
+/// thread to be scheduled before the next transaction starts, so a campaign step resumed on a
+/// low-priority thread cannot hold the writer idle while chat waits behind it.
+///
+/// Background work is not starved: when urgent transactions keep coming, every `urgentRun + 1`th
+/// goes to the oldest background one, so a campaign job's completion cannot wait until its lease
+/// runs out (and the push is sent twice).
+final class WriteQueue: Sendable {
+    enum Priority: Sendable {
+        /// Chat pushes, the REST API, claims.
+        case urgent
+        /// Campaign walking and the completion of campaign jobs.
+        case background
+    }
+
+    /// A queued transaction: runs on the writer connection and resumes its caller.
+    typealias Transaction = @Sendable (Database) -> Void
+
+    private struct State {
+        /// A drain is running on the writer, or has been asked to.
+        var draining = false
+        var urgent: [Transaction] = []
+        var background: [Transaction] = []
+        /// Urgent transactions run in a row while background ones waited.
+        var run = 0
+    }
+
+    private let pool: DatabasePool
+    private let state = Mutex(State())
+    /// Most urgent transactions in a row while a background one waits.
+    static let urgentRun = 8
+
+    init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    /// Runs `updates` in a transaction of its own, committed when it returns and rolled back when
+    /// it throws; returns once the transaction has ended.
+    func write<T: Sendable>(_ priority: Priority, _ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let transaction: Transaction = { db in
+                continuation.resume(
+                    with: Result {
+                        var value: T?
+                        try db.inTransaction {
+                            value = try updates(db)
+                            return .commit
+                        }
+                        return value!
+                    }
+                )
+            }
+            let start = state.withLock { state -> Bool in
+                switch priority {
+                case .urgent: state.urgent.append(transaction)
+                case .background: state.background.append(transaction)
+                }
+                defer { state.draining = true }
+                return !state.draining
+            }
+            if start { pool.asyncWriteWithoutTransaction { db in self.drain(db) } }
+        }
+    }
+
+    /// Transactions queued and not started.
+    var waiting: Int { state.withLock { $0.urgent.count + $0.background.count } }
+
+    private func drain(_ db: Database) {
+        while let next = next() { next(db) }
+    }
+
+    /// The oldest urgent transaction (the oldest background one after `urgentRun` urgent ones in a
+    /// row), else the oldest background one; nil, and the drain over, when none is queued.
+    private func next() -> Transaction? {
+        state.withLock { state in
+            if !state.urgent.isEmpty, state.background.isEmpty || state.run < Self.urgentRun {
+                if !state.background.isEmpty { state.run += 1 }
+                return state.urgent.removeFirst()
+            }
+            state.run = 0
+            if !state.background.isEmpty { return state.background.removeFirst() }
+            state.draining = false
+            return nil
+        }
+    }
+}
