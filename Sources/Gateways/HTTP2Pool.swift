@@ -99,33 +99,64 @@ final class HTTP2Pool: Sendable {
     }
 }
 
-/// The parts of an `https` URL a request needs: host, port and path (with the query).
+/// The parts of an `https` URL a request needs: host, port and path (with the query). Parsed on the
+/// URL's bytes: every push parses its URL, and walking `Character`s cost about 10,000 instructions.
 struct HTTPSTarget {
     var host: String
     var port: Int
     var path: String
 
-    var origin: String { "\(host):\(port)" }
+    /// Where the connections go; the key of the transport's pools.
+    struct Origin: Hashable {
+        var host: String
+        var port: Int
+    }
+
+    var origin: Origin { Origin(host: host, port: port) }
 
     init?(_ url: String) {
-        guard url.hasPrefix("https://") else { return nil }
-        let rest = url.dropFirst(8)
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        let authority = rest[..<slash]
-        path = slash == rest.endIndex ? "/" : String(rest[slash...])
-        if authority.hasPrefix("[") {
+        var url = url
+        guard let parsed = url.withUTF8({ Self.parse($0) }) else { return nil }
+        (host, port, path) = parsed
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> (host: String, port: Int, path: String)? {
+        let scheme = "https://".utf8
+        guard bytes.count > scheme.count, bytes.prefix(scheme.count).elementsEqual(scheme) else { return nil }
+        let authorityStart = scheme.count
+        let slash = bytes[authorityStart...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+        let authority = UnsafeBufferPointer(rebasing: bytes[authorityStart..<slash])
+        let path = slash == bytes.endIndex ? "/" : String(decoding: UnsafeBufferPointer(rebasing: bytes[slash...]), as: UTF8.self)
+        let hostBytes: Slice<UnsafeBufferPointer<UInt8>>
+        let portBytes: Slice<UnsafeBufferPointer<UInt8>>?
+        if authority.first == UInt8(ascii: "[") {
             // [IPv6]:port
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
-            port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : 443
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = String(authority[..<colon])
-            port = Int(authority[authority.index(after: colon)...]) ?? -1
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            hostBytes = authority[1..<close]
+            let after = authority[(close + 1)...]
+            if after.isEmpty {
+                portBytes = nil
+            } else {
+                guard after.first == UInt8(ascii: ":") else { return nil }
+                portBytes = after.dropFirst()
+            }
+        } else if let colon = authority.lastIndex(of: UInt8(ascii: ":")) {
+            hostBytes = authority[..<colon]
+            portBytes = authority[(colon + 1)...]
         } else {
-            host = String(authority)
-            port = 443
+            hostBytes = authority[...]
+            portBytes = nil
         }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        var port = 443
+        if let portBytes {
+            guard !portBytes.isEmpty, portBytes.count <= 5 else { return nil }
+            port = 0
+            for byte in portBytes {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                port = port * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+        }
+        guard !hostBytes.isEmpty, (1...65535).contains(port) else { return nil }
+        return (String(decoding: UnsafeBufferPointer(rebasing: hostBytes), as: UTF8.self), port, path)
     }
 }

@@ -46,7 +46,7 @@ public final class VendorTransport: Sendable {
     private let http1Configuration: HTTPClient.Configuration
     private let next = Atomic<Int>(0)
     private let slots: AsyncSemaphore
-    private let pools = Mutex<[String: HTTP2Pool]>([:])
+    private let pools = Mutex<[HTTPSTarget.Origin: HTTP2Pool]>([:])
     private let sslContext: NIOSSLContext
     public let settings: Settings
 

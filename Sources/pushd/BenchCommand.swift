@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,4 +43,17 @@ func measureRate(iterations: Int, rounds: Int, _ body: (Int) -> Int) -> (rate: D
 
 func formatRate(_ rate: Double) -> String {
     rate >= 1_000_000 ? String(format: "%.2f M/s", rate / 1_000_000) : String(format: "%.0f k/s", rate / 1_000)
+}
+
+/// CPU seconds (user + system) used so far by this process, or by its waited-for children.
+enum CPUTime {
+    static func process() -> Double { seconds(RUSAGE_SELF.rawValue) }
+    static func children() -> Double { seconds(RUSAGE_CHILDREN.rawValue) }
+
+    private static func seconds(_ who: Int32) -> Double {
+        var usage = rusage()
+        getrusage(who, &usage)
+        func value(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return value(usage.ru_utime) + value(usage.ru_stime)
+    }
 }

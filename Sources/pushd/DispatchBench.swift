@@ -126,11 +126,11 @@ struct DispatchBench: Sendable {
 
     /// The rate of `bench gateway` with the same settings: the reference.
     func gatewayOnly(_ rig: Rig) async throws -> Double {
-        let gatewayBench = GatewayBench(settings: (vendor: .apns, n: n, connections: connections, streams: streams, h2load: false))
+        let gatewayBench = GatewayBench(settings: (vendor: .apns, n: n, connections: connections, streams: streams, h2load: false, external: nil))
         let transport = try VendorTransport(
             settings: .init(connections: connections, maxInFlight: connections * streams, caFile: rig.caFile)
         )
-        let client = gatewayBench.makeClient(demo: rig.demo, base: rig.base, transport: transport)
+        let client = gatewayBench.makeClient(demo: rig.demo, apnsKey: rig.demo.apnsKey, base: rig.base, transport: transport)
         let renderer = PushRenderer(app: GatewayBench.app)
         let content = PushContent(body: "Alice:hello u0")
         let now = SystemEpochClock().nowMillis()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Emulator
 import Foundation
 import Gateways
@@ -19,9 +20,14 @@ struct GatewayBenchCommand: ParsableCommand {
     @Option(help: "Connections.") var connections = 2
     @Option(help: "Concurrent streams per connection.") var streams = 100
     @Flag(help: "Skip the h2load run.") var noH2load = false
+    @Option(help: "An emulator running in another process (`pushd emulate`), e.g. https://127.0.0.1:9443: measures or profiles the client alone. APNs only.")
+    var emulator: String?
+    @Option(help: "That emulator's --cert-dir (its CA and APNs key).") var certDir = "data/emulator"
 
     func run() throws {
-        let settings = (vendor: vendor, n: n, connections: connections, streams: streams, h2load: !noH2load)
+        if emulator != nil, vendor != .apns { throw ValidationError("--emulator works with --vendor apns only") }
+        let external = emulator.map { (base: $0, certDir: certDir) }
+        let settings = (vendor: vendor, n: n, connections: connections, streams: streams, h2load: !noH2load, external: external)
         try runBlocking { try await GatewayBench(settings: settings).run() }
     }
 }
@@ -29,30 +35,48 @@ struct GatewayBenchCommand: ParsableCommand {
 extension Vendor: ExpressibleByArgument {}
 
 struct GatewayBench {
-    let settings: (vendor: Vendor, n: Int, connections: Int, streams: Int, h2load: Bool)
+    let settings: (vendor: Vendor, n: Int, connections: Int, streams: Int, h2load: Bool, external: (base: String, certDir: String)?)
 
     struct Figures {
         var rate: Double
         var p50: Double
         var p99: Double
         var ok: Int
+        /// CPU time per push: this process (pushd's client and the emulator, or the emulator alone
+        /// while h2load runs) and h2load's process.
+        var cpuMicros: Double
+        var loadGeneratorCPUMicros: Double?
     }
 
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-bench-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let certificates = try EmulatorCertificates()
-        let caFile = try certificates.writeCA(to: folder)
         let state = EmulatorState(recordLimit: 10_000)
-        let demo = try DemoCredentials()
-        demo.register(with: state)
-        let running = try await GatewayEmulator(state: state, certificates: certificates).start()
-        defer { Task { await running.stop() } }
-        let base = "https://127.0.0.1:\(running.port)"
+        // An external emulator has its own credentials (APNs only): no RSA key to generate here.
+        let demo = settings.external == nil ? try DemoCredentials() : nil
+        let base: String
+        let caFile: String
+        var apnsKey = demo?.apnsKey ?? P256.Signing.PrivateKey()
+        var running: GatewayEmulator.Running?
+        if let external = settings.external {
+            base = external.base
+            caFile = external.certDir + "/ca.pem"
+            let pem = try String(contentsOfFile: external.certDir + "/AuthKey_\(DemoCredentials.keyID).p8", encoding: .utf8)
+            apnsKey = try P256.Signing.PrivateKey(pemRepresentation: pem)
+        } else {
+            let certificates = try EmulatorCertificates()
+            caFile = try certificates.writeCA(to: folder)
+            demo?.register(with: state)
+            let started = try await GatewayEmulator(state: state, certificates: certificates).start()
+            running = started
+            base = "https://127.0.0.1:\(started.port)"
+        }
+        defer { if let running { Task { await running.stop() } } }
         let transport = try VendorTransport(
             settings: .init(connections: settings.connections, maxInFlight: settings.connections * settings.streams, caFile: caFile)
         )
-        let client = makeClient(demo: demo, base: base, transport: transport)
+        let client = makeClient(demo: demo, apnsKey: apnsKey, base: base, transport: transport)
         let renderer = PushRenderer(app: Self.app)
         let content = PushContent(body: "Alice:明天上午十点开会，记得带上 Q4 的数据", title: "Alice", ext: #"{"entity":{"chat":"c2c","from":"alice"}}"#)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -65,14 +89,22 @@ struct GatewayBench {
         state.clearRequests()
 
         let ours = try await measurePushd(client: client, requests: requests)
-        var table = BenchTable(header: ["\(settings.vendor.rawValue) → emulator", "pushes/s", "p50", "p99", "ok", "ratio"])
-        table.add(["pushd", String(format: "%.0f", ours.rate), Self.ms(ours.p50), Self.ms(ours.p99), "\(ours.ok)/\(settings.n)", "—"])
+        var table = BenchTable(header: [
+            "\(settings.vendor.rawValue) → emulator", "pushes/s", "p50", "p99", "ok", "ratio", "CPU µs/push: this process", "load generator",
+        ])
+        table.add([
+            "pushd", String(format: "%.0f", ours.rate), Self.ms(ours.p50), Self.ms(ours.p99), "\(ours.ok)/\(settings.n)", "—",
+            String(format: settings.external == nil ? "%.1f (client + emulator)" : "%.1f (client)", ours.cpuMicros), "—",
+        ])
         if settings.h2load {
-            let theirs = try runH2load(requests: requests.map(\.0), base: base, caFile: caFile, state: state, demo: demo, folder: folder)
+            let theirs = try runH2load(requests: requests.map(\.0), base: base, caFile: caFile, state: state, demo: demo, apnsKey: apnsKey, folder: folder)
             table.rows[0][5] = String(format: "%.2f", ours.rate / theirs.rate)
-            table.add(["h2load", String(format: "%.0f", theirs.rate), Self.ms(theirs.p50), Self.ms(theirs.p99), "\(theirs.ok)/\(settings.n)", "1.00"])
+            table.add([
+                "h2load", String(format: "%.0f", theirs.rate), Self.ms(theirs.p50), Self.ms(theirs.p99), "\(theirs.ok)/\(settings.n)", "1.00",
+                String(format: "%.1f (emulator)", theirs.cpuMicros), theirs.loadGeneratorCPUMicros.map { String(format: "%.1f", $0) } ?? "—",
+            ])
         }
-        print("\(settings.n) pushes, \(settings.connections) connections × \(settings.streams) streams, emulator in this process.")
+        print("\(settings.n) pushes, \(settings.connections) connections × \(settings.streams) streams, emulator \(settings.external == nil ? "in this process" : "at " + base).")
         print(table.render())
         try await transport.shutdown()
     }
@@ -86,6 +118,7 @@ struct GatewayBench {
         let clock = ContinuousClock()
         let senders = min(settings.connections * settings.streams, requests.count)
         let next = RequestCursor()
+        let cpuBefore = CPUTime.process()
         let started = clock.now
         let results = await withTaskGroup(of: (latencies: [Double], ok: Int).self) { group in
             // Each sender runs on one of the connections' event loops, so resuming it after an answer
@@ -109,9 +142,13 @@ struct GatewayBench {
             return await group.reduce(into: [(latencies: [Double], ok: Int)]()) { $0.append($1) }
         }
         let seconds = (clock.now - started).seconds
+        let cpu = CPUTime.process() - cpuBefore
         let latencies = results.flatMap(\.latencies).sorted()
         let ok = results.reduce(0) { $0 + $1.ok }
-        return Figures(rate: Double(requests.count) / seconds, p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), ok: ok)
+        return Figures(
+            rate: Double(requests.count) / seconds, p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), ok: ok,
+            cpuMicros: cpu * 1e6 / Double(requests.count)
+        )
     }
 
     static func percentile(_ sorted: [Double], _ p: Double) -> Double {
@@ -121,7 +158,9 @@ struct GatewayBench {
     /// h2load with the same body, headers, connections and streams; latencies from its log file.
     /// Where pushd's pushes differ by path (APNs puts the device token there), h2load cycles
     /// through the same paths (its `-i` file), so that the emulator decodes a new path for both.
-    func runH2load(requests: [VendorRequest], base: String, caFile: String, state: EmulatorState, demo: DemoCredentials, folder: String) throws -> Figures {
+    func runH2load(
+        requests: [VendorRequest], base: String, caFile: String, state: EmulatorState, demo: DemoCredentials?, apnsKey: P256.Signing.PrivateKey, folder: String
+    ) throws -> Figures {
         let request = requests[0]
         let bodyFile = folder + "/body"
         try Data(request.body.bytes).write(to: URL(fileURLWithPath: bodyFile))
@@ -134,16 +173,18 @@ struct GatewayBench {
             "--log-file", logFile, "-i", uriFile,
         ]
         for header in request.headers { arguments += ["-H", "\(header.name): \(header.value)"] }
-        for header in try credentialHeaders(state: state, demo: demo) { arguments += ["-H", header] }
+        for header in try credentialHeaders(state: state, demo: demo, apnsKey: apnsKey) { arguments += ["-H", header] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/h2load")
         process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
+        let cpuBefore = (process: CPUTime.process(), children: CPUTime.children())
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        let cpu = (process: CPUTime.process() - cpuBefore.process, children: CPUTime.children() - cpuBefore.children)
         var rate = 0.0
         for line in text.split(separator: "\n") where line.contains("req/s") && line.hasPrefix("finished in") {
             // "finished in 1.23s, 81234.56 req/s, 12.3MB/s"
@@ -161,15 +202,19 @@ struct GatewayBench {
         }
         latencies.sort()
         if rate == 0 { print(text) }
-        return Figures(rate: rate, p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), ok: ok)
+        let perPush = 1e6 / Double(max(1, settings.n))
+        return Figures(
+            rate: rate, p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), ok: ok,
+            cpuMicros: cpu.process * perPush, loadGeneratorCPUMicros: cpu.children * perPush
+        )
     }
 
     /// What h2load sends in place of the credentials pushd's client adds.
-    func credentialHeaders(state: EmulatorState, demo: DemoCredentials) throws -> [String] {
+    func credentialHeaders(state: EmulatorState, demo: DemoCredentials?, apnsKey: P256.Signing.PrivateKey) throws -> [String] {
         switch settings.vendor {
         case .apns:
             let jwt = try JWT.es256(
-                kid: DemoCredentials.keyID, claims: ["iss": DemoCredentials.teamID, "iat": Int64(Date().timeIntervalSince1970)], key: demo.apnsKey
+                kid: DemoCredentials.keyID, claims: ["iss": DemoCredentials.teamID, "iat": Int64(Date().timeIntervalSince1970)], key: apnsKey
             )
             return ["authorization: bearer " + jwt]
         case .fcm, .huawei, .honor:
@@ -177,19 +222,23 @@ struct GatewayBench {
         case .vivo:
             return ["authToken: " + state.issueAccessToken(vendor: .vivo, lifetime: 3600)]
         case .xiaomi:
-            return ["authorization: key=" + demo.secret]
+            return ["authorization: key=" + (demo?.secret ?? "")]
         case .oppo, .meizu:
             return []
         }
     }
 
-    func makeClient(demo: DemoCredentials, base: String, transport: VendorTransport) -> any VendorClient {
-        switch settings.vendor {
-        case .apns:
-            APNsClient(
-                credentials: .init(teamID: DemoCredentials.teamID, keyID: DemoCredentials.keyID, privateKey: demo.apnsKey, endpoint: base + "/apns", sandboxEndpoint: base + "/apns"),
+    /// The client for the bench's vendor; `demo` may be nil for APNs only (an external emulator).
+    func makeClient(demo: DemoCredentials?, apnsKey: P256.Signing.PrivateKey, base: String, transport: VendorTransport) -> any VendorClient {
+        guard settings.vendor != .apns else {
+            return APNsClient(
+                credentials: .init(teamID: DemoCredentials.teamID, keyID: DemoCredentials.keyID, privateKey: apnsKey, endpoint: base + "/apns", sandboxEndpoint: base + "/apns"),
                 transport: transport
             )
+        }
+        guard let demo else { preconditionFailure("\(settings.vendor) needs the in-process emulator's credentials") }
+        return switch settings.vendor {
+        case .apns: preconditionFailure("handled above")
         case .fcm:
             FCMClient(credentials: .init(clientEmail: DemoCredentials.serviceAccount, privateKey: demo.fcmKey, tokenURI: base + "/fcm/token", endpoint: base + "/fcm"), transport: transport)
         case .huawei:
