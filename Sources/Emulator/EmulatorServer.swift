@@ -78,6 +78,8 @@ public struct EmulatorServer: Sendable {
     let http1Only: Bool
     /// SETTINGS_MAX_CONCURRENT_STREAMS; APNs raises its limit to 1,000 – 1,500.
     let maxConcurrentStreams: Int
+    /// The event loops serving the connections.
+    let group: any EventLoopGroup
 
     /// The HTTP/2 SETTINGS the emulator sends: the stream limit, and requests up to the 1 MB body
     /// limit without stream window updates.
@@ -99,7 +101,7 @@ public struct EmulatorServer: Sendable {
         let emulator = emulator
         let http1Only = http1Only
         let settings = settings
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

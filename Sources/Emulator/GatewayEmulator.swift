@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import NIOCore
+import NIOPosix
 import PushCore
 
 /// The vendor gateway emulator: all eight vendors over HTTP/2 and TLS (HTTP/1.1 by ALPN too), each
@@ -18,17 +19,21 @@ public struct GatewayEmulator: Sendable {
     /// The server for this emulator; `http1Only` serves HTTP/1.1 over TLS without offering `h2`,
     /// like a vendor that does not speak HTTP/2.
     public func server(
-        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, maxConcurrentStreams: Int = 1000
+        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, maxConcurrentStreams: Int = 1000,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) -> EmulatorServer {
-        EmulatorServer(emulator: self, host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams)
+        EmulatorServer(emulator: self, host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams, group: group)
     }
 
-    /// Starts the emulator on a free port in the background, for tests and benchmarks.
+    /// Starts the emulator on a free port in the background, for tests and benchmarks. A benchmark
+    /// may give it event loops of its own (`group`), so that it does not share threads with the
+    /// client it measures, as a separate load generator would not.
     public func start(
-        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, maxConcurrentStreams: Int = 1000
+        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, maxConcurrentStreams: Int = 1000,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Running {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = server(host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams)
+        let server = server(host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams, group: group)
         let task = Task {
             defer { continuation.finish() }
             try await server.run { port in continuation.yield(port) }

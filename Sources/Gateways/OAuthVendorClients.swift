@@ -39,7 +39,7 @@ extension AccessTokenCache {
 /// fetches a new token once and retries.
 func sendWithBearer(
     _ request: VendorRequest, url: String, transport: VendorTransport, tokens: AccessTokenCache,
-    tokenExpired: (VendorTransport.Response) -> Bool, classify: (VendorTransport.Response) -> PushOutcome
+    tokenExpired: (ParsedResponse) -> Bool, classify: (ParsedResponse) -> PushOutcome
 ) async -> PushOutcome {
     await sendWithCredential(
         credential: { try await tokens.token(rejected: $0) },
@@ -69,8 +69,8 @@ struct OAuthSender: Sendable {
 
     /// Sends; `classify` reads a response once and returns each token's outcome.
     func send(
-        _ request: VendorRequest, tokens deviceTokens: [String], tokenExpired: (VendorTransport.Response) -> Bool,
-        classify: (VendorTransport.Response) -> (String) -> PushOutcome
+        _ request: VendorRequest, tokens deviceTokens: [String], tokenExpired: (ParsedResponse) -> Bool,
+        classify: (ParsedResponse) -> (String) -> PushOutcome
     ) async -> [String: PushOutcome] {
         let url = joinURL(credentials.endpoint, request.path)
         return await sendForTokens(

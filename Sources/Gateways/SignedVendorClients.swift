@@ -119,7 +119,7 @@ public final class VivoClient: BatchVendorClient {
     /// `pushToList` with the tokens and the payload's `taskId`.
     public func send(_ request: VendorRequest, tokens deviceTokens: [String]) async -> [String: PushOutcome] {
         let list = request.path == VivoRenderer.listPayloadPath
-        let response: VendorTransport.Response
+        let response: ParsedResponse
         switch await post(request.path, request.body.bytes, request) {
         case .failure(let failure): return everyToken(deviceTokens, failure.outcome)
         case .success(let answer): response = answer
@@ -155,7 +155,7 @@ public final class VivoClient: BatchVendorClient {
     }
 
     /// Posts JSON with the current `authToken`, fetching a new one once when vivo refuses it.
-    private func post(_ path: String, _ body: [UInt8], _ request: VendorRequest) async -> Result<VendorTransport.Response, PushOutcomeFailure> {
+    private func post(_ path: String, _ body: [UInt8], _ request: VendorRequest) async -> Result<ParsedResponse, PushOutcomeFailure> {
         await sendWithCredential(
             credential: { try await tokens.token(rejected: $0) },
             send: { authToken in

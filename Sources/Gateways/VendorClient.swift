@@ -49,9 +49,26 @@ func httpHeaders(_ request: VendorRequest) -> HTTPHeaders {
     HTTPHeaders(request.headers.map { ($0.name, $0.value) })
 }
 
+/// A vendor's answer with its JSON body parsed once: the credential check and the classifier both
+/// read it, and Foundation's JSON parse is a good share of what a JSON vendor's push costs here.
+struct ParsedResponse {
+    let raw: VendorTransport.Response
+    /// The body as a JSON object; nil when empty (APNs's 200) or not an object.
+    let json: [String: Any]?
+
+    init(_ raw: VendorTransport.Response) {
+        self.raw = raw
+        json = raw.json
+    }
+
+    var status: Int { raw.status }
+    var retryAfter: Int? { raw.retryAfter }
+    func header(_ name: String) -> String? { raw.header(name) }
+}
+
 /// An HTTP 5xx: the vendor is failing, not refusing; retry after its `Retry-After`. Vendors that
 /// put business codes in HTTP 200 bodies say nothing more in a 5xx.
-func serverFailure(_ response: VendorTransport.Response) -> PushOutcome? {
+func serverFailure(_ response: ParsedResponse) -> PushOutcome? {
     response.status >= 500 ? .retry(reason: "HTTP \(response.status)", afterSeconds: response.retryAfter) : nil
 }
 
@@ -135,8 +152,8 @@ func authFailure(_ error: any Error) -> PushOutcome {
 func sendWithCredential<Result>(
     credential: (_ rejected: String?) async throws -> String,
     send: (String) async throws -> VendorTransport.Response,
-    isRejected: (VendorTransport.Response) -> Bool,
-    classify: (VendorTransport.Response) -> Result,
+    isRejected: (ParsedResponse) -> Bool,
+    classify: (ParsedResponse) -> Result,
     failed: (PushOutcome) -> Result
 ) async -> Result {
     var rejected: String?
@@ -147,9 +164,9 @@ func sendWithCredential<Result>(
         } catch {
             return failed(authFailure(error))
         }
-        let response: VendorTransport.Response
+        let response: ParsedResponse
         do {
-            response = try await send(current)
+            response = ParsedResponse(try await send(current))
         } catch {
             return failed(transportFailure(error))
         }
@@ -165,8 +182,8 @@ func sendWithCredential<Result>(
 func sendWithCredential(
     credential: (_ rejected: String?) async throws -> String,
     send: (String) async throws -> VendorTransport.Response,
-    isRejected: (VendorTransport.Response) -> Bool,
-    classify: (VendorTransport.Response) -> PushOutcome
+    isRejected: (ParsedResponse) -> Bool,
+    classify: (ParsedResponse) -> PushOutcome
 ) async -> PushOutcome {
     await sendWithCredential(credential: credential, send: send, isRejected: isRejected, classify: classify, failed: { $0 })
 }
@@ -177,8 +194,8 @@ func sendForTokens(
     _ tokens: [String],
     credential: (_ rejected: String?) async throws -> String,
     send: (String) async throws -> VendorTransport.Response,
-    isRejected: (VendorTransport.Response) -> Bool = { _ in false },
-    classify: (VendorTransport.Response) -> (String) -> PushOutcome
+    isRejected: (ParsedResponse) -> Bool = { _ in false },
+    classify: (ParsedResponse) -> (String) -> PushOutcome
 ) async -> [String: PushOutcome] {
     await sendWithCredential(
         credential: credential, send: send, isRejected: isRejected,
