@@ -11,6 +11,11 @@ swift build --product pushd >/dev/null
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do [ -f "$dir/pushd-emulator.yaml" ] && break; sleep 0.1; done
+if [ ! -f "$dir/pushd-emulator.yaml" ]; then
+  echo "the emulator did not start on 127.0.0.1:$port (port taken? set PORT):" >&2
+  cat "$dir/emulator.log" >&2
+  exit 1
+fi
 base=https://127.0.0.1:$port
 token=$(printf 'ab%.0s' $(seq 1 32))
 
