@@ -37,7 +37,7 @@ struct CampaignWalker: Sendable {
                 // Waits while `steps` steps are being sent: the walker runs ahead of delivery by
                 // that much only.
                 await steps.acquire()
-                group.addTask {
+                group.addTask(executorPreference: sender.executor) {
                     await sender.send(jobs, devices)
                     steps.release()
                 }
@@ -142,6 +142,9 @@ struct CampaignSender: Sendable {
     var claimMillis: Int64
     /// Steps being sent at once; the walker waits for one to finish before it hands over another.
     var steps: Int
+    /// Where the steps are sent (the campaign thread); the walker's own reads and writes do not
+    /// queue behind the pushes of the steps it handed over.
+    var executor: (any TaskExecutor)?
     /// Sends the jobs and finishes them.
     var send: @Sendable (_ jobs: [ClaimedJob], _ devices: [Device]) async -> Void
 }

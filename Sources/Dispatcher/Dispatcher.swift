@@ -123,8 +123,8 @@ public final class Dispatcher: Service, Sendable {
         let campaignLane = LaneExecutor()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.maintain() }
-            // The walker's steps are sent on the campaign thread too (child tasks keep the preference).
-            group.addTask(executorPreference: campaignLane) { await self.walker().run { [self] in self.isStopping } }
+            // The walker reads and writes on the shared executor; its steps are sent on the campaign thread.
+            group.addTask { await self.walker(sendingOn: campaignLane).run { [self] in self.isStopping } }
             await withTaskGroup(of: Void.self) { workers in
                 for index in 0..<(settings.workers + settings.chatWorkers) { workers.addTask { await self.work(index, campaignLane: campaignLane) } }
             }
@@ -190,13 +190,14 @@ public final class Dispatcher: Service, Sendable {
     /// The campaign walker. It sends what it enqueues like a worker, with the devices it read, and
     /// keeps about as many pushes in hand as the workers may claim
     /// (`campaignClaimDepth × campaignInFlight`).
-    private func walker() -> CampaignWalker {
+    private func walker(sendingOn lane: LaneExecutor) -> CampaignWalker {
         let perStep = max(1, settings.campaignPage)
         return CampaignWalker(
             store: store, pageSize: settings.campaignPage, maxBacklog: settings.campaignBacklog, leaseMillis: settings.campaignLeaseMillis,
             idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), logger: logger,
             sender: CampaignSender(
-                claimMillis: settings.leaseMillis, steps: max(2, Self.campaignClaimDepth * max(1, settings.campaignInFlight) / perStep)
+                claimMillis: settings.leaseMillis, steps: max(2, Self.campaignClaimDepth * max(1, settings.campaignInFlight) / perStep),
+                executor: lane
             ) { [self] jobs, devices in
                 do {
                     try await processAndComplete(jobs, devices: devices)
