@@ -62,6 +62,9 @@ public final class Dispatcher: Service, Sendable {
     /// Most campaign jobs one claim takes: `campaignInFlight`, so several workers overlap
     /// claiming, sending and finishing them while the others stay free for chat.
     private let campaignClaim: Int
+    /// Finishes the walker's steps: the completions of steps that finish while one finishing
+    /// transaction waits or runs go into the next one together (group commit).
+    private let stepCompletions: Coalescer<[JobCompletion], Void>
 
     public init(
         store: any PushStore, gateways: VendorGateways, config: PushdConfig, clock: any EpochClock = SystemEpochClock(),
@@ -86,6 +89,10 @@ public final class Dispatcher: Service, Sendable {
         )
         campaignSlots = Mutex(Self.campaignClaimDepth * inFlight)
         campaignClaim = min(settings.batchSize, inFlight)
+        stepCompletions = Coalescer(maxWeight: 4 * max(1, settings.campaignPage), weight: { $0.count }) { steps in
+            try await store.complete(steps.flatMap { $0 })
+            return steps.map { _ in () }
+        }
         self.store = store
         self.settings = settings
         self.metrics = metrics
@@ -200,7 +207,10 @@ public final class Dispatcher: Service, Sendable {
                 executor: lane
             ) { [self] jobs, devices in
                 do {
-                    try await processAndComplete(jobs, devices: devices)
+                    let completions = try await process(jobs, devices: devices)
+                    // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
+                    let stepCompletions = self.stepCompletions
+                    try await Task { try await stepCompletions.submit(completions) }.value
                 } catch {
                     // Their claims run out and the workers send them.
                     logger.error("campaign step: store failure", metadata: ["error": "\(error)"])
