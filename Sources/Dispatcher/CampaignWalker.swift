@@ -144,7 +144,7 @@ struct CampaignSender: Sendable {
     var steps: Int
     /// Where the steps are sent (the campaign thread); the walker's own reads and writes do not
     /// queue behind the pushes of the steps it handed over.
-    var executor: (any TaskExecutor)?
+    var executor: any TaskExecutor
     /// Sends the jobs and finishes them.
     var send: @Sendable (_ jobs: [ClaimedJob], _ devices: [Device]) async -> Void
 }

@@ -186,12 +186,16 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    private func processAndComplete(_ jobs: [ClaimedJob], devices: [Device]? = nil) async throws {
+    /// Sends `jobs` and finishes them, by default in a transaction of their own; the walker's steps
+    /// go through `stepCompletions` instead.
+    private func processAndComplete(
+        _ jobs: [ClaimedJob], devices: [Device]? = nil, finish: (@Sendable ([JobCompletion]) async throws -> Void)? = nil
+    ) async throws {
         guard !jobs.isEmpty else { return }
         let completions = try await process(jobs, devices: devices)
         // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
-        let store = self.store
-        try await Task { try await store.complete(completions) }.value
+        let finish = finish ?? { [store] in try await store.complete($0) }
+        try await Task { try await finish(completions) }.value
     }
 
     /// The campaign walker. It sends what it enqueues like a worker, with the devices it read, and
@@ -207,10 +211,7 @@ public final class Dispatcher: Service, Sendable {
                 executor: lane
             ) { [self] jobs, devices in
                 do {
-                    let completions = try await process(jobs, devices: devices)
-                    // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
-                    let stepCompletions = self.stepCompletions
-                    try await Task { try await stepCompletions.submit(completions) }.value
+                    try await processAndComplete(jobs, devices: devices) { [stepCompletions] in try await stepCompletions.submit($0) }
                 } catch {
                     // Their claims run out and the workers send them.
                     logger.error("campaign step: store failure", metadata: ["error": "\(error)"])

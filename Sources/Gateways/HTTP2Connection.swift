@@ -306,21 +306,20 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
             promise.fail(closedError ?? .connectionClosed)
             return
         }
-        var fields: [(name: String, value: String, flags: UInt8)] = []
-        fields.reserveCapacity(request.headers.count + 5)
+        var fields = HeaderBlock(capacity: request.headers.count + 5)
         let never = UInt8(NGHTTP2_NV_FLAG_NO_INDEX.rawValue)
-        fields.append((":method", request.method.rawValue, 0))
-        fields.append((":scheme", "https", 0))
-        fields.append((":authority", authority, 0))
-        fields.append((":path", request.path, never))
+        fields.add(":method", request.method.rawValue)
+        fields.add(":scheme", "https")
+        fields.add(":authority", authority)
+        fields.add(":path", request.path, flags: never)
         for header in request.headers {
             // HTTP/2 field names are lower case; the renderers write them so, vivo's authToken aside.
             let name = header.name.utf8.contains(where: { $0 &- 65 < 26 }) ? header.name.lowercased() : header.name
             if name == "host" || name == "connection" || name == "content-length" { continue }
-            fields.append((name, header.value, Self.isPerRequest(name) ? never : 0))
+            fields.add(name, header.value, flags: Self.isPerRequest(name) ? never : 0)
         }
-        if !request.body.isEmpty { fields.append(("content-length", String(request.body.count), 0)) }
-        let id = Self.withFields(fields) { nva in
+        if !request.body.isEmpty { fields.add("content-length", String(request.body.count)) }
+        let id = fields.withNameValuePairs { nva in
             if request.body.isEmpty {
                 return nghttp2_submit_request(session, nil, nva.baseAddress, nva.count, nil, Self.streamMarker)
             }
@@ -342,33 +341,6 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
             }
         }
         scheduleFlush(context)
-    }
-
-    /// Calls `body` with the fields as nghttp2 name-value pairs, valid for the call.
-    private static func withFields<R>(
-        _ fields: [(name: String, value: String, flags: UInt8)], _ body: (UnsafeBufferPointer<nghttp2_nv>) -> R
-    ) -> R {
-        // One contiguous buffer holds every name and value: no allocation per field.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
-        for field in fields {
-            bytes.append(contentsOf: field.name.utf8)
-            bytes.append(contentsOf: field.value.utf8)
-        }
-        return bytes.withUnsafeMutableBufferPointer { storage in
-            var nva: [nghttp2_nv] = []
-            nva.reserveCapacity(fields.count)
-            var offset = 0
-            for field in fields {
-                let name = field.name.utf8.count
-                let value = field.value.utf8.count
-                let base = storage.baseAddress! + offset
-                nva.append(nghttp2_nv(name: base, value: base + name, namelen: name, valuelen: value, flags: field.flags))
-                offset += name + value
-            }
-            // nghttp2_submit_request copies the fields.
-            return nva.withUnsafeBufferPointer(body)
-        }
     }
 
     private func scheduleFlush(_ context: ChannelHandlerContext) {
@@ -414,17 +386,16 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    /// nghttp2 refused the peer's bytes or could not frame ours: the connection is unusable.
+    /// nghttp2 refused the peer's bytes or could not frame ours, or TLS failed: the connection is
+    /// unusable; it closes and `channelInactive` fails what was in flight.
     private func protocolFailure(_ context: ChannelHandlerContext) {
         stopAccepting(.connectionClosed)
         context.close(promise: nil)
     }
 
-    /// NIOSSL reports TLS failures here; the connection closes and `channelInactive` fails what
-    /// was in flight.
+    /// NIOSSL reports TLS failures here.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        stopAccepting(.connectionClosed)
-        context.close(promise: nil)
+        protocolFailure(context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -647,6 +618,39 @@ final class HTTP2ClientHandler: ChannelDuplexHandler {
         context.eventLoop.assumeIsolated().execute { [weak self] in
             guard let self, self.streams.isEmpty, let context = self.context else { return }
             context.close(promise: nil)
+        }
+    }
+}
+
+/// A request's header fields, copied once into one buffer and handed to nghttp2 as name-value
+/// pairs pointing into it (nghttp2 copies them when the request is submitted).
+struct HeaderBlock {
+    private var bytes: [UInt8] = []
+    private var fields: [(nameLength: Int, valueLength: Int, flags: UInt8)] = []
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity * 48)
+        fields.reserveCapacity(capacity)
+    }
+
+    mutating func add(_ name: String, _ value: String, flags: UInt8 = 0) {
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(contentsOf: value.utf8)
+        fields.append((name.utf8.count, value.utf8.count, flags))
+    }
+
+    /// Calls `body` with the fields as nghttp2 name-value pairs, valid for the call.
+    mutating func withNameValuePairs<R>(_ body: (UnsafeBufferPointer<nghttp2_nv>) -> R) -> R {
+        let fields = fields
+        return bytes.withUnsafeMutableBufferPointer { storage in
+            var pairs: [nghttp2_nv] = []
+            pairs.reserveCapacity(fields.count)
+            var next = storage.baseAddress!
+            for field in fields {
+                pairs.append(nghttp2_nv(name: next, value: next + field.nameLength, namelen: field.nameLength, valuelen: field.valueLength, flags: field.flags))
+                next += field.nameLength + field.valueLength
+            }
+            return pairs.withUnsafeBufferPointer(body)
         }
     }
 }

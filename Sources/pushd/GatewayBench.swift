@@ -54,30 +54,40 @@ struct GatewayBench {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let state = EmulatorState(recordLimit: 10_000)
-        let emulatorLoops = MultiThreadedEventLoopGroup(numberOfThreads: ProcessInfo.processInfo.activeProcessorCount)
-        defer { emulatorLoops.shutdownGracefully { _ in } }
-        // An external emulator has its own credentials (APNs only): no RSA key to generate here.
-        let demo = settings.external == nil ? try DemoCredentials() : nil
+        let demo: DemoCredentials?
         let base: String
         let caFile: String
-        var apnsKey = demo?.apnsKey ?? P256.Signing.PrivateKey()
-        var running: GatewayEmulator.Running?
+        let apnsKey: P256.Signing.PrivateKey
+        var emulator: (running: GatewayEmulator.Running, loops: MultiThreadedEventLoopGroup)?
         if let external = settings.external {
+            // Its own credentials (APNs only): no RSA key to generate here.
+            demo = nil
             base = external.base
             caFile = external.certDir + "/ca.pem"
             let pem = try String(contentsOfFile: external.certDir + "/AuthKey_\(DemoCredentials.keyID).p8", encoding: .utf8)
             apnsKey = try P256.Signing.PrivateKey(pemRepresentation: pem)
         } else {
+            let generated = try DemoCredentials()
+            demo = generated
+            apnsKey = generated.apnsKey
             let certificates = try EmulatorCertificates()
             caFile = try certificates.writeCA(to: folder)
-            demo?.register(with: state)
+            generated.register(with: state)
             // The emulator gets threads of its own, as h2load has: on the client's loops, a slow
             // vendor route (FCM and Huawei parse JSON bodies) would hold up the client's reads.
-            let started = try await GatewayEmulator(state: state, certificates: certificates).start(group: emulatorLoops)
-            running = started
-            base = "https://127.0.0.1:\(started.port)"
+            let loops = MultiThreadedEventLoopGroup(numberOfThreads: ProcessInfo.processInfo.activeProcessorCount)
+            let running = try await GatewayEmulator(state: state, certificates: certificates).start(group: loops)
+            emulator = (running, loops)
+            base = "https://127.0.0.1:\(running.port)"
         }
-        defer { if let running { Task { await running.stop() } } }
+        defer {
+            if let emulator {
+                Task {
+                    await emulator.running.stop()
+                    try? await emulator.loops.shutdownGracefully()
+                }
+            }
+        }
         let transport = try VendorTransport(
             settings: .init(connections: settings.connections, maxInFlight: settings.connections * settings.streams, caFile: caFile)
         )
@@ -235,25 +245,23 @@ struct GatewayBench {
 
     /// The client for the bench's vendor; `demo` may be nil for APNs only (an external emulator).
     func makeClient(demo: DemoCredentials?, apnsKey: P256.Signing.PrivateKey, base: String, transport: VendorTransport) -> any VendorClient {
-        guard settings.vendor != .apns else {
-            return APNsClient(
+        switch (settings.vendor, demo) {
+        case (.apns, _):
+            APNsClient(
                 credentials: .init(teamID: DemoCredentials.teamID, keyID: DemoCredentials.keyID, privateKey: apnsKey, endpoint: base + "/apns", sandboxEndpoint: base + "/apns"),
                 transport: transport
             )
-        }
-        guard let demo else { preconditionFailure("\(settings.vendor) needs the in-process emulator's credentials") }
-        return switch settings.vendor {
-        case .apns: preconditionFailure("handled above")
-        case .fcm:
+        case (_, nil): preconditionFailure("\(settings.vendor) needs the in-process emulator's credentials")
+        case (.fcm, let demo?):
             FCMClient(credentials: .init(clientEmail: DemoCredentials.serviceAccount, privateKey: demo.fcmKey, tokenURI: base + "/fcm/token", endpoint: base + "/fcm"), transport: transport)
-        case .huawei:
+        case (.huawei, let demo?):
             HuaweiClient(credentials: .init(clientID: "10086", clientSecret: demo.secret, tokenEndpoint: base + "/huawei/oauth2/v3/token", endpoint: base + "/huawei"), transport: transport)
-        case .honor:
+        case (.honor, let demo?):
             HonorClient(credentials: .init(clientID: "honor-demo", clientSecret: demo.secret, tokenEndpoint: base + "/honor/token", endpoint: base + "/honor"), transport: transport)
-        case .xiaomi: XiaomiClient(appSecret: demo.secret, endpoint: base + "/xiaomi", transport: transport)
-        case .oppo: OPPOClient(appKey: "oppo-demo", masterSecret: demo.secret, endpoint: base + "/oppo", transport: transport)
-        case .vivo: VivoClient(appID: "10010", appKey: "vivo-demo", appSecret: demo.secret, endpoint: base + "/vivo", transport: transport)
-        case .meizu: MeizuClient(appSecret: demo.secret, endpoint: base + "/meizu", transport: transport)
+        case (.xiaomi, let demo?): XiaomiClient(appSecret: demo.secret, endpoint: base + "/xiaomi", transport: transport)
+        case (.oppo, let demo?): OPPOClient(appKey: "oppo-demo", masterSecret: demo.secret, endpoint: base + "/oppo", transport: transport)
+        case (.vivo, let demo?): VivoClient(appID: "10010", appKey: "vivo-demo", appSecret: demo.secret, endpoint: base + "/vivo", transport: transport)
+        case (.meizu, let demo?): MeizuClient(appSecret: demo.secret, endpoint: base + "/meizu", transport: transport)
         }
     }
 
