@@ -148,7 +148,8 @@ public final class Dispatcher: Service, Sendable {
                 // Chat jobs always; campaign jobs only within the shared budget, and never by the
                 // chat workers (after the others): one is always free to pass the campaign's claims.
                 let slots = index >= settings.workers ? 0 : takeCampaignSlots(upTo: campaignClaim)
-                let jobs: [ClaimedJob]
+                var jobs: [ClaimedJob]
+                var devices: [Device]?
                 do {
                     jobs = try await store.claim(limit: settings.batchSize, campaignLimit: slots, leaseMillis: settings.leaseMillis)
                 } catch {
@@ -161,9 +162,13 @@ public final class Dispatcher: Service, Sendable {
                 failures = 0
                 if jobs.isEmpty {
                     // Without campaign slots, campaign jobs are not this worker's to wake for; the
-                    // worker that returns slots claims again itself.
-                    await store.waitForJobs(timeout: settings.pollInterval, campaign: slots > 0)
-                    continue
+                    // worker that returns slots claims again itself. Chat jobs enqueued meanwhile
+                    // may be handed over already claimed for this worker: sent at once, no claim.
+                    let handed = await store.waitForJobs(
+                        timeout: settings.pollInterval, campaign: slots > 0, taking: settings.batchSize, leaseMillis: settings.leaseMillis
+                    )
+                    if handed.jobs.isEmpty { continue }
+                    (jobs, devices) = (handed.jobs, handed.devices)
                 }
                 // A chat job claimed with campaign jobs is finished as soon as it is sent, not when
                 // the campaign batch is.
@@ -172,7 +177,7 @@ public final class Dispatcher: Service, Sendable {
                     if !campaign.isEmpty {
                         group.addTask(executorPreference: campaignLane) { try await self.processAndComplete(campaign) }
                     }
-                    try await self.processAndComplete(jobs.filter { $0.lane != .campaign })
+                    try await self.processAndComplete(jobs.filter { $0.lane != .campaign }, devices: devices)
                     try await group.waitForAll()
                 }
             } catch {
@@ -234,20 +239,19 @@ public final class Dispatcher: Service, Sendable {
     }
 
     /// Sends a batch: fan-out jobs expanded first, devices fetched per app in one query (unless
-    /// `known`: the devices of every job's user, read by its single app's caller), jobs processed
-    /// concurrently.
+    /// `known`: the devices of every job's user, read by the caller), jobs processed concurrently.
     func process(_ jobs: [ClaimedJob], devices known: [Device]? = nil) async throws -> [JobCompletion] {
         let (fanOuts, jobs) = (jobs.filter(FanOut.isFanOut), jobs.filter { !FanOut.isFanOut($0) })
         let expanded = try await expand(fanOuts)
         var devices: [UInt64: [String: [Device]]] = [:]
-        if let known, let app = jobs.first?.sdkAppID {
-            devices[app] = Dictionary(grouping: known, by: \.userID)
-        } else {
-            for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
-                let users = Array(Set(appJobs.map(\.userID)))
-                let found = try await store.devices(sdkAppID: app, userIDs: users)
-                devices[app] = Dictionary(grouping: found, by: \.userID)
+        for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
+            let found: [Device]
+            if let known {
+                found = known.filter { $0.sdkAppID == app }
+            } else {
+                found = try await store.devices(sdkAppID: app, userIDs: Array(Set(appJobs.map(\.userID))))
             }
+            devices[app] = Dictionary(grouping: found, by: \.userID)
         }
         let processor = self.processor
         return await withTaskGroup(of: JobCompletion.self) { group in

@@ -67,35 +67,95 @@ public struct ClaimedJob: Sendable, Equatable {
     public var leaseUntilMillis: Int64
 }
 
-/// Jobs enqueued already claimed by their enqueuer (a campaign walker that sends them itself):
-/// inserted claimable from the end of the lease, so no one else takes them while it holds them.
+/// Jobs enqueued, some or all of them already claimed by whoever will send them: a campaign walker
+/// sending its own steps, or a waiting worker picked by the enqueuer (`JobHandoff`). A claimed job
+/// is inserted claimable from the end of its lease, so no one else takes it while it is held.
 struct ClaimedInsert: Sendable {
     var jobs: [NewJob]
     var now: Int64
-    /// Nil: the jobs are inserted as given, to be claimed.
-    var leaseUntil: Int64?
+    var leaseUntil: Int64
+    /// For each of `jobs`, whether it is inserted claimed.
+    private var held: [Bool]
 
+    /// Every job claimed for `claimMillis`; with nil, none (inserted as given, to be claimed).
     init(_ jobs: [NewJob], now: Int64, claimMillis: Int64?) {
-        self.now = now
-        leaseUntil = claimMillis.map { now + $0 }
-        self.jobs = leaseUntil.map { until in jobs.map { job in
-            var job = job
-            job.notBeforeMillis = until
-            return job
-        } } ?? jobs
+        self.init(jobs, now: now, leaseMillis: claimMillis ?? 0, held: Array(repeating: claimMillis != nil, count: jobs.count))
     }
+
+    /// The first chat jobs ready now, up to the taker's limit, claimed for it; with no taker, none.
+    init(_ jobs: [NewJob], now: Int64, handingTo taker: JobHandoff?) {
+        var left = taker?.limit ?? 0
+        let held = jobs.map { job -> Bool in
+            guard left > 0, job.lane == .chat, (job.notBeforeMillis ?? now) <= now else { return false }
+            left -= 1
+            return true
+        }
+        self.init(jobs, now: now, leaseMillis: taker?.leaseMillis ?? 0, held: held)
+    }
+
+    private init(_ jobs: [NewJob], now: Int64, leaseMillis: Int64, held: [Bool]) {
+        self.now = now
+        self.held = held
+        leaseUntil = now + leaseMillis
+        self.jobs = zip(jobs, held).map { job, held in
+            var job = job
+            if held { job.notBeforeMillis = now + leaseMillis }
+            return job
+        }
+    }
+
+    /// The jobs in `range`, claimed as here.
+    func slice(_ range: Range<Int>) -> ClaimedInsert {
+        var part = self
+        part.jobs = Array(jobs[range])
+        part.held = Array(held[range])
+        return part
+    }
+
+    /// Whether a new job (`ids` from the insert, nil where not new) can be claimed now by anyone:
+    /// waiting workers should be woken.
+    func wakes(ids: [Int64?]) -> Bool {
+        zip(jobs, zip(ids, held)).contains { job, inserted in inserted.0 != nil && !inserted.1 && (job.notBeforeMillis ?? now) <= now }
+    }
+
+    /// Whether a new chat job can be claimed now by anyone (a worker that takes no campaign jobs
+    /// should be woken too).
+    func wakesChat(ids: [Int64?]) -> Bool {
+        zip(jobs, zip(ids, held)).contains { job, inserted in
+            inserted.0 != nil && !inserted.1 && job.lane != .campaign && (job.notBeforeMillis ?? now) <= now
+        }
+    }
+
+    /// The claim number each job is inserted with: 1 for a claimed one (its first claim), 0 for the others.
+    var claims: [Int64] { held.map { $0 ? 1 : 0 } }
 
     /// The claimed jobs among those inserted (`ids` from the insert, nil where not new).
     func claimed(ids: [Int64?]) -> [ClaimedJob] {
-        guard let leaseUntil else { return [] }
-        return zip(jobs, ids).compactMap { job, id in
-            id.map {
-                ClaimedJob(
-                    id: $0, claim: 0, sdkAppID: job.sdkAppID, idempotencyKey: job.idempotencyKey, lane: job.lane, userID: job.userID,
-                    payload: job.payload, deviceIDs: job.deviceIDs, attempts: 0, enqueuedAtMillis: now, leaseUntilMillis: leaseUntil
-                )
-            }
+        zip(jobs, zip(ids, held)).compactMap { job, inserted in
+            guard let id = inserted.0, inserted.1 else { return nil }
+            return ClaimedJob(
+                id: id, claim: 1, sdkAppID: job.sdkAppID, idempotencyKey: job.idempotencyKey, lane: job.lane, userID: job.userID,
+                payload: job.payload, deviceIDs: job.deviceIDs, attempts: 0, enqueuedAtMillis: now, leaseUntilMillis: leaseUntil
+            )
         }
+    }
+}
+
+/// Chat jobs an enqueuer inserted already claimed for a waiting worker, with the devices of
+/// their users as the enqueuing transaction read them: the worker sends them without a claim or a
+/// device read.
+public struct HandedJobs: Sendable {
+    public var jobs: [ClaimedJob]
+    public var devices: [Device]
+
+    public init(jobs: [ClaimedJob] = [], devices: [Device] = []) {
+        self.jobs = jobs
+        self.devices = devices
+    }
+
+    mutating func append(_ other: HandedJobs) {
+        jobs += other.jobs
+        devices += other.devices
     }
 }
 

@@ -314,7 +314,7 @@ extension PostgresStore {
                 logger: logger
             ) { held = true }
             guard held else { return nil }
-            let ids = try await Self.insertRows(inserting.jobs, connection: connection, now: now, notify: claimMillis == nil, logger: logger)
+            let ids = try await Self.insertRows(inserting, connection: connection, logger: logger)
             let enqueued = Int64(ids.filter { $0 != nil }.count)
             let finished = CampaignState.finished.rawValue, sending = CampaignState.sending.rawValue
             let next = try await self.walks(

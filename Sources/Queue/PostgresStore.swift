@@ -119,20 +119,35 @@ public final class PostgresStore: PushStore {
         guard !jobs.isEmpty else { return [] }
         let now = clock.nowMillis()
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            try await Self.insert(jobs, connection: connection, now: now, logger: logger)
+        let handoff = signal.taker(for: jobs, now: now)
+        let (inserted, handed) = try await client.withTransaction(logger: logger) { connection in
+            try await Self.insert(jobs, handingTo: handoff, connection: connection, now: now, logger: logger)
         }
+        handoff?.deliver(handed)
+        return inserted
     }
 
     /// Inserts jobs inside the caller's transaction (and notifies the listeners at commit); for
-    /// each, whether it was new.
-    static func insert(_ jobs: [NewJob], connection: PostgresConnection, now: Int64, logger: Logger) async throws -> [Bool] {
-        try await insertRows(jobs, connection: connection, now: now, logger: logger).map { $0 != nil }
+    /// each, whether it was new, and the jobs claimed for `handoff` with their users' devices (to
+    /// hand over after the commit).
+    static func insert(
+        _ jobs: [NewJob], handingTo handoff: JobHandoff?, connection: PostgresConnection, now: Int64, logger: Logger
+    ) async throws -> (inserted: [Bool], handed: HandedJobs) {
+        let inserting = ClaimedInsert(jobs, now: now, handingTo: handoff)
+        let ids = try await insertRows(inserting, connection: connection, logger: logger)
+        var handed = HandedJobs(jobs: inserting.claimed(ids: ids))
+        for (app, jobs) in Dictionary(grouping: handed.jobs, by: \.sdkAppID) {
+            let query = devicesQuery(sdkAppID: app, userIDs: Array(Set(jobs.map(\.userID))))
+            handed.devices += try await devices(try await connection.query(query, logger: logger))
+        }
+        return (ids.map { $0 != nil }, handed)
     }
 
     /// Inserts jobs inside the caller's transaction; for each, its row id, nil when it was not new.
-    /// With `notify`, the listeners are told at commit (not for jobs their enqueuer claimed).
-    static func insertRows(_ jobs: [NewJob], connection: PostgresConnection, now: Int64, notify: Bool = true, logger: Logger) async throws -> [Int64?] {
+    /// The listeners are told at commit when a new job can be claimed now (not for jobs their
+    /// enqueuer claimed, nor for jobs due later).
+    static func insertRows(_ inserting: ClaimedInsert, connection: PostgresConnection, logger: Logger) async throws -> [Int64?] {
+        let (jobs, now, claims) = (inserting.jobs, inserting.now, inserting.claims)
         guard !jobs.isEmpty else { return [] }
         let apps = jobs.map { Int64($0.sdkAppID) }
         let keys = jobs.map(\.idempotencyKey)
@@ -144,10 +159,10 @@ public final class PostgresStore: PushStore {
         var inserted: [Int: Int64] = [:]
         let rows = try await connection.query(
             """
-            INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
-            SELECT a, k, l, u, p, NULLIF(d, ''), t, \(now)
+            INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at, claim)
+            SELECT a, k, l, u, p, NULLIF(d, ''), t, \(now), c
             FROM unnest(\(apps)::bigint[], \(keys)::text[], \(lanes)::bigint[], \(users)::text[], \(payloads)::bytea[],
-                        \(devices)::text[], \(available)::bigint[]) WITH ORDINALITY AS j(a, k, l, u, p, d, t, n)
+                        \(devices)::text[], \(available)::bigint[], \(claims)::bigint[]) WITH ORDINALITY AS j(a, k, l, u, p, d, t, c, n)
             ORDER BY n
             ON CONFLICT (app, idempotency_key) DO NOTHING
             RETURNING id, app, idempotency_key
@@ -181,7 +196,7 @@ public final class PostgresStore: PushStore {
                 logger: logger
             )
         }
-        if notify, !inserted.isEmpty { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
+        if inserted.keys.contains(where: { (jobs[$0].notBeforeMillis ?? now) <= now }) { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
         return jobs.indices.map { inserted[$0] }
     }
 
@@ -192,33 +207,37 @@ public final class PostgresStore: PushStore {
     public func storeMessages(_ messages: [(message: NewMessage, jobs: [NewJob])]) async throws -> [StoredMessage] {
         let now = clock.nowMillis()
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection -> [StoredMessage] in
+        let handoff = signal.taker(for: messages.flatMap(\.jobs), now: now)
+        let (results, handed) = try await client.withTransaction(logger: logger) { connection -> ([StoredMessage], HandedJobs) in
             // Senders of the same message serialise on its dedupe key; taken in key order, so two
             // batches cannot deadlock.
             let keys = Array(Set(messages.map(\.message.dedupeKey))).sorted()
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(\(keys)::text[]) AS x(k) ORDER BY k", logger: logger)
             // Group messages take a sequence number each; C2C copies (a batch) are checked and
             // written set-wise: one query for duplicates, one insert for the rest.
+            var results: [StoredMessage] = []
+            var jobs: [NewJob] = []
             if messages.contains(where: { !$0.message.groupID.isEmpty || !$0.message.recipients.isEmpty }) {
-                var results: [StoredMessage] = []
-                var jobs: [NewJob] = []
                 for (m, messageJobs) in messages {
                     let result = try await Self.store(m, connection: connection, now: now, logger: logger)
                     if case .stored = result { jobs += messageJobs }
                     results.append(result)
                 }
-                _ = try await Self.insert(jobs, connection: connection, now: now, logger: logger)
-                return results
+            } else {
+                (results, jobs) = try await Self.storeC2C(messages, connection: connection, now: now, logger: logger)
             }
-            return try await Self.storeC2C(messages, connection: connection, now: now, logger: logger)
+            return (results, try await Self.insert(jobs, handingTo: handoff, connection: connection, now: now, logger: logger).handed)
         }
+        handoff?.deliver(handed)
+        return results
     }
 
     /// C2C copies inside the caller's transaction, set-wise; a key seen earlier (stored, or earlier
-    /// in this batch) makes a duplicate of that first copy.
+    /// in this batch) makes a duplicate of that first copy. Returns the jobs of the copies stored,
+    /// for the caller to insert.
     static func storeC2C(
         _ messages: [(message: NewMessage, jobs: [NewJob])], connection: PostgresConnection, now: Int64, logger: Logger
-    ) async throws -> [StoredMessage] {
+    ) async throws -> (results: [StoredMessage], jobs: [NewJob]) {
         var first: [String: StoredMessage] = [:]
         for (app, window) in Set(messages.map { Pair(app: Int64($0.message.sdkAppID), window: $0.message.dedupeWindowMillis) }).map({ ($0.app, $0.window) }) {
             let keys = messages.filter { Int64($0.message.sdkAppID) == app && $0.message.dedupeWindowMillis == window }.map(\.message.dedupeKey)
@@ -259,8 +278,7 @@ public final class PostgresStore: PushStore {
                 logger: logger
             )
         }
-        _ = try await insert(jobs, connection: connection, now: now, logger: logger)
-        return results
+        return (results, jobs)
     }
 
     struct Pair: Hashable {
@@ -425,9 +443,9 @@ public final class PostgresStore: PushStore {
         }
     }
 
-    public func waitForJobs(timeout: Duration, campaign: Bool) async {
+    public func waitForJobs(timeout: Duration, campaign: Bool, taking limit: Int, leaseMillis: Int64) async -> HandedJobs {
         // Notifications do not say the lane: every one wakes every waiter.
-        await signal.wait(timeout: timeout)
+        await signal.wait(timeout: timeout, takes: limit, leaseMillis: leaseMillis)
     }
 
     public func stats() async throws -> QueueStats {
@@ -506,13 +524,17 @@ public final class PostgresStore: PushStore {
 
     public func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device] {
         guard !userIDs.isEmpty else { return [] }
-        let rows = try await client.query(
-            """
-            SELECT app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at
-            FROM devices WHERE app = \(Int64(sdkAppID)) AND user_id = ANY(\(userIDs)) ORDER BY user_id, device_id
-            """,
-            logger: logger
-        )
+        return try await Self.devices(try await client.query(Self.devicesQuery(sdkAppID: sdkAppID, userIDs: userIDs), logger: logger))
+    }
+
+    static func devicesQuery(sdkAppID: UInt64, userIDs: [String]) -> PostgresQuery {
+        """
+        SELECT app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at
+        FROM devices WHERE app = \(Int64(sdkAppID)) AND user_id = ANY(\(userIDs)) ORDER BY user_id, device_id
+        """
+    }
+
+    static func devices(_ rows: PostgresRowSequence) async throws -> [Device] {
         var devices: [Device] = []
         for try await (app, user, device, vendor, token, locale, sandbox, state, badge, registered, changed, invalidated) in rows.decode(
             (Int64, String, String, String, String, String?, Int64, String, Int64, Int64, Int64, Int64?).self

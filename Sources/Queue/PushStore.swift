@@ -23,7 +23,13 @@ public protocol PushStore: CampaignStore {
     /// Returns when jobs may have been enqueued (by this process or, for PostgreSQL, any other) or
     /// after `timeout`, whichever is first. With `campaign` false the caller cannot take campaign
     /// jobs, and jobs known to be campaign jobs only do not wake it.
-    func waitForJobs(timeout: Duration, campaign: Bool) async
+    ///
+    /// With `limit` above 0 the caller offers to take chat jobs: an enqueue in this process while it
+    /// waits may insert up to `limit` of its chat jobs already claimed by the caller for
+    /// `leaseMillis` and return them here with their users' devices, to be sent and completed as
+    /// if claimed (no claim transaction, no device read, no wake-up). Otherwise, and when woken,
+    /// it returns none.
+    func waitForJobs(timeout: Duration, campaign: Bool, taking limit: Int, leaseMillis: Int64) async -> HandedJobs
 
     /// Depth per lane, oldest ready job, dead letters.
     func stats() async throws -> QueueStats
@@ -147,8 +153,9 @@ extension PushStore {
         try await claim(limit: limit, campaignLimit: limit, leaseMillis: leaseMillis)
     }
 
+    /// Returns when jobs may have been enqueued, or after `timeout`.
     public func waitForJobs(timeout: Duration) async {
-        await waitForJobs(timeout: timeout, campaign: true)
+        _ = await waitForJobs(timeout: timeout, campaign: true, taking: 0, leaseMillis: 0)
     }
 
     /// Registers a device or replaces its token; a new token clears an invalidation.

@@ -274,7 +274,7 @@ extension SQLiteStore {
                 db, sql: "SELECT 1 FROM campaigns WHERE app = ? AND task_id = ? AND state = ? AND lease_until = ? AND cursor = ?",
                 arguments: [app, walk.taskID, CampaignState.running.rawValue, walk.leaseUntilMillis, walk.cursor]
             ) != nil else { return nil }
-            let ids = try Self.insertRows(inserting.jobs, db: db, now: now)
+            let ids = try Self.insertRows(inserting, db: db)
             let enqueued = ids.filter { $0 != nil }.count
             let row = try Row.fetchOne(
                 db,

@@ -67,29 +67,48 @@ public final class SQLiteStore: PushStore {
 
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
         let now = clock.nowMillis()
-        let inserted = try await write { db in try Self.insert(jobs, db: db, now: now) }
-        if inserted.contains(true) { signal.notify(campaignOnly: !zip(jobs, inserted).contains { $1 && $0.lane != .campaign }) }
-        return inserted
+        let handoff = signal.taker(for: jobs, now: now)
+        let inserting = ClaimedInsert(jobs, now: now, handingTo: handoff)
+        let (ids, handed) = try await write { db in
+            let ids = try Self.insertRows(inserting, db: db)
+            return (ids, try Self.handing(inserting.claimed(ids: ids), db: db))
+        }
+        hand(handed, to: handoff, waking: inserting, ids: ids)
+        return ids.map { $0 != nil }
     }
 
-    /// Inserts jobs inside the caller's transaction; for each, whether it was new.
-    static func insert(_ jobs: [NewJob], db: Database, now: Int64) throws -> [Bool] {
-        try insertRows(jobs, db: db, now: now).map { $0 != nil }
+    /// Jobs claimed for a waiting worker, with their users' devices, read inside the transaction
+    /// that inserted them.
+    static func handing(_ jobs: [ClaimedJob], db: Database) throws -> HandedJobs {
+        var handed = HandedJobs(jobs: jobs)
+        for (app, jobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
+            handed.devices += try devices(sdkAppID: app, userIDs: Array(Set(jobs.map(\.userID))), db: db)
+        }
+        return handed
     }
 
-    /// Inserts jobs inside the caller's transaction; for each, its row id, nil when it was not new.
-    static func insertRows(_ jobs: [NewJob], db: Database, now: Int64) throws -> [Int64?] {
+    /// After the commit: hands the jobs claimed for a waiting worker to it and wakes the others
+    /// for the rest.
+    func hand(_ handed: HandedJobs, to handoff: JobHandoff?, waking inserting: ClaimedInsert, ids: [Int64?]) {
+        handoff?.deliver(handed)
+        if inserting.wakes(ids: ids) { signal.notify(campaignOnly: !inserting.wakesChat(ids: ids)) }
+    }
+
+    /// Inserts jobs inside the caller's transaction, claimed as `inserting` says; for each, its
+    /// row id, nil when it was not new.
+    static func insertRows(_ inserting: ClaimedInsert, db: Database) throws -> [Int64?] {
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idempotency_key) DO NOTHING
+                INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at, claim)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idempotency_key) DO NOTHING
                 """
         )
         let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = badge + 1 WHERE app = ? AND user_id = ?")
-        return try jobs.map { job -> Int64? in
+        let now = inserting.now
+        return try zip(inserting.jobs, inserting.claims).map { job, claim -> Int64? in
             try insert.execute(arguments: [
                 Int64(job.sdkAppID), job.idempotencyKey, job.lane.rawValue, job.userID, job.payload,
-                Schema.encodeDevices(job.deviceIDs), job.notBeforeMillis ?? now, now,
+                Schema.encodeDevices(job.deviceIDs), job.notBeforeMillis ?? now, now, claim,
             ])
             guard db.changesCount > 0 else { return nil }
             let id = db.lastInsertedRowID
@@ -104,16 +123,24 @@ public final class SQLiteStore: PushStore {
 
     public func storeMessages(_ messages: [(message: NewMessage, jobs: [NewJob])]) async throws -> [StoredMessage] {
         let now = clock.nowMillis()
-        let (results, enqueued) = try await write { db -> ([StoredMessage], Bool) in
-            var enqueued = false
+        let jobs = messages.flatMap(\.jobs)
+        let handoff = signal.taker(for: jobs, now: now)
+        let inserting = ClaimedInsert(jobs, now: now, handingTo: handoff)
+        let (results, ids, handed) = try await write { db -> ([StoredMessage], [Int64?], HandedJobs) in
+            var ids: [Int64?] = []
             let results = try messages.map { m, jobs -> StoredMessage in
                 let result = try Self.store(m, db: db, now: now)
-                if case .stored = result { enqueued = try Self.insert(jobs, db: db, now: now).contains(true) || enqueued }
+                let mine = inserting.slice(ids.count..<ids.count + jobs.count)
+                if case .stored = result {
+                    ids += try Self.insertRows(mine, db: db)
+                } else {
+                    ids += mine.jobs.map { _ in nil }
+                }
                 return result
             }
-            return (results, enqueued)
+            return (results, ids, try Self.handing(inserting.claimed(ids: ids), db: db))
         }
-        if enqueued { signal.notify() }
+        hand(handed, to: handoff, waking: inserting, ids: ids)
         return results
     }
 
@@ -255,8 +282,8 @@ public final class SQLiteStore: PushStore {
         if requeued.any { signal.notify(campaignOnly: !requeued.chat) }
     }
 
-    public func waitForJobs(timeout: Duration, campaign: Bool) async {
-        await signal.wait(timeout: timeout, campaign: campaign)
+    public func waitForJobs(timeout: Duration, campaign: Bool, taking limit: Int, leaseMillis: Int64) async -> HandedJobs {
+        await signal.wait(timeout: timeout, campaign: campaign, takes: limit, leaseMillis: leaseMillis)
     }
 
     public func stats() async throws -> QueueStats {
@@ -333,24 +360,26 @@ public final class SQLiteStore: PushStore {
 
     public func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device] {
         guard !userIDs.isEmpty else { return [] }
-        return try await pool.read { db in
-            let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
-            var arguments: StatementArguments = [Int64(sdkAppID)]
-            arguments += StatementArguments(userIDs)
-            return try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at
-                    FROM devices WHERE app = ? AND user_id IN (\(marks)) ORDER BY user_id, device_id
-                    """,
-                arguments: arguments
-            ).compactMap { row in
-                Device.fromColumns(
-                    app: row["app"], userID: row["user_id"], deviceID: row["device_id"], vendor: row["vendor"], token: row["token"],
-                    locale: row["locale"], sandbox: row["sandbox"], state: row["state"], badge: row["badge"],
-                    registeredAt: row["registered_at"], stateChangedAt: row["state_changed_at"], invalidatedAt: row["invalidated_at"]
-                )
-            }
+        return try await pool.read { db in try Self.devices(sdkAppID: sdkAppID, userIDs: userIDs, db: db) }
+    }
+
+    static func devices(sdkAppID: UInt64, userIDs: [String], db: Database) throws -> [Device] {
+        let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
+        var arguments: StatementArguments = [Int64(sdkAppID)]
+        arguments += StatementArguments(userIDs)
+        return try Row.fetchAll(
+            db,
+            sql: """
+                SELECT app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at
+                FROM devices WHERE app = ? AND user_id IN (\(marks)) ORDER BY user_id, device_id
+                """,
+            arguments: arguments
+        ).compactMap { row in
+            Device.fromColumns(
+                app: row["app"], userID: row["user_id"], deviceID: row["device_id"], vendor: row["vendor"], token: row["token"],
+                locale: row["locale"], sandbox: row["sandbox"], state: row["state"], badge: row["badge"],
+                registeredAt: row["registered_at"], stateChangedAt: row["state_changed_at"], invalidatedAt: row["invalidated_at"]
+            )
         }
     }
 

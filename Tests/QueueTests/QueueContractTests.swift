@@ -504,6 +504,53 @@ struct QueueContractTests {
         }
     }
 
+    @Test("a waiting worker is handed new chat jobs already claimed, with their devices; the rest stay claimable", arguments: Backend.available)
+    func handoff(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let t0 = fixture.clock.nowMillis()
+            try await store.upsertDevices([device("d1", at: t0), device("d2", user: "carol", at: t0), device("d3", user: "dave", at: t0)])
+            async let taken = store.waitForJobs(timeout: .seconds(20), campaign: true, taking: 2, leaseMillis: Self.lease)
+            try await Task.sleep(for: .milliseconds(200))  // the worker waits
+            var later = job("m3", user: "dave")
+            later.notBeforeMillis = t0 + 60_000
+            try await store.enqueue([job("c1", user: "carol", lane: .campaign), job("m1"), later, job("m2", user: "carol"), job("m4", user: "dave")])
+            let handed = await taken
+            // The first two chat jobs due now, claimed for the worker until its lease ends.
+            #expect(handed.jobs.map(\.idempotencyKey) == ["m1", "m2"])
+            #expect(handed.jobs.allSatisfy { $0.leaseUntilMillis == t0 + Self.lease && $0.claim == 1 && $0.attempts == 0 && $0.lane == .chat })
+            #expect(try await store.jobStatus(sdkAppID: 1_400_000_000, idempotencyKey: "m1")?.claims == 1, "a handed job counts as claimed")
+            #expect(handed.devices.map(\.deviceID).sorted() == ["d1", "d2"])
+            // Nobody else claims them; the others are claimed as usual, chat first.
+            #expect(try await store.claim(limit: 10, leaseMillis: Self.lease).map(\.idempotencyKey) == ["m4", "c1"])
+            try await store.complete([JobCompletion(job: handed.jobs[0], records: [record("d1", .delivered)])])
+            #expect(try await store.pushRecords(sdkAppID: 1_400_000_000, idempotencyKey: "m1").count == 1)
+            // A worker that dies with a handed job: its lease runs out and the job comes back.
+            fixture.clock.advance(millis: Self.lease)
+            let back = try await store.claim(limit: 10, leaseMillis: Self.lease)
+            #expect(back.map(\.idempotencyKey).sorted() == ["c1", "m2", "m4"])
+            try await store.complete(back.map { JobCompletion(job: $0) })
+            fixture.clock.advance(millis: 60_000)
+            #expect(try await store.claim(limit: 10, leaseMillis: Self.lease).map(\.idempotencyKey) == ["m3"])
+
+            // A stored message's jobs are handed over the same way; a duplicate hands nothing.
+            let message = NewMessage(
+                sdkAppID: 1_400_000_000, msgKey: "k1", fromAccount: "alice", toAccount: "bob", msgSeq: 1, msgRandom: 7, msgTime: 1_795_000_000,
+                body: Data("{}".utf8), dedupeKey: "alice|1|7|99", dedupeWindowMillis: 120_000, expiresAtMillis: fixture.clock.nowMillis() + 604_800_000
+            )
+            async let next = store.waitForJobs(timeout: .seconds(20), campaign: false, taking: 64, leaseMillis: Self.lease)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await store.storeMessage(message, jobs: [job("k1:bob")]) == .stored(msgSeq: 1))
+            let stored = await next
+            #expect(stored.jobs.map(\.idempotencyKey) == ["k1:bob"] && stored.devices.map(\.deviceID) == ["d1"])
+            async let none = store.waitForJobs(timeout: .milliseconds(500), campaign: false, taking: 64, leaseMillis: Self.lease)
+            try await Task.sleep(for: .milliseconds(100))
+            var copy = message
+            copy.msgKey = "k2"
+            #expect(try await store.storeMessage(copy, jobs: [job("k2:bob")]) == .duplicate(msgKey: "k1", msgTime: 1_795_000_000, msgSeq: 1))
+            #expect(await none.jobs.isEmpty)
+        }
+    }
+
     @Test("an enqueue wakes a worker waiting on another handle", arguments: Backend.available)
     func wakeUp(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in
