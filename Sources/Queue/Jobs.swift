@@ -112,18 +112,14 @@ struct ClaimedInsert: Sendable {
         return part
     }
 
-    /// Whether a new job (`ids` from the insert, nil where not new) can be claimed now by anyone:
-    /// waiting workers should be woken.
-    func wakes(ids: [Int64?]) -> Bool {
-        zip(jobs, zip(ids, held)).contains { job, inserted in inserted.0 != nil && !inserted.1 && (job.notBeforeMillis ?? now) <= now }
-    }
-
-    /// Whether a new chat job can be claimed now by anyone (a worker that takes no campaign jobs
-    /// should be woken too).
-    func wakesChat(ids: [Int64?]) -> Bool {
-        zip(jobs, zip(ids, held)).contains { job, inserted in
-            inserted.0 != nil && !inserted.1 && job.lane != .campaign && (job.notBeforeMillis ?? now) <= now
+    /// The lanes of the new jobs (`ids` from the insert, nil where not new) that anyone can claim
+    /// now: the workers waiting for those lanes should be woken.
+    func claimableLanes(ids: [Int64?]) -> Set<Lane> {
+        var lanes = Set<Lane>()
+        for (job, (id, held)) in zip(jobs, zip(ids, held)) where id != nil && !held && (job.notBeforeMillis ?? now) <= now {
+            lanes.insert(job.lane)
         }
+        return lanes
     }
 
     /// The claim number each job is inserted with: 1 for a claimed one (its first claim), 0 for the others.

@@ -196,8 +196,9 @@ public final class PostgresStore: PushStore {
                 logger: logger
             )
         }
-        if inserted.keys.contains(where: { (jobs[$0].notBeforeMillis ?? now) <= now }) { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
-        return jobs.indices.map { inserted[$0] }
+        let ids = jobs.indices.map { inserted[$0] }
+        if !inserting.claimableLanes(ids: ids).isEmpty { try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger) }
+        return ids
     }
 
     public func storeMessage(_ m: NewMessage, jobs: [NewJob]) async throws -> StoredMessage {

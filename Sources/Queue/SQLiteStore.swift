@@ -91,7 +91,8 @@ public final class SQLiteStore: PushStore {
     /// for the rest.
     func hand(_ handed: HandedJobs, to handoff: JobHandoff?, waking inserting: ClaimedInsert, ids: [Int64?]) {
         handoff?.deliver(handed)
-        if inserting.wakes(ids: ids) { signal.notify(campaignOnly: !inserting.wakesChat(ids: ids)) }
+        let lanes = inserting.claimableLanes(ids: ids)
+        if !lanes.isEmpty { signal.notify(campaignOnly: !lanes.contains(.chat)) }
     }
 
     /// Inserts jobs inside the caller's transaction, claimed as `inserting` says; for each, its
