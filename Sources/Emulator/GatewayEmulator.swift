@@ -25,25 +25,30 @@ public struct GatewayEmulator: Sendable {
         EmulatorServer(emulator: self, host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams, group: group)
     }
 
-    /// Starts the emulator on a free port in the background, for tests and benchmarks. A benchmark
-    /// may give it event loops of its own (`group`), so that it does not share threads with the
-    /// client it measures, as a separate load generator would not.
+    /// Starts the emulator on a free port in the background, for tests and benchmarks. With
+    /// `threads`, it serves on event loops of its own, stopped with it: a benchmark's emulator then
+    /// shares no thread with the client it measures, as a vendor's servers or a separate load
+    /// generator would not. Otherwise it serves on NIO's shared loops.
     public func start(
-        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, maxConcurrentStreams: Int = 1000,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String = "127.0.0.1", port: Int = 0, http1Only: Bool = false, maxConcurrentStreams: Int = 1000, threads: Int? = nil
     ) async throws -> Running {
+        let loops = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = server(host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams, group: group)
+        let server = server(
+            host: host, port: port, http1Only: http1Only, maxConcurrentStreams: maxConcurrentStreams,
+            group: loops ?? MultiThreadedEventLoopGroup.singleton
+        )
         let task = Task {
             defer { continuation.finish() }
             try await server.run { port in continuation.yield(port) }
         }
         var iterator = ports.makeAsyncIterator()
         guard let bound = await iterator.next() else {
+            try? await loops?.shutdownGracefully()
             try await task.value
             throw CancellationError()
         }
-        return Running(port: bound, task: task, state: state)
+        return Running(port: bound, task: task, state: state, loops: loops)
     }
 
     /// A started emulator.
@@ -51,6 +56,8 @@ public struct GatewayEmulator: Sendable {
         public let port: Int
         let task: Task<Void, any Error>
         public let state: EmulatorState
+        /// Its own event loops, when it was started with them.
+        let loops: MultiThreadedEventLoopGroup?
 
         /// `https://127.0.0.1:PORT/<vendor>`: the endpoint to configure for a vendor.
         public func endpoint(_ vendor: Vendor) -> String { "https://127.0.0.1:\(port)/\(vendor.rawValue)" }
@@ -58,6 +65,7 @@ public struct GatewayEmulator: Sendable {
         public func stop() async {
             task.cancel()
             _ = await task.result
+            try? await loops?.shutdownGracefully()
         }
     }
 

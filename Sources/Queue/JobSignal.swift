@@ -35,18 +35,15 @@ final class JobSignal: Sendable {
         for waiter in woken { waiter.deliver(HandedJobs()) }
     }
 
-    /// The longest-waiting waiter that takes jobs, no longer waiting: the caller hands it what it
-    /// inserted claimed for it (`JobHandoff.deliver`), or nothing; nil when none waits.
-    func taker() -> JobHandoff? {
-        state.withLock { state in
+    /// When `jobs` hold one that can be handed over, the longest-waiting waiter that takes jobs,
+    /// no longer waiting: the caller hands it what it inserted claimed for it
+    /// (`JobHandoff.deliver`), or nothing. Nil when no job can be or no such waiter waits.
+    func taker(for jobs: [NewJob], now: Int64) -> JobHandoff? {
+        guard jobs.contains(where: { ClaimedInsert.canHandOver($0, now: now) }) else { return nil }
+        return state.withLock { state in
             guard !state.takers.isEmpty else { return nil }
             return state.waiters.removeValue(forKey: state.takers.removeFirst())?.handoff
         }
-    }
-
-    /// A taker (see `taker()`) when `jobs` hold a chat job ready now; nil otherwise.
-    func taker(for jobs: [NewJob], now: Int64) -> JobHandoff? {
-        jobs.contains { $0.lane == .chat && ($0.notBeforeMillis ?? now) <= now } ? taker() : nil
     }
 
     /// Waits for a notification or `timeout`; with `campaign` false, campaign-only ones do not wake.

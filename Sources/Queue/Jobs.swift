@@ -50,6 +50,11 @@ public struct NewJob: Sendable, Equatable {
     }
 }
 
+extension NewJob {
+    /// Whether the job may be claimed at `now`: it was not enqueued for later.
+    func isDue(at now: Int64) -> Bool { (notBeforeMillis ?? now) <= now }
+}
+
 /// A job leased to one worker until `leaseUntilMillis`; only that claim may finish it.
 public struct ClaimedJob: Sendable, Equatable {
     public var id: Int64
@@ -82,16 +87,21 @@ struct ClaimedInsert: Sendable {
         self.init(jobs, now: now, leaseMillis: claimMillis ?? 0, held: Array(repeating: claimMillis != nil, count: jobs.count))
     }
 
-    /// The first chat jobs ready now, up to the taker's limit, claimed for it; with no taker, none.
+    /// The first jobs that can be handed over, up to the taker's limit, claimed for it; with no
+    /// taker, none.
     init(_ jobs: [NewJob], now: Int64, handingTo taker: JobHandoff?) {
         var left = taker?.limit ?? 0
         let held = jobs.map { job -> Bool in
-            guard left > 0, job.lane == .chat, (job.notBeforeMillis ?? now) <= now else { return false }
+            guard left > 0, Self.canHandOver(job, now: now) else { return false }
             left -= 1
             return true
         }
         self.init(jobs, now: now, leaseMillis: taker?.leaseMillis ?? 0, held: held)
     }
+
+    /// Only chat jobs due now go to a waiting worker: campaign jobs are the walker's or wait for
+    /// the campaign's share of claims, and a job for later must not be sent early.
+    static func canHandOver(_ job: NewJob, now: Int64) -> Bool { job.lane == .chat && job.isDue(at: now) }
 
     private init(_ jobs: [NewJob], now: Int64, leaseMillis: Int64, held: [Bool]) {
         self.now = now
@@ -104,19 +114,11 @@ struct ClaimedInsert: Sendable {
         }
     }
 
-    /// The jobs in `range`, claimed as here.
-    func slice(_ range: Range<Int>) -> ClaimedInsert {
-        var part = self
-        part.jobs = Array(jobs[range])
-        part.held = Array(held[range])
-        return part
-    }
-
     /// The lanes of the new jobs (`ids` from the insert, nil where not new) that anyone can claim
     /// now: the workers waiting for those lanes should be woken.
     func claimableLanes(ids: [Int64?]) -> Set<Lane> {
         var lanes = Set<Lane>()
-        for (job, (id, held)) in zip(jobs, zip(ids, held)) where id != nil && !held && (job.notBeforeMillis ?? now) <= now {
+        for (job, (id, held)) in zip(jobs, zip(ids, held)) where id != nil && !held && job.isDue(at: now) {
             lanes.insert(job.lane)
         }
         return lanes
@@ -135,6 +137,18 @@ struct ClaimedInsert: Sendable {
             )
         }
     }
+}
+
+/// What inserting jobs inside a transaction did, for the enqueuer to act on after the commit.
+struct InsertedJobs: Sendable {
+    /// For each job, its row id; nil when its key was known.
+    var ids: [Int64?]
+    /// What to hand to the waiting worker the jobs were claimed for.
+    var handed: HandedJobs
+    /// The lanes of new jobs anyone can claim now: their waiting workers are to be woken.
+    var claimableLanes: Set<Lane>
+
+    var inserted: [Bool] { ids.map { $0 != nil } }
 }
 
 /// Chat jobs an enqueuer inserted already claimed for a waiting worker, with the devices of

@@ -120,19 +120,18 @@ public final class PostgresStore: PushStore {
         let now = clock.nowMillis()
         let logger = self.logger
         let handoff = signal.taker(for: jobs, now: now)
-        let (inserted, handed) = try await client.withTransaction(logger: logger) { connection in
+        let inserted = try await client.withTransaction(logger: logger) { connection in
             try await Self.insert(jobs, handingTo: handoff, connection: connection, now: now, logger: logger)
         }
-        handoff?.deliver(handed)
-        return inserted
+        handoff?.deliver(inserted.handed)
+        return inserted.inserted
     }
 
-    /// Inserts jobs inside the caller's transaction (and notifies the listeners at commit); for
-    /// each, whether it was new, and the jobs claimed for `handoff` with their users' devices (to
-    /// hand over after the commit).
+    /// Inserts jobs inside the caller's transaction (the listeners are notified at commit), the
+    /// first chat jobs due now claimed for `handoff`, and reads the devices of their users there too.
     static func insert(
         _ jobs: [NewJob], handingTo handoff: JobHandoff?, connection: PostgresConnection, now: Int64, logger: Logger
-    ) async throws -> (inserted: [Bool], handed: HandedJobs) {
+    ) async throws -> InsertedJobs {
         let inserting = ClaimedInsert(jobs, now: now, handingTo: handoff)
         let ids = try await insertRows(inserting, connection: connection, logger: logger)
         var handed = HandedJobs(jobs: inserting.claimed(ids: ids))
@@ -140,7 +139,7 @@ public final class PostgresStore: PushStore {
             let query = devicesQuery(sdkAppID: app, userIDs: Array(Set(jobs.map(\.userID))))
             handed.devices += try await devices(try await connection.query(query, logger: logger))
         }
-        return (ids.map { $0 != nil }, handed)
+        return InsertedJobs(ids: ids, handed: handed, claimableLanes: inserting.claimableLanes(ids: ids))
     }
 
     /// Inserts jobs inside the caller's transaction; for each, its row id, nil when it was not new.
@@ -209,7 +208,7 @@ public final class PostgresStore: PushStore {
         let now = clock.nowMillis()
         let logger = self.logger
         let handoff = signal.taker(for: messages.flatMap(\.jobs), now: now)
-        let (results, handed) = try await client.withTransaction(logger: logger) { connection -> ([StoredMessage], HandedJobs) in
+        let (results, inserted) = try await client.withTransaction(logger: logger) { connection -> ([StoredMessage], InsertedJobs) in
             // Senders of the same message serialise on its dedupe key; taken in key order, so two
             // batches cannot deadlock.
             let keys = Array(Set(messages.map(\.message.dedupeKey))).sorted()
@@ -227,9 +226,9 @@ public final class PostgresStore: PushStore {
             } else {
                 (results, jobs) = try await Self.storeC2C(messages, connection: connection, now: now, logger: logger)
             }
-            return (results, try await Self.insert(jobs, handingTo: handoff, connection: connection, now: now, logger: logger).handed)
+            return (results, try await Self.insert(jobs, handingTo: handoff, connection: connection, now: now, logger: logger))
         }
-        handoff?.deliver(handed)
+        handoff?.deliver(inserted.handed)
         return results
     }
 

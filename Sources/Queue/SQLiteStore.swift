@@ -68,31 +68,28 @@ public final class SQLiteStore: PushStore {
     public func enqueue(_ jobs: [NewJob]) async throws -> [Bool] {
         let now = clock.nowMillis()
         let handoff = signal.taker(for: jobs, now: now)
-        let inserting = ClaimedInsert(jobs, now: now, handingTo: handoff)
-        let (ids, handed) = try await write { db in
-            let ids = try Self.insertRows(inserting, db: db)
-            return (ids, try Self.handing(inserting.claimed(ids: ids), db: db))
-        }
-        hand(handed, to: handoff, waking: inserting, ids: ids)
-        return ids.map { $0 != nil }
+        let inserted = try await write { db in try Self.insert(jobs, handingTo: handoff, db: db, now: now) }
+        hand(inserted, to: handoff)
+        return inserted.inserted
     }
 
-    /// Jobs claimed for a waiting worker, with their users' devices, read inside the transaction
-    /// that inserted them.
-    static func handing(_ jobs: [ClaimedJob], db: Database) throws -> HandedJobs {
-        var handed = HandedJobs(jobs: jobs)
-        for (app, jobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
+    /// Inserts jobs inside the caller's transaction, the first chat jobs due now claimed for
+    /// `handoff`, and reads the devices of their users there too.
+    static func insert(_ jobs: [NewJob], handingTo handoff: JobHandoff?, db: Database, now: Int64) throws -> InsertedJobs {
+        let inserting = ClaimedInsert(jobs, now: now, handingTo: handoff)
+        let ids = try insertRows(inserting, db: db)
+        var handed = HandedJobs(jobs: inserting.claimed(ids: ids))
+        for (app, jobs) in Dictionary(grouping: handed.jobs, by: \.sdkAppID) {
             handed.devices += try devices(sdkAppID: app, userIDs: Array(Set(jobs.map(\.userID))), db: db)
         }
-        return handed
+        return InsertedJobs(ids: ids, handed: handed, claimableLanes: inserting.claimableLanes(ids: ids))
     }
 
     /// After the commit: hands the jobs claimed for a waiting worker to it and wakes the others
     /// for the rest.
-    func hand(_ handed: HandedJobs, to handoff: JobHandoff?, waking inserting: ClaimedInsert, ids: [Int64?]) {
-        handoff?.deliver(handed)
-        let lanes = inserting.claimableLanes(ids: ids)
-        if !lanes.isEmpty { signal.notify(campaignOnly: !lanes.contains(.chat)) }
+    func hand(_ inserted: InsertedJobs, to handoff: JobHandoff?) {
+        handoff?.deliver(inserted.handed)
+        if !inserted.claimableLanes.isEmpty { signal.notify(campaignOnly: !inserted.claimableLanes.contains(.chat)) }
     }
 
     /// Inserts jobs inside the caller's transaction, claimed as `inserting` says; for each, its
@@ -124,24 +121,17 @@ public final class SQLiteStore: PushStore {
 
     public func storeMessages(_ messages: [(message: NewMessage, jobs: [NewJob])]) async throws -> [StoredMessage] {
         let now = clock.nowMillis()
-        let jobs = messages.flatMap(\.jobs)
-        let handoff = signal.taker(for: jobs, now: now)
-        let inserting = ClaimedInsert(jobs, now: now, handingTo: handoff)
-        let (results, ids, handed) = try await write { db -> ([StoredMessage], [Int64?], HandedJobs) in
-            var ids: [Int64?] = []
-            let results = try messages.map { m, jobs -> StoredMessage in
+        let handoff = signal.taker(for: messages.flatMap(\.jobs), now: now)
+        let (results, inserted) = try await write { db -> ([StoredMessage], InsertedJobs) in
+            var jobs: [NewJob] = []
+            let results = try messages.map { m, messageJobs -> StoredMessage in
                 let result = try Self.store(m, db: db, now: now)
-                let mine = inserting.slice(ids.count..<ids.count + jobs.count)
-                if case .stored = result {
-                    ids += try Self.insertRows(mine, db: db)
-                } else {
-                    ids += mine.jobs.map { _ in nil }
-                }
+                if case .stored = result { jobs += messageJobs }
                 return result
             }
-            return (results, ids, try Self.handing(inserting.claimed(ids: ids), db: db))
+            return (results, try Self.insert(jobs, handingTo: handoff, db: db, now: now))
         }
-        hand(handed, to: handoff, waking: inserting, ids: ids)
+        hand(inserted, to: handoff)
         return results
     }
 
@@ -365,16 +355,12 @@ public final class SQLiteStore: PushStore {
     }
 
     static func devices(sdkAppID: UInt64, userIDs: [String], db: Database) throws -> [Device] {
-        let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
-        var arguments: StatementArguments = [Int64(sdkAppID)]
-        arguments += StatementArguments(userIDs)
+        let select = """
+            SELECT app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at
+            FROM devices WHERE app = ? AND user_id IN
+            """
         return try Row.fetchAll(
-            db,
-            sql: """
-                SELECT app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at
-                FROM devices WHERE app = ? AND user_id IN (\(marks)) ORDER BY user_id, device_id
-                """,
-            arguments: arguments
+            db, sql: inList(select, userIDs.count) + " ORDER BY user_id, device_id", arguments: args(sdkAppID, userIDs)
         ).compactMap { row in
             Device.fromColumns(
                 app: row["app"], userID: row["user_id"], deviceID: row["device_id"], vendor: row["vendor"], token: row["token"],

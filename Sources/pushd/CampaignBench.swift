@@ -57,7 +57,7 @@ struct CampaignBench: Sendable {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // The emulator keeps few requests: the benchmark must not hold per-push state itself.
         let rig = try await DispatchBench.rig(folder: folder, recordLimit: 2_000)
-        defer { Task { await rig.stop() } }
+        defer { Task { await rig.running.stop() } }
         var config = try dispatch.config(rig, storage: try await dispatch.storageYAML(folder: folder))
         if let campaignInFlight { config.dispatcher.campaignInFlight = campaignInFlight }
         if let campaignPage { config.dispatcher.campaignPage = campaignPage }

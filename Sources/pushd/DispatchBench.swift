@@ -4,7 +4,6 @@ import Emulator
 import Foundation
 import Gateways
 import Messaging
-import NIOPosix
 import PushCore
 import PushdConfig
 import Queue
@@ -67,13 +66,6 @@ struct DispatchBench: Sendable {
         var base: String
         var caFile: String
         var yaml: String
-        /// The emulator's own event loops.
-        var loops: MultiThreadedEventLoopGroup
-
-        func stop() async {
-            await running.stop()
-            try? await loops.shutdownGracefully()
-        }
     }
 
     /// Starts the emulator in this process, keeping the last `recordLimit` requests, with a
@@ -86,13 +78,12 @@ struct DispatchBench: Sendable {
         demo.register(with: state)
         // Threads of its own, as a vendor's servers are: on the client's loops, the emulator's
         // work on the campaign's requests would hold up the reads of chat pushes' answers.
-        let loops = MultiThreadedEventLoopGroup(numberOfThreads: ProcessInfo.processInfo.activeProcessorCount)
-        let running = try await GatewayEmulator(state: state, certificates: certificates).start(group: loops)
+        let running = try await GatewayEmulator(state: state, certificates: certificates).start(threads: ProcessInfo.processInfo.activeProcessorCount)
         let base = "https://127.0.0.1:\(running.port)"
         let path = try demo.write(to: folder, emulator: base, caFile: caFile, listen: "127.0.0.1:0")
         return Rig(
             folder: folder, state: state, running: running, demo: demo, base: base, caFile: caFile,
-            yaml: try String(contentsOfFile: path, encoding: .utf8), loops: loops
+            yaml: try String(contentsOfFile: path, encoding: .utf8)
         )
     }
 
@@ -100,7 +91,7 @@ struct DispatchBench: Sendable {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-dispatch-bench-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let rig = try await Self.rig(folder: folder, recordLimit: max(200_000, n * 2))
-        defer { Task { await rig.stop() } }
+        defer { Task { await rig.running.stop() } }
 
         print(
             "pushd bench dispatch: \(n) jobs, backend \(backend), APNs, \(connections) connections × \(streams) streams, "

@@ -3,7 +3,6 @@ import Crypto
 import Emulator
 import Foundation
 import Gateways
-import NIOPosix
 import PushCore
 import Synchronization
 import VendorAuth
@@ -58,7 +57,7 @@ struct GatewayBench {
         let base: String
         let caFile: String
         let apnsKey: P256.Signing.PrivateKey
-        var emulator: (running: GatewayEmulator.Running, loops: MultiThreadedEventLoopGroup)?
+        var emulator: GatewayEmulator.Running?
         if let external = settings.external {
             // Its own credentials (APNs only): no RSA key to generate here.
             demo = nil
@@ -75,19 +74,11 @@ struct GatewayBench {
             generated.register(with: state)
             // The emulator gets threads of its own, as h2load has: on the client's loops, a slow
             // vendor route (FCM and Huawei parse JSON bodies) would hold up the client's reads.
-            let loops = MultiThreadedEventLoopGroup(numberOfThreads: ProcessInfo.processInfo.activeProcessorCount)
-            let running = try await GatewayEmulator(state: state, certificates: certificates).start(group: loops)
-            emulator = (running, loops)
+            let running = try await GatewayEmulator(state: state, certificates: certificates).start(threads: ProcessInfo.processInfo.activeProcessorCount)
+            emulator = running
             base = "https://127.0.0.1:\(running.port)"
         }
-        defer {
-            if let emulator {
-                Task {
-                    await emulator.running.stop()
-                    try? await emulator.loops.shutdownGracefully()
-                }
-            }
-        }
+        defer { if let emulator { Task { await emulator.stop() } } }
         let transport = try VendorTransport(
             settings: .init(connections: settings.connections, maxInFlight: settings.connections * settings.streams, caFile: caFile)
         )
