@@ -101,8 +101,7 @@ public final class PostgresStore: PushStore {
             for try await v in try await connection.query("SELECT max(version) FROM pushd_schema", logger: logger).decode(Int64?.self) {
                 version = v ?? 0
             }
-            let migrations = [Schema.sql(.postgres), Schema.v2(.postgres), Schema.v3(.postgres), Schema.v4(.postgres), Schema.v5(.postgres), Schema.v6(.postgres), Schema.v7(.postgres), Schema.v8(.postgres)]
-            for (index, statements) in migrations.enumerated() where Int64(index + 1) > version {
+            for (index, statements) in Schema.migrations(.postgres).enumerated() where Int64(index + 1) > version {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
@@ -320,8 +319,8 @@ public final class PostgresStore: PushStore {
         if !m.recipients.isEmpty {
             try await connection.query(
                 """
-                INSERT INTO message_recipients (message_id, to_account, app, from_account, msg_time)
-                SELECT \(id), t, \(app), \(m.fromAccount), \(m.msgTime) FROM unnest(\(m.recipients)::text[]) AS x(t) ON CONFLICT DO NOTHING
+                INSERT INTO message_recipients (message_id, to_account)
+                SELECT \(id), t FROM unnest(\(m.recipients)::text[]) AS x(t) ON CONFLICT DO NOTHING
                 """,
                 logger: logger
             )
@@ -664,20 +663,12 @@ public final class PostgresStore: PushStore {
             if !found { return [] }
         }
         var rows: [MessageRow] = []
+        var binds = PostgresBindings()
+        for value in [app, a, b, minTime, maxTime, cursor.time, cursor.id, Int64(limit)] as [any PostgresEncodable & Sendable] {
+            try binds.append(value)
+        }
         for try await (id, key, from, to, seq, random, time, body) in try await client.query(
-            """
-            SELECT * FROM (
-              SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
-              WHERE app = \(app) AND group_id = '' AND ((from_account = \(a) AND to_account = \(b)) OR (from_account = \(b) AND to_account = \(a)))
-                AND msg_time BETWEEN \(minTime) AND \(maxTime) AND (msg_time < \(cursor.time) OR (msg_time = \(cursor.time) AND id < \(cursor.id)))
-              UNION ALL
-              SELECT m.id, m.msg_key, m.from_account, r.to_account, m.msg_seq, m.msg_random, m.msg_time, m.body
-              FROM message_recipients r JOIN messages m ON m.id = r.message_id
-              WHERE r.app = \(app) AND ((r.from_account = \(a) AND r.to_account = \(b)) OR (r.from_account = \(b) AND r.to_account = \(a)))
-                AND r.msg_time BETWEEN \(minTime) AND \(maxTime)
-                AND (r.msg_time < \(cursor.time) OR (r.msg_time = \(cursor.time) AND r.message_id < \(cursor.id)))
-            ) AS c ORDER BY msg_time DESC, id DESC LIMIT \(Int64(limit))
-            """,
+            PostgresQuery(unsafeSQL: Schema.conversationPage { "$\($0)" }, binds: binds),
             logger: logger
         ).decode((Int64, String, String, String, Int64, Int64, Int64, ByteBuffer).self) {
             rows.append(

@@ -28,32 +28,18 @@ public final class SQLiteStore: PushStore {
         pool = try DatabasePool(path: path, configuration: configuration)
         writes = WriteQueue(pool: pool)
         self.clock = clock
+        try Self.migrator().migrate(pool)
+    }
+
+    /// The schema's versions as GRDB migrations named `v1`, `v2`, …, up to `version` (all by default).
+    static func migrator(upTo version: Int = .max) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            for statement in Schema.sql(.sqlite) { try db.execute(sql: statement) }
+        for (index, statements) in Schema.migrations(.sqlite).prefix(version).enumerated() {
+            migrator.registerMigration("v\(index + 1)") { db in
+                for statement in statements { try db.execute(sql: statement) }
+            }
         }
-        migrator.registerMigration("v2") { db in
-            for statement in Schema.v2(.sqlite) { try db.execute(sql: statement) }
-        }
-        migrator.registerMigration("v3") { db in
-            for statement in Schema.v3(.sqlite) { try db.execute(sql: statement) }
-        }
-        migrator.registerMigration("v4") { db in
-            for statement in Schema.v4(.sqlite) { try db.execute(sql: statement) }
-        }
-        migrator.registerMigration("v5") { db in
-            for statement in Schema.v5(.sqlite) { try db.execute(sql: statement) }
-        }
-        migrator.registerMigration("v6") { db in
-            for statement in Schema.v6(.sqlite) { try db.execute(sql: statement) }
-        }
-        migrator.registerMigration("v7") { db in
-            for statement in Schema.v7(.sqlite) { try db.execute(sql: statement) }
-        }
-        migrator.registerMigration("v8") { db in
-            for statement in Schema.v8(.sqlite) { try db.execute(sql: statement) }
-        }
-        try migrator.migrate(pool)
+        return migrator
     }
 
     /// SQLite serialises writes: one batch at a time, as large as what waits.
@@ -163,10 +149,10 @@ public final class SQLiteStore: PushStore {
             // One statement for the whole list: SQLite walks it, not a bind and step per recipient.
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO message_recipients (message_id, to_account, app, from_account, msg_time)
-                    SELECT ?, value, ?, ?, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING
+                    INSERT INTO message_recipients (message_id, to_account)
+                    SELECT ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING
                     """
-            ).execute(arguments: [id, Int64(m.sdkAppID), m.fromAccount, m.msgTime, Schema.jsonArray(m.recipients)])
+            ).execute(arguments: [id, Schema.jsonArray(m.recipients)])
         }
         return .stored(msgSeq: seq)
     }
@@ -477,19 +463,7 @@ public final class SQLiteStore: PushStore {
                 cursor = (row["msg_time"], row["id"])
             }
             return try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM (
-                      SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
-                      WHERE app = ?1 AND group_id = '' AND ((from_account = ?2 AND to_account = ?3) OR (from_account = ?3 AND to_account = ?2))
-                        AND msg_time BETWEEN ?4 AND ?5 AND (msg_time < ?6 OR (msg_time = ?6 AND id < ?7))
-                      UNION ALL
-                      SELECT m.id, m.msg_key, m.from_account, r.to_account, m.msg_seq, m.msg_random, m.msg_time, m.body
-                      FROM message_recipients r JOIN messages m ON m.id = r.message_id
-                      WHERE r.app = ?1 AND ((r.from_account = ?2 AND r.to_account = ?3) OR (r.from_account = ?3 AND r.to_account = ?2))
-                        AND r.msg_time BETWEEN ?4 AND ?5 AND (r.msg_time < ?6 OR (r.msg_time = ?6 AND r.message_id < ?7))
-                    ) ORDER BY msg_time DESC, id DESC LIMIT ?8
-                    """,
+                db.cachedStatement(sql: Schema.conversationPage { "?\($0)" }),
                 arguments: [Int64(sdkAppID), a, b, minTime, maxTime, cursor.time, cursor.id, limit]
             ).map { row in
                 MessageRow(

@@ -23,6 +23,11 @@ enum Schema {
         }
     }
 
+    /// Every version's statements, oldest first; a store records how many it has run.
+    static func migrations(_ dialect: Dialect) -> [[String]] {
+        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect)]
+    }
+
     static func sql(_ dialect: Dialect) -> [String] {
         let t = Types(dialect)
         return [
@@ -297,6 +302,47 @@ enum Schema {
     /// every stored message paid an index entry for it.
     static func v8(_ dialect: Dialect) -> [String] {
         ["DROP INDEX IF EXISTS messages_expiry"]
+    }
+
+    /// Version 9: a batch recipient is one short row in message order and nothing else. Roaming finds
+    /// a sender's batch messages in time order through `messages_conversation` (a batch row has no
+    /// `to_account` and no `group_id`) and probes each for the peer. The per-recipient conversation
+    /// index it replaces put a batch's 500 entries on 500 leaf pages: most of a batch's write.
+    static func v9(_ dialect: Dialect) -> [String] {
+        [
+            "DROP INDEX IF EXISTS message_recipients_conversation",
+            "ALTER TABLE message_recipients DROP COLUMN app",
+            "ALTER TABLE message_recipients DROP COLUMN from_account",
+            "ALTER TABLE message_recipients DROP COLUMN msg_time",
+            "DROP INDEX IF EXISTS messages_conversation",
+            "CREATE INDEX messages_conversation ON messages (app, from_account, to_account, group_id, msg_time)",
+        ]
+    }
+
+    /// One page of the C2C conversation between `?2` and `?3` (app `?1`), newest first: messages in
+    /// `?4 ... ?5` older than the cursor `(?6 time, ?7 id)`, at most `?8`. Each of the four parts
+    /// (either direction, single or batch) reads one index range in the page's order, so the merge
+    /// stops at the limit; a batch part probes each of the sender's batches for the peer.
+    /// `placeholder(n)` spells parameter n in the dialect.
+    static func conversationPage(_ placeholder: (Int) -> String) -> String {
+        let p = (1...8).map(placeholder)
+        func part(from: String, to: String, batch: Bool) -> String {
+            let window = "msg_time BETWEEN \(p[3]) AND \(p[4]) AND (msg_time, id) < (\(p[5]), \(p[6]))"
+            guard batch else {
+                return """
+                    SELECT id, msg_key, from_account, to_account, msg_seq, msg_random, msg_time, body FROM messages
+                    WHERE app = \(p[0]) AND from_account = \(from) AND to_account = \(to) AND group_id = '' AND \(window)
+                    """
+            }
+            return """
+                SELECT id, msg_key, from_account, \(to), msg_seq, msg_random, msg_time, body FROM messages m
+                WHERE app = \(p[0]) AND from_account = \(from) AND to_account = '' AND group_id = '' AND \(window)
+                  AND EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.to_account = \(to))
+                """
+        }
+        let parts = [(p[1], p[2], false), (p[2], p[1], false), (p[1], p[2], true), (p[2], p[1], true)]
+        return parts.map { part(from: $0.0, to: $0.1, batch: $0.2) }.joined(separator: "\nUNION ALL\n")
+            + "\nORDER BY msg_time DESC, id DESC LIMIT \(p[7])"
     }
 
     /// Drops the recipients of purged batch messages (those below the oldest message kept).

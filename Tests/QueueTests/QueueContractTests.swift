@@ -368,6 +368,13 @@ struct QueueContractTests {
             #expect(try await store.storeMessage(batch("b1", to: ["bob", "carol"], time: 1_000, dedupe: "b"), jobs: [job("b1#fanout", user: "")]) == .stored(msgSeq: 3))
             #expect(try await store.storeMessage(direct, jobs: []) == .stored(msgSeq: 1))
             #expect(try await store.storeMessage(batch("b2", to: ["bob"], time: 1_002, dedupe: "c"), jobs: []) == .stored(msgSeq: 3))
+            // A group message has no `to_account` either; it is not part of the C2C conversation.
+            #expect(try await store.createGroup(Group(sdkAppID: 1_400_000_000, groupID: "g1", type: .public, name: "Ops", owner: "ops"), members: [GroupMember(userID: "bob")]))
+            let inGroup = NewMessage(
+                sdkAppID: 1_400_000_000, msgKey: "g1-1", fromAccount: "ops", toAccount: "", groupID: "g1", msgSeq: 0, msgRandom: 2, msgTime: 1_002,
+                body: Data("{}".utf8), dedupeKey: "g", dedupeWindowMillis: 0, expiresAtMillis: 0
+            )
+            #expect(try await store.storeMessage(inGroup, jobs: []) == .stored(msgSeq: 1))
             #expect(try await store.storeMessage(batch("b3", to: ["bob", "carol"], time: 1_003, dedupe: "b"), jobs: [job("b3#fanout", user: "")]) == .duplicate(msgKey: "b1", msgTime: 1_000, msgSeq: 3))
             #expect(try await store.stats().lanes[.chat]?.pending == 1, "one job for the batch, none for its duplicate")
             #expect(Set(try await store.messageRecipients(sdkAppID: 1_400_000_000, msgKey: "b1")) == ["bob", "carol"])
