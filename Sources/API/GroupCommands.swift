@@ -257,7 +257,7 @@ struct GroupCommands: Sendable {
             let template = try JobTemplate(app: app, keyPrefix: msgKey, fields: fields, countsForBadge: directed == nil)
             // A job per 500 members, which the dispatcher turns into theirs: a large group's
             // message is not a job and a badge per member in the sender's transaction.
-            jobs = try template.fanOuts(
+            jobs = template.fanOuts(
                 members.map { member in
                     let fate = Recipients.group(
                         group, member: member, sender: from, atAll: atAll, atAccounts: atAccounts, directedTo: directed,

@@ -221,7 +221,7 @@ struct MessageCommands: Sendable {
         let message = message(
             m, to: "", recipients: accepted, body: stored, dedupeKey: "\(m.from)|\(audience)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller
         )
-        let jobs = m.lifetime > 0 ? try template.fanOuts(fates) : []
+        let jobs = m.lifetime > 0 ? template.fanOuts(fates) : []
         switch try await timings.write({ try await sends.storeMessage(message, jobs: jobs) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key), ("ErrorList", errors)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
@@ -257,7 +257,7 @@ struct MessageCommands: Sendable {
             pushed.append((to, .push))
         }
         // One fan-out job: the dispatcher writes the users' jobs.
-        let jobs = try template.fanOuts(pushed)
+        let jobs = template.fanOuts(pushed)
         try await timings.write { try await store.enqueue(jobs) }
         return .ok([("TaskId", taskID), ("ErrorList", errors)])
     }

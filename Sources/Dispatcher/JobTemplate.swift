@@ -48,7 +48,7 @@ public struct JobTemplate: Sendable {
 
     /// Jobs that stand for the jobs of many recipients (`FanOut`): one per `FanOut.chunk` of the
     /// recipients whose fate gets a job, none when no fate does.
-    public func fanOuts(_ fates: [(to: String, fate: Recipients.Fate)]) throws -> [NewJob] {
+    public func fanOuts(_ fates: [(to: String, fate: Recipients.Fate)]) -> [NewJob] {
         let jobs: [(to: String, silent: String?)] = fates.compactMap { to, fate in
             switch fate {
             case .none: return nil
@@ -57,7 +57,7 @@ public struct JobTemplate: Sendable {
             }
         }
         let job = String(decoding: Self.splice("", shared), as: UTF8.self)
-        return try stride(from: 0, to: jobs.count, by: FanOut.chunk).map { start in
+        return stride(from: 0, to: jobs.count, by: FanOut.chunk).map { start in
             let part = jobs[start..<min(start + FanOut.chunk, jobs.count)]
             let plan = FanOut.Plan(
                 keyPrefix: keyPrefix, countsForBadge: countsForBadge, to: part.map(\.to),
@@ -65,7 +65,7 @@ public struct JobTemplate: Sendable {
             )
             return NewJob(
                 sdkAppID: app, idempotencyKey: "\(keyPrefix)\(FanOut.keySuffix)-\(start / FanOut.chunk)", userID: FanOut.userID,
-                payload: try JSONEncoder().encode(plan)
+                payload: plan.encoded()
             )
         }
     }
@@ -84,7 +84,7 @@ public enum FanOut {
     public static let chunk = 500
 
     /// The payload of a fan-out job.
-    struct Plan: Codable {
+    struct Plan: Decodable {
         var keyPrefix: String
         var countsForBadge: Bool
         /// Every recipient with a job, in request order.
@@ -96,6 +96,31 @@ public enum FanOut {
 
         enum CodingKeys: String, CodingKey {
             case keyPrefix = "KeyPrefix", countsForBadge = "CountsForBadge", to = "To", silent = "Silent", job = "Job"
+        }
+
+        /// The plan as JSON, written directly: a batch's 500 recipients are on the sender's path.
+        func encoded() -> Data {
+            var writer = JSONWriter(capacity: job.utf8.count * 2 + to.reduce(128) { $0 + $1.utf8.count + 3 })
+            writer.beginObject()
+            writer.key(CodingKeys.keyPrefix.rawValue)
+            writer.string(keyPrefix)
+            writer.key(CodingKeys.countsForBadge.rawValue)
+            writer.bool(countsForBadge)
+            writer.key(CodingKeys.to.rawValue)
+            writer.beginArray()
+            for recipient in to { writer.string(recipient) }
+            writer.endArray()
+            writer.key(CodingKeys.silent.rawValue)
+            writer.beginObject()
+            for (recipient, reason) in silent.sorted(by: { $0.key < $1.key }) {
+                writer.key(recipient)
+                writer.string(reason)
+            }
+            writer.endObject()
+            writer.key(CodingKeys.job.rawValue)
+            writer.string(job)
+            writer.endObject()
+            return Data(writer.finish())
         }
     }
 

@@ -34,7 +34,7 @@ extension SQLiteStore {
     public func attributes(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
         try await pool.read { db in
             var result = Dictionary(uniqueKeysWithValues: userIDs.map { ($0, [String: String]()) })
-            for row in try Row.fetchAll(db, sql: Self.inList("SELECT user_id, name, value FROM user_attrs WHERE app = ? AND user_id IN", userIDs.count), arguments: Self.args(sdkAppID, userIDs)) {
+            for row in try Row.fetchAll(db, sql: Self.inList("SELECT user_id, name, value FROM user_attrs WHERE app = ? AND user_id IN", userIDs), arguments: Self.args(sdkAppID, userIDs)) {
                 result[row["user_id"] as String, default: [:]][row["name"] as String] = row["value"] as String
             }
             return result
@@ -76,7 +76,7 @@ extension SQLiteStore {
     public func tags(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String]] {
         try await pool.read { db in
             var result = Dictionary(uniqueKeysWithValues: userIDs.map { ($0, [String]()) })
-            for row in try Row.fetchAll(db, sql: Self.inList("SELECT user_id, tag FROM user_tags WHERE app = ? AND user_id IN", userIDs.count) + " ORDER BY user_id, tag", arguments: Self.args(sdkAppID, userIDs)) {
+            for row in try Row.fetchAll(db, sql: Self.inList("SELECT user_id, tag FROM user_tags WHERE app = ? AND user_id IN", userIDs) + " ORDER BY user_id, tag", arguments: Self.args(sdkAppID, userIDs)) {
                 result[row["user_id"] as String, default: []].append(row["tag"])
             }
             return result
@@ -94,7 +94,7 @@ extension SQLiteStore {
 
     public func removeAllTags(sdkAppID: UInt64, userIDs: [String]) async throws {
         try await write { db in
-            try db.execute(sql: Self.inList("DELETE FROM user_tags WHERE app = ? AND user_id IN", userIDs.count), arguments: Self.args(sdkAppID, userIDs))
+            try db.execute(sql: Self.inList("DELETE FROM user_tags WHERE app = ? AND user_id IN", userIDs), arguments: Self.args(sdkAppID, userIDs))
         }
     }
 
@@ -125,24 +125,19 @@ extension SQLiteStore {
     public func audienceMembers(sdkAppID: UInt64, term: AudienceTerm, among userIDs: [String]) async throws -> Set<String> {
         guard !userIDs.isEmpty else { return [] }
         return try await pool.read { db in
-            var found = Set<String>()
-            // SQLite caps bound variables; 900 ids a query stays under every build's limit.
-            for start in stride(from: 0, to: userIDs.count, by: 900) {
-                let chunk = Array(userIDs[start..<min(start + 900, userIDs.count)])
-                switch term {
-                case .tag(let tag):
-                    var arguments: StatementArguments = [Int64(sdkAppID), tag]
-                    arguments += StatementArguments(chunk)
-                    found.formUnion(try String.fetchAll(db, sql: Self.inList("SELECT user_id FROM user_tags WHERE app = ? AND tag = ? AND user_id IN", chunk.count), arguments: arguments))
-                case .attr(let name, let value):
-                    var arguments: StatementArguments = [Int64(sdkAppID), name, value]
-                    arguments += StatementArguments(chunk)
-                    found.formUnion(
-                        try String.fetchAll(db, sql: Self.inList("SELECT user_id FROM user_attrs WHERE app = ? AND name = ? AND value = ? AND user_id IN", chunk.count), arguments: arguments)
-                    )
-                }
+            // A long list is one JSON array (`inList`), so no chunking under SQLite's variable limit.
+            switch term {
+            case .tag(let tag):
+                var arguments: StatementArguments = [Int64(sdkAppID), tag]
+                arguments += Self.listArguments(userIDs)
+                let sql = Self.inList("SELECT user_id FROM user_tags WHERE app = ? AND tag = ? AND user_id IN", userIDs)
+                return Set(try String.fetchAll(db.cachedStatement(sql: sql), arguments: arguments))
+            case .attr(let name, let value):
+                var arguments: StatementArguments = [Int64(sdkAppID), name, value]
+                arguments += Self.listArguments(userIDs)
+                let sql = Self.inList("SELECT user_id FROM user_attrs WHERE app = ? AND name = ? AND value = ? AND user_id IN", userIDs)
+                return Set(try String.fetchAll(db.cachedStatement(sql: sql), arguments: arguments))
             }
-            return found
         }
     }
 
@@ -331,13 +326,25 @@ extension SQLiteStore {
 
     // MARK: Helpers
 
-    static func inList(_ prefix: String, _ count: Int) -> String {
-        prefix + " (" + Array(repeating: "?", count: max(count, 1)).joined(separator: ",") + ")"
+    /// Lists of up to this many ids are bound as placeholders; longer ones as one JSON array.
+    static let placeholderListLimit = 8
+
+    /// `prefix (…)` for an `IN` list of `ids`: a few placeholders, or `json_each` over one JSON array
+    /// for a longer list. Any length is then one of a handful of cached statements, and 500 ids
+    /// are one bound value instead of 500. Bind `listArguments(ids)` for it.
+    static func inList(_ prefix: String, _ ids: [String]) -> String {
+        guard ids.count <= placeholderListLimit else { return prefix + " (SELECT value FROM json_each(?))" }
+        return prefix + " (" + Array(repeating: "?", count: max(ids.count, 1)).joined(separator: ",") + ")"
+    }
+
+    /// The values `inList(_:ids)` binds.
+    static func listArguments(_ ids: [String]) -> StatementArguments {
+        ids.count > placeholderListLimit ? [Schema.jsonArray(ids)] : StatementArguments(ids.isEmpty ? [""] : ids)
     }
 
     static func args(_ app: UInt64, _ ids: [String]) -> StatementArguments {
         var arguments: StatementArguments = [Int64(app)]
-        arguments += StatementArguments(ids.isEmpty ? [""] : ids)
+        arguments += listArguments(ids)
         return arguments
     }
 }

@@ -346,7 +346,7 @@ public final class SQLiteStore: PushStore {
             FROM devices WHERE app = ? AND user_id IN
             """
         return try Row.fetchAll(
-            db, sql: inList(select, userIDs.count) + " ORDER BY user_id, device_id", arguments: args(sdkAppID, userIDs)
+            db, sql: inList(select, userIDs) + " ORDER BY user_id, device_id", arguments: args(sdkAppID, userIDs)
         ).compactMap { row in
             Device.fromColumns(
                 app: row["app"], userID: row["user_id"], deviceID: row["device_id"], vendor: row["vendor"], token: row["token"],
@@ -523,26 +523,18 @@ public final class SQLiteStore: PushStore {
     /// One query: every imported account, with its items when it has any.
     static func profiles(_ db: Database, sdkAppID: UInt64, userIDs: [String]) throws -> [String: [String: String]] {
         guard !userIDs.isEmpty else { return [:] }
-        let statement = try listStatement(
-            db,
-            inList(
+        let statement = try db.cachedStatement(
+            sql: inList(
                 "SELECT a.user_id, p.tag, p.value FROM accounts a LEFT JOIN profile_items p ON p.app = a.app AND p.user_id = a.user_id WHERE a.app = ? AND a.user_id IN",
-                userIDs.count
-            ),
-            count: userIDs.count
+                userIDs
+            )
         )
         var result: [String: [String: String]] = [:]
-        for row in try Row.fetchAll(statement, arguments: args(sdkAppID, userIDs)) {
+        let rows = try Row.fetchCursor(statement, arguments: args(sdkAppID, userIDs))
+        while let row = try rows.next() {
             SendFacts.merge(into: &result, user: row[0], tag: row[1], value: row[2])
         }
         return result
-    }
-
-    /// A statement with an `IN` list of `count` items: cached for the short lists of single sends,
-    /// prepared afresh for long ones, so each connection keeps a handful of shapes, not one per
-    /// batch size.
-    static func listStatement(_ db: Database, _ sql: String, count: Int) throws -> Statement {
-        count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
     }
 
     /// Every lookup in one read transaction.
@@ -679,18 +671,14 @@ public final class SQLiteStore: PushStore {
     static func receiveSettings(_ db: Database, sdkAppID: UInt64, userIDs: [String], conversation: String) throws -> [String: ReceiveSettings] {
         guard !userIDs.isEmpty else { return [:] }
         var arguments: StatementArguments = [Int64(sdkAppID), conversation]
-        arguments += StatementArguments(userIDs)
-        let statement = try listStatement(
-            db,
-            inList("SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts WHERE app = ? AND conversation IN ('', ?) AND user_id IN", userIDs.count),
-            count: userIDs.count
+        arguments += listArguments(userIDs)
+        let statement = try db.cachedStatement(
+            sql: inList("SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts WHERE app = ? AND conversation IN ('', ?) AND user_id IN", userIDs)
         )
         var settings: [String: ReceiveSettings] = [:]
-        for row in try Row.fetchAll(statement, arguments: arguments) {
-            ReceiveSettings.merge(
-                into: &settings, user: row["user_id"], conversation: row["conversation"], muted: row["muted"], start: row["dnd_start"],
-                duration: row["dnd_duration"]
-            )
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try rows.next() {
+            ReceiveSettings.merge(into: &settings, user: row[0], conversation: row[1], muted: row[2], start: row[3], duration: row[4])
         }
         return settings
     }

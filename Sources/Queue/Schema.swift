@@ -363,8 +363,11 @@ enum Schema {
 
     /// A JSON array of strings, as `json_each` and `decodeDevices` read it.
     static func jsonArray(_ strings: [String]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: strings)) ?? Data("[]".utf8)
-        return String(decoding: data, as: UTF8.self)
+        var writer = JSONWriter(capacity: strings.reduce(2) { $0 + $1.utf8.count + 3 })
+        writer.beginArray()
+        for string in strings { writer.string(string) }
+        writer.endArray()
+        return String(decoding: writer.finish(), as: UTF8.self)
     }
 
     static func decodeDevices(_ text: String?) -> [String]? {
