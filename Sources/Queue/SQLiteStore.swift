@@ -184,12 +184,12 @@ public final class SQLiteStore: PushStore {
         }
     }
 
+    /// A claimed job from the columns `claim` returns, by position (see `devices`).
     static func claimedJob(_ row: Row) -> ClaimedJob {
         ClaimedJob(
-            id: row["id"], claim: row["claim"], sdkAppID: UInt64(row["app"] as Int64), idempotencyKey: row["idempotency_key"],
-            lane: Lane(rawValue: row["lane"]) ?? .chat, userID: row["user_id"], payload: row["payload"],
-            deviceIDs: Schema.decodeDevices(row["devices"]), attempts: row["attempts"], enqueuedAtMillis: row["enqueued_at"],
-            leaseUntilMillis: row["available_at"]
+            id: row[0], claim: row[1], sdkAppID: UInt64(row[2] as Int64), idempotencyKey: row[3], lane: Lane(rawValue: row[4]) ?? .chat,
+            userID: row[5], payload: row[6], deviceIDs: Schema.decodeDevices(row[7]), attempts: row[8], enqueuedAtMillis: row[9],
+            leaseUntilMillis: row[10]
         )
     }
 
@@ -345,15 +345,20 @@ public final class SQLiteStore: PushStore {
             SELECT app, user_id, device_id, vendor, token, locale, sandbox, state, badge, registered_at, state_changed_at, invalidated_at
             FROM devices WHERE app = ? AND user_id IN
             """
-        return try Row.fetchAll(
-            db, sql: inList(select, userIDs) + " ORDER BY user_id, device_id", arguments: args(sdkAppID, userIDs)
-        ).compactMap { row in
-            Device.fromColumns(
-                app: row["app"], userID: row["user_id"], deviceID: row["device_id"], vendor: row["vendor"], token: row["token"],
-                locale: row["locale"], sandbox: row["sandbox"], state: row["state"], badge: row["badge"],
-                registeredAt: row["registered_at"], stateChangedAt: row["state_changed_at"], invalidatedAt: row["invalidated_at"]
+        // Columns by position, in the order selected: GRDB finds a column by name with a
+        // case-insensitive search per access, and every push reads its devices.
+        var devices: [Device] = []
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: inList(select, userIDs) + " ORDER BY user_id, device_id"), arguments: args(sdkAppID, userIDs)
+        )
+        while let row = try rows.next() {
+            let device = Device.fromColumns(
+                app: row[0], userID: row[1], deviceID: row[2], vendor: row[3], token: row[4], locale: row[5], sandbox: row[6], state: row[7],
+                badge: row[8], registeredAt: row[9], stateChangedAt: row[10], invalidatedAt: row[11]
             )
+            if let device { devices.append(device) }
         }
+        return devices
     }
 
     public func jobStatus(sdkAppID: UInt64, idempotencyKey: String) async throws -> JobStatus? {
