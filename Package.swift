@@ -187,7 +187,7 @@ let package = Package(
                 "Gateways", "Emulator", "PushCore", "VendorAuth", .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging", "PushCore"]),
         .testTarget(
             name: "QueueTests",
             dependencies: ["Queue", "Messaging", "PushCore", .product(name: "GRDB", package: "GRDB.swift")]

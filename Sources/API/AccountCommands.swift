@@ -144,8 +144,8 @@ struct AccountCommands: Sendable {
     }
 
     /// A user's `Tag_Profile_IM_Nick` from `profiles`, the push prefix of their messages.
-    static func nick(of user: String, in profiles: [String: [String: String]]) -> String? {
-        profiles[user]?[nickTag].map(value) as? String
+    static func nick(of user: String, in profiles: Profiles) -> String? {
+        profiles[ExactString(user)]?[nickTag].map(value) as? String
     }
 
     struct Get: Decodable {
@@ -158,9 +158,13 @@ struct AccountCommands: Sendable {
         guard !get.To_Account.isEmpty, get.To_Account.count <= 100 else {
             throw TencentError(code: RestCode.badJSON, message: "To_Account must hold 1 to 100 accounts")
         }
+        // A user reads their own profile; the admin reads anyone's.
+        if !caller.isAdmin, let other = get.To_Account.first(where: { !$0.sameBytes(as: caller.identifier) }) {
+            throw TencentError(code: RestCode.adminRequired, message: "\(caller.identifier) may not read the profile of \(other): the App admin is required")
+        }
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: get.To_Account)
         let users: [[String: any Sendable]] = get.To_Account.map { user in
-            guard let profile = profiles[user] else {
+            guard let profile = profiles[ExactString(user)] else {
                 return ["To_Account": user, "ResultCode": RestCode.notImported, "ResultInfo": "account not imported", "ProfileItem": [[String: any Sendable]]()]
             }
             let tags = get.TagList ?? profile.keys.sorted()

@@ -201,6 +201,8 @@ struct CampaignCommands: Sendable {
         let app = caller.app.sdkAppID
         let tasks = q.TaskID ?? []
         try RestAPI.require(tasks.count <= Self.maxStatisticsTasks, "at most \(Self.maxStatisticsTasks) TaskID")
+        try RestAPI.require(q.StartTime, in: RestAPI.secondsRange, field: "StartTime")
+        try RestAPI.require(q.EndTime, in: RestAPI.secondsRange, field: "EndTime")
         let end = q.EndTime ?? clock.nowSeconds(), start = q.StartTime ?? end - Self.maxStatisticsWindow
         try RestAPI.require(start <= end && end - start <= Self.maxStatisticsWindow, "StartTime to EndTime must be a window of at most 30 days")
         var statuses: [CampaignStatus] = []

@@ -105,7 +105,7 @@ struct GroupCommands: Sendable {
         var members = try items.map { item throws(TencentError) in try item.member() }
         let owner = r.Owner_Account.flatMap { $0.isEmpty ? nil : $0 }
         if let owner {
-            members.removeAll { $0.userID == owner }
+            members.removeAll { $0.userID.sameBytes(as: owner) }
             members.insert(GroupMember(userID: owner, role: "Owner"), at: 0)
         }
         let app = caller.app.sdkAppID
@@ -164,7 +164,7 @@ struct GroupCommands: Sendable {
         let r = try RestAPI.decode(ModifyMember.self, body)
         let (group, members) = try await group(caller.app.sdkAppID, r.GroupId)
         guard group.type != .avChatRoom else { return .fail(RestCode.groupNotPermitted, "AVChatRoom members cannot be modified") }
-        guard var member = members.first(where: { $0.userID == r.Member_Account }) else {
+        guard var member = members.first(where: { $0.userID.sameBytes(as: r.Member_Account) }) else {
             return .fail(RestCode.groupNoAccount, "\(r.Member_Account) is not a member of \(group.groupID)")
         }
         if let role = r.Role {
@@ -228,7 +228,7 @@ struct GroupCommands: Sendable {
         let onlineOnly = try Self.flagValue(request["OnlineOnlyFlag"], "OnlineOnlyFlag")
         let control = try Self.strings(request["SendMsgControl"], "SendMsgControl")
         try Self.require(!(onlineOnly && control.contains("NoUnread")), "SendMsgControl NoUnread is not allowed with OnlineOnlyFlag 1")
-        let directed = try request["To_Account"].map { value throws(TencentError) in Set(try Self.strings(value, "To_Account")) }
+        let directed = try request["To_Account"].map { value throws(TencentError) in try Self.strings(value, "To_Account").exactSet }
         if let directed { try Self.require((1...Self.maxDirected).contains(directed.count), "To_Account must hold 1 to \(Self.maxDirected) accounts") }
         let (atAll, atAccounts) = try Self.atInfo(request["GroupAtInfo"])
         let from = try MessageCommands.sender(request, caller: caller)
@@ -261,7 +261,7 @@ struct GroupCommands: Sendable {
                 members.map { member in
                     let fate = Recipients.group(
                         group, member: member, sender: from, atAll: atAll, atAccounts: atAccounts, directedTo: directed,
-                        settings: facts.settings[member.userID] ?? ReceiveSettings(),
+                        settings: facts.settings[ExactString(member.userID)] ?? ReceiveSettings(),
                         withMuteNotifications: control.contains("WithMuteNotifications"), nowSeconds: msgTime
                     )
                     return (member.userID, fate)
@@ -299,11 +299,11 @@ struct GroupCommands: Sendable {
     }
 
     /// `GroupAtInfo`: `[{"GroupAtAllFlag": 1}]` or `[{"GroupAtAllFlag": 0, "GroupAt_Account": "bob"}]`.
-    static func atInfo(_ value: Any?) throws(TencentError) -> (all: Bool, accounts: Set<String>) {
+    static func atInfo(_ value: Any?) throws(TencentError) -> (all: Bool, accounts: Set<ExactString>) {
         guard let value else { return (false, []) }
         guard let items = value as? [Any] else { throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo must be an array") }
         var all = false
-        var accounts = Set<String>()
+        var accounts = Set<ExactString>()
         for (index, item) in items.enumerated() {
             guard let at = item as? [String: Any] else {
                 throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo[\(index)] must be an object")
@@ -311,7 +311,7 @@ struct GroupCommands: Sendable {
             if try flagValue(at["GroupAtAllFlag"], "GroupAtInfo[\(index)].GroupAtAllFlag") {
                 all = true
             } else if let account = at["GroupAt_Account"] as? String, !account.isEmpty {
-                accounts.insert(account)
+                accounts.insert(ExactString(account))
             } else {
                 throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo[\(index)] needs GroupAtAllFlag 1 or a GroupAt_Account")
             }

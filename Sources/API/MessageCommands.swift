@@ -109,8 +109,8 @@ struct MessageCommands: Sendable {
     }
 
     /// Nil when the sender may send: the admin, or an imported account.
-    static func senderRefusal(_ from: String, profiles: [String: [String: String]], caller: RestAPI.Caller) -> RestReply? {
-        profiles[from] != nil || from == caller.app.admin ? nil : .fail(RestCode.notImported, "From_Account \(from) is not imported")
+    static func senderRefusal(_ from: String, profiles: Profiles, caller: RestAPI.Caller) -> RestReply? {
+        profiles[ExactString(from)] != nil || from.sameBytes(as: caller.app.admin) ? nil : .fail(RestCode.notImported, "From_Account \(from) is not imported")
     }
 
     /// `SendMsgControl` as strings.
@@ -177,9 +177,9 @@ struct MessageCommands: Sendable {
         )
         let profiles = facts.profiles
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
-        guard profiles[to] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
+        guard profiles[ExactString(to)] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
-        let job = m.lifetime > 0 ? template.job(to: to, fate: fate(m, to: to, settings: facts.settings[to])) : nil
+        let job = m.lifetime > 0 ? template.job(to: to, fate: fate(m, to: to, settings: facts.settings[ExactString(to)])) : nil
         let message = message(m, to: to, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller)
         switch try await timings.write({ try await sends.storeMessage(message, jobs: job.map { [$0] } ?? []) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
@@ -205,13 +205,13 @@ struct MessageCommands: Sendable {
         kept["CloudCustomData"] = request["CloudCustomData"] as? String
         guard let stored = JSONTree.data(kept) else { throw TencentError(code: RestCode.badJSON, message: "MsgBody must be JSON") }
         var fates: [(to: String, fate: Recipients.Fate)] = []
-        var seen = Set<String>()
-        for to in recipients where seen.insert(to).inserted {
-            guard profiles[to] != nil else {
+        var seen = Set<ExactString>()
+        for to in recipients where seen.insert(ExactString(to)).inserted {
+            guard profiles[ExactString(to)] != nil else {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            fates.append((to, fate(m, to: to, settings: settings[to])))
+            fates.append((to, fate(m, to: to, settings: settings[ExactString(to)])))
         }
         guard !fates.isEmpty else { return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)]) }
         // One stored message for every recipient and one job that the dispatcher turns into theirs
@@ -249,8 +249,8 @@ struct MessageCommands: Sendable {
         let template = try JobTemplate(app: caller.app.sdkAppID, keyPrefix: taskID, fields: fields)
         var pushed: [(to: String, fate: Recipients.Fate)] = []
         var errors: [[String: any Sendable]] = []
-        for to in Set(recipients).sorted() {
-            guard profiles[to] != nil else {
+        for to in recipients.exactSet.map(\.value).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            guard profiles[ExactString(to)] != nil else {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }

@@ -42,7 +42,8 @@ struct ReceiveOptionCommands: Sendable {
         guard let start = r.StartTime, let duration = r.Duration else {
             throw TencentError(code: RestCode.badJSON, message: "Peer_Account or GroupId with Opt, or StartTime and Duration, are required")
         }
-        try RestAPI.require(start >= 0 && duration >= 0, "StartTime and Duration must not be negative")
+        try RestAPI.require(start, in: RestAPI.secondsRange, field: "StartTime")
+        try RestAPI.require(duration, in: RestAPI.secondsRange, field: "Duration")
         let window = DoNotDisturb(start: start, duration: duration)
         try RestAPI.require(!window.isDaily || duration <= DoNotDisturb.secondsPerDay, "a daily window (StartTime below 86400) lasts at most 86400 seconds")
         try await store.setDoNotDisturb(sdkAppID: app, userID: user, duration > 0 ? window : nil)

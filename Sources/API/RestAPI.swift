@@ -16,7 +16,7 @@ public struct RestAPI: Sendable {
     public struct Caller: Sendable {
         public var app: PushdConfig.App
         public var identifier: String
-        public var isAdmin: Bool { identifier == app.admin }
+        public var isAdmin: Bool { identifier.sameBytes(as: app.admin) }
 
         /// The user a command acts on: `UserID` from the body, which only the admin may set to
         /// someone else; users act on themselves.
@@ -25,7 +25,7 @@ public struct RestAPI: Sendable {
                 guard !isAdmin else { throw TencentError(code: RestCode.badJSON, message: "UserID is required when the admin calls") }
                 return identifier
             }
-            guard isAdmin || userID == identifier else {
+            guard isAdmin || userID.sameBytes(as: identifier) else {
                 throw TencentError(code: RestCode.adminRequired, message: "\(identifier) may not act for \(userID): the App admin is required")
             }
             return userID
@@ -127,6 +127,16 @@ public struct RestAPI: Sendable {
     /// A body check: `code` (90001 unless said) with `message` when it fails.
     static func require(_ condition: Bool, _ message: String, code: Int = RestCode.badJSON) throws(TencentError) {
         if !condition { throw TencentError(code: code, message: message) }
+    }
+
+    /// Tencent's timestamps and durations are unsigned 32-bit seconds; anything outside is refused
+    /// before it can meet arithmetic.
+    static let secondsRange: ClosedRange<Int64> = 0...Int64(UInt32.max)
+
+    /// An integer field check: 90001 naming the field when `value` is present and outside `range`.
+    static func require(_ value: Int64?, in range: ClosedRange<Int64>, field: String) throws(TencentError) {
+        guard let value, !range.contains(value) else { return }
+        throw TencentError(code: RestCode.badJSON, message: "\(field) must be between \(range.lowerBound) and \(range.upperBound)")
     }
 
     /// Decodes a command body; errors name the field.

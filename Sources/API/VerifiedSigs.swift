@@ -1,3 +1,4 @@
+import PushCore
 import Synchronization
 
 /// UserSigs already verified, with their expiry: an app server sends the same admin UserSig with
@@ -8,10 +9,18 @@ final class VerifiedSigs: Sendable {
     private let entries = Mutex<[Key: Int64]>([:])
     let capacity: Int
 
+    /// Compared and hashed by bytes: a UserSig verified for one spelling of an identifier must not
+    /// let a canonically equivalent spelling (another account) in.
     struct Key: Hashable {
         var app: UInt64
-        var identifier: String
-        var sig: String
+        var identifier: ExactString
+        var sig: ExactString
+
+        init(app: UInt64, identifier: String, sig: String) {
+            self.app = app
+            self.identifier = ExactString(identifier)
+            self.sig = ExactString(sig)
+        }
     }
 
     init(capacity: Int = 10_000) {

@@ -83,7 +83,8 @@ public final class Dispatcher: Service, Sendable {
         processor = JobProcessor(
             apps: try AppPipeline.all(config), gateways: gateways, throttle: VendorThrottle(rates: rates, clock: clock),
             backoff: Backoff(baseMillis: Int64(d.backoffBaseMillis), maxMillis: Int64(d.backoffMaxSeconds) * 1000), maxAttempts: d.maxAttempts,
-            alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
+            alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxPauseMillis: Int64(d.maxVendorPauseSeconds) * 1000,
+            maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
             metrics: metrics, logger: logger, random: random,
             campaignSends: AsyncSemaphore(permits: inFlight)
         )

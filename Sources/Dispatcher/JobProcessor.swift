@@ -41,6 +41,8 @@ struct JobProcessor: Sendable {
     var backoff: Backoff
     var maxAttempts: Int
     var alarmPauseMillis: Int64
+    /// The longest pause one `Retry-After` sets (`dispatcher.max_vendor_pause_seconds`).
+    var maxPauseMillis: Int64 = 3_600_000
     /// Longest wait for a rate-limit token before the device is retried later instead.
     var maxThrottleWaitMillis: Int64
     var clock: any EpochClock
@@ -123,7 +125,8 @@ struct JobProcessor: Sendable {
         defer { gate?.release() }
         let key = VendorThrottle.Key(app: job.sdkAppID, vendor: device.vendor)
         if let until = throttle.pausedUntil(key) {
-            return retry(device, reason: "VendorPaused", delayMillis: until - clock.nowMillis(), uncounted: true)
+            // Retried when the pause ends, but never later than a backoff could put it.
+            return retry(device, reason: "VendorPaused", delayMillis: min(until - clock.nowMillis(), backoff.maxMillis), uncounted: true)
         }
         let wait = throttle.reserve(key)
         if wait > maxThrottleWaitMillis { return retry(device, reason: "RateLimited", delayMillis: wait, uncounted: true) }
@@ -166,7 +169,8 @@ struct JobProcessor: Sendable {
             // round does not count: pacing slows a push down, it does not use up its attempts
             // (its `MsgLifeTime` still ends it).
             guard let after, after > 0 else { return retry(device, reason: reason, delayMillis: delay) }
-            if throttle.pause(key, untilMillis: now + Int64(after) * 1000) {
+            let pauseMillis = min(Int64(after).secondsToMillis, maxPauseMillis)
+            if throttle.pause(key, untilMillis: now.addingSaturating(pauseMillis)) {
                 log.warning("vendor asked to slow down", metadata: ["outcome": "retry", "retry_after": "\(after)", "reason": "\(reason)"])
             }
             return retry(device, reason: reason, delayMillis: delay, uncounted: true)
@@ -175,7 +179,7 @@ struct JobProcessor: Sendable {
             return permanent(device, job, reason: reason)
         case .configAlarm(let reason):
             metrics.sent(vendor: device.vendor, outcome: "config_alarm", nanoseconds: nanos)
-            if throttle.pause(key, untilMillis: now + alarmPauseMillis) {
+            if throttle.pause(key, untilMillis: now.addingSaturating(alarmPauseMillis)) {
                 log.error(
                     "vendor configuration refused; vendor paused for this app",
                     metadata: ["outcome": "config_alarm", "reason": "\(reason)", "pause_seconds": "\(alarmPauseMillis / 1000)"]

@@ -8,9 +8,13 @@ public struct TokenBucket: Sendable, Equatable {
     private var tokens: Double
     private var updatedMillis: Int64
 
+    /// `rate` and `burst` come from the config: anything not finite and positive is read as one
+    /// push a second, a burst of one.
     public init(rate: Double, burst: Double? = nil, nowMillis: Int64) {
+        let rate = rate.isFinite && rate > 0 ? rate : 1
         self.rate = rate
-        self.burst = max(1, burst ?? rate)
+        let burst = burst.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? rate
+        self.burst = max(1, burst)
         tokens = self.burst
         updatedMillis = nowMillis
     }
@@ -22,7 +26,8 @@ public struct TokenBucket: Sendable, Equatable {
         tokens = min(burst, tokens + elapsed * rate)
         updatedMillis = max(updatedMillis, nowMillis)
         tokens -= 1
-        return tokens >= 0 ? 0 : Int64((-tokens / rate * 1000).rounded(.up))
+        // A tiny rate would make the wait overflow an Int64: an hour is as long as anyone waits.
+        return tokens >= 0 ? 0 : Int64(min((-tokens / rate * 1000).rounded(.up), 3_600_000))
     }
 }
 
@@ -51,7 +56,7 @@ public final class VendorThrottle: Sendable {
     public init(rates: [Key: (rate: Double, burst: Double?)], clock: any EpochClock) {
         let now = clock.nowMillis()
         var state = State()
-        for (key, r) in rates where r.rate > 0 { state.buckets[key] = TokenBucket(rate: r.rate, burst: r.burst, nowMillis: now) }
+        for (key, r) in rates where r.rate.isFinite && r.rate > 0 { state.buckets[key] = TokenBucket(rate: r.rate, burst: r.burst, nowMillis: now) }
         self.state = Mutex(state)
         self.clock = clock
     }
@@ -94,8 +99,8 @@ public struct Backoff: Sendable {
 
     /// The delay before attempt `attempt + 1` (`attempt` ≥ 1 failed rounds), `unit` in [0, 1) the jitter.
     public func delayMillis(attempt: Int, retryAfterSeconds: Int?, unit: Double) -> Int64 {
-        if let retryAfter = retryAfterSeconds, retryAfter > 0 { return min(maxMillis, Int64(retryAfter) * 1000) }
-        let exponent = min(max(attempt - 1, 0), 30)
+        if let retryAfter = retryAfterSeconds, retryAfter > 0 { return min(maxMillis, Int64(retryAfter).secondsToMillis) }
+        let exponent = min(max(attempt.subtractingSaturating(1), 0), 30)
         let ceiling = min(maxMillis, baseMillis << exponent)
         // Half fixed, half jitter: never immediately, never all at once.
         return ceiling / 2 + Int64(Double(ceiling / 2) * unit)

@@ -45,8 +45,7 @@ public final class FCMClient: VendorClient {
             guard response.status == 200, let json = response.json, let token = json["access_token"] as? String else {
                 throw AuthRejected(description: "token_uri answered \(response.status) \(String(decoding: response.body.prefix(200), as: UTF8.self))")
             }
-            let expiresIn = (json["expires_in"] as? NSNumber)?.int64Value ?? 3600
-            return .init(value: token, expiresAtMillis: clock.nowMillis() + expiresIn * 1000)
+            return .init(value: token, expiresIn: json["expires_in"], nowMillis: clock.nowMillis())
         }
     }
 

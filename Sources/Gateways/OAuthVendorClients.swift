@@ -29,8 +29,7 @@ extension AccessTokenCache {
             guard response.status == 200, let json = response.json, let token = json["access_token"] as? String else {
                 throw AuthRejected(description: "token endpoint answered \(response.status)")
             }
-            let expiresIn = (json["expires_in"] as? NSNumber)?.int64Value ?? 3600
-            return .init(value: token, expiresAtMillis: clock.nowMillis() + expiresIn * 1000)
+            return .init(value: token, expiresIn: json["expires_in"], nowMillis: clock.nowMillis())
         }
     }
 }

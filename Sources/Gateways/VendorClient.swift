@@ -83,6 +83,27 @@ final class AccessTokenCache: Sendable {
     struct Token: Sendable {
         var value: String
         var expiresAtMillis: Int64
+
+        /// Lifetimes a token endpoint's `expires_in` is trusted for: a negative, zero or tiny value
+        /// would fetch a token per send, an absurd one would keep a dead token for ever.
+        static let lifetimeSeconds: ClosedRange<Int64> = 600...86_400
+
+        init(value: String, expiresAtMillis: Int64) {
+            self.value = value
+            self.expiresAtMillis = expiresAtMillis
+        }
+
+        /// A token from an OAuth answer: `expiresIn` as the endpoint sent it (3600 when absent
+        /// or not an integer), clamped to `lifetimeSeconds`.
+        init(value: String, expiresIn: Any?, nowMillis: Int64) {
+            var seconds: Int64 = 3600
+            if let number = expiresIn as? NSNumber, number.doubleValue.isFinite {
+                // Clamped as a Double first: converting an out-of-range Double to Int64 traps.
+                let range = Self.lifetimeSeconds
+                seconds = Int64(number.doubleValue.clamped(to: Double(range.lowerBound)...Double(range.upperBound)))
+            }
+            self.init(value: value, expiresAtMillis: nowMillis.addingSaturating(seconds.clamped(to: Self.lifetimeSeconds) * 1000))
+        }
     }
 
     private struct State {

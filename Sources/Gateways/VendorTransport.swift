@@ -36,7 +36,9 @@ public final class VendorTransport: Sendable {
         public var body: Data
 
         public func header(_ name: String) -> String? { headers.first(name: name) }
-        public var retryAfter: Int? { header("retry-after").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+        /// `Retry-After` in seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP-date); nil when absent,
+        /// negative or unreadable. Clamped to a day here; the dispatcher applies its own cap.
+        public var retryAfter: Int? { header("retry-after").flatMap { RetryAfter.seconds($0, now: Date()) } }
         /// The body as a JSON object; nil when empty (APNs's 200) or not an object.
         public var json: [String: Any]? { body.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
     }

@@ -1,3 +1,5 @@
+import PushCore
+
 /// Group types (tencent-rest-api.md section 4.8).
 public enum GroupType: String, Sendable, CaseIterable {
     case work = "Work"
@@ -72,13 +74,16 @@ public struct DoNotDisturb: Sendable, Equatable {
 
     public var isDaily: Bool { start < Self.secondsPerDay }
 
-    /// Whether `nowSeconds` (UTC) falls inside the window.
+    /// Whether `nowSeconds` (UTC) falls inside the window. Stored rows may predate the API's range
+    /// checks, so nothing here can overflow, whatever `start` and `duration` hold.
     public func contains(nowSeconds: Int64) -> Bool {
         guard duration > 0 else { return false }
-        if !isDaily { return (start..<start + duration).contains(nowSeconds) }
+        if !isDaily { return nowSeconds >= start && nowSeconds - start < duration }
         if duration >= Self.secondsPerDay { return true }
-        let secondOfDay = ((nowSeconds % Self.secondsPerDay) + Self.secondsPerDay) % Self.secondsPerDay
-        let offset = ((secondOfDay - start) % Self.secondsPerDay + Self.secondsPerDay) % Self.secondsPerDay
+        let day = Self.secondsPerDay
+        let secondOfDay = (nowSeconds % day + day) % day
+        let startOfDay = (start % day + day) % day
+        let offset = ((secondOfDay - startOfDay) % day + day) % day
         return offset < duration
     }
 }
@@ -116,23 +121,23 @@ public enum Recipients {
     public static func c2c(
         sender: String, recipient: String, settings: ReceiveSettings, withMuteNotifications: Bool, nowSeconds: Int64
     ) -> Fate {
-        if recipient == sender { return .none(reason: "Sender") }
+        if recipient.sameBytes(as: sender) { return .none(reason: "Sender") }
         return muting(settings, withMuteNotifications: withMuteNotifications, nowSeconds: nowSeconds)
     }
 
     /// A group member's fate for a message of `group`. `atAll` and `atAccounts` come from
     /// `GroupAtInfo`; `directedTo` is the `To_Account` list of a directed message.
     public static func group(
-        _ group: Group, member: GroupMember, sender: String, atAll: Bool, atAccounts: Set<String>, directedTo: Set<String>?,
+        _ group: Group, member: GroupMember, sender: String, atAll: Bool, atAccounts: Set<ExactString>, directedTo: Set<ExactString>?,
         settings: ReceiveSettings, withMuteNotifications: Bool, nowSeconds: Int64
     ) -> Fate {
-        if member.userID == sender { return .none(reason: "Sender") }
-        if let directedTo, !directedTo.contains(member.userID) { return .none(reason: "NotDirected") }
+        if member.userID.sameBytes(as: sender) { return .none(reason: "Sender") }
+        if let directedTo, !directedTo.contains(ExactString(member.userID)) { return .none(reason: "NotDirected") }
         if !group.type.pushesOffline { return .none(reason: "OnlineOnlyGroupType") }
         switch member.msgFlag {
         case .discard: return .none(reason: "Discard")
         case .acceptNotNotify: return .silent(reason: "AcceptNotNotify")
-        case .acceptNotNotifyExceptAt where !atAll && !atAccounts.contains(member.userID):
+        case .acceptNotNotifyExceptAt where !atAll && !atAccounts.contains(ExactString(member.userID)):
             return .silent(reason: "AcceptNotNotifyExceptAt")
         case .acceptNotNotifyExceptAt, .acceptAndNotify:
             return muting(settings, withMuteNotifications: withMuteNotifications, nowSeconds: nowSeconds)

@@ -113,12 +113,18 @@ private struct Walker {
     }
 
     mutating func readDispatcher(_ entry: Entry, into d: inout PushdConfig.Dispatcher) {
-        let fields: [(String, WritableKeyPath<PushdConfig.Dispatcher, Int>)] = [
-            ("workers", \.workers), ("chat_workers", \.chatWorkers), ("batch_size", \.batchSize), ("lease_seconds", \.leaseSeconds),
-            ("max_attempts", \.maxAttempts), ("backoff_base_ms", \.backoffBaseMillis), ("backoff_max_seconds", \.backoffMaxSeconds),
-            ("alarm_pause_seconds", \.alarmPauseSeconds), ("shutdown_grace_seconds", \.shutdownGraceSeconds),
-            ("retention_hours", \.retentionHours), ("connections", \.connections), ("max_in_flight", \.maxInFlight),
-            ("campaign_page", \.campaignPage), ("campaign_backlog", \.campaignBacklog), ("campaign_in_flight", \.campaignInFlight),
+        // Each field has the range it can mean: a value past it would overflow a millisecond sum
+        // or exhaust the machine.
+        let fields: [(String, WritableKeyPath<PushdConfig.Dispatcher, Int>, ClosedRange<Int>)] = [
+            ("workers", \.workers, 1...1024), ("chat_workers", \.chatWorkers, 1...256), ("batch_size", \.batchSize, 1...10_000),
+            ("lease_seconds", \.leaseSeconds, 1...86_400), ("max_attempts", \.maxAttempts, 1...1_000),
+            ("backoff_base_ms", \.backoffBaseMillis, 1...3_600_000), ("backoff_max_seconds", \.backoffMaxSeconds, 1...604_800),
+            ("alarm_pause_seconds", \.alarmPauseSeconds, 1...86_400), ("max_vendor_pause_seconds", \.maxVendorPauseSeconds, 1...86_400),
+            ("shutdown_grace_seconds", \.shutdownGraceSeconds, 1...3_600), ("retention_hours", \.retentionHours, 1...8_760),
+            ("dead_letter_retention_hours", \.deadLetterRetentionHours, 1...87_600),
+            ("connections", \.connections, 1...64), ("max_in_flight", \.maxInFlight, 1...100_000),
+            ("campaign_page", \.campaignPage, 1...10_000), ("campaign_backlog", \.campaignBacklog, 1...10_000_000),
+            ("campaign_in_flight", \.campaignInFlight, 1...100_000),
         ]
         for e in entries(entry.value, path: entry.path) {
             guard let field = fields.first(where: { $0.0 == e.key }) else {
@@ -126,10 +132,10 @@ private struct Walker {
                 continue
             }
             guard let text = string(e) else { continue }
-            if let value = Int(text), value > 0 {
+            if let value = Int(text), field.2.contains(value) {
                 d[keyPath: field.1] = value
             } else {
-                report(.error, e.path, e.value, "must be a positive integer")
+                report(.error, e.path, e.value, "must be an integer from \(field.2.lowerBound) to \(field.2.upperBound)")
             }
         }
     }
@@ -139,8 +145,9 @@ private struct Walker {
             report(.error, path, node, "sdkappid is required")
             return nil
         }
-        guard let text = sdkAppIDNode.scalar?.string, let id = UInt64(text), id > 0 else {
-            report(.error, path + ".sdkappid", sdkAppIDNode, "must be a positive integer")
+        // Stores keep it as a signed 64-bit integer.
+        guard let text = sdkAppIDNode.scalar?.string, let id = UInt64(text), id > 0, id <= UInt64(Int64.max) else {
+            report(.error, path + ".sdkappid", sdkAppIDNode, "must be an integer from 1 to \(Int64.max)")
             return nil
         }
         var app = PushdConfig.App(sdkAppID: id)

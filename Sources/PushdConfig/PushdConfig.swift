@@ -30,6 +30,11 @@ public struct PushdConfig: Sendable, Equatable {
         public var backoffMaxSeconds: Int = 3600
         /// A vendor with bad credentials is paused this long for the app.
         public var alarmPauseSeconds: Int = 60
+        /// The longest a vendor's `Retry-After` may pause it for an app: one answer can never park
+        /// a vendor for days.
+        public var maxVendorPauseSeconds: Int = 3600
+        /// Dead letters are purged this long after they died.
+        public var deadLetterRetentionHours: Int = 168
         /// SIGTERM: in-flight sends get this long, then their jobs are handed back.
         public var shutdownGraceSeconds: Int = 10
         /// Finished jobs (their idempotency keys) and push records are kept this long.

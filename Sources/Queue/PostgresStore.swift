@@ -727,7 +727,7 @@ public final class PostgresStore: PushStore {
         return found
     }
 
-    public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
+    public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> Profiles {
         try await sendFacts([SendLookup(sdkAppID: sdkAppID, accounts: userIDs, recipients: [], conversation: "")])[0].profiles
     }
 
@@ -853,7 +853,7 @@ public final class PostgresStore: PushStore {
         )
     }
 
-    public func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings] {
+    public func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [ExactString: ReceiveSettings] {
         try await sendFacts([SendLookup(sdkAppID: sdkAppID, accounts: [], recipients: userIDs, conversation: conversation)])[0].settings
     }
 

@@ -98,7 +98,7 @@ public protocol PushStore: CampaignStore {
     func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String>
 
     /// Profile items (tag → JSON fragment) of these users; imported users without items map to [:].
-    func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]]
+    func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> Profiles
 
     // MARK: Groups and receive options
 
@@ -131,7 +131,7 @@ public protocol PushStore: CampaignStore {
 
     /// The receive option for `conversation` and the do-not-disturb window of each user that set
     /// either; users without settings are absent.
-    func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings]
+    func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [ExactString: ReceiveSettings]
 
     /// How many write transactions make progress at once: batches of sends are run that many at a
     /// time (SQLite has one writer; PostgreSQL commits in parallel).
@@ -188,12 +188,15 @@ public struct SendLookup: Sendable {
     }
 }
 
+/// Profiles of users by their exact bytes: each imported account, with its profile items by tag.
+public typealias Profiles = [ExactString: [String: String]]
+
 /// The answer to a `SendLookup`, as `PushStore.profiles` and `PushStore.receiveSettings` give it.
 public struct SendFacts: Sendable {
-    public var profiles: [String: [String: String]]
-    public var settings: [String: ReceiveSettings]
+    public var profiles: Profiles
+    public var settings: [ExactString: ReceiveSettings]
 
-    public init(profiles: [String: [String: String]], settings: [String: ReceiveSettings]) {
+    public init(profiles: Profiles, settings: [ExactString: ReceiveSettings]) {
         self.profiles = profiles
         self.settings = settings
     }

@@ -520,13 +520,13 @@ public final class SQLiteStore: PushStore {
         }
     }
 
-    public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> [String: [String: String]] {
+    public func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> Profiles {
         guard !userIDs.isEmpty else { return [:] }
         return try await pool.read { db in try Self.profiles(db, sdkAppID: sdkAppID, userIDs: userIDs) }
     }
 
     /// One query: every imported account, with its items when it has any.
-    static func profiles(_ db: Database, sdkAppID: UInt64, userIDs: [String]) throws -> [String: [String: String]] {
+    static func profiles(_ db: Database, sdkAppID: UInt64, userIDs: [String]) throws -> Profiles {
         guard !userIDs.isEmpty else { return [:] }
         let statement = try db.cachedStatement(
             sql: inList(
@@ -534,7 +534,7 @@ public final class SQLiteStore: PushStore {
                 userIDs
             )
         )
-        var result: [String: [String: String]] = [:]
+        var result: Profiles = [:]
         let rows = try Row.fetchCursor(statement, arguments: args(sdkAppID, userIDs))
         while let row = try rows.next() {
             SendFacts.merge(into: &result, user: row[0], tag: row[1], value: row[2])
@@ -668,19 +668,19 @@ public final class SQLiteStore: PushStore {
         }
     }
 
-    public func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [String: ReceiveSettings] {
+    public func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [ExactString: ReceiveSettings] {
         guard !userIDs.isEmpty else { return [:] }
         return try await pool.read { db in try Self.receiveSettings(db, sdkAppID: sdkAppID, userIDs: userIDs, conversation: conversation) }
     }
 
-    static func receiveSettings(_ db: Database, sdkAppID: UInt64, userIDs: [String], conversation: String) throws -> [String: ReceiveSettings] {
+    static func receiveSettings(_ db: Database, sdkAppID: UInt64, userIDs: [String], conversation: String) throws -> [ExactString: ReceiveSettings] {
         guard !userIDs.isEmpty else { return [:] }
         var arguments: StatementArguments = [Int64(sdkAppID), conversation]
         arguments += listArguments(userIDs)
         let statement = try db.cachedStatement(
             sql: inList("SELECT user_id, conversation, muted, dnd_start, dnd_duration FROM receive_opts WHERE app = ? AND conversation IN ('', ?) AND user_id IN", userIDs)
         )
-        var settings: [String: ReceiveSettings] = [:]
+        var settings: [ExactString: ReceiveSettings] = [:]
         let rows = try Row.fetchCursor(statement, arguments: arguments)
         while let row = try rows.next() {
             ReceiveSettings.merge(into: &settings, user: row[0], conversation: row[1], muted: row[2], start: row[3], duration: row[4])

@@ -432,7 +432,8 @@ extension Device {
 
 extension ReceiveSettings {
     /// Folds one `receive_opts` row into the settings of its user.
-    static func merge(into settings: inout [String: ReceiveSettings], user: String, conversation: String, muted: Int64, start: Int64, duration: Int64) {
+    static func merge(into settings: inout [ExactString: ReceiveSettings], user: String, conversation: String, muted: Int64, start: Int64, duration: Int64) {
+        let user = ExactString(user)
         var s = settings[user] ?? ReceiveSettings()
         if conversation.isEmpty {
             s.doNotDisturb = duration > 0 ? DoNotDisturb(start: start, duration: duration) : nil
@@ -446,7 +447,8 @@ extension ReceiveSettings {
 extension SendFacts {
     /// Folds one row of an accounts-left-join-profile_items query into the profiles: an item, or
     /// (no tag) an imported account without items.
-    static func merge(into profiles: inout [String: [String: String]], user: String, tag: String?, value: String?) {
+    static func merge(into profiles: inout Profiles, user: String, tag: String?, value: String?) {
+        let user = ExactString(user)
         if let tag, let value {
             profiles[user, default: [:]][tag] = value
         } else if profiles[user] == nil {

@@ -28,8 +28,12 @@ public enum UserSig {
             self.userbuf = userbuf
         }
 
-        /// The moment the signature stops being valid, seconds since 1970.
-        public var expiresAt: Int64 { time + expire }
+        /// The moment the signature stops being valid, seconds since 1970. Both fields come from the
+        /// (not yet verified) signature, so the sum saturates instead of trapping.
+        public var expiresAt: Int64 {
+            let (sum, overflow) = time.addingReportingOverflow(expire)
+            return overflow ? (expire > 0 ? .max : .min) : sum
+        }
     }
 
     /// Why a UserSig was refused, with Tencent's error code.
@@ -102,7 +106,8 @@ public enum UserSig {
     ) throws(Failure) -> Claims {
         let claims = try decode(userSig)
         guard claims.claims.sdkAppID == String(sdkAppID) else { throw .sdkAppIDMismatch }
-        guard claims.claims.identifier == identifier else { throw .identifierMismatch }
+        // Bytes, not canonical equivalence: `josé` precomposed and decomposed are two accounts.
+        guard claims.claims.identifier.utf8.elementsEqual(identifier.utf8) else { throw .identifierMismatch }
         guard now <= claims.claims.expiresAt else { throw .expired }
         let content = content(
             identifier: claims.claims.identifier, sdkAppID: claims.claims.sdkAppID, time: claims.claims.time,

@@ -125,6 +125,34 @@ struct DispatcherTests {
         }
     }
 
+    /// Issue 24: `Retry-After: 9300000000000000` overflowed `× 1000` and crashed the dispatcher; a
+    /// smaller absurd value parked the vendor until restart. The pause is capped by
+    /// `max_vendor_pause_seconds`, the retry delay by `backoff_max_seconds`.
+    @Test("an absurd Retry-After neither crashes nor parks the vendor past max_vendor_pause_seconds")
+    func absurdRetryAfter() async throws {
+        try await DispatchHarness.with(dispatcher: { $0.maxVendorPauseSeconds = 600; $0.backoffMaxSeconds = 900 }) { h in
+            try await h.register("bob", "d1", .fcm, n: 1)
+            h.emulator.addFault(Fault(vendor: .fcm, remaining: 1, status: 429, reason: "QUOTA_EXCEEDED", retryAfter: 9_300_000_000_000_000))
+            let t0 = h.clock.nowMillis()
+            try await h.enqueue("m1", to: "bob")
+            try await h.eventually("m1 rescheduled within backoff_max") {
+                let status = try await h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "m1")
+                return status?.availableAtMillis == t0 + 900_000 && status?.attempts == 0
+            }
+            // A job arriving during the pause waits for the pause's end, 600 s, not Retry-After's.
+            try await h.register("carol", "d2", .fcm, n: 2)
+            try await h.enqueue("m2", to: "carol")
+            try await h.eventually("m2 waits for the capped pause") {
+                try await h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "m2")?.availableAtMillis == t0 + 600_000
+            }
+            h.clock.advance(seconds: 900)
+            try await h.eventually("both delivered after the capped waits") {
+                let m1 = try await h.records("m1"), m2 = try await h.records("m2")
+                return m1.first?.outcome == .delivered && m2.first?.outcome == .delivered
+            }
+        }
+    }
+
     @Test("Retry-After is honoured, pauses the vendor for every job of the app, and uses up no attempt")
     func retryAfter() async throws {
         try await DispatchHarness.with { h in

@@ -47,6 +47,26 @@ struct ThrottleTests {
         #expect(b.delayMillis(attempt: 1, retryAfterSeconds: 3_600, unit: 0.5) == 60_000)
     }
 
+    /// Issue 24: values from a config or a vendor that used to overflow Int64 arithmetic.
+    @Test("a rate, a burst or a Retry-After from outside never overflows the throttle or the backoff")
+    func extremeThrottleValues() {
+        let b = Backoff(baseMillis: 1_000, maxMillis: 60_000)
+        #expect(b.delayMillis(attempt: 1, retryAfterSeconds: 9_300_000_000_000_000, unit: 0.5) == 60_000)
+        #expect(b.delayMillis(attempt: 1, retryAfterSeconds: .max, unit: 0.5) == 60_000)
+        #expect(b.delayMillis(attempt: .max, retryAfterSeconds: nil, unit: 0.999) <= 60_000)
+        #expect(b.delayMillis(attempt: .min, retryAfterSeconds: -5, unit: 0) == 500, "a negative Retry-After is no Retry-After")
+        var tiny = TokenBucket(rate: 1e-300, burst: 1, nowMillis: 0)
+        #expect(tiny.take(nowMillis: 0) == 0)
+        #expect(tiny.take(nowMillis: 0) == 3_600_000, "an hour is the longest wait, not an overflow")
+        for rate in [Double.nan, .infinity, -1, 0] {
+            var odd = TokenBucket(rate: rate, burst: .nan, nowMillis: 0)
+            #expect(odd.take(nowMillis: 0) == 0)
+            #expect(odd.take(nowMillis: 0) == 1_000, "\(rate) is read as one a second")
+        }
+        let throttle = VendorThrottle(rates: [.init(app: 1, vendor: .fcm): (rate: .nan, burst: nil)], clock: ManualEpochClock())
+        #expect(throttle.reserve(.init(app: 1, vendor: .fcm)) == 0, "a NaN rate configures no bucket")
+    }
+
     @Test("a job names its fields when it is malformed")
     func jobDecoding() throws {
         let good = Data(#"{"SdkAppID": "1400000000", "To_Account": "bob", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}"#.utf8)

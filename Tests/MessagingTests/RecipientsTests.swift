@@ -1,4 +1,5 @@
 import Messaging
+import PushCore
 import Testing
 
 /// Who gets a push job and whether it may notify (push-rules.md sections 1.2 and 1.3).
@@ -7,7 +8,7 @@ struct RecipientsTests {
     static let group = Group(sdkAppID: 1, groupID: "g1", type: .public, name: "Team", owner: "alice")
 
     func fate(
-        _ flag: MsgFlag, type: GroupType = .public, user: String = "bob", atAll: Bool = false, at: Set<String> = [], directed: Set<String>? = nil,
+        _ flag: MsgFlag, type: GroupType = .public, user: String = "bob", atAll: Bool = false, at: Set<ExactString> = [], directed: Set<ExactString>? = nil,
         settings: ReceiveSettings = ReceiveSettings(), mute: Bool = false
     ) -> Recipients.Fate {
         var group = Self.group
@@ -70,5 +71,39 @@ struct RecipientsTests {
         let once = DoNotDisturb(start: base + 100, duration: 50)
         #expect(!once.isDaily && once.contains(nowSeconds: base + 100) && once.contains(nowSeconds: base + 149))
         #expect(!once.contains(nowSeconds: base + 150) && !once.contains(nowSeconds: base + 99) && !once.contains(nowSeconds: base + day + 120))
+    }
+
+    /// The issue 24 case: a window stored before the API checked its range, with a start and a
+    /// length whose sum overflows Int64.
+    @Test("a stored do-not-disturb window with extreme values answers without trapping")
+    func extremeWindows() {
+        let now: Int64 = 1_795_000_000
+        #expect(DoNotDisturb(start: 9_223_372_036_854_775_000, duration: 1000).contains(nowSeconds: now) == false)
+        #expect(DoNotDisturb(start: 86_400, duration: .max).contains(nowSeconds: now), "from 1970-01-02 for ever")
+        #expect(DoNotDisturb(start: .min, duration: 3600).isDaily)
+        #expect(DoNotDisturb(start: .min, duration: .max).contains(nowSeconds: now), "a daily window of a day or more is all day")
+        // Int64.min ≡ 30,592 (mod 86,400): 08:29:52 UTC daily, an hour long.
+        let odd = DoNotDisturb(start: .min, duration: 3600)
+        let midnight = now - now % 86_400
+        #expect(odd.contains(nowSeconds: midnight + 30_592) && !odd.contains(nowSeconds: midnight + 30_591))
+        let c2c = Recipients.c2c(
+            sender: "alice", recipient: "bob", settings: .init(doNotDisturb: DoNotDisturb(start: .max, duration: .max)),
+            withMuteNotifications: false, nowSeconds: now
+        )
+        #expect(c2c == .push)
+    }
+
+    /// Canonically equivalent but different accounts: `josé` with U+00E9 and `jose` + U+0301.
+    @Test("identifiers compare as bytes: sender, @ and directed lists do not fold josé into jose + U+0301")
+    func byteIdentity() {
+        let precomposed = "jos\u{E9}", decomposed = "jose\u{301}"
+        #expect(precomposed == decomposed, "Swift's == is canonical equivalence")
+        #expect(!precomposed.sameBytes(as: decomposed))
+        #expect(Recipients.c2c(sender: precomposed, recipient: decomposed, settings: .init(), withMuteNotifications: false, nowSeconds: 0) == .push)
+        #expect(fate(.acceptAndNotify, user: decomposed) == .push)
+        #expect(fate(.acceptNotNotifyExceptAt, user: decomposed, at: [ExactString(precomposed)]) == .silent(reason: "AcceptNotNotifyExceptAt"))
+        #expect(fate(.acceptNotNotifyExceptAt, user: decomposed, at: [ExactString(decomposed)]) == .push)
+        #expect(fate(.acceptAndNotify, user: decomposed, directed: [ExactString(precomposed)]) == .none(reason: "NotDirected"))
+        #expect([precomposed, decomposed].exactSet.count == 2 && Set([precomposed, decomposed]).count == 1)
     }
 }

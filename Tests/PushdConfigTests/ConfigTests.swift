@@ -146,6 +146,24 @@ struct ConfigTests {
         #expect(problems.contains("listen: \"nowhere\" is not HOST:PORT"))
     }
 
+    /// Issue 24: a huge `lease_seconds` overflowed `× 1000` at start; a huge sdkappid trapped in the store.
+    @Test("dispatcher numbers and the sdkappid are refused outside the range they can mean")
+    func numericRanges() throws {
+        let text = """
+            templates: \(Self.repoRoot)/Templates
+            dispatcher: { lease_seconds: 9223372036854775807, backoff_max_seconds: 0, max_vendor_pause_seconds: 86401, workers: 64 }
+            apps:
+              - sdkappid: 18446744073709551615
+                secret_key: k
+            """
+        let (config, problems) = try check(text)
+        #expect(problems.contains("line 2: dispatcher.lease_seconds: must be an integer from 1 to 86400"), "\(problems)")
+        #expect(problems.contains("line 2: dispatcher.backoff_max_seconds: must be an integer from 1 to 604800"))
+        #expect(problems.contains("line 2: dispatcher.max_vendor_pause_seconds: must be an integer from 1 to 86400"))
+        #expect(problems.contains { $0.contains("apps[0].sdkappid: must be an integer from 1 to 9223372036854775807") }, "\(problems)")
+        #expect(config.dispatcher.workers == 64 && config.dispatcher.leaseSeconds == 60 && config.dispatcher.maxVendorPauseSeconds == 3600)
+    }
+
     @Test("Environment variables win over the file")
     func environmentOverrides() throws {
         let scratch = try Scratch()

@@ -109,6 +109,31 @@ struct UserSigTests {
         }
     }
 
+    /// Issue 24: `TLS.time + TLS.expire` overflowed and crashed the server before the HMAC check,
+    /// with nothing but a configured SDKAppID. Every extreme pair is now an answer, not a trap.
+    @Test("forged extreme TLS.time and TLS.expire are refused, never trap", arguments: [
+        ("9223372036854775807", "15552000"), ("9223372036854775807", "9223372036854775807"), ("-9223372036854775808", "-1"),
+        ("1", "-9223372036854775808"), ("1e300", "60"), ("100", "1.5"), ("18446744073709551616", "60"), ("\"9223372036854775807\"", "\"1\""),
+    ])
+    func extremeTimes(time: String, expire: String) throws {
+        let json = #"{"TLS.ver":"2.0","TLS.identifier":"alice","TLS.sdkappid":1400000000,"TLS.time":\#(time),"TLS.expire":\#(expire),"TLS.sig":"AAAA"}"#
+        #expect(throws: UserSig.Failure.self) {
+            try UserSig.verify(try Self.wrap(json), sdkAppID: 1_400_000_000, identifier: "alice", key: "k", now: 1_800_000_000)
+        }
+        #expect(UserSig.Claims(identifier: "a", sdkAppID: "1", time: .max, expire: .max).expiresAt == .max)
+        #expect(UserSig.Claims(identifier: "a", sdkAppID: "1", time: .min, expire: -1).expiresAt == .min)
+    }
+
+    /// Canonically equivalent spellings are different accounts (tencent-rest-api.md: a UserID is bytes).
+    @Test("a UserSig for josé (U+00E9) does not authenticate jose + U+0301")
+    func identifierBytes() throws {
+        let sig = UserSig.generate(sdkAppID: 1, key: "k", identifier: "jos\u{E9}", expire: 60, time: 100)
+        #expect(try UserSig.verify(sig, sdkAppID: 1, identifier: "jos\u{E9}", key: "k", now: 120).identifier == "jos\u{E9}")
+        #expect(throws: UserSig.Failure.identifierMismatch) {
+            try UserSig.verify(sig, sdkAppID: 1, identifier: "jose\u{301}", key: "k", now: 120)
+        }
+    }
+
     static func wrap(_ json: String) throws -> String {
         var input = ByteBuffer(string: json)
         let compressed = try input.compress(with: .zlib())

@@ -13,7 +13,7 @@ public struct PushMessage: Sendable, Equatable {
     public init(body: MsgBody, offlinePushInfo: OfflinePushInfo? = nil, lifetime: Int? = nil, onlineOnly: Bool = false) {
         self.body = body
         self.offlinePushInfo = offlinePushInfo
-        self.lifetime = min(lifetime ?? Self.defaultLifetime, Self.defaultLifetime)
+        self.lifetime = (lifetime ?? Self.defaultLifetime).clamped(to: 0...Self.defaultLifetime)
         self.onlineOnly = onlineOnly
     }
 }
