@@ -97,7 +97,7 @@ struct AccountCommands: Sendable {
         guard !users.isEmpty else { throw TencentError(code: RestCode.badJSON, message: "CheckItem is required") }
         let imported = try await store.importedAccounts(sdkAppID: caller.app.sdkAppID, userIDs: users)
         let results: [[String: any Sendable]] = users.map { user in
-            ["UserID": user, "AccountStatus": imported.contains(user) ? "Imported" : "NotImported", "ResultCode": 0, "ResultInfo": ""]
+            ["UserID": user, "AccountStatus": imported.contains(ExactString(user)) ? "Imported" : "NotImported", "ResultCode": 0, "ResultInfo": ""]
         }
         return .ok([("ResultItem", results)])
     }
@@ -126,7 +126,7 @@ struct AccountCommands: Sendable {
             }
             items[tag] = fragment
         }
-        guard try await store.importedAccounts(sdkAppID: caller.app.sdkAppID, userIDs: [user]).contains(user) else {
+        guard try await store.importedAccounts(sdkAppID: caller.app.sdkAppID, userIDs: [user]).contains(ExactString(user)) else {
             return .fail(RestCode.notImported, "\(user) is not imported")
         }
         try await store.importAccounts(sdkAppID: caller.app.sdkAppID, [(user, items)])

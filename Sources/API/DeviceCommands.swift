@@ -76,7 +76,7 @@ struct DeviceCommands: Sendable {
     @Sendable func reportState(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let r = try RestAPI.decode(Report.self, body)
         let user = try caller.subject(r.UserID)
-        if let unread = r.Unread { try RestAPI.require(unread >= 0, "Unread must not be negative") }
+        try RestAPI.require(r.Unread.map(Int64.init), in: 0...Int64(Badge.maxValue), field: "Unread")
         guard try await store.setDeviceState(sdkAppID: caller.app.sdkAppID, userID: user, deviceID: r.DeviceId, state: r.State, unread: r.Unread)
         else {
             return .fail(RestCode.notImported, "DeviceId \(r.DeviceId) is not registered for \(user)")
@@ -119,16 +119,16 @@ struct DeviceCommands: Sendable {
         }
         let app = caller.app.sdkAppID
         let imported = try await store.importedAccounts(sdkAppID: app, userIDs: query.To_Account)
-        let devices = Dictionary(grouping: try await store.devices(sdkAppID: app, userIDs: query.To_Account), by: \.userID)
+        let devices = Dictionary(grouping: try await store.devices(sdkAppID: app, userIDs: query.To_Account), by: { ExactString($0.userID) })
         let now = clock.nowMillis()
         var results: [[String: any Sendable]] = []
         var errors: [[String: any Sendable]] = []
         for user in query.To_Account {
-            guard imported.contains(user) || devices[user] != nil else {
+            guard imported.contains(ExactString(user)) || devices[ExactString(user)] != nil else {
                 errors.append(["To_Account": user, "ErrorCode": RestCode.notImported])
                 continue
             }
-            let states = (devices[user] ?? []).map { d -> (Device, DeviceState) in
+            let states = (devices[ExactString(user)] ?? []).map { d -> (Device, DeviceState) in
                 (d, PushAudience.exclusion(of: d, nowMillis: now) == .stale ? .offline : d.state)
             }
             let overall: DeviceState =

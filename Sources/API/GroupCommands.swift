@@ -71,7 +71,7 @@ struct GroupCommands: Sendable {
     /// Fails with 10019 naming the first account that is not imported.
     func requireImported(_ users: [String], app: UInt64) async throws {
         let imported = try await store.importedAccounts(sdkAppID: app, userIDs: users)
-        if let missing = users.first(where: { !imported.contains($0) }) {
+        if let missing = users.first(where: { !imported.contains(ExactString($0)) }) {
             throw TencentError(code: RestCode.groupNoAccount, message: "account \(missing) is not imported")
         }
     }
@@ -131,9 +131,9 @@ struct GroupCommands: Sendable {
         try Self.require((1...Self.maxAddMembers).contains(r.MemberList.count), "MemberList must hold 1 to \(Self.maxAddMembers) members")
         let members = try r.MemberList.map { item throws(TencentError) in try item.member() }
         let imported = try await store.importedAccounts(sdkAppID: app, userIDs: members.map(\.userID))
-        let added = try await store.addGroupMembers(sdkAppID: app, groupID: group.groupID, members.filter { imported.contains($0.userID) })
+        let added = try await store.addGroupMembers(sdkAppID: app, groupID: group.groupID, members.filter { imported.contains(ExactString($0.userID)) })
         let results: [[String: any Sendable]] = members.map { m in
-            let result = added.contains(m.userID) ? 1 : imported.contains(m.userID) ? 2 : 0
+            let result = added.contains(m.userID) ? 1 : imported.contains(ExactString(m.userID)) ? 2 : 0
             return ["Member_Account": m.userID, "Result": result]
         }
         return .ok([("MemberList", results)])

@@ -2,6 +2,7 @@ import Foundation
 import Gateways
 import Logging
 import Messaging
+import PushCore
 import Queue
 
 /// Turns running campaigns into campaign-lane push jobs, a page of users at a time, and sends them.
@@ -123,9 +124,9 @@ struct CampaignWalker: Sendable {
 
     private func advance(_ walk: CampaignWalk, page: Page?) async throws -> CampaignStep? {
         let devices = page?.devices ?? []
-        let withDevice = Set(devices.map(\.userID))
+        let withDevice = devices.map(\.userID).exactSet
         let users = page?.users ?? []
-        let jobs = users.filter(withDevice.contains).map(walk.job(for:))
+        let jobs = users.filter { withDevice.contains(ExactString($0)) }.map(walk.job(for:))
         let next = try await store.advanceCampaign(
             walk, cursor: page?.cursor ?? walk.cursor, users: users.count, usersWithoutDevice: users.count - jobs.count, devices: devices.count,
             jobs: jobs, last: page?.done ?? false, leaseMillis: leaseMillis, claimMillis: sender.claimMillis

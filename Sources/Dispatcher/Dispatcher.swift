@@ -244,20 +244,21 @@ public final class Dispatcher: Service, Sendable {
     func process(_ jobs: [ClaimedJob], devices known: [Device]? = nil) async throws -> [JobCompletion] {
         let (fanOuts, jobs) = (jobs.filter(FanOut.isFanOut), jobs.filter { !FanOut.isFanOut($0) })
         let expanded = try await expand(fanOuts)
-        var devices: [UInt64: [String: [Device]]] = [:]
+        // By bytes: canonically equivalent user IDs are different accounts with different devices.
+        var devices: [UInt64: [ExactString: [Device]]] = [:]
         for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
             let found: [Device]
             if let known {
                 found = known.filter { $0.sdkAppID == app }
             } else {
-                found = try await store.devices(sdkAppID: app, userIDs: Array(Set(appJobs.map(\.userID))))
+                found = try await store.devices(sdkAppID: app, userIDs: appJobs.map(\.userID).exactSet.map(\.value))
             }
-            devices[app] = Dictionary(grouping: found, by: \.userID)
+            devices[app] = Dictionary(grouping: found, by: { ExactString($0.userID) })
         }
         let processor = self.processor
         return await withTaskGroup(of: JobCompletion.self) { group in
             for job in jobs {
-                let mine = devices[job.sdkAppID]?[job.userID] ?? []
+                let mine = devices[job.sdkAppID]?[ExactString(job.userID)] ?? []
                 group.addTask { await processor.process(job, devices: mine) }
             }
             return await group.reduce(into: expanded) { $0.append($1) }

@@ -17,6 +17,10 @@ public enum Badge {
     /// background plus the counted messages since, this one included when it counts. Never an
     /// increment, so a retried or duplicated push cannot inflate it.
     public static func value(base: Int, countedSinceReport: Int) -> Int {
-        max(0, base) + max(0, countedSinceReport)
+        max(0, base).addingSaturating(max(0, countedSinceReport)).clamped(to: 0...maxValue)
     }
+
+    /// The largest badge: Tencent's unread count is a 32-bit integer. `report_state` refuses more,
+    /// and the stores saturate here when counting.
+    public static let maxValue = Int(Int32.max)
 }

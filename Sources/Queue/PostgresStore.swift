@@ -135,7 +135,7 @@ public final class PostgresStore: PushStore {
         let ids = try await insertRows(inserting, connection: connection, logger: logger)
         var handed = HandedJobs(jobs: inserting.claimed(ids: ids))
         for (app, jobs) in Dictionary(grouping: handed.jobs, by: \.sdkAppID) {
-            let query = devicesQuery(sdkAppID: app, userIDs: Array(Set(jobs.map(\.userID))))
+            let query = devicesQuery(sdkAppID: app, userIDs: jobs.map(\.userID).exactSet.map(\.value))
             handed.devices += try await devices(try await connection.query(query, logger: logger))
         }
         return InsertedJobs(ids: ids, handed: handed, claimableLanes: inserting.claimableLanes(ids: ids))
@@ -167,16 +167,18 @@ public final class PostgresStore: PushStore {
             """,
             logger: logger
         )
-        var returned: [String: Int64] = [:]
-        for try await (id, app, key) in rows.decode((Int64, Int64, String).self) { returned["\(app)\u{0}\(key)"] = id }
-        var badges: [String: (app: Int64, user: String, count: Int64)] = [:]
+        var returned: [ExactString: Int64] = [:]
+        for try await (id, app, key) in rows.decode((Int64, Int64, String).self) { returned[ExactString("\(app)\u{0}\(key)")] = id }
+        var badges: [ExactString: (app: Int64, user: String, count: Int64)] = [:]
         for (i, job) in jobs.enumerated() {
-            guard let id = returned.removeValue(forKey: "\(apps[i])\u{0}\(job.idempotencyKey)") else { continue }
+            guard let id = returned.removeValue(forKey: ExactString("\(apps[i])\u{0}\(job.idempotencyKey)")) else { continue }
             inserted[i] = id
-            if job.countsForBadge { badges["\(apps[i])\u{0}\(job.userID)", default: (apps[i], job.userID, 0)].count += 1 }
+            if job.countsForBadge { badges[ExactString("\(apps[i])\u{0}\(job.userID)"), default: (apps[i], job.userID, 0)].count += 1 }
         }
         if !badges.isEmpty {
             let b = Array(badges.values)
+            // Saturating: a badge stored before the API bounded Unread cannot fail the batch.
+            let max = String(Badge.maxValue)
             // The rows are locked in one order (app, user, device) before they are updated: two
             // transactions raising overlapping badges otherwise lock in hash-join order and
             // deadlock (found by bench api: PostgreSQL aborted one after its 1 s deadlock_timeout).
@@ -188,7 +190,7 @@ public final class PostgresStore: PushStore {
                     ON d.app = x.a AND d.user_id = x.u
                   ORDER BY d.app, d.user_id, d.device_id FOR UPDATE OF d
                 )
-                UPDATE devices AS d SET badge = d.badge + l.n FROM locked AS l
+                UPDATE devices AS d SET badge = LEAST(LEAST(d.badge, \(unescaped: max)) + LEAST(l.n, \(unescaped: max)), \(unescaped: max)) FROM locked AS l
                 WHERE d.app = l.app AND d.user_id = l.user_id AND d.device_id = l.device_id
                 """,
                 logger: logger
@@ -237,7 +239,7 @@ public final class PostgresStore: PushStore {
     static func storeC2C(
         _ messages: [(message: NewMessage, jobs: [NewJob])], connection: PostgresConnection, now: Int64, logger: Logger
     ) async throws -> (results: [StoredMessage], jobs: [NewJob]) {
-        var first: [String: StoredMessage] = [:]
+        var first: [ExactString: StoredMessage] = [:]
         for (app, window) in Set(messages.map { Pair(app: Int64($0.message.sdkAppID), window: $0.message.dedupeWindowMillis) }).map({ ($0.app, $0.window) }) {
             let keys = messages.filter { Int64($0.message.sdkAppID) == app && $0.message.dedupeWindowMillis == window }.map(\.message.dedupeKey)
             for try await (dedupe, key, time, seq) in try await connection.query(
@@ -247,14 +249,14 @@ public final class PostgresStore: PushStore {
                 """,
                 logger: logger
             ).decode((String, String, Int64, Int64).self) {
-                first["\(app)\u{0}\(dedupe)"] = .duplicate(msgKey: key, msgTime: time, msgSeq: seq)
+                first[ExactString("\(app)\u{0}\(dedupe)")] = .duplicate(msgKey: key, msgTime: time, msgSeq: seq)
             }
         }
         var results: [StoredMessage] = []
         var fresh: [NewMessage] = []
         var jobs: [NewJob] = []
         for (m, messageJobs) in messages {
-            let key = "\(m.sdkAppID)\u{0}\(m.dedupeKey)"
+            let key = ExactString("\(m.sdkAppID)\u{0}\(m.dedupeKey)")
             if let earlier = first[key] {
                 results.append(earlier)
                 continue
@@ -719,11 +721,11 @@ public final class PostgresStore: PushStore {
         }
     }
 
-    public func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String> {
-        var found = Set<String>()
+    public func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<ExactString> {
+        var found = Set<ExactString>()
         for try await user in try await client.query(
             "SELECT user_id FROM accounts WHERE app = \(Int64(sdkAppID)) AND user_id = ANY(\(userIDs))", logger: logger
-        ).decode(String.self) { found.insert(user) }
+        ).decode(String.self) { found.insert(ExactString(user)) }
         return found
     }
 

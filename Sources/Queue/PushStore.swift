@@ -95,7 +95,7 @@ public protocol PushStore: CampaignStore {
     func deleteAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String>
 
     /// Which of these accounts are imported.
-    func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String>
+    func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<ExactString>
 
     /// Profile items (tag → JSON fragment) of these users; imported users without items map to [:].
     func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> Profiles

@@ -66,7 +66,7 @@ public final class SQLiteStore: PushStore {
         let ids = try insertRows(inserting, db: db)
         var handed = HandedJobs(jobs: inserting.claimed(ids: ids))
         for (app, jobs) in Dictionary(grouping: handed.jobs, by: \.sdkAppID) {
-            handed.devices += try devices(sdkAppID: app, userIDs: Array(Set(jobs.map(\.userID))), db: db)
+            handed.devices += try devices(sdkAppID: app, userIDs: jobs.map(\.userID).exactSet.map(\.value), db: db)
         }
         return InsertedJobs(ids: ids, handed: handed, claimableLanes: inserting.claimableLanes(ids: ids))
     }
@@ -87,7 +87,7 @@ public final class SQLiteStore: PushStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idempotency_key) DO NOTHING
                 """
         )
-        let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = badge + 1 WHERE app = ? AND user_id = ?")
+        let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = min(min(badge, \(Badge.maxValue)) + 1, \(Badge.maxValue)) WHERE app = ? AND user_id = ?")
         let now = inserting.now
         return try zip(inserting.jobs, inserting.claims).map { job, claim -> Int64? in
             try insert.execute(arguments: [
@@ -510,13 +510,13 @@ public final class SQLiteStore: PushStore {
         }
     }
 
-    public func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<String> {
+    public func importedAccounts(sdkAppID: UInt64, userIDs: [String]) async throws -> Set<ExactString> {
         guard !userIDs.isEmpty else { return [] }
         return try await pool.read { db in
             var arguments: StatementArguments = [Int64(sdkAppID)]
             arguments += StatementArguments(userIDs)
             let marks = Array(repeating: "?", count: userIDs.count).joined(separator: ",")
-            return Set(try String.fetchAll(db, sql: "SELECT user_id FROM accounts WHERE app = ? AND user_id IN (\(marks))", arguments: arguments))
+            return try String.fetchAll(db, sql: "SELECT user_id FROM accounts WHERE app = ? AND user_id IN (\(marks))", arguments: arguments).exactSet
         }
     }
 

@@ -38,6 +38,17 @@ struct HardeningTests {
         #expect(Self.code(try await f.call("openim/sendmsg", send)) == 0, "the user still gets messages")
     }
 
+    @Test("report_state refuses an Unread past Tencent's 32-bit count (it poisoned PostgreSQL's badge writes)")
+    func unreadRange() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("pushd/register_device", #"{"UserID": "bob", "DeviceId": "d1", "Vendor": "fcm", "Token": "t"}"#)) == 0)
+        for unread in ["9223372036854775807", "2147483648", "-1", "1.5", "1e300"] {
+            let reply = try await f.call("pushd/report_state", #"{"UserID": "bob", "DeviceId": "d1", "State": "PushOnline", "Unread": \#(unread)}"#)
+            #expect(Self.code(reply) == 90001, "\(unread): \(reply)")
+        }
+        #expect(Self.code(try await f.call("pushd/report_state", #"{"UserID": "bob", "DeviceId": "d1", "State": "PushOnline", "Unread": 2147483647}"#)) == 0)
+    }
+
     @Test("all_member_push_statistics refuses times past 32-bit seconds (Int64.max crashed every app)")
     func statisticsRange() async throws {
         let f = try Fixture()
