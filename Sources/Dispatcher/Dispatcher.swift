@@ -198,7 +198,7 @@ public final class Dispatcher: Service, Sendable {
         _ jobs: [ClaimedJob], devices: [Device]? = nil, finish: (@Sendable ([JobCompletion]) async throws -> Void)? = nil
     ) async throws {
         guard !jobs.isEmpty else { return }
-        let completions = try await process(jobs, devices: devices)
+        let completions = try await withLeaseHeartbeat(jobs) { try await self.process(jobs, devices: devices) }
         // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
         let finish = finish ?? { [store] in try await store.complete($0) }
         try await Task { try await finish(completions) }.value
@@ -239,11 +239,48 @@ public final class Dispatcher: Service, Sendable {
         campaignSlots.withLock { $0 += n }
     }
 
+    /// Runs `work` while renewing the leases of `jobs` every third of a lease: however long a batch
+    /// takes, its jobs stay this worker's, and no other worker sends them again. A worker that dies
+    /// stops renewing, and its jobs come back when the last lease runs out.
+    func withLeaseHeartbeat(
+        _ jobs: [ClaimedJob], _ work: @escaping @Sendable () async throws -> [JobCompletion]
+    ) async throws -> [JobCompletion] {
+        let heartbeat = Task { [store, logger, lease = settings.leaseMillis] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(max(1, lease / 3)))
+                if Task.isCancelled { break }
+                do {
+                    try await store.extendLeases(jobs, leaseMillis: lease)
+                } catch {
+                    logger.warning("lease heartbeat failed", metadata: ["error": "\(error)", "jobs": "\(jobs.count)"])
+                }
+            }
+        }
+        defer { heartbeat.cancel() }
+        return try await work()
+    }
+
+    /// A job claimed more than `max_attempts` times without its worker ever finishing a round
+    /// (each claim died with its process, or lost its lease) is a poison job: it is dead-lettered
+    /// instead of being sent again, so it cannot crash-loop the daemon or hold up the queue.
+    static func isPoison(_ job: ClaimedJob, maxAttempts: Int) -> Bool { job.openClaims > maxAttempts }
+
     /// Sends a batch: fan-out jobs expanded first, devices fetched per app in one query (unless
     /// `known`: the devices of every job's user, read by the caller), jobs processed concurrently.
     func process(_ jobs: [ClaimedJob], devices known: [Device]? = nil) async throws -> [JobCompletion] {
-        let (fanOuts, jobs) = (jobs.filter(FanOut.isFanOut), jobs.filter { !FanOut.isFanOut($0) })
-        let expanded = try await expand(fanOuts)
+        var poisoned: [JobCompletion] = []
+        var healthy: [ClaimedJob] = []
+        for job in jobs {
+            if Self.isPoison(job, maxAttempts: processor.maxAttempts) {
+                poisoned.append(
+                    processor.dead(job, reason: "Poison: claimed \(job.openClaims) times and never finished (max_attempts \(processor.maxAttempts))")
+                )
+            } else {
+                healthy.append(job)
+            }
+        }
+        let (fanOuts, jobs) = (healthy.filter(FanOut.isFanOut), healthy.filter { !FanOut.isFanOut($0) })
+        let expanded = try await expand(fanOuts) + poisoned
         // By bytes: canonically equivalent user IDs are different accounts with different devices.
         var devices: [UInt64: [ExactString: [Device]]] = [:]
         for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {

@@ -70,6 +70,9 @@ public struct ClaimedJob: Sendable, Equatable {
     public var attempts: Int
     public var enqueuedAtMillis: Int64
     public var leaseUntilMillis: Int64
+    /// Claims since the job last finished a round, this one included: more than one means earlier
+    /// workers died holding it.
+    public var openClaims: Int = 1
 }
 
 /// Jobs enqueued, some or all of them already claimed by whoever will send them: a campaign walker

@@ -157,8 +157,8 @@ public final class PostgresStore: PushStore {
         var inserted: [Int: Int64] = [:]
         let rows = try await connection.query(
             """
-            INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at, claim)
-            SELECT a, k, l, u, p, NULLIF(d, ''), t, \(now), c
+            INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at, claim, open_claims)
+            SELECT a, k, l, u, p, NULLIF(d, ''), t, \(now), c, c
             FROM unnest(\(apps)::bigint[], \(keys)::text[], \(lanes)::bigint[], \(users)::text[], \(payloads)::bytea[],
                         \(devices)::text[], \(available)::bigint[], \(claims)::bigint[]) WITH ORDINALITY AS j(a, k, l, u, p, d, t, c, n)
             ORDER BY n
@@ -338,10 +338,10 @@ public final class PostgresStore: PushStore {
             guard wanted > 0 else { continue }
             let rows = try await client.query(
                 """
-                UPDATE jobs SET available_at = \(now + leaseMillis), claim = claim + 1
+                UPDATE jobs SET available_at = \(now + leaseMillis), claim = claim + 1, open_claims = open_claims + 1
                 WHERE id IN (SELECT id FROM jobs WHERE lane = \(Int64(lane.rawValue)) AND available_at <= \(now) AND done_at IS NULL
                              ORDER BY available_at LIMIT \(Int64(wanted)) FOR UPDATE SKIP LOCKED)
-                RETURNING id, claim, app, idempotency_key, lane, user_id, payload, devices, attempts, enqueued_at, available_at
+                RETURNING id, claim, app, idempotency_key, lane, user_id, payload, devices, attempts, enqueued_at, available_at, open_claims
                 """,
                 logger: logger
             )
@@ -356,13 +356,26 @@ public final class PostgresStore: PushStore {
                         payload: Data(buffer: try r["payload"].decode(ByteBuffer.self)),
                         deviceIDs: Schema.decodeDevices(try r["devices"].decode(String?.self)),
                         attempts: Int(try r["attempts"].decode(Int64.self)), enqueuedAtMillis: try r["enqueued_at"].decode(Int64.self),
-                        leaseUntilMillis: try r["available_at"].decode(Int64.self)
+                        leaseUntilMillis: try r["available_at"].decode(Int64.self),
+                        openClaims: Int(clamping: try r["open_claims"].decode(Int64.self))
                     )
                 )
             }
             claimed += batch.sorted { $0.id < $1.id }
         }
         return claimed
+    }
+
+    public func extendLeases(_ jobs: [ClaimedJob], leaseMillis: Int64) async throws {
+        guard !jobs.isEmpty else { return }
+        let until = clock.nowMillis().addingSaturating(leaseMillis)
+        try await client.query(
+            """
+            UPDATE jobs AS j SET available_at = \(until) FROM unnest(\(jobs.map(\.id))::bigint[], \(jobs.map(\.claim))::bigint[]) AS u(id, claim)
+            WHERE j.id = u.id AND j.claim = u.claim AND j.done_at IS NULL
+            """,
+            logger: logger
+        )
     }
 
     /// One round trip per kind of change, whatever the batch size: every array is bound once and
@@ -379,7 +392,7 @@ public final class PostgresStore: PushStore {
             var kept = Set<Int64>()
             let rows = try await connection.query(
                 """
-                UPDATE jobs AS j SET devices = NULLIF(u.devices, ''), attempts = j.attempts + u.delta, available_at = u.available,
+                UPDATE jobs AS j SET devices = NULLIF(u.devices, ''), attempts = j.attempts + u.delta, available_at = u.available, open_claims = 0,
                   last_error = NULLIF(u.err, ''), done_at = CASE WHEN u.done THEN \(now)::bigint END,
                   payload = CASE WHEN u.done THEN ''::bytea ELSE j.payload END
                 FROM unnest(\(ids)::bigint[], \(claims)::bigint[], \(devices)::text[], \(deltas)::bigint[], \(available)::bigint[],

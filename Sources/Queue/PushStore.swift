@@ -19,6 +19,10 @@ public protocol PushStore: CampaignStore {
     /// Applies the outcomes of a batch in one transaction. A completion whose claim is no longer the
     /// job's current one (its lease expired and another worker took it) is ignored.
     func complete(_ completions: [JobCompletion]) async throws
+    /// Pushes the leases of claimed jobs still in hand to `leaseMillis` from now (a heartbeat), so a
+    /// slow batch is not claimed and sent again by another worker. A job whose claim is no longer
+    /// current is left alone.
+    func extendLeases(_ jobs: [ClaimedJob], leaseMillis: Int64) async throws
 
     /// Returns when jobs may have been enqueued (by this process or, for PostgreSQL, any other) or
     /// after `timeout`, whichever is first. With `campaign` false the caller cannot take campaign

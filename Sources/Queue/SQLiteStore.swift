@@ -83,8 +83,8 @@ public final class SQLiteStore: PushStore {
     static func insertRows(_ inserting: ClaimedInsert, db: Database) throws -> [Int64?] {
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at, claim)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idempotency_key) DO NOTHING
+                INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, devices, available_at, enqueued_at, claim, open_claims)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idempotency_key) DO NOTHING
                 """
         )
         let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = min(min(badge, \(Badge.maxValue)) + 1, \(Badge.maxValue)) WHERE app = ? AND user_id = ?")
@@ -92,7 +92,7 @@ public final class SQLiteStore: PushStore {
         return try zip(inserting.jobs, inserting.claims).map { job, claim -> Int64? in
             try insert.execute(arguments: [
                 Int64(job.sdkAppID), job.idempotencyKey, job.lane.rawValue, job.userID, job.payload,
-                Schema.encodeDevices(job.deviceIDs), job.notBeforeMillis ?? now, now, claim,
+                Schema.encodeDevices(job.deviceIDs), job.notBeforeMillis ?? now, now, claim, claim,
             ])
             guard db.changesCount > 0 else { return nil }
             let id = db.lastInsertedRowID
@@ -170,10 +170,11 @@ public final class SQLiteStore: PushStore {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        UPDATE jobs SET available_at = ?, claim = claim + 1
+                        UPDATE jobs SET available_at = ?, claim = claim + 1, open_claims = open_claims + 1
                         WHERE id IN (SELECT id FROM jobs WHERE lane = ? AND available_at <= ? AND done_at IS NULL
                                      ORDER BY available_at LIMIT ?)
-                        RETURNING id, claim, app, idempotency_key, lane, user_id, payload, devices, attempts, enqueued_at, available_at
+                        RETURNING id, claim, app, idempotency_key, lane, user_id, payload, devices, attempts, enqueued_at, available_at,
+                          open_claims
                         """,
                     arguments: [now + leaseMillis, lane.rawValue, now, wanted]
                 )
@@ -189,7 +190,7 @@ public final class SQLiteStore: PushStore {
         ClaimedJob(
             id: row[0], claim: row[1], sdkAppID: UInt64(row[2] as Int64), idempotencyKey: row[3], lane: Lane(rawValue: row[4]) ?? .chat,
             userID: row[5], payload: row[6], deviceIDs: Schema.decodeDevices(row[7]), attempts: row[8], enqueuedAtMillis: row[9],
-            leaseUntilMillis: row[10]
+            leaseUntilMillis: row[10], openClaims: row[11]
         )
     }
 
@@ -201,7 +202,7 @@ public final class SQLiteStore: PushStore {
         let requeued = try await write(priority) { db -> (any: Bool, chat: Bool) in
             let finish = try db.cachedStatement(
                 sql: """
-                    UPDATE jobs SET devices = ?, attempts = attempts + ?, available_at = ?, last_error = ?,
+                    UPDATE jobs SET devices = ?, attempts = attempts + ?, available_at = ?, last_error = ?, open_claims = 0,
                       done_at = CASE WHEN ? THEN ? END, payload = CASE WHEN ? THEN x'' ELSE payload END
                     WHERE id = ? AND claim = ? AND done_at IS NULL
                     """
@@ -257,6 +258,15 @@ public final class SQLiteStore: PushStore {
             return requeued
         }
         if requeued.any { signal.notify(campaignOnly: !requeued.chat) }
+    }
+
+    public func extendLeases(_ jobs: [ClaimedJob], leaseMillis: Int64) async throws {
+        guard !jobs.isEmpty else { return }
+        let until = clock.nowMillis().addingSaturating(leaseMillis)
+        try await write(.urgent) { db in
+            let extend = try db.cachedStatement(sql: "UPDATE jobs SET available_at = ? WHERE id = ? AND claim = ? AND done_at IS NULL")
+            for job in jobs { try extend.execute(arguments: [until, job.id, job.claim]) }
+        }
     }
 
     public func waitForJobs(timeout: Duration, campaign: Bool, taking limit: Int, leaseMillis: Int64) async -> HandedJobs {

@@ -25,7 +25,7 @@ enum Schema {
 
     /// Every version's statements, oldest first; a store records how many it has run.
     static func migrations(_ dialect: Dialect) -> [[String]] {
-        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect)]
+        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect)]
     }
 
     static func sql(_ dialect: Dialect) -> [String] {
@@ -317,6 +317,14 @@ enum Schema {
             "DROP INDEX IF EXISTS messages_conversation",
             "CREATE INDEX messages_conversation ON messages (app, from_account, to_account, group_id, msg_time)",
         ]
+    }
+
+    /// Version 10: `open_claims`, the claims of a job since it last finished a round. A job whose
+    /// worker dies before finishing (a crash, a kill, a lost lease) is claimed again with it one
+    /// higher; past `max_attempts` the dispatcher dead-letters it instead of sending it again, so one
+    /// poison job cannot crash-loop the daemon.
+    static func v10(_ dialect: Dialect) -> [String] {
+        ["ALTER TABLE jobs ADD COLUMN open_claims \(Types(dialect).int) NOT NULL DEFAULT 0"]
     }
 
     /// One page of the C2C conversation between `?2` and `?3` (app `?1`), newest first: messages in

@@ -125,6 +125,65 @@ struct DispatcherTests {
         }
     }
 
+    /// Issue 24: a job whose worker dies every time it holds it (here: claims whose leases run out,
+    /// as after a crash or a kill) would be claimed for ever. Past `max_attempts` such claims it is a
+    /// dead letter, and the queue flows around it.
+    @Test("a job claimed max_attempts times without a finish is dead-lettered as poison; other jobs flow")
+    func poisonJob() async throws {
+        let h = try await DispatchHarness(dispatcher: { $0.maxAttempts = 3; $0.leaseSeconds = 30 })
+        try await h.register("bob", "d1", .apns, n: 1)
+        try await h.register("carol", "d2", .apns, n: 2)
+        try await h.enqueue("poison", to: "bob")
+        for round in 1...3 {
+            let claimed = try await h.store.claim(limit: 1, leaseMillis: 30_000)
+            #expect(claimed.map(\.openClaims) == [round], "each dead claim counts")
+            h.clock.advance(seconds: 31)  // the worker died: its lease runs out
+        }
+        try await h.enqueue("healthy", to: "carol")
+        let dispatcher = try h.makeDispatcher()
+        let task = Task { try await dispatcher.run() }
+        defer { task.cancel() }
+        try await h.eventually("the healthy job delivered, the poison job dead") {
+            let healthy = try await h.records("healthy")
+            let dead = try await h.store.deadLetters(afterID: 0, limit: 10)
+            return healthy.first?.outcome == .delivered && dead.contains { $0.idempotencyKey == "poison" }
+        }
+        let dead = try await h.store.deadLetters(afterID: 0, limit: 10)
+        #expect(dead.count == 1 && dead[0].lastError.hasPrefix("Poison: claimed 4 times"), "\(dead)")
+        #expect(h.emulator.requests(vendor: .apns).count == 1, "the poison job was never sent")
+        task.cancel()
+        _ = await task.result
+        await h.shutdown()
+    }
+
+    /// Issue 24: with a 2 s lease under load, 2,900 of 3,000 pushes were sent twice: a batch slower
+    /// than its lease was claimed again by another worker. The heartbeat keeps the lease.
+    @Test("a batch slower than its lease keeps its jobs: the heartbeat renews the leases, nothing is sent twice")
+    func leaseHeartbeat() async throws {
+        try await DispatchHarness.with(dispatcher: { $0.leaseSeconds = 1; $0.workers = 4 }) { h in
+            for n in 1...8 { try await h.register("u\(n)", "d\(n)", .apns, n: n) }
+            h.emulator.addFault(Fault(vendor: .apns, latencyMillis: 2_500))
+            for n in 1...8 { try await h.enqueue("m\(n)", to: "u\(n)") }
+            // Pushes take 2.5 s of real time; the store's clock runs at real speed meanwhile, so
+            // every lease of 1 s runs out twice over unless renewed.
+            let ticker = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(100))
+                    h.clock.advance(millis: 100)
+                }
+            }
+            defer { ticker.cancel() }
+            try await h.eventually("all delivered") {
+                var delivered = 0
+                for n in 1...8 where try await h.records("m\(n)").first?.outcome == .delivered { delivered += 1 }
+                return delivered == 8
+            }
+            ticker.cancel()
+            #expect(h.emulator.requests(vendor: .apns).count == 8, "each push sent once")
+            for n in 1...8 { #expect(try await h.records("m\(n)").count == 1) }
+        }
+    }
+
     /// Issue 24: `Retry-After: 9300000000000000` overflowed `× 1000` and crashed the dispatcher; a
     /// smaller absurd value parked the vendor until restart. The pause is capped by
     /// `max_vendor_pause_seconds`, the retry delay by `backoff_max_seconds`.

@@ -48,6 +48,30 @@ struct QueueContractTests {
         }
     }
 
+    @Test("open claims count claims since the last finish; a renewed lease keeps the job; a stale claim renews nothing", arguments: Backend.available)
+    func openClaimsAndRenewal(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            try await store.enqueue(job("m1"))
+            let first = try await store.claim(limit: 1, leaseMillis: Self.lease)
+            #expect(first.map(\.openClaims) == [1])
+            fixture.clock.advance(millis: Self.lease)
+            let second = try await store.claim(limit: 1, leaseMillis: Self.lease)
+            #expect(second.map(\.openClaims) == [2], "the first claim died without a finish")
+            // Renewed twice by its heartbeat, the lease outlives its first term.
+            for _ in 0..<2 {
+                fixture.clock.advance(millis: Self.lease - 1)
+                try await store.extendLeases(second, leaseMillis: Self.lease)
+                try await store.extendLeases(first, leaseMillis: 10 * Self.lease)  // a stale claim changes nothing
+                #expect(try await store.claim(limit: 1, leaseMillis: Self.lease).isEmpty)
+            }
+            fixture.clock.advance(millis: Self.lease)
+            let third = try await store.claim(limit: 1, leaseMillis: Self.lease)
+            #expect(third.map(\.openClaims) == [3], "renewals stop when the worker dies")
+            try await store.complete([JobCompletion(job: third[0], retry: .init(deviceIDs: ["d1"], notBeforeMillis: fixture.clock.nowMillis(), lastError: "x"))])
+            #expect(try await store.claim(limit: 1, leaseMillis: Self.lease).map(\.openClaims) == [1], "a finished round starts over")
+        }
+    }
+
     @Test("a retry waits for not_before, counts an attempt and keeps only the failed devices", arguments: Backend.available)
     func retries(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in
