@@ -6,6 +6,9 @@ import Yams
 public struct LoadedConfig: Sendable {
     public var config: PushdConfig
     public var problems: [ConfigProblem]
+    /// `PUSHD_*` variables of the environment that set nothing (a typo, an app the file does not
+    /// have, a field the vendor does not take): `config check` names them.
+    public var unusedEnvironment: [String] = []
 }
 
 /// A config file that cannot be read or is not YAML at all.
@@ -44,28 +47,53 @@ public struct ConfigLoader: Sendable {
         var walker = Walker()
         var config = PushdConfig()
         if let root { walker.readRoot(root, into: &config) }
-        applyEnvironment(to: &config)
-        return LoadedConfig(config: config, problems: walker.problems)
+        let unused = applyEnvironment(to: &config)
+        return LoadedConfig(config: config, problems: walker.problems, unusedEnvironment: unused)
     }
 
-    func applyEnvironment(to config: inout PushdConfig) {
+    /// Variables read outside the config file: not "unused".
+    static let processVariables: Set<String> = ["PUSHD_LOG_LEVEL", "PUSHD_TEST_POSTGRES_URL"]
+
+    /// Applies the environment; returns the `PUSHD_*` variables that set nothing. A vendor the
+    /// file does not list is configured from the environment alone when any of its variables is set.
+    func applyEnvironment(to config: inout PushdConfig) -> [String] {
         // An empty variable is unset: it does not blank a value of the file.
         let environment = self.environment.filter { !$0.value.isEmpty }
+        var used = Self.processVariables
         if let url = environment["PUSHD_STORAGE_URL"] {
             config.storage.url = url
             config.storage.backend = "postgres"
+            used.insert("PUSHD_STORAGE_URL")
         }
         for index in config.apps.indices {
             let prefix = "PUSHD_\(config.apps[index].sdkAppID)_"
-            if let key = environment[prefix + "SECRET_KEY"] { config.apps[index].secretKey = key }
-            for (vendor, var settings) in config.apps[index].vendors {
-                for field in VendorSchema.fields(vendor) {
+            if let key = environment[prefix + "SECRET_KEY"] {
+                config.apps[index].secretKey = key
+                used.insert(prefix + "SECRET_KEY")
+            }
+            for vendor in Vendor.allCases {
+                let schema = VendorSchema.fields(vendor)
+                let set = schema.compactMap { field -> (String, String, String)? in
                     let name = prefix + vendor.rawValue.uppercased() + "_" + field.name.uppercased()
-                    if let value = environment[name] { settings.fields[field.name] = value }
+                    return environment[name].map { (name, field.name, $0) }
+                }
+                guard !set.isEmpty || config.apps[index].vendors[vendor] != nil else { continue }
+                var settings = config.apps[index].vendors[vendor] ?? Self.defaults(vendor)
+                for (name, field, value) in set {
+                    settings.fields[field] = value
+                    used.insert(name)
                 }
                 config.apps[index].vendors[vendor] = settings
             }
         }
+        return environment.keys.filter { $0.hasPrefix("PUSHD_") && !used.contains($0) }.sorted()
+    }
+
+    /// A vendor's settings before the file or the environment set any field.
+    static func defaults(_ vendor: Vendor) -> VendorConfig {
+        var settings = VendorConfig(vendor: vendor)
+        for field in VendorSchema.fields(vendor) where !field.defaultValue.isEmpty { settings.fields[field.name] = field.defaultValue }
+        return settings
     }
 }
 
@@ -188,8 +216,7 @@ private struct Walker {
 
     mutating func readVendor(_ vendor: Vendor, _ entry: Entry) -> VendorConfig {
         let schema = VendorSchema.fields(vendor)
-        var settings = VendorConfig(vendor: vendor)
-        for field in schema where !field.defaultValue.isEmpty { settings.fields[field.name] = field.defaultValue }
+        var settings = ConfigLoader.defaults(vendor)
         if entry.value.null != nil { return settings }
         for e in entries(entry.value, path: entry.path) {
             guard schema.contains(where: { $0.name == e.key }) else {

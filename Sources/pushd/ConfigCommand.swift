@@ -21,7 +21,8 @@ struct ConfigCommand: ParsableCommand {
                 print(error.description)
                 throw ExitCode(1)
             }
-            let problems = loaded.problems + ConfigValidator().validate(loaded.config)
+            let unused = loaded.unusedEnvironment.map { ConfigProblem(.warning, "environment", "\($0) is set but configures nothing") }
+            let problems = loaded.problems + ConfigValidator().validate(loaded.config) + unused
             for problem in problems { print("\(config): \(problem)") }
             let errors = problems.filter { $0.kind != .warning }.count
             if errors > 0 { throw ExitCode(1) }

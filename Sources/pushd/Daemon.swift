@@ -51,8 +51,8 @@ func withStore<T: Sendable>(_ config: PushdConfig, _ body: @Sendable (any PushSt
     }
 }
 
-/// The built-in emulator, started by `pushd serve` when no app has vendor credentials: every app
-/// gets the emulator as all eight vendors.
+/// The built-in emulator, started by `pushd serve --demo`: every app gets the emulator as all
+/// eight vendors.
 struct BuiltInEmulator {
     let running: GatewayEmulator.Running
     let base: String
@@ -61,11 +61,14 @@ struct BuiltInEmulator {
     /// The demo config written beside the CA (it holds the demo app's UserSig key).
     let configFile: String
 
+    static let recordLimit = 10_000
+
     /// Starts the emulator and rewrites `config` to use it; the demo files go to `folder`.
     static func start(into config: inout PushdConfig, folder: String) async throws -> BuiltInEmulator {
         let certificates = try EmulatorCertificates()
         let caFile = try certificates.writeCA(to: folder)
-        let state = EmulatorState()
+        // Bounded: a long demo keeps its newest requests, not all of them.
+        let state = EmulatorState(recordLimit: Self.recordLimit)
         let demo = try DemoCredentials()
         demo.register(with: state)
         let running = try await GatewayEmulator(state: state, certificates: certificates).start()

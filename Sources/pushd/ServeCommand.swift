@@ -18,24 +18,41 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Run the dispatcher and the HTTP endpoints.",
         discussion: """
-            With no vendor credentials in the config, pushd starts the built-in gateway emulator and sends every push \
-            there (the demo credentials and CA go to DATA/emulator).
+            With --demo, pushd starts the built-in gateway emulator and sends every push of every app there (the demo \
+            credentials and CA go to DATA/emulator; what it receives is at GET /emulator/requests). Without --demo, at \
+            least one vendor must be configured, in the file or the environment.
             """
     )
 
     @OptionGroup var store: StoreOptions
     @Option(help: "HOST:PORT for the HTTP endpoints (overrides listen).") var listen: String?
+    @Flag(help: "Demo mode: every vendor is the built-in gateway emulator; nothing reaches a real device.") var demo = false
 
     func run() throws {
         var (config, warnings) = try store.load()
         if let listen { config.listen = listen }
         let dataFolder = store.dataFolder(config)
-        try runBlocking { [config, warnings] in
-            try await Self.serve(config: config, warnings: warnings, dataFolder: dataFolder)
+        if !demo, let missing = Self.missingVendors(config) {
+            // One line, on stderr, naming the way out.
+            FileHandle.standardError.write(Data("pushd: \(missing)\n".utf8))
+            throw ExitCode(2)
+        }
+        try runBlocking { [config, warnings, demo] in
+            try await Self.serve(config: config, warnings: warnings, dataFolder: dataFolder, demo: demo)
         }
     }
 
-    static func serve(config: PushdConfig, warnings: [ConfigProblem], dataFolder: String) async throws {
+    /// Why `serve` without `--demo` cannot deliver anything, or nil when some vendor is configured.
+    static func missingVendors(_ config: PushdConfig) -> String? {
+        guard config.apps.allSatisfy({ $0.vendors.isEmpty }) else { return nil }
+        let apps = config.apps.map { String($0.sdkAppID) }
+        let example = apps.first.map { "PUSHD_\($0)_APNS_KEY_ID" } ?? "PUSHD_<SDKAPPID>_<VENDOR>_<FIELD>"
+        return "no vendor is configured for \(apps.isEmpty ? "any app (apps: is empty)" : "app " + apps.joined(separator: ", ")): "
+            + "run `pushd serve --demo` for the built-in emulator, or set apps[].vendors in the config or \(example) and the other "
+            + "PUSHD_<SDKAPPID>_<VENDOR>_<FIELD> variables"
+    }
+
+    static func serve(config: PushdConfig, warnings: [ConfigProblem], dataFolder: String, demo: Bool) async throws {
         var config = config
         var logger = Logger(label: "pushd")
         logger.logLevel = ProcessInfo.processInfo.environment["PUSHD_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -43,11 +60,11 @@ struct ServeCommand: ParsableCommand {
         guard let address = HostPort(config.listen) else { throw ValidationError("listen must be HOST:PORT, got \(config.listen)") }
 
         var emulator: BuiltInEmulator?
-        if config.apps.allSatisfy({ $0.vendors.isEmpty }) {
+        if demo {
             let started = try await BuiltInEmulator.start(into: &config, folder: (dataFolder as NSString).appendingPathComponent("emulator"))
             emulator = started
             logger.notice(
-                "no vendor credentials configured: every vendor is the built-in emulator; what it receives is at GET /emulator/requests",
+                "DEMO MODE: every vendor is the built-in emulator, nothing reaches a real device; what it receives is at GET /emulator/requests",
                 metadata: ["emulator": "\(started.base)", "demo_config": "\(started.configFile)"]
             )
         }
@@ -102,14 +119,18 @@ struct ServeCommand: ParsableCommand {
             logger: logger
         )
         app.addServices(dispatcher)
+        var failure: (any Error)?
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch {
+            // A port already in use, for one: a supervisor must see a failure, not a clean exit.
             logger.error("stopped with an error", metadata: ["error": "\(error)"])
+            failure = error
         }
         try? await gateways.shutdown()
         try? await store.close()
         if let emulator { await emulator.running.stop() }
         logger.info("pushd stopped")
+        if failure != nil { throw ExitCode(1) }
     }
 }

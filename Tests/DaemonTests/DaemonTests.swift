@@ -195,6 +195,8 @@ struct DaemonTests {
         let requests = try JSONSerialization.jsonObject(with: try await setup.admin("GET", "/admin/requests?vendor=apns")) as? [[String: Any]] ?? []
         let body = try #require(requests.last?["body"] as? String)
         #expect(body.contains(#""alert":"Alice:hi bob""#) && body.contains(#""badge":3"#), "\(body)")
+        let emulatorRoute = try await Setup.curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/emulator/requests"])
+        #expect(String(decoding: emulatorRoute, as: UTF8.self) == "404", "no /emulator routes outside demo mode")
         serve.kill(SIGTERM)
         #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
         await setup.stop()
@@ -236,6 +238,47 @@ struct DaemonTests {
         serve.kill(SIGTERM)
         #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
         await setup.stop()
+    }
+
+    /// Issue 24: with the shipped `vendors: {}` and secrets in the environment, serve used to start the
+    /// emulator silently and report every push delivered.
+    @Test("serve without vendors exits naming --demo; --demo starts the emulator with 0600 key files; a busy port exits non-zero")
+    func demoModeIsExplicit() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-demo-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let config = folder + "/pushd.yaml"
+        try """
+            listen: "127.0.0.1:0"
+            storage: { backend: sqlite, path: \(folder)/pushd.sqlite }
+            templates: \(Child.repoRoot.path)/Templates
+            apps:
+              - sdkappid: 1400000000
+                secret_key: "k"
+                vendors: {}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let refused = try await Child.run(["serve", "--config", config])
+        #expect(refused.status != 0, "no vendor and no --demo: \(refused)")
+        let lines = refused.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("--demo") && lines[0].contains("PUSHD_1400000000_"), "\(refused.stderr)")
+
+        let demo = try Child.start(["serve", "--demo", "--config", config, "--data", folder], logFile: folder + "/demo.log")
+        try await demo.waitFor("listening on")
+        #expect(demo.log.contains("DEMO MODE"))
+        for file in ["pushd-emulator.yaml", "AuthKey_DEMOKEY001.p8", "fcm-service-account.json"] {
+            let path = folder + "/emulator/" + file
+            let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+            #expect(mode == 0o600, "\(file) holds secrets: mode \(String(mode, radix: 8))")
+        }
+        let line = try #require(demo.log.split(separator: "\n").first { $0.contains("listening on") })
+        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        #expect(try await Setup.curl(["http://127.0.0.1:\(port)/emulator/requests"]).first == UInt8(ascii: "["))
+
+        // The same port again: a supervisor must see the failure.
+        let busy = try await Child.run(["serve", "--demo", "--config", config, "--data", folder + "/second", "--listen", "127.0.0.1:\(port)"])
+        #expect(busy.status != 0, "a port in use is a failure: \(busy)")
+        demo.kill(SIGTERM)
+        #expect(try await demo.exitStatus(within: .seconds(15)) == 0)
     }
 
     @Test("enqueue takes an object, an array or JSON lines; a bad job enqueues nothing and names its field")

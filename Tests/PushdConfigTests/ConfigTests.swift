@@ -180,6 +180,28 @@ struct ConfigTests {
         #expect(config.storage.url == "postgres://u:p@127.0.0.1/pushd")
     }
 
+    /// Issue 24: the README says secrets come from the environment, yet a vendor the file did not
+    /// list could not be configured there, and a mistyped variable went unnoticed.
+    @Test("the environment alone configures a vendor; variables that set nothing are named")
+    func environmentDefinesVendor() throws {
+        let text = """
+            templates: \(Self.repoRoot)/Templates
+            apps:
+              - sdkappid: 1400000000
+                default_title: "Example"
+                vendors: {}
+            """
+        let loaded = try ConfigLoader(environment: [
+            "PUSHD_1400000000_SECRET_KEY": "k", "PUSHD_1400000000_MEIZU_APP_ID": "20020", "PUSHD_1400000000_MEIZU_APP_SECRET": "s",
+            "PUSHD_1400000000_MEIZU_APP_SECRETT": "typo", "PUSHD_1400000001_SECRET_KEY": "other app", "PUSHD_LOG_LEVEL": "debug",
+            "PUSHD_1400000000_FCM_PROJECT_ID": "",
+        ]).parse(text)
+        #expect(loaded.config.apps[0].vendors.keys.sorted { $0.rawValue < $1.rawValue } == [.meizu])
+        #expect(loaded.config.apps[0].vendors[.meizu]?["app_secret"] == "s" && loaded.config.apps[0].vendors[.meizu]?["endpoint"].isEmpty == false)
+        #expect(ConfigValidator().validate(loaded.config).filter { $0.kind != .warning } == [])
+        #expect(loaded.unusedEnvironment == ["PUSHD_1400000000_MEIZU_APP_SECRETT", "PUSHD_1400000001_SECRET_KEY"])
+    }
+
     @Test("Android vendors without a default title get a warning, not an error")
     func titleWarning() throws {
         let text = yaml(try Scratch(), vendors: #"      meizu: { app_id: "1", app_secret: "s" }"#)
