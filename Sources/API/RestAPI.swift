@@ -50,15 +50,17 @@ public struct RestAPI: Sendable {
     let timings: APITimings
     let verified = VerifiedSigs()
 
+    /// `maxPendingWrites`: sends that may wait for the store at once; past it a send is answered
+    /// 90994 (busy, retry) at once.
     public init(
         config: PushdConfig, store: any PushStore, clock: any EpochClock = SystemEpochClock(), timings: APITimings = APITimings(),
-        logger: Logger = Logger(label: "pushd.api")
+        maxPendingWrites: Int = SendCoalescer.defaultMaxPending, logger: Logger = Logger(label: "pushd.api")
     ) {
         self.timings = timings
         apps = Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
         self.clock = clock
         self.logger = logger
-        let sends = SendCoalescer(store: store)
+        let sends = SendCoalescer(store: store, maxPending: maxPendingWrites)
         commands = [
             DeviceCommands(store: store, clock: clock).commands, AccountCommands(store: store).commands,
             MessageCommands(store: store, sends: sends, clock: clock, timings: timings).commands,
@@ -92,6 +94,8 @@ public struct RestAPI: Sendable {
             return RestReply(error)
         } catch let error as DecodingError {
             return RestReply(TencentError(decoding: error))
+        } catch is StoreBusy {
+            return .fail(RestCode.busy, "server busy: retry later")
         } catch {
             // A request cancelled with its connection (the client went away) is not a failure of pushd.
             logger.log(level: Task.isCancelled ? .debug : .error, "command failed", metadata: ["command": "\(service)/\(command)", "error": "\(error)"])

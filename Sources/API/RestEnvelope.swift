@@ -53,6 +53,8 @@ public enum RestCode {
     public static let unknownCommand = 60009
     /// The command needs the App admin.
     public static let adminRequired = 60010
+    /// The server is overloaded or timed out inside: retry (Tencent's 90994).
+    public static let busy = 90994
     /// No `sdkappid` in the URL.
     public static let missingSDKAppID = 60012
     /// The SDKAppID is not configured here.

@@ -28,27 +28,38 @@ public final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
     let weight: @Sendable (Input) -> Int
     let maxWeight: Int
     let concurrency: Int
+    let maxPending: Int
     private let state = Mutex(State())
 
     /// A batch holds inputs up to `maxWeight` in total (by `weight`); a heavier input runs alone.
-    /// At most `concurrency` batches run at once.
-    public init(maxWeight: Int, concurrency: Int = 1, weight: @escaping @Sendable (Input) -> Int = { _ in 1 }, run: @escaping Run) {
+    /// At most `concurrency` batches run at once. At most `maxPending` calls wait: past that a call
+    /// fails at once with `StoreBusy` instead of queueing memory the store cannot work off.
+    public init(
+        maxWeight: Int, concurrency: Int = 1, maxPending: Int = .max, weight: @escaping @Sendable (Input) -> Int = { _ in 1 },
+        run: @escaping Run
+    ) {
         self.run = run
         self.weight = weight
         self.maxWeight = maxWeight
         self.concurrency = max(concurrency, 1)
+        self.maxPending = max(0, maxPending)
     }
 
     /// The output of `input`, once the batch that carried it has run.
     public func submit(_ input: Input) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            let start = state.withLock { state -> Bool in
+            let start = state.withLock { state -> Bool? in
+                guard state.pending.count < maxPending else { return nil }
                 state.pending.append(Call(input: input, continuation: continuation))
                 guard state.running < concurrency else { return false }
                 state.running += 1
                 return true
             }
-            if start { Task { await self.drain() } }
+            switch start {
+            case nil: continuation.resume(throwing: StoreBusy(waiting: maxPending))
+            case true?: Task { await self.drain() }
+            case false?: break
+            }
         }
     }
 
@@ -100,14 +111,22 @@ public struct SendCoalescer: Sendable {
     let reads: Coalescer<SendLookup, SendFacts>
     let writes: Coalescer<[Entry], [StoredMessage]>
 
+    /// Requests that may wait for a read or a write at once, by default: about a second of the
+    /// store's pace, so an overload answers "busy" instead of growing memory and latency.
+    public static let defaultMaxPending = 10_000
+
     /// One read holds up to `maxLookups` requests' lookups; one transaction up to `maxMessages`
     /// messages or batch recipients (a single larger request is written whole).
-    /// Reads and writes each run up to `store.concurrentWriters` batches at once.
-    public init(store: any PushStore, maxLookups: Int = 256, maxMessages: Int = 10_000) {
+    /// Reads and writes each run up to `store.concurrentWriters` batches at once, and each keeps at
+    /// most `maxPending` requests waiting (`StoreBusy` beyond).
+    public init(store: any PushStore, maxLookups: Int = 256, maxMessages: Int = 10_000, maxPending: Int = Self.defaultMaxPending) {
         let concurrency = store.concurrentWriters
-        reads = Coalescer(maxWeight: maxLookups, concurrency: concurrency) { lookups in try await store.sendFacts(lookups) }
+        reads = Coalescer(maxWeight: maxLookups, concurrency: concurrency, maxPending: maxPending) { lookups in try await store.sendFacts(lookups) }
         // A batch message weighs as much as its recipients.
-        writes = Coalescer(maxWeight: maxMessages, concurrency: concurrency, weight: { $0.reduce(0) { $0 + max(1, $1.message.recipients.count) } }) { batches in
+        writes = Coalescer(
+            maxWeight: maxMessages, concurrency: concurrency, maxPending: maxPending,
+            weight: { $0.reduce(0) { $0 + max(1, $1.message.recipients.count) } }
+        ) { batches in
             var results = try await store.storeMessages(batches.flatMap { $0 })[...]
             return batches.map { entries in
                 defer { results = results.dropFirst(entries.count) }

@@ -206,6 +206,18 @@ public struct SendFacts: Sendable {
     }
 }
 
+/// The store has more work waiting than it takes on: retry later. The REST API answers it with
+/// Tencent's retryable 90994.
+public struct StoreBusy: Error, Equatable, CustomStringConvertible {
+    public var waiting: Int
+
+    public init(waiting: Int) {
+        self.waiting = waiting
+    }
+
+    public var description: String { "store busy: \(waiting) requests already waiting" }
+}
+
 /// A failure of the store that is not the database's own error.
 public struct StoreError: Error, CustomStringConvertible {
     public var description: String

@@ -37,9 +37,12 @@ final class WriteQueue: Sendable {
     private let state = Mutex(State())
     /// Most urgent transactions in a row while a background one waits.
     static let urgentRun = 8
+    /// Most transactions waiting; past it a write fails at once with `StoreBusy`.
+    let maxWaiting: Int
 
-    init(pool: DatabasePool) {
+    init(pool: DatabasePool, maxWaiting: Int = 50_000) {
         self.pool = pool
+        self.maxWaiting = maxWaiting
     }
 
     /// Runs `updates` in a transaction of its own, committed when it returns and rolled back when
@@ -58,7 +61,8 @@ final class WriteQueue: Sendable {
                     }
                 )
             }
-            let start = state.withLock { state -> Bool in
+            let start = state.withLock { state -> Bool? in
+                guard state.urgent.count + state.background.count < maxWaiting else { return nil }
                 switch priority {
                 case .urgent: state.urgent.append(transaction)
                 case .background: state.background.append(transaction)
@@ -66,7 +70,11 @@ final class WriteQueue: Sendable {
                 defer { state.draining = true }
                 return !state.draining
             }
-            if start { pool.asyncWriteWithoutTransaction { db in self.drain(db) } }
+            switch start {
+            case nil: continuation.resume(throwing: StoreBusy(waiting: maxWaiting))
+            case true?: pool.asyncWriteWithoutTransaction { db in self.drain(db) }
+            case false?: break
+            }
         }
     }
 

@@ -38,6 +38,16 @@ struct HardeningTests {
         #expect(Self.code(try await f.call("openim/sendmsg", send)) == 0, "the user still gets messages")
     }
 
+    @Test("a send that finds the write queue full is answered 90994 (busy, retry) and stores nothing")
+    func busy() async throws {
+        let f = try Fixture(maxPendingWrites: 0)
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["alice", "bob"]}"#)) == 0)
+        let send = #"{"From_Account": "alice", "To_Account": "bob", "MsgRandom": 1, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}"#
+        #expect(Self.code(try await f.call("openim/sendmsg", send)) == RestCode.busy)
+        let roam = try await f.call("openim/admin_getroammsg", #"{"Operator_Account": "alice", "Peer_Account": "bob", "MaxCnt": 5, "MinTime": 0, "MaxTime": 4000000000}"#)
+        #expect((roam["MsgList"] as? [Any])?.isEmpty ?? true, "\(roam)")
+    }
+
     @Test("report_state refuses an Unread past Tencent's 32-bit count (it poisoned PostgreSQL's badge writes)")
     func unreadRange() async throws {
         let f = try Fixture()

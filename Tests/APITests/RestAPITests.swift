@@ -24,7 +24,7 @@ struct RestAPITests {
         /// The SQLite file.
         let path: String
 
-        init(app configure: (inout PushdConfig.App) -> Void = { _ in }) throws {
+        init(maxPendingWrites: Int = SendCoalescer.defaultMaxPending, app configure: (inout PushdConfig.App) -> Void = { _ in }) throws {
             path = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-api-\(UUID())/pushd.sqlite").path
             store = try SQLiteStore(path: path, clock: clock)
             var config = PushdConfig()
@@ -33,7 +33,7 @@ struct RestAPITests {
             configure(&app)
             config.apps = [app]
             router = Router()
-            RestAPI(config: config, store: store, clock: clock).addRoutes(to: router)
+            RestAPI(config: config, store: store, clock: clock, maxPendingWrites: maxPendingWrites).addRoutes(to: router)
         }
 
         func sig(_ identifier: String, key: String = RestAPITests.key, app: UInt64 = RestAPITests.app, expire: Int64 = 86_400) -> String {

@@ -109,4 +109,31 @@ struct CoalescerTests {
         #expect(outputs.sorted() == Array(0..<12))
         #expect(running.withLock { $0.peak } == 3)
     }
+
+    /// Issue 24: the write queue was unbounded; under overload memory grew instead of callers
+    /// hearing "busy".
+    @Test("past maxPending waiting calls a call fails at once with StoreBusy; the waiting ones still run")
+    func bounded() async {
+        let recorder = Recorder()
+        let coalescer = Coalescer<Int, Int>(maxWeight: 100, maxPending: 3) { try await recorder.run($0) }
+        let results = await withTaskGroup(of: (Int, Result<Int, StoreBusy>?).self) { group in
+            group.addTask { (0, try? .success(await coalescer.submit(0))) }
+            while recorder.recorded.isEmpty { await Task.yield() }
+            for input in 1...3 { group.addTask { (input, try? .success(await coalescer.submit(input))) } }
+            while coalescer.pendingCount < 3 { await Task.yield() }
+            // The fourth waiting call is refused without waiting for the batch.
+            do {
+                _ = try await coalescer.submit(4)
+                Issue.record("a call past maxPending was queued")
+            } catch {
+                #expect(error is StoreBusy)
+            }
+            recorder.open()
+            var results: [Int: Result<Int, StoreBusy>?] = [:]
+            for await (input, result) in group { results[input] = result }
+            return results
+        }
+        for input in 0...3 { #expect(results[input] == .some(.success(input * 2))) }
+        #expect(recorder.recorded.flatMap { $0 }.sorted() == [0, 1, 2, 3])
+    }
 }

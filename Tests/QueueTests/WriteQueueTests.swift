@@ -17,12 +17,12 @@ struct WriteQueueTests {
         let hold = DispatchSemaphore(value: 0)
         let holding = Atomic<Bool>(false)
 
-        init() throws {
+        init(maxWaiting: Int = 50_000) throws {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-wq-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             pool = try DatabasePool(path: folder.appendingPathComponent("w.sqlite").path)
             try pool.write { try $0.execute(sql: "CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)") }
-            queue = WriteQueue(pool: pool)
+            queue = WriteQueue(pool: pool, maxWaiting: maxWaiting)
         }
 
         func log(_ name: String, _ priority: WriteQueue.Priority, hold: Bool = false) async throws {
@@ -126,5 +126,15 @@ struct WriteQueueTests {
             try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT seq, name FROM log").map { ($0["seq"] as Int64, $0["name"] as String) })
         }
         for (i, id) in results { #expect(names[id] == "w\(i)") }
+    }
+
+    @Test("past maxWaiting queued transactions a write fails at once with StoreBusy and writes nothing")
+    func bounded() async throws {
+        let writer = try Writer(maxWaiting: 0)
+        await #expect(throws: StoreBusy.self) { try await writer.log("refused", .urgent) }
+        #expect(try await writer.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM log") } == 0)
+        let open = try Writer(maxWaiting: 1)
+        try await open.log("accepted", .background)
+        #expect(try await open.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM log") } == 1)
     }
 }
