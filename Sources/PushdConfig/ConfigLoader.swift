@@ -127,6 +127,11 @@ private struct Walker {
                     if e.key == "ca_file" { string(e).map { config.tls.caFile = $0 } } else { unknown(e) }
                 }
             case "dispatcher": readDispatcher(entry, into: &config.dispatcher)
+            case "limits":
+                readIntegers(entry, into: &config.limits, [
+                    ("idle_timeout_seconds", \.idleTimeoutSeconds, 1...3_600), ("max_connections", \.maxConnections, 1...1_000_000),
+                    ("max_pending_writes", \.maxPendingWrites, 1...1_000_000), ("max_devices_per_user", \.maxDevicesPerUser, 1...1_000),
+                ])
             case "apps":
                 guard let sequence = entry.value.sequence else {
                     report(.error, entry.path, entry.value, "must be a list of apps")
@@ -154,6 +159,11 @@ private struct Walker {
             ("campaign_page", \.campaignPage, 1...10_000), ("campaign_backlog", \.campaignBacklog, 1...10_000_000),
             ("campaign_in_flight", \.campaignInFlight, 1...100_000),
         ]
+        readIntegers(entry, into: &d, fields)
+    }
+
+    /// Integer fields of one section, each within its range.
+    mutating func readIntegers<T>(_ entry: Entry, into d: inout T, _ fields: [(String, WritableKeyPath<T, Int>, ClosedRange<Int>)]) {
         for e in entries(entry.value, path: entry.path) {
             guard let field = fields.first(where: { $0.0 == e.key }) else {
                 unknown(e)

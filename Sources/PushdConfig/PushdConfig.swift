@@ -9,8 +9,23 @@ public struct PushdConfig: Sendable, Equatable {
     public var templates: String = "Templates"
     public var apps: [App] = []
     public var dispatcher = Dispatcher()
+    public var limits = Limits()
 
     public init() {}
+
+    /// What one client or one user may take of a shared service (`limits:` in the file).
+    public struct Limits: Sendable, Equatable {
+        /// An HTTP connection with no request in flight is closed after this long.
+        public var idleTimeoutSeconds: Int = 60
+        /// Open HTTP connections the listener accepts at once; more wait in the kernel's backlog.
+        public var maxConnections: Int = 4096
+        /// Sends waiting for the store; past it a send is answered 90994 (busy, retry).
+        public var maxPendingWrites: Int = 10_000
+        /// Devices one user may have registered; registering one more drops the one registered longest ago.
+        public var maxDevicesPerUser: Int = 20
+
+        public init() {}
+    }
 
     /// How the daemon works its queue (`dispatcher:` in the file).
     public struct Dispatcher: Sendable, Equatable {

@@ -3,6 +3,7 @@ import API
 import Dispatcher
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
 import Prometheus
@@ -99,7 +100,7 @@ struct ServeCommand: ParsableCommand {
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer))
             )
         }
-        RestAPI(config: config, store: store, logger: logger).addRoutes(to: router)
+        RestAPI(config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites, logger: logger).addRoutes(to: router)
         if let state = emulator?.state {
             // The built-in emulator's recorder on pushd's own port, so a demo needs no TLS client.
             router.get("emulator/requests") { request, _ -> Response in
@@ -109,8 +110,14 @@ struct ServeCommand: ParsableCommand {
             }
         }
         let backend = config.storage.backend == "postgres" ? "postgres" : "sqlite \(config.storage.path)"
+        let limits = config.limits
         var app = Application(
-            router: router, configuration: .init(address: .hostname(address.host, port: address.port)),
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds)))),
+            configuration: .init(
+                address: .hostname(address.host, port: address.port),
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
+            ),
             onServerRunning: { channel in
                 // Tests and scripts read the port from this line.
                 print("pushd: listening on \(address.host):\(channel.localAddress?.port ?? address.port), store \(backend)")

@@ -281,6 +281,55 @@ struct DaemonTests {
         #expect(try await demo.exitStatus(within: .seconds(15)) == 0)
     }
 
+    /// A TCP connection to the loopback port that sends nothing; true when the server has closed it.
+    final class IdleSocket {
+        let fd: Int32
+
+        init(port: Int) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard result == 0 else { throw CancellationError() }
+        }
+
+        /// Whether the peer closed: a read of zero bytes (non-blocking).
+        var closedByServer: Bool {
+            var byte: UInt8 = 0
+            return recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) == 0
+        }
+
+        deinit { close(fd) }
+    }
+
+    @Test("limits: an idle connection is closed after idle_timeout_seconds; past max_connections a client waits")
+    func connectionLimits() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 1\n")
+        try ("\nlimits: { idle_timeout_seconds: 2, max_connections: 2 }\n").appendLine(to: setup.config)
+        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
+        try await serve.waitFor("listening on")
+        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
+        let port = try #require(Int(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? ""))
+        let held = [try IdleSocket(port: port), try IdleSocket(port: port)]
+        try await Task.sleep(for: .milliseconds(300))
+        let blocked = try await Setup.curl(["--max-time", "0.8", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/healthz"])
+        #expect(String(decoding: blocked, as: UTF8.self) != "200", "a third connection waits while two are open")
+        let openBefore = held.filter { !$0.closedByServer }.count
+        #expect(openBefore == 2)
+        try await Task.sleep(for: .milliseconds(2_700))
+        let closedAfter = held.filter(\.closedByServer).count
+        #expect(closedAfter == 2, "idle connections are closed after 2 s")
+        let served = try await Setup.curl(["--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/healthz"])
+        #expect(String(decoding: served, as: UTF8.self) == "200")
+        serve.kill(SIGTERM)
+        #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
+        await setup.stop()
+    }
+
     @Test("enqueue takes an object, an array or JSON lines; a bad job enqueues nothing and names its field")
     func enqueueCommand() async throws {
         let setup = try await Setup(dispatcher: "  workers: 1\n")
@@ -328,5 +377,15 @@ struct DaemonTests {
         #expect(r.status != 0, "purge needs --id or --all")
         try await store.close()
         await setup.stop()
+    }
+}
+
+extension String {
+    /// Appends the string to a file.
+    func appendLine(to path: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(utf8))
     }
 }
