@@ -1,6 +1,7 @@
 import Foundation
 import Messaging
 import PushCore
+import PushdConfig
 import Queue
 
 /// `pushd/register_device`, `unregister_device`, `report_state`, `get_devices` (interface.md
@@ -8,6 +9,9 @@ import Queue
 struct DeviceCommands: Sendable {
     let store: any PushStore
     let clock: any EpochClock
+    /// Devices a user keeps (`limits.max_devices_per_user`): registering one more drops the one
+    /// registered longest ago, as a new login on an IM client displaces the oldest.
+    var maxPerUser = PushdConfig.Limits().maxDevicesPerUser
 
     var commands: [String: RestAPI.Command] {
         [
@@ -40,7 +44,7 @@ struct DeviceCommands: Sendable {
             try RestAPI.require(r.Token.count == 64 && r.Token.allSatisfy(\.isHexDigit), "an APNs Token is 64 hexadecimal digits")
         }
         let app = caller.app.sdkAppID
-        let existing = try await store.devices(sdkAppID: app, userIDs: [user]).first { $0.deviceID == r.DeviceId }
+        let existing = try await store.devices(sdkAppID: app, userIDs: [user]).first { $0.deviceID.sameBytes(as: r.DeviceId) }
         let now = clock.nowMillis()
         try await store.upsertDevice(
             Device(
@@ -49,7 +53,8 @@ struct DeviceCommands: Sendable {
                 stateChangedAtMillis: existing?.stateChangedAtMillis ?? now
             )
         )
-        return .ok()
+        let dropped = existing == nil ? try await store.trimDevices(sdkAppID: app, userID: user, keeping: maxPerUser) : []
+        return .ok(dropped.isEmpty ? [] : [("DroppedDevices", dropped)])
     }
 
     struct DeviceRef: Decodable {

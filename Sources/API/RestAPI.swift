@@ -62,7 +62,7 @@ public struct RestAPI: Sendable {
         self.logger = logger
         let sends = SendCoalescer(store: store, maxPending: maxPendingWrites)
         commands = [
-            DeviceCommands(store: store, clock: clock).commands, AccountCommands(store: store).commands,
+            DeviceCommands(store: store, clock: clock, maxPerUser: config.limits.maxDevicesPerUser).commands, AccountCommands(store: store).commands,
             MessageCommands(store: store, sends: sends, clock: clock, timings: timings).commands,
             GroupCommands(store: store, sends: sends, clock: clock, timings: timings).commands, ReceiveOptionCommands(store: store).commands,
             AudienceCommands(store: store).commands, CampaignCommands(store: store, clock: clock).commands,

@@ -22,6 +22,8 @@ public final class Dispatcher: Service, Sendable {
         public var leaseMillis: Int64
         public var shutdownGrace: Duration
         public var retentionMillis: Int64
+        /// Dead letters are deleted this long after they died (`dead_letter_retention_hours`).
+        public var deadLetterRetentionMillis: Int64
         /// How often queue gauges are refreshed and finished jobs purged.
         public var maintenanceInterval: Duration = .seconds(5)
         public var purgeInterval: Duration = .seconds(600)
@@ -41,6 +43,7 @@ public final class Dispatcher: Service, Sendable {
             leaseMillis = Int64(d.leaseSeconds) * 1000
             shutdownGrace = .seconds(d.shutdownGraceSeconds)
             retentionMillis = Int64(d.retentionHours) * 3_600_000
+            deadLetterRetentionMillis = Int64(d.deadLetterRetentionHours) * 3_600_000
             campaignPage = d.campaignPage
             campaignBacklog = d.campaignBacklog
             campaignInFlight = d.campaignInFlight
@@ -318,6 +321,8 @@ public final class Dispatcher: Service, Sendable {
             if lastPurge.map({ clock.now - $0 >= settings.purgeInterval }) ?? true {
                 do {
                     try await store.purgeFinished(olderThanMillis: settings.retentionMillis)
+                    let purged = try await store.purgeDeadLetters(olderThanMillis: settings.deadLetterRetentionMillis)
+                    if purged > 0 { logger.info("dead letters past their retention purged", metadata: ["count": "\(purged)"]) }
                 } catch {
                     logger.warning("purge of finished jobs failed", metadata: ["error": "\(error)"])
                 }

@@ -514,6 +514,21 @@ public final class PostgresStore: PushStore {
         }
     }
 
+    public func trimDevices(sdkAppID: UInt64, userID: String, keeping: Int) async throws -> [String] {
+        let app = Int64(sdkAppID)
+        var deleted: [String] = []
+        for try await id in try await client.query(
+            """
+            DELETE FROM devices WHERE app = \(app) AND user_id = \(userID) AND device_id NOT IN (
+              SELECT device_id FROM devices WHERE app = \(app) AND user_id = \(userID) ORDER BY registered_at DESC, device_id DESC
+              LIMIT \(Int64(max(0, keeping))))
+            RETURNING device_id
+            """,
+            logger: logger
+        ).decode(String.self) { deleted.append(id) }
+        return deleted
+    }
+
     public func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool {
         let now = clock.nowMillis()
         let badge: Int64? = state == .online ? 0 : unread.map(Int64.init)
@@ -644,6 +659,15 @@ public final class PostgresStore: PushStore {
         for try await _ in try await client.query(
             "DELETE FROM dead_letters WHERE \(all) OR id = ANY(\(ids ?? [])) RETURNING id", logger: logger
         ) { deleted += 1 }
+        return deleted
+    }
+
+    public func purgeDeadLetters(olderThanMillis: Int64) async throws -> Int {
+        let cutoff = clock.nowMillis().subtractingSaturating(olderThanMillis)
+        var deleted = 0
+        for try await _ in try await client.query("DELETE FROM dead_letters WHERE created_at < \(cutoff) RETURNING id", logger: logger) {
+            deleted += 1
+        }
         return deleted
     }
 

@@ -43,6 +43,9 @@ public protocol PushStore: CampaignStore {
 
     /// Registers devices or replaces them (token, state, badge, invalidation), in one transaction.
     func upsertDevices(_ devices: [Device]) async throws
+    /// Deletes a user's devices beyond the `keeping` registered most recently (ties: the larger
+    /// device id is newer); returns the ids deleted.
+    func trimDevices(sdkAppID: UInt64, userID: String, keeping: Int) async throws -> [String]
 
     /// Sets a device's state; with `unread`, the badge base too. False when there is no such device.
     @discardableResult
@@ -71,6 +74,9 @@ public protocol PushStore: CampaignStore {
     /// Deletes dead letters (all when `ids` is nil); returns how many.
     @discardableResult
     func purgeDeadLetters(ids: [Int64]?) async throws -> Int
+    /// Deletes the dead letters that died more than `olderThanMillis` ago; returns how many.
+    @discardableResult
+    func purgeDeadLetters(olderThanMillis: Int64) async throws -> Int
 
     /// Stores a message and enqueues its push jobs in one transaction, unless an equal dedupe key
     /// was stored within the message's window: then nothing is written. A group message

@@ -323,6 +323,20 @@ public final class SQLiteStore: PushStore {
         }
     }
 
+    public func trimDevices(sdkAppID: UInt64, userID: String, keeping: Int) async throws -> [String] {
+        try await write { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    DELETE FROM devices WHERE app = ?1 AND user_id = ?2 AND device_id NOT IN (
+                      SELECT device_id FROM devices WHERE app = ?1 AND user_id = ?2 ORDER BY registered_at DESC, device_id DESC LIMIT ?3)
+                    RETURNING device_id
+                    """,
+                arguments: [Int64(sdkAppID), userID, max(0, keeping)]
+            )
+        }
+    }
+
     public func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool {
         let now = clock.nowMillis()
         return try await write { db in
@@ -446,6 +460,14 @@ public final class SQLiteStore: PushStore {
         let (filter, arguments) = Self.idFilter(ids)
         return try await write { db in
             try db.execute(sql: "DELETE FROM dead_letters WHERE \(filter)", arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    public func purgeDeadLetters(olderThanMillis: Int64) async throws -> Int {
+        let cutoff = clock.nowMillis().subtractingSaturating(olderThanMillis)
+        return try await write(.background) { db in
+            try db.execute(sql: "DELETE FROM dead_letters WHERE created_at < ?", arguments: [cutoff])
             return db.changesCount
         }
     }

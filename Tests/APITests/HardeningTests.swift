@@ -1,6 +1,7 @@
 import API
 import Foundation
 import PushCore
+import PushdConfig
 import Testing
 import UserSig
 
@@ -46,6 +47,26 @@ struct HardeningTests {
         #expect(Self.code(try await f.call("openim/sendmsg", send)) == RestCode.busy)
         let roam = try await f.call("openim/admin_getroammsg", #"{"Operator_Account": "alice", "Peer_Account": "bob", "MaxCnt": 5, "MinTime": 0, "MaxTime": 4000000000}"#)
         #expect((roam["MsgList"] as? [Any])?.isEmpty ?? true, "\(roam)")
+    }
+
+    @Test("a user keeps at most max_devices_per_user devices: a new one drops the oldest; re-registering replaces")
+    func devicesPerUser() async throws {
+        var limits = PushdConfig.Limits()
+        limits.maxDevicesPerUser = 3
+        let f = try Fixture(limits: limits)
+        func register(_ id: String) async throws -> [String: Any] {
+            try await f.call("pushd/register_device", #"{"UserID": "bob", "DeviceId": "\#(id)", "Vendor": "fcm", "Token": "t-\#(id)"}"#)
+        }
+        for id in ["d1", "d2", "d3"] {
+            #expect(Self.code(try await register(id)) == 0)
+            f.clock.advance(seconds: 1)
+        }
+        #expect(Self.code(try await register("d1")) == 0, "re-registering replaces, drops nothing")
+        f.clock.advance(seconds: 1)
+        let fourth = try await register("d4")
+        #expect(fourth["DroppedDevices"] as? [String] == ["d2"], "\(fourth)")
+        let devices = try await f.store.devices(sdkAppID: RestAPITests.app, userIDs: ["bob"]).map(\.deviceID).sorted()
+        #expect(devices == ["d1", "d3", "d4"])
     }
 
     @Test("report_state refuses an Unread past Tencent's 32-bit count (it poisoned PostgreSQL's badge writes)")

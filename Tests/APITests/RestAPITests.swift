@@ -24,7 +24,10 @@ struct RestAPITests {
         /// The SQLite file.
         let path: String
 
-        init(maxPendingWrites: Int = SendCoalescer.defaultMaxPending, app configure: (inout PushdConfig.App) -> Void = { _ in }) throws {
+        init(
+            maxPendingWrites: Int = SendCoalescer.defaultMaxPending, limits: PushdConfig.Limits = .init(),
+            app configure: (inout PushdConfig.App) -> Void = { _ in }
+        ) throws {
             path = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-api-\(UUID())/pushd.sqlite").path
             store = try SQLiteStore(path: path, clock: clock)
             var config = PushdConfig()
@@ -32,6 +35,7 @@ struct RestAPITests {
             app.secretKey = RestAPITests.key
             configure(&app)
             config.apps = [app]
+            config.limits = limits
             router = Router()
             RestAPI(config: config, store: store, clock: clock, maxPendingWrites: maxPendingWrites).addRoutes(to: router)
         }

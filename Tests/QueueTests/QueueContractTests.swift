@@ -119,6 +119,21 @@ struct QueueContractTests {
         }
     }
 
+    @Test("dead letters past their retention are purged, younger ones kept", arguments: Backend.available)
+    func deadLetterRetention(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            for key in ["old", "young"] {
+                try await store.enqueue(job(key))
+                let claimed = try await store.claim(limit: 1, leaseMillis: Self.lease)[0]
+                try await store.complete([JobCompletion(job: claimed, deadDevices: [.init(deviceID: "d1", vendor: "apns", token: "t", error: "x")])])
+                fixture.clock.advance(millis: 3_600_000)
+            }
+            // "old" died two hours ago, "young" one hour ago.
+            #expect(try await store.purgeDeadLetters(olderThanMillis: 7_200_000 - 1) == 1)
+            #expect(try await store.deadLetters(afterID: 0, limit: 10).map(\.idempotencyKey) == ["young"])
+        }
+    }
+
     @Test("dead letters keep the full context and can be replayed or purged", arguments: Backend.available)
     func deadLetters(_ backend: Backend) async throws {
         try await withStore(backend) { _, store in
@@ -462,6 +477,17 @@ struct QueueContractTests {
             #expect(try await store.importedAccounts(sdkAppID: 1_400_000_000, userIDs: [a, b]) == [ExactString(a)])
             let profiles = try await store.profiles(sdkAppID: 1_400_000_000, userIDs: [b, a])
             #expect(profiles[ExactString(a)]?["Tag_Profile_IM_Nick"] == "José" && profiles[ExactString(b)] == nil)
+        }
+    }
+
+    @Test("trimDevices keeps a user's most recently registered devices and names the others", arguments: Backend.available)
+    func trimDevices(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let t = fixture.clock.nowMillis()
+            try await store.upsertDevices([device("a", at: t + 3), device("b", at: t + 1), device("c", at: t + 2), device("z", user: "carol", at: t)])
+            #expect(try await store.trimDevices(sdkAppID: 1_400_000_000, userID: "bob", keeping: 2) == ["b"])
+            #expect(try await store.trimDevices(sdkAppID: 1_400_000_000, userID: "bob", keeping: 2) == [])
+            #expect(try await store.devices(sdkAppID: 1_400_000_000, userIDs: ["bob", "carol"]).map(\.deviceID).sorted() == ["a", "c", "z"])
         }
     }
 
