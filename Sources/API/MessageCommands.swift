@@ -228,6 +228,25 @@ struct MessageCommands: Sendable {
         }
     }
 
+    /// A `timpush/batch` is a retry of an earlier one (and gets its `TaskId`, pushing nothing twice)
+    /// when it comes from the same sender with the same `MsgRandom` and the same body within about
+    /// this long; the same `MsgRandom` with another body, or later, is a new push.
+    static let batchDedupeWindowMillis: Int64 = 120_000
+
+    /// The task of a batch: sender, `MsgRandom`, the body's CRC and the dedupe window it falls in.
+    /// A retry that crosses into the next window finds its task in the previous one, so a true
+    /// retry is folded for at least one window and at most two.
+    func batchTaskID(app: UInt64, from: String, random: Int64, body: Data) async throws -> String {
+        let sender = CRC32.checksum(Data("\(app)|\(from)".utf8)), content = CRC32.checksum(body)
+        let window = clock.nowMillis() / Self.batchDedupeWindowMillis
+        func task(_ window: Int64) -> String {
+            String(format: "batch_%08x_%08x_%08x_%llx", UInt32(truncatingIfNeeded: random), sender, content, window)
+        }
+        let earlier = task(window - 1)
+        if try await store.jobStatus(sdkAppID: app, idempotencyKey: earlier + FanOut.keySuffix + "-0") != nil { return earlier }
+        return task(window)
+    }
+
     /// `timpush/batch`: a push without a message for up to 500 users (`OfflinePushInfo`, optional
     /// `MsgBody`). The `TaskId` comes from sender and `MsgRandom`, so a retried call pushes nothing twice.
     @Sendable func pushBatch(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
@@ -241,7 +260,7 @@ struct MessageCommands: Sendable {
             throw TencentError(code: RestCode.badJSON, message: "OfflinePushInfo must be an object")
         }
         if let dataID = request["DataId"] { try RestAPI.require((dataID as? String)?.utf8.count ?? 65 <= 64, "DataId must be a string of at most 64 bytes") }
-        let taskID = String(format: "batch_%08x_%08x", UInt32(random), CRC32.checksum(Data("\(caller.app.sdkAppID)|\(from)".utf8)))
+        let taskID = try await batchTaskID(app: caller.app.sdkAppID, from: from, random: random, body: body)
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [from] + recipients)
         if let refusal = Self.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
         var fields: [String: Any] = ["MsgBody": request["MsgBody"] ?? [Any](), "OfflinePushInfo": info, "ConversationType": "C2C"]

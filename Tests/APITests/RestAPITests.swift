@@ -317,6 +317,14 @@ struct RestAPITests {
         _ = try await FanOut.expand(fanOut, into: f.store)
         let jobs = try await f.store.claim(limit: 10, leaseMillis: 1_000)
         #expect(Set(jobs.map(\.idempotencyKey)) == ["\(task):bob", "\(task):carol"])
+        // The same MsgRandom with another body is another push; the same body later, too.
+        let other = #"{"From_Account": "ops", "To_Account": ["bob"], "MsgRandom": 9, "OfflinePushInfo": {"Title": "News", "Desc": "v3 is out"}}"#
+        let second = try #require(try await f.call("timpush/batch", other)["TaskId"] as? String)
+        #expect(second != task, "another body with a reused MsgRandom is not folded")
+        f.clock.advance(millis: 120_000)  // the dedupe window
+        #expect(try await f.call("timpush/batch", body)["TaskId"] as? String == task, "a retry in the next window still is")
+        f.clock.advance(millis: 240_000)
+        #expect(try await f.call("timpush/batch", body)["TaskId"] as? String != task, "past the window the same body is a new push")
         #expect(Self.code(try await f.call("timpush/batch", #"{"From_Account": "ops", "To_Account": ["bob"], "MsgRandom": 9}"#)) == 90001)
         #expect(Self.code(try await f.call("timpush/batch", #"{"From_Account": "ops", "To_Account": [], "MsgRandom": 9, "OfflinePushInfo": {}}"#)) == 90011)
         let records = try await f.call("pushd/get_push_records", #"{"TaskId": "\#(task)", "UserID": "bob"}"#)
