@@ -3,6 +3,7 @@ import Logging
 import Messaging
 import NIOCore
 import NIOFoundationCompat
+import NIOSSL
 import PostgresNIO
 import PushCore
 
@@ -42,14 +43,16 @@ public final class PostgresStore: PushStore {
         }
     }
 
-    /// Client settings from a `postgres://` URL; `?sslmode=require` asks for TLS.
+    /// Client settings from a `postgres://` URL. `sslmode` means what it means in libpq: `disable`
+    /// (plain), `prefer` (the default: TLS when the server offers it, unverified), `require` (TLS,
+    /// unverified), `verify-ca` (TLS, the chain checked against `sslrootcert` or the system roots),
+    /// `verify-full` (also the host name). Errors never show the password.
     static func configuration(_ url: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
             let host = components.host
-        else { throw StoreError("storage.url must look like postgres://user:password@host:5432/database, got \(url)") }
-        let tls: PostgresClient.Configuration.TLS =
-            components.queryItems?.contains { $0.name == "sslmode" && $0.value == "require" } == true
-            ? .require(.makeClientConfiguration()) : .disable
+        else { throw StoreError("storage.url must look like postgres://user:password@host:5432/database, got \(redacted(url))") }
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
+        let tls = try tls(sslmode: query["sslmode"] ?? "prefer", rootCertificate: query["sslrootcert"])
         let database = String(components.path.drop { $0 == "/" })
         var configuration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres", password: components.password,
@@ -57,6 +60,39 @@ public final class PostgresStore: PushStore {
         )
         configuration.options.maximumConnections = 16
         return configuration
+    }
+
+    /// libpq's `sslmode` as postgres-nio's TLS setting.
+    static func tls(sslmode: String, rootCertificate: String?) throws -> PostgresClient.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificate, !rootCertificate.isEmpty { tls.trustRoots = .file(rootCertificate) }
+        switch sslmode {
+        case "disable": return .disable
+        case "prefer", "allow":
+            tls.certificateVerification = .none
+            return .prefer(tls)
+        case "require":
+            tls.certificateVerification = .none
+            return .require(tls)
+        case "verify-ca":
+            tls.certificateVerification = .noHostnameVerification
+            return .require(tls)
+        case "verify-full":
+            tls.certificateVerification = .fullVerification
+            return .require(tls)
+        default:
+            throw StoreError("storage.url: sslmode must be disable, allow, prefer, require, verify-ca or verify-full, got \(sslmode)")
+        }
+    }
+
+    /// The URL with its password replaced by `***`, for errors and logs.
+    public static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else {
+            // Not parsable as a URL: hide whatever sits between "://user:" and "@".
+            return url.replacingOccurrences(of: #"(://[^:/@]*:)[^@]*@"#, with: "$1***@", options: .regularExpression)
+        }
+        components.password = "***"
+        return components.string ?? "postgres://***"
     }
 
     /// Creates an empty database `name` on the server of `serverURL` (through its `postgres`
@@ -70,7 +106,7 @@ public final class PostgresStore: PushStore {
             defer { group.cancelAll() }
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(name.filter { $0.isLetter || $0.isNumber || $0 == "_" })\""))
         }
-        guard var components = URLComponents(string: serverURL) else { throw StoreError("bad URL \(serverURL)") }
+        guard var components = URLComponents(string: serverURL) else { throw StoreError("bad URL \(redacted(serverURL))") }
         components.path = "/" + name
         return components.string ?? serverURL
     }
