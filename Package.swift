@@ -206,12 +206,21 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "Dispatcher", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig",
+                "API", "Dispatcher", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig", "RequestFuzzing",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "DaemonTests", dependencies: ["pushd", "Queue", "Messaging", "Emulator", "PushCore", "UserSig"]),
+        // Generated hostile REST calls, shared by the in-process and the daemon fuzz tests.
+        .target(name: "RequestFuzzing", path: "Tests/RequestFuzzing"),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "pushd", "Queue", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(
             name: "PushdConfigTests",
             dependencies: ["PushdConfig", "PushCore", .product(name: "Crypto", package: "swift-crypto")]

@@ -69,6 +69,9 @@ public struct RestAPI: Sendable {
         ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
     }
 
+    /// Every `service/command` served.
+    public var commandNames: [String] { commands.keys.sorted() }
+
     /// Answers one request. Never throws: every failure is an envelope.
     public func handle(service: String, command: String, query: [String: String], body: Data) async -> RestReply {
         let start = ContinuousClock.now

@@ -1,8 +1,10 @@
+import AsyncHTTPClient
 import Emulator
 import Foundation
 import Messaging
 import PushCore
 import Queue
+import RequestFuzzing
 import Testing
 import UserSig
 
@@ -325,6 +327,61 @@ struct DaemonTests {
         #expect(closedAfter == 2, "idle connections are closed after 2 s")
         let served = try await Setup.curl(["--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/healthz"])
         #expect(String(decoding: served, as: UTF8.self) == "200")
+        serve.kill(SIGTERM)
+        #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
+        await setup.stop()
+    }
+
+    /// Issue 24, at the daemon: generated hostile calls over real HTTP to a child `pushd serve`.
+    @Test("3,000 generated hostile calls over HTTP: every answer an envelope; afterwards /healthz is ok and a normal send is delivered")
+    func generatedCallsOverHTTP() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 2\n")
+        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8)
+        let key = try #require(yaml.components(separatedBy: "secret_key: \"").dropFirst().first?.split(separator: "\"").first.map(String.init))
+        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
+        try await serve.waitFor("listening on")
+        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
+        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let now = Int64(Date().timeIntervalSince1970)
+        let sigs = Dictionary(uniqueKeysWithValues: ["administrator", "bob", "alice", "jos\u{E9}"].map {
+            ($0, UserSig.generate(sdkAppID: 1_400_000_000, key: key, identifier: $0, time: now))
+        })
+        func post(_ command: String, _ body: [UInt8], as identifier: String = "administrator") async throws -> (Int, [String: Any]) {
+            let id = identifier.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? identifier
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v4/\(command)?sdkappid=1400000000&identifier=\(id)&usersig=\(sigs[identifier] ?? "")&random=1&contenttype=json")
+            request.method = .POST
+            request.body = .bytes(body)
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let data = try await response.body.collect(upTo: 1 << 22)
+            return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: data))) as? [String: Any] ?? [:])
+        }
+        for (command, body) in HostileRequests.setup {
+            #expect(try await post(command, Array(body.utf8)).1["ErrorCode"] as? Int == 0, "setup \(command)")
+        }
+        // A fixed seed base, printed on failure: the same calls replay with it.
+        let base: UInt64 = 20_261_204
+        var malformed: [String] = []
+        for n in 0..<3_000 {
+            let call = HostileRequests.call(seed: base &+ UInt64(n))
+            let (status, reply) = try await post(call.command, call.body, as: call.identifier)
+            let code = reply["ErrorCode"] as? Int, action = reply["ActionStatus"] as? String
+            if status != 200 || !(action == "OK" && code == 0 || action == "FAIL" && (code ?? 0) != 0) {
+                malformed.append("seed \(base &+ UInt64(n)): HTTP \(status) \(reply) for \(call)")
+            }
+        }
+        #expect(malformed.isEmpty, "\(malformed.prefix(5))")
+        #expect(try await Setup.curl(["http://127.0.0.1:\(port)/healthz"]) == Data("ok\n".utf8))
+        #expect(serve.process.isRunning)
+        let token = String(repeating: "7", count: 64)
+        _ = try await post("im_open_login_svc/multiaccount_import", Array(#"{"Accounts": ["after1", "after2"]}"#.utf8))
+        _ = try await post("pushd/register_device", Array(#"{"UserID": "after2", "DeviceId": "p", "Vendor": "apns", "Token": "\#(token)"}"#.utf8))
+        let sent = try await post("openim/sendmsg", Array(#"{"From_Account": "after1", "To_Account": "after2", "MsgRandom": 77, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "still here"}}]}"#.utf8))
+        #expect(sent.1["ErrorCode"] as? Int == 0, "\(sent)")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await !setup.deliveredTokens().contains(token), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await setup.deliveredTokens().contains(token), "the normal send reached the emulator")
+        try await client.shutdown()
         serve.kill(SIGTERM)
         #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
         await setup.stop()
