@@ -213,7 +213,7 @@ let package = Package(
             ]
         ),
         // Generated hostile REST calls, shared by the in-process and the daemon fuzz tests.
-        .target(name: "RequestFuzzing", path: "Tests/RequestFuzzing"),
+        .target(name: "RequestFuzzing", dependencies: ["PushCore"], path: "Tests/RequestFuzzing"),
         .testTarget(
             name: "DaemonTests",
             dependencies: [

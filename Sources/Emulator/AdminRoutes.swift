@@ -5,6 +5,7 @@ import PushCore
 /// `/admin`: inject faults, set token states, read the recorder.
 ///
 /// - `POST /admin/faults` a ``Fault`` as JSON; `DELETE /admin/faults`
+/// - `POST /admin/chaos` a ``Chaos`` as JSON (`{"share":0.5,"seed":1}`); `DELETE /admin/chaos`
 /// - `POST /admin/tokens` `{"vendor":"apns","token":"…","state":"valid|unregistered|invalid","timestamp":ms}`
 /// - `GET /admin/requests[?vendor=apns]`; `DELETE /admin/requests`
 extension GatewayEmulator.Answer {
@@ -20,6 +21,14 @@ extension GatewayEmulator {
         }),
         Route("DELETE", "admin/faults", .plain { emulator, _ in
             emulator.state.clearFaults()
+            return .done
+        }),
+        Route("POST", "admin/chaos", .plain { emulator, request in
+            emulator.state.setChaos(try JSONDecoder().decode(Chaos.self, from: request.body))
+            return .done
+        }),
+        Route("DELETE", "admin/chaos", .plain { emulator, _ in
+            emulator.state.setChaos(nil)
             return .done
         }),
         Route("POST", "admin/tokens", .plain { emulator, request in try emulator.setToken(request.body) }),

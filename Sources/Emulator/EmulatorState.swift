@@ -52,6 +52,9 @@ public final class EmulatorState: Sendable {
         var accessTokens: [String: (vendor: Vendor, expiresAt: Int64)] = [:]
         var tokens: [Vendor: [String: TokenState]] = [:]
         var faults: [Fault] = []
+        var chaos: Chaos?
+        var chaosRandom = SplitMix64(seed: 0)
+        var chaosAnswers = 0
         var records: [Exchange] = []
         var recordLimit = 100_000
         var sequence = 0
@@ -166,6 +169,35 @@ public final class EmulatorState: Sendable {
     }
 
     /// The fault that applies to the next request to `vendor`, consuming one use of it.
+    /// Turns chaos mode on (or off, with nil).
+    public func setChaos(_ chaos: Chaos?) {
+        data.withLock { state in
+            state.chaos = chaos
+            state.chaosRandom = SplitMix64(seed: chaos?.seed ?? 0)
+        }
+    }
+
+    /// Requests answered chaotically so far.
+    public var chaosAnswers: Int { data.withLock { $0.chaosAnswers } }
+
+    /// A chaotic move for this request, when chaos mode picks it.
+    func takeChaos() -> Chaos.Move? {
+        data.withLock { state in
+            guard let chaos = state.chaos, state.chaosRandom.chance(chaos.share) else { return nil }
+            state.chaosAnswers += 1
+            return Chaos.move(&state.chaosRandom)
+        }
+    }
+
+    /// The `expires_in` of an access token answer: the real lifetime, or in chaos mode sometimes an absurd one.
+    func tokenExpiresIn() -> Any {
+        data.withLock { state in
+            guard let chaos = state.chaos, state.chaosRandom.chance(chaos.share) else { return accessTokenLifetime }
+            state.chaosAnswers += 1
+            return Chaos.expiresIn(&state.chaosRandom)
+        }
+    }
+
     func takeFault(vendor: Vendor) -> Fault? {
         data.withLock { state in
             for index in state.faults.indices where state.faults[index].vendor == nil || state.faults[index].vendor == vendor {

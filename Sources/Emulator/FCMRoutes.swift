@@ -32,7 +32,7 @@ extension GatewayEmulator {
         guard let iat = jwt.integerClaim("iat"), let exp = jwt.integerClaim("exp"), exp - iat <= 3600, exp > now, iat <= now + 300
         else { return fail("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.") }
         let token = state.issueAccessToken(vendor: .fcm, lifetime: state.accessTokenLifetime)
-        return Answer(status: .ok, json: ["access_token": token, "expires_in": state.accessTokenLifetime, "token_type": "Bearer"], result: "ok")
+        return Answer(status: .ok, json: ["access_token": token, "expires_in": state.tokenExpiresIn(), "token_type": "Bearer"], result: "ok")
     }
 
     func fcmSend(request: EmulatorRequest, project: String, body: Data) -> Answer {

@@ -162,6 +162,20 @@ public struct GatewayEmulator: Sendable {
         _ vendor: Vendor, _ request: EmulatorRequest, _ connection: any EmulatorConnection, reply: @escaping (Answer) -> Void,
         answer: @escaping (EmulatorRequest) -> Answer
     ) {
+        if let move = state.takeChaos() {
+            switch move {
+            case .reset:
+                connection.drop()
+                return
+            case .goAway:
+                connection.goAway()
+            case .answer(let status, let retryAfter, let body):
+                var answer = Answer(status: HTTPResponse.Status(code: status), json: body, result: "chaos \(status)")
+                if let retryAfter { answer.headers[.retryAfter] = retryAfter }
+                reply(recorded(vendor, request, connection, answer))
+                return
+            }
+        }
         guard let fault = state.takeFault(vendor: vendor) else {
             reply(recorded(vendor, request, connection, answer(request)))
             return

@@ -22,7 +22,7 @@ extension GatewayEmulator {
             )
         }
         let token = state.issueAccessToken(vendor: vendor, lifetime: state.accessTokenLifetime)
-        return Answer(status: .ok, json: ["access_token": token, "expires_in": state.accessTokenLifetime, "token_type": "Bearer"], result: "ok")
+        return Answer(status: .ok, json: ["access_token": token, "expires_in": state.tokenExpiresIn(), "token_type": "Bearer"], result: "ok")
     }
 
     func bearerIsValid(_ request: EmulatorRequest, _ vendor: Vendor) -> Bool {

@@ -125,6 +125,54 @@ struct DispatcherTests {
         }
     }
 
+    /// Issue 24: gateways answering every way a misbehaving one can (random statuses, absurd
+    /// Retry-After, truncated and non-JSON bodies, absurd expires_in, reset streams, GOAWAY) cannot
+    /// crash the dispatcher or lose a job: each ends delivered, refused for good, or dead-lettered.
+    @Test("chaos at every vendor: no crash, every job ends delivered, failed or dead-lettered, none lost")
+    func chaos() async throws {
+        try await DispatchHarness.with(dispatcher: {
+            $0.maxAttempts = 4; $0.backoffBaseMillis = 200; $0.backoffMaxSeconds = 5; $0.maxVendorPauseSeconds = 5; $0.alarmPauseSeconds = 5
+            $0.workers = 4
+        }) { h in
+            let perVendor = 30
+            var keys: [String] = []
+            for vendor in Vendor.allCases {
+                for n in 0..<perVendor {
+                    let user = "\(vendor.rawValue)-\(n)"
+                    try await h.register(user, "d", vendor, n: n + 1)
+                    keys.append("chaos-\(user)")
+                }
+            }
+            h.emulator.setChaos(Chaos(share: 0.85, seed: 20_261_204))
+            for vendor in Vendor.allCases {
+                for n in 0..<perVendor { try await h.enqueue("chaos-\(vendor.rawValue)-\(n)", to: "\(vendor.rawValue)-\(n)") }
+            }
+            // Retry delays and pauses pass on the store's clock: ten seconds of it every 50 ms.
+            let ticker = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(50))
+                    h.clock.advance(seconds: 10)
+                }
+            }
+            defer { ticker.cancel() }
+            try await h.eventually("chaos answered a few hundred requests", timeout: .seconds(120)) {
+                try await h.pending() == 0 || h.emulator.chaosAnswers >= 300
+            }
+            h.emulator.setChaos(nil)
+            try await h.eventually("the queue drained", timeout: .seconds(120)) { try await h.pending() == 0 }
+            let dead = Set(try await h.store.deadLetters(afterID: 0, limit: 10_000).map(\.idempotencyKey))
+            var outcomes: [String: Int] = [:]
+            var lost: [String] = []
+            for key in keys {
+                let final = try await h.records(key).last { $0.outcome != .skipped }
+                if let final { outcomes[final.outcome.rawValue, default: 0] += 1 } else if dead.contains(key) { outcomes["DeadLetter", default: 0] += 1 } else { lost.append(key) }
+            }
+            print("gateway chaos: \(keys.count) jobs, \(h.emulator.chaosAnswers) chaotic answers, outcomes \(outcomes.sorted { $0.key < $1.key }), lost \(lost.count)")
+            #expect(lost.isEmpty, "jobs with neither a final record nor a dead letter: \(lost.prefix(10))")
+            #expect(h.emulator.chaosAnswers >= 100, "chaos was exercised")
+        }
+    }
+
     /// Issue 24: a job whose worker dies every time it holds it (here: claims whose leases run out,
     /// as after a crash or a kill) would be claimed for ever. Past `max_attempts` such claims it is a
     /// dead letter, and the queue flows around it.

@@ -1,3 +1,5 @@
+import PushCore
+
 /// Generated REST calls for every command pushd serves: valid bodies with values pushed to and
 /// past each field's limit, extreme integers, floats where integers belong, exotic and invalid
 /// Unicode (lone surrogates in JSON escapes, NUL, RTL overrides, combining marks), wrong JSON types,
@@ -92,7 +94,7 @@ public enum HostileRequests {
 
     /// The call of one seed.
     public static func call(seed: UInt64) -> Call {
-        var rng = SplitMix(seed)
+        var rng = SplitMix64(seed: seed)
         let (command, fields) = commands[rng.below(commands.count)]
         var object: [(String, J)] = []
         for (name, kind) in fields where rng.chance(0.85) {
@@ -167,7 +169,7 @@ public enum HostileRequests {
     /// JSON escapes that are not valid Unicode: a lone high or low surrogate, reversed pairs.
     static let loneSurrogates = [#"\ud800"#, #"\udfff"#, #"x\udc00y"#, #"\udc00\ud800"#, #"\ud83d"#]
 
-    static func hostile(_ rng: inout SplitMix) -> J {
+    static func hostile(_ rng: inout SplitMix64) -> J {
         switch rng.below(10) {
         case 0: return .int(extremeIntegers[rng.below(extremeIntegers.count)])
         case 1: return .uint(UInt64.max - UInt64(rng.below(3)))
@@ -184,7 +186,7 @@ public enum HostileRequests {
 
     /// A value of `kind`: usually one the field can take, sometimes at its limit or one past it,
     /// sometimes hostile.
-    static func value(_ kind: Kind, _ rng: inout SplitMix) -> J {
+    static func value(_ kind: Kind, _ rng: inout SplitMix64) -> J {
         if rng.chance(0.25) { return hostile(&rng) }
         switch kind {
         case .user: return .string(user(&rng))
@@ -235,11 +237,11 @@ public enum HostileRequests {
         }
     }
 
-    static func user(_ rng: inout SplitMix) -> String {
+    static func user(_ rng: inout SplitMix64) -> String {
         ["alice", "bob", "carol", "jos\u{E9}", "jose\u{301}", "administrator", "ghost", String(repeating: "u", count: 32), String(repeating: "u", count: 33), "中文用户"][rng.below(10)]
     }
 
-    static func msgBody(_ rng: inout SplitMix) -> J {
+    static func msgBody(_ rng: inout SplitMix64) -> J {
         let elements: [J] = (0..<[0, 1, 2, 30][rng.below(4)]).map { _ in
             switch rng.below(5) {
             case 0: return .object([("MsgType", .string("TIMTextElem")), ("MsgContent", .object([("Text", value(.text(12_000), &rng))]))])
@@ -252,7 +254,7 @@ public enum HostileRequests {
         return .array(elements)
     }
 
-    static func offlinePush(_ rng: inout SplitMix) -> J {
+    static func offlinePush(_ rng: inout SplitMix64) -> J {
         .object([
             ("PushFlag", .int(Int64(rng.below(3)))), ("Title", value(.text(100), &rng)), ("Desc", value(.text(300), &rng)),
             ("Ext", value(.text(4096), &rng)),
@@ -260,24 +262,4 @@ public enum HostileRequests {
             ("AndroidInfo", .object([("VIVOClassification", value(.int(0...1), &rng)), ("HuaWeiChannelID", .string("c"))])),
         ].filter { _ in rng.chance(0.7) })
     }
-}
-
-/// SplitMix64: small, fast and seedable.
-struct SplitMix {
-    var state: UInt64
-
-    init(_ seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in `0..<bound` (bound > 0).
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(1, bound))) }
-
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
 }
