@@ -164,6 +164,63 @@ struct DaemonTests {
         await setup.stop()
     }
 
+    /// Issue 24: several instances on one PostgreSQL, one of three killed while they work a backlog.
+    @Test("three pushd serve on one PostgreSQL, one SIGKILLed mid-backlog: the survivors deliver all 3,000, none lost")
+    func multiInstanceCrash() async throws {
+        guard let server = ProcessInfo.processInfo.environment["PUSHD_TEST_POSTGRES_URL"] else {
+            print("** multi-instance crash test SKIPPED: PUSHD_TEST_POSTGRES_URL is not set **")
+            return
+        }
+        let name = "pushd_multi_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        let url = try await PostgresStore.createDatabase(name, serverURL: server)
+        let setup = try await Setup(dispatcher: "  lease_seconds: 4\n  shutdown_grace_seconds: 3\n  workers: 2\n  batch_size: 32\n")
+        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8)
+            .replacingOccurrences(of: "storage: { backend: sqlite, path: \(setup.folder)/pushd.sqlite }", with: "storage: { backend: postgres, url: \"\(url)\" }")
+        #expect(yaml.contains("backend: postgres"))
+        try yaml.write(toFile: setup.config, atomically: true, encoding: .utf8)
+        let store = try await PostgresStore(url: url)
+        let n = 3_000
+        let now = SystemEpochClock().nowMillis()
+        try await store.upsertDevices((0..<n).map { i in
+            Device(sdkAppID: DemoCredentials.sdkAppID, userID: "u\(i)", deviceID: "d", vendor: .apns, token: Self.token(i), registeredAtMillis: now)
+        })
+        let jobs = (0..<n).map { i in
+            #"{"SdkAppID":\#(DemoCredentials.sdkAppID),"To_Account":"u\#(i)","IdempotencyKey":"m\#(i)","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"multi \#(i)"}}]}"#
+        }
+        let enqueued = try await Child.run(["enqueue", "--config", setup.config], stdin: jobs.joined(separator: "\n"))
+        #expect(enqueued.status == 0 && enqueued.stdout.contains(#""Enqueued":\#(n)"#), "\(enqueued)")
+        // A slow gateway keeps sends in flight in every instance.
+        try await setup.admin("POST", "/admin/faults", body: #"{"vendor":"apns","latencyMillis":200}"#)
+        var instances: [Child] = []
+        for i in 0..<3 {
+            let child = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve-\(i).log")
+            try await child.waitFor("listening on")
+            instances.append(child)
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await store.stats().lanes[.chat]!.pending > n - 600, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        instances[1].kill(SIGKILL)
+        #expect(try await instances[1].exitStatus(within: .seconds(10)) == SIGKILL)
+        let atCrash = try await store.stats().lanes[.chat]!.pending
+        #expect(atCrash > 0, "the kill left work behind")
+        try await setup.admin("DELETE", "/admin/faults")
+        let drained = ContinuousClock.now + .seconds(120)
+        while try await store.stats().lanes[.chat]!.pending > 0, ContinuousClock.now < drained { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await store.stats().lanes[.chat]!.pending == 0)
+        let tokens = try await setup.deliveredTokens()
+        let delivered = Set(tokens)
+        let missing = (0..<n).filter { !delivered.contains(Self.token($0)) }
+        print("multi-instance crash: \(n) jobs, 3 instances, one killed with \(atCrash) pending, \(tokens.count) deliveries, \(missing.count) lost")
+        #expect(missing.isEmpty, "\(missing.count) jobs never reached the emulator, e.g. \(missing.prefix(5))")
+        #expect(try await store.stats().deadLetters == 0)
+        for i in [0, 2] {
+            instances[i].kill(SIGTERM)
+            #expect(try await instances[i].exitStatus(within: .seconds(15)) == 0)
+        }
+        try await store.close()
+        await setup.stop()
+    }
+
     @Test("over HTTP: import accounts, register a device, sendmsg; the push reaches the emulator and get_push_records shows it")
     func restEndToEnd() async throws {
         let setup = try await Setup(dispatcher: "  workers: 2\n")
