@@ -164,6 +164,56 @@ struct DaemonTests {
         await setup.stop()
     }
 
+    /// Issue 24: a job whose processing takes the daemon down every time (here: the daemon is killed
+    /// while the job's send hangs) must not crash-loop it for ever.
+    @Test("a job that dies with its daemon on every claim is dead-lettered after max_attempts restarts; other jobs flow meanwhile")
+    func poisonAcrossRestarts() async throws {
+        let setup = try await Setup(dispatcher: "  lease_seconds: 2\n  max_attempts: 2\n  workers: 2\n  batch_size: 1\n")
+        let store = try setup.store()
+        let now = SystemEpochClock().nowMillis()
+        try await store.upsertDevices([
+            Device(sdkAppID: DemoCredentials.sdkAppID, userID: "victim", deviceID: "d", vendor: .apns, token: Self.token(1), registeredAtMillis: now),
+        ] + (0..<3).map { i in
+            Device(sdkAppID: DemoCredentials.sdkAppID, userID: "ok\(i)", deviceID: "d", vendor: .fcm, token: "fcm-ok-\(i)", registeredAtMillis: now)
+        })
+        func job(_ user: String, _ key: String) -> String {
+            #"{"SdkAppID":\#(DemoCredentials.sdkAppID),"To_Account":"\#(user)","IdempotencyKey":"\#(key)","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}]}"#
+        }
+        // Every APNs send hangs: the daemon holding the victim's job is killed while it waits.
+        try await setup.admin("POST", "/admin/faults", body: #"{"vendor":"apns","stall":true}"#)
+        _ = try await Child.run(["enqueue", "--config", setup.config], stdin: job("victim", "poison"))
+        var restarts = 0
+        for round in 0..<4 {
+            _ = try await Child.run(["enqueue", "--config", setup.config], stdin: job("ok\(round % 3)", "ok-\(round)"))
+            let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve-\(round).log")
+            try await serve.waitFor("listening on")
+            let deadline = ContinuousClock.now + .seconds(20)
+            // Wait until the round's healthy job is done and the victim is either held or dead.
+            while ContinuousClock.now < deadline {
+                let healthy = try await store.jobStatus(sdkAppID: DemoCredentials.sdkAppID, idempotencyKey: "ok-\(round)")?.finishedAtMillis != nil
+                let victim = try await store.jobStatus(sdkAppID: DemoCredentials.sdkAppID, idempotencyKey: "poison")
+                if healthy, victim?.finishedAtMillis != nil || (victim?.availableAtMillis ?? 0) > SystemEpochClock().nowMillis() { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try await store.jobStatus(sdkAppID: DemoCredentials.sdkAppID, idempotencyKey: "ok-\(round)")?.finishedAtMillis != nil, "round \(round): other jobs flow")
+            if try await store.jobStatus(sdkAppID: DemoCredentials.sdkAppID, idempotencyKey: "poison")?.finishedAtMillis != nil {
+                serve.kill(SIGTERM)
+                _ = try await serve.exitStatus(within: .seconds(15))
+                break
+            }
+            serve.kill(SIGKILL)
+            _ = try await serve.exitStatus(within: .seconds(10))
+            restarts += 1
+            try await Task.sleep(for: .milliseconds(2_200))  // the dead daemon's lease runs out
+        }
+        let dead = try await store.deadLetters(afterID: 0, limit: 10)
+        #expect(dead.map(\.idempotencyKey) == ["poison"] && dead.first?.lastError.hasPrefix("Poison: claimed 3 times") == true, "\(dead)")
+        #expect(restarts == 2, "dead after max_attempts (2) killed claims: \(restarts) restarts")
+        print("poison job: dead-lettered after \(restarts) killed daemons")
+        try await store.close()
+        await setup.stop()
+    }
+
     /// Issue 24: several instances on one PostgreSQL, one of three killed while they work a backlog.
     @Test("three pushd serve on one PostgreSQL, one SIGKILLed mid-backlog: the survivors deliver all 3,000, none lost")
     func multiInstanceCrash() async throws {
