@@ -92,6 +92,27 @@ struct DispatcherTests {
         }
     }
 
+    /// push-rules.md 5.3 and vendor-protocols.md 1.7, through the path that could break them: the
+    /// dispatcher's retry after a failed send re-renders the push, so it must carry the same apns-id
+    /// (APNs drops a duplicate by it) and the same absolute badge (a retry must not inflate it).
+    @Test("a push retried after a 503 reaches APNs with the same apns-id and the same absolute badge")
+    func retryKeepsIdAndBadge() async throws {
+        try await DispatchHarness.with { h in
+            try await h.register("bob", "d1", .apns, n: 1, badge: 4)
+            h.emulator.addFault(Fault(vendor: .apns, remaining: 1, status: 503, reason: "ServiceUnavailable"))
+            try await h.enqueue("m1", to: "bob")
+            let due = try await h.waitRescheduled("m1", attempts: 1)
+            h.clock.advance(millis: due - h.clock.nowMillis())
+            try await h.eventually("the retry delivered") { try await h.records("m1").first?.outcome == .delivered }
+            let sends = h.emulator.requests(vendor: .apns)
+            #expect(sends.map(\.status) == [503, 200])
+            let ids = sends.map { $0.headers["apns-id"] }
+            #expect(ids[0] != nil && ids[0] == ids[1], "\(ids)")
+            // Reported unread 4, plus this counted message: 5 on both attempts.
+            #expect(sends.allSatisfy { $0.body.contains(#""badge":5"#) }, "\(sends.map(\.body))")
+        }
+    }
+
     @Test("retryable failures back off, then become a dead letter after max_attempts")
     func retriesThenDeadLetter() async throws {
         try await DispatchHarness.with(dispatcher: { $0.maxAttempts = 3; $0.backoffBaseMillis = 1000 }) { h in
