@@ -268,6 +268,11 @@ public final class EmulatorState: Sendable {
     }
 
     /// The most send requests of `vendor` the emulator was handling at once since it started.
+    /// The send requests of `vendor` held by a fault (latency, stall) right now.
+    public func inFlight(_ vendor: Vendor) -> Int {
+        concurrency.withLock { $0[vendor]?.now ?? 0 }
+    }
+
     public func peakInFlight(_ vendor: Vendor) -> Int {
         concurrency.withLock { $0[vendor]?.peak ?? 0 }
     }

@@ -122,10 +122,10 @@ struct DispatcherTests {
             let t0 = h.clock.nowMillis()
             // Attempt 1 failed: the retry is due after base/2 + jitter(0.5) × base/2 = 750 ms.
             #expect(try await h.waitRescheduled("m1", attempts: 1) == t0 + 750)
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(h.emulator.requests(vendor: .apns).count == 1, "nothing before the backoff")
+            // An explicit signal, not a sleep: nothing is claimable before the backoff ends.
+            #expect(try await h.store.claim(limit: 10, leaseMillis: 1).isEmpty, "nothing claimable before the backoff")
             h.clock.advance(millis: 749)
-            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await h.store.claim(limit: 10, leaseMillis: 1).isEmpty, "nor 1 ms before it ends")
             #expect(h.emulator.requests(vendor: .apns).count == 1)
             h.clock.advance(millis: 1)
             try await h.eventually("second attempt") { h.emulator.requests(vendor: .apns).count == 2 }
@@ -303,7 +303,7 @@ struct DispatcherTests {
             let sends = { h.emulator.requests(vendor: .fcm).filter { $0.path.contains("messages:send") }.count }
             #expect(sends() == 1)
             h.clock.advance(seconds: 119)
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await h.store.claim(limit: 10, leaseMillis: 1).isEmpty, "nothing claimable before Retry-After")
             #expect(sends() == 1, "not before Retry-After")
             h.clock.advance(seconds: 1)
             try await h.eventually("both delivered") {
