@@ -30,7 +30,13 @@ struct FanOutTests {
         let (store, claimed) = try await Self.claimed(fanOuts)
         let expanded = try claimed.sorted { $0.id < $1.id }.flatMap { try FanOut.jobs(of: $0) }
         let direct = fates.compactMap { Self.template.job(to: $0.to, fate: $0.fate) }
-        #expect(expanded == direct)
+        #expect(expanded == direct, "expanding a plan gives the jobs a direct send would")
+        // And those jobs are what the rules say, written out: one per recipient keyed prefix:user,
+        // none for u0 (the sender), u7 muted (a job that notifies nobody), u1 pushed.
+        #expect(expanded.prefix(3).map(\.idempotencyKey) == ["k:u1", "k:u2", "k:u3"])
+        let muted = try #require(expanded.first { $0.userID == "u7" })
+        #expect(String(decoding: muted.payload, as: UTF8.self).contains(#""Silent":"Muted""#))
+        #expect(!String(decoding: try #require(expanded.first { $0.userID == "u1" }).payload, as: UTF8.self).contains("Silent"))
         #expect(expanded.count == 1_203 - 13)
         #expect(try await FanOut.expand(claimed, into: store).refused.isEmpty)
         #expect(try await store.stats().lanes[.chat]?.ready == 1_203 - 13, "every recipient's job queued")

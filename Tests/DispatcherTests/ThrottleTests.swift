@@ -38,6 +38,11 @@ struct ThrottleTests {
 
     @Test("backoff doubles per attempt with jitter, is capped, and Retry-After wins")
     func backoff() {
+        // The rule (README, "What the queue guarantees"): before attempt n + 1 the delay is
+        // c/2 + jitter × c/2 with c = min(backoff_max, backoff_base × 2^(n−1)): never immediate,
+        // never all retries at once; a positive Retry-After wins, capped by backoff_max.
+        // base 1 s, max 60 s: n = 1 → c = 1 s → 500 ms at jitter 0, 999 at 0.999; n = 3 → c = 4 s →
+        // 2 s; n = 40 → c = 60 s (capped) → 60 s at jitter 1; Retry-After 30 s → 30 s; 3600 s → 60 s.
         let b = Backoff(baseMillis: 1_000, maxMillis: 60_000)
         #expect(b.delayMillis(attempt: 1, retryAfterSeconds: nil, unit: 0) == 500)
         #expect(b.delayMillis(attempt: 1, retryAfterSeconds: nil, unit: 0.999) == 999)
