@@ -92,6 +92,44 @@ struct DispatcherTests {
         }
     }
 
+    /// push-rules.md §2: element text is by the device's locale, the app's `default_locale` (zh in the
+    /// demo config) when the device has none.
+    @Test("2: a device without a locale gets the app's default locale's placeholders; an en device gets English")
+    func defaultLocale() async throws {
+        try await DispatchHarness.with { h in
+            #expect(h.config.apps[0].defaultLocale == .zh)
+            try await h.store.upsertDevice(
+                Device(sdkAppID: DispatchHarness.app, userID: "bob", deviceID: "d1", vendor: .apns, token: DispatchHarness.token(.apns, 1), locale: nil,
+                       registeredAtMillis: h.clock.nowMillis())
+            )
+            try await h.register("carol", "d2", .apns, n: 2)  // locale en
+            let location = #", "MsgBody": [{"MsgType": "TIMLocationElem", "MsgContent": {"Desc": "", "Latitude": 1, "Longitude": 2}}]"#
+            for (key, user) in [("m1", "bob"), ("m2", "carol")] {
+                let json = #"{"SdkAppID": \#(DispatchHarness.app), "To_Account": "\#(user)", "IdempotencyKey": "\#(key)""# + location + "}"
+                let data = Data(json.utf8)
+                try await h.store.enqueue(try PushJobSpec.decode(data).newJob(payload: data))
+            }
+            try await h.eventually("both delivered") { h.emulator.requests(vendor: .apns).count == 2 }
+            let bodies = Dictionary(uniqueKeysWithValues: h.emulator.requests(vendor: .apns).map { ($0.path.hasSuffix(DispatchHarness.token(.apns, 1)) ? "bob" : "carol", $0.body) })
+            #expect(bodies["bob"]?.contains("[位置]") == true, "\(bodies)")
+            #expect(bodies["carol"]?.contains("[Location]") == true, "\(bodies)")
+        }
+    }
+
+    /// push-rules.md §6: when `Ext` alone makes the APNs payload too large, the push is not sent and is
+    /// recorded as a permanent failure `PayloadTooLarge`.
+    @Test("6: an Ext that cannot fit APNs's 4096 bytes is recorded PayloadTooLarge and never sent")
+    func payloadTooLarge() async throws {
+        try await DispatchHarness.with { h in
+            try await h.register("bob", "d1", .apns, n: 1)
+            try await h.enqueue("big", to: "bob", extra: #", "OfflinePushInfo": {"Ext": "\#(String(repeating: "e", count: 5_000))"}"#)
+            try await h.eventually("recorded") { try await !h.records("big").isEmpty }
+            let record = try #require(try await h.records("big").first)
+            #expect(record.outcome == .failed && record.reason == "PayloadTooLarge", "\(record)")
+            #expect(h.emulator.requests(vendor: .apns).isEmpty, "nothing reached APNs")
+        }
+    }
+
     /// push-rules.md 5.3 and vendor-protocols.md 1.7, through the path that could break them: the
     /// dispatcher's retry after a failed send re-renders the push, so it must carry the same apns-id
     /// (APNs drops a duplicate by it) and the same absolute badge (a retry must not inflate it).
