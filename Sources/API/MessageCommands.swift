@@ -265,7 +265,8 @@ struct MessageCommands: Sendable {
         if let refusal = Self.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
         var fields: [String: Any] = ["MsgBody": request["MsgBody"] ?? [Any](), "OfflinePushInfo": info, "ConversationType": "C2C"]
         if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
-        let template = try JobTemplate(app: caller.app.sdkAppID, keyPrefix: taskID, fields: fields)
+        // A push-only send never raises the unread count (push-rules.md 5.5): it carries the current badge.
+        let template = try JobTemplate(app: caller.app.sdkAppID, keyPrefix: taskID, fields: fields, countsForBadge: false)
         var pushed: [(to: String, fate: Recipients.Fate)] = []
         var errors: [[String: any Sendable]] = []
         for to in recipients.exactSet.map(\.value).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {

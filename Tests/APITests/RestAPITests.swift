@@ -332,6 +332,23 @@ struct RestAPITests {
         #expect(Self.code(try await f.call("pushd/get_push_records", #"{"TaskId": "\#(task)"}"#)) == 90001)
     }
 
+    /// push-rules.md §5.5: push-only sends never raise the unread count.
+    @Test("5.5: timpush/batch does not raise the badge; a sendmsg to the same user does")
+    func pushOnlyKeepsBadge() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["ops", "bob"]}"#)) == 0)
+        #expect(Self.code(try await f.call("pushd/register_device", #"{"UserID": "bob", "DeviceId": "d1", "Vendor": "fcm", "Token": "t"}"#)) == 0)
+        #expect(Self.code(try await f.call("pushd/report_state", #"{"UserID": "bob", "DeviceId": "d1", "State": "PushOnline", "Unread": 3}"#)) == 0)
+        let batch = #"{"From_Account": "ops", "To_Account": ["bob"], "MsgRandom": 1, "OfflinePushInfo": {"Title": "T", "Desc": "D"}}"#
+        #expect(Self.code(try await f.call("timpush/batch", batch)) == 0)
+        let fanOut = try await f.store.claim(limit: 10, leaseMillis: 1_000)
+        _ = try await FanOut.expand(fanOut, into: f.store)
+        #expect(try await f.store.devices(sdkAppID: Self.app, userIDs: ["bob"]).first?.badge == 3, "a push-only send leaves the count")
+        let send = #"{"From_Account": "ops", "To_Account": "bob", "MsgRandom": 2, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}"#
+        #expect(Self.code(try await f.call("openim/sendmsg", send)) == 0)
+        #expect(try await f.store.devices(sdkAppID: Self.app, userIDs: ["bob"]).first?.badge == 4, "a counted message raises it")
+    }
+
     @Test("admin_getroammsg pages a conversation newest first with LastMsgKey, either naming scheme")
     func roaming() async throws {
         let f = try Fixture()
