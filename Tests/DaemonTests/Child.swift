@@ -16,6 +16,28 @@ struct Child {
 
     let process: Process
     let logFile: String
+    /// Kills the process when the last copy of this child goes away still running: a test that
+    /// throws leaves no daemon behind.
+    private let reaper: Reaper
+
+    final class Reaper: Sendable {
+        let process: Process
+
+        init(_ process: Process) { self.process = process }
+
+        deinit {
+            if process.isRunning {
+                Foundation.kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+    }
+
+    init(process: Process, logFile: String) {
+        self.process = process
+        self.logFile = logFile
+        reaper = Reaper(process)
+    }
 
     /// Starts `pushd arguments…` with output to `logFile`.
     static func start(_ arguments: [String], logFile: String) throws -> Child {

@@ -86,6 +86,19 @@ struct DaemonTests {
 
     static func token(_ i: Int) -> String { String(format: "%064x", i + 1) }
 
+    @Test("a child process dropped while running (a test that threw) is killed and reaped")
+    func childReaped() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-reap-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let pid = try {
+            let child = try Child.start(["emulate", "--listen", "127.0.0.1:0", "--cert-dir", folder], logFile: folder + "/emulator.log")
+            #expect(child.process.isRunning)
+            return child.process.processIdentifier
+        }()
+        #expect(kill(pid, 0) != 0, "pid \(pid) still exists")
+    }
+
     @Test("SIGKILL with thousands of jobs in flight: after a restart every job reaches the emulator, none is lost")
     func crashAndRestart() async throws {
         // A short lease so the crashed process's jobs come back quickly, but longer than a batch takes.
