@@ -30,9 +30,9 @@ enum JSONTree {
         case let object as [String: Any]:
             writer.beginObject()
             if sortedKeys {
-                for key in object.keys.sorted() {
+                for (key, item) in object.sorted(by: { $0.key < $1.key }) {
                     writer.key(key)
-                    guard write(object[key]!, to: &writer, sortedKeys: true) else { return false }
+                    guard write(item, to: &writer, sortedKeys: true) else { return false }
                 }
             } else {
                 for (key, item) in object {

@@ -91,13 +91,15 @@ struct JobProcessor: Sendable {
         }
         // Compose once per locale among the recipients.
         var contents: [PushLocale: PushDecision] = [:]
+        var decisions: [PushDecision] = []
         for device in recipients {
             let locale = device.locale ?? app.defaultLocale
-            if contents[locale] == nil { contents[locale] = app.composer.compose(spec.message, in: spec.conversation, locale: locale) }
+            let decision = contents[locale] ?? app.composer.compose(spec.message, in: spec.conversation, locale: locale)
+            contents[locale] = decision
+            decisions.append(decision)
         }
         results += await withTaskGroup(of: DeviceResult.self) { group in
-            for device in recipients {
-                let decision = contents[device.locale ?? app.defaultLocale]!
+            for (device, decision) in zip(recipients, decisions) {
                 group.addTask { await self.send(decision, to: device, job: job, app: app) }
             }
             return await group.reduce(into: []) { $0.append($1) }

@@ -102,7 +102,7 @@ final class AccessTokenCache: Sendable {
                 let range = Self.lifetimeSeconds
                 seconds = Int64(number.doubleValue.clamped(to: Double(range.lowerBound)...Double(range.upperBound)))
             }
-            self.init(value: value, expiresAtMillis: nowMillis.addingSaturating(seconds.clamped(to: Self.lifetimeSeconds) * 1000))
+            self.init(value: value, expiresAtMillis: nowMillis.addingSaturating(seconds * 1000))
         }
     }
 

@@ -21,8 +21,10 @@ public struct ExactString: Hashable, Sendable, CustomStringConvertible, Expressi
     public static func == (a: ExactString, b: ExactString) -> Bool { a.value.sameBytes(as: b.value) }
 
     public func hash(into hasher: inout Hasher) {
+        // One call over the contiguous UTF-8 of a native string (the common case), not one per byte.
+        let hashed: Void? = value.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil { Array(value.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
         hasher.combine(value.utf8.count)
-        for byte in value.utf8 { hasher.combine(byte) }
     }
 }
 

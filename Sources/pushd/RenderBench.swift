@@ -22,9 +22,9 @@ struct RenderBenchCommand: ParsableCommand {
         #endif
         let composer = PushComposer(templates: try TemplateLoader.load(defaultFolder: templates))
         let mix = RenderMix.messages
-        let contents = mix.map { message -> PushContent in
+        let contents = try mix.map { message -> PushContent in
             guard case .push(let content) = composer.compose(message.message, in: message.conversation, locale: .zh) else {
-                fatalError("bench message without push text")
+                throw ValidationError("a bench message has no push text")
             }
             return content
         }
@@ -92,7 +92,7 @@ enum RenderMix {
     }
 
     static let messages: [Message] = {
-        func body(_ elements: [MsgElement]) -> MsgBody { (try? MsgBody(elements)) ?? (try! MsgBody([])) }
+        func body(_ elements: [MsgElement]) -> MsgBody { (try? MsgBody(elements)) ?? MsgBody.empty }
         var apnsInfo = ApnsInfo()
         apnsInfo.badgeMode = 0
         apnsInfo.sound = "msg.caf"

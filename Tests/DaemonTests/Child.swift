@@ -55,6 +55,12 @@ struct Child {
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
+    /// The port of `pushd serve`'s "listening on 127.0.0.1:PORT" line.
+    static func port(of child: Child) throws -> Int {
+        let line = try #require(child.log.split(separator: "\n").first { $0.contains("listening on") })
+        return try #require(Int(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? ""))
+    }
+
     /// Waits until the log contains `text`.
     func waitFor(_ text: String, timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout

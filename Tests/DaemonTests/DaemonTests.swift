@@ -38,6 +38,19 @@ struct DaemonTests {
 
         func store() throws -> SQLiteStore { try SQLiteStore(path: folder + "/pushd.sqlite") }
 
+        /// The app's UserSig key, from the config the emulator wrote.
+        func secretKey() throws -> String {
+            let yaml = try String(contentsOfFile: config, encoding: .utf8)
+            return try #require(yaml.components(separatedBy: "secret_key: \"").dropFirst().first?.split(separator: "\"").first.map(String.init))
+        }
+
+        /// Starts `pushd serve` on this setup's config; returns it with the port it listens on.
+        func serve(_ extra: [String] = [], log: String = "serve.log") async throws -> (Child, Int) {
+            let serve = try Child.start(["serve", "--config", config] + extra, logFile: folder + "/" + log)
+            try await serve.waitFor("listening on")
+            return (serve, try Child.port(of: serve))
+        }
+
         /// Polls `condition` until it holds; records an issue and throws when `timeout` passes first.
         static func waitUntil(_ what: String, timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async throws {
             let deadline = ContinuousClock.now + timeout
@@ -175,9 +188,7 @@ struct DaemonTests {
             #expect(bodies.contains { $0.contains("to every vendor") }, "\(vendor.rawValue): \(bodies)")
         }
         // The port comes from the log line; /healthz and /metrics answer there.
-        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
-        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
-        #expect(!port.isEmpty)
+        let port = try Child.port(of: serve)
         #expect(try await Setup.curl(["http://127.0.0.1:\(port)/healthz"]) == Data("ok\n".utf8))
         let metrics = String(decoding: try await Setup.curl(["http://127.0.0.1:\(port)/metrics"]), as: UTF8.self)
         #expect(metrics.contains(#"pushd_sends_total{vendor="honor",outcome="delivered"} 1"#), "\(metrics.prefix(2_000))")
@@ -295,12 +306,8 @@ struct DaemonTests {
     @Test("over HTTP: import accounts, register a device, sendmsg; the push reaches the emulator and get_push_records shows it")
     func restEndToEnd() async throws {
         let setup = try await Setup(dispatcher: "  workers: 2\n")
-        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8)
-        let key = try #require(yaml.components(separatedBy: "secret_key: \"").dropFirst().first?.split(separator: "\"").first.map(String.init))
-        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
-        try await serve.waitFor("listening on")
-        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
-        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        let key = try setup.secretKey()
+        let (serve, port) = try await setup.serve()
         func call(_ command: String, _ body: String, as identifier: String = "administrator") async throws -> [String: Any] {
             let sig = UserSig.generate(sdkAppID: 1_400_000_000, key: key, identifier: identifier, time: Int64(Date().timeIntervalSince1970))
             let url = "http://127.0.0.1:\(port)/v4/\(command)?sdkappid=1400000000&identifier=\(identifier)&usersig=\(sig)&random=1&contenttype=json"
@@ -335,12 +342,8 @@ struct DaemonTests {
     @Test("a tag campaign under pushd serve, followed to the end by pushd campaign watch")
     func campaignWatch() async throws {
         let setup = try await Setup(dispatcher: "  workers: 2\n  campaign_page: 16\n")
-        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8)
-        let key = try #require(yaml.components(separatedBy: "secret_key: \"").dropFirst().first?.split(separator: "\"").first.map(String.init))
-        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
-        try await serve.waitFor("listening on")
-        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
-        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        let key = try setup.secretKey()
+        let (serve, port) = try await setup.serve()
         func call(_ command: String, _ body: String) async throws -> [String: Any] {
             let sig = UserSig.generate(sdkAppID: 1_400_000_000, key: key, identifier: "administrator", time: Int64(Date().timeIntervalSince1970))
             let url = "http://127.0.0.1:\(port)/v4/\(command)?sdkappid=1400000000&identifier=administrator&usersig=\(sig)&random=1&contenttype=json"
@@ -400,8 +403,7 @@ struct DaemonTests {
             let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
             #expect(mode == 0o600, "\(file) holds secrets: mode \(String(mode, radix: 8))")
         }
-        let line = try #require(demo.log.split(separator: "\n").first { $0.contains("listening on") })
-        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        let port = try Child.port(of: demo)
         #expect(try await Setup.curl(["http://127.0.0.1:\(port)/emulator/requests"]).first == UInt8(ascii: "["))
 
         // The same port again: a supervisor must see the failure.
@@ -440,10 +442,7 @@ struct DaemonTests {
     func connectionLimits() async throws {
         let setup = try await Setup(dispatcher: "  workers: 1\n")
         try ("\nlimits: { idle_timeout_seconds: 2, max_connections: 2 }\n").appendLine(to: setup.config)
-        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
-        try await serve.waitFor("listening on")
-        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
-        let port = try #require(Int(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? ""))
+        let (serve, port) = try await setup.serve()
         let held = [try IdleSocket(port: port), try IdleSocket(port: port)]
         try await Task.sleep(for: .milliseconds(300))
         let blocked = try await Setup.curl(["--max-time", "0.8", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/healthz"])
@@ -464,12 +463,8 @@ struct DaemonTests {
     @Test("3,000 generated hostile calls over HTTP: every answer an envelope; afterwards /healthz is ok and a normal send is delivered")
     func generatedCallsOverHTTP() async throws {
         let setup = try await Setup(dispatcher: "  workers: 2\n")
-        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8)
-        let key = try #require(yaml.components(separatedBy: "secret_key: \"").dropFirst().first?.split(separator: "\"").first.map(String.init))
-        let serve = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve.log")
-        try await serve.waitFor("listening on")
-        let line = try #require(serve.log.split(separator: "\n").first { $0.contains("listening on") })
-        let port = String(line.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber } ?? "")
+        let key = try setup.secretKey()
+        let (serve, port) = try await setup.serve()
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let now = Int64(Date().timeIntervalSince1970)
         let sigs = Dictionary(uniqueKeysWithValues: ["administrator", "bob", "alice", "jos\u{E9}"].map {

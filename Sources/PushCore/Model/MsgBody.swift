@@ -5,6 +5,13 @@
 public struct MsgBody: Codable, Sendable, Equatable {
     public var elements: [MsgElement]
 
+    /// A message without elements (nothing to check).
+    public static let empty = MsgBody(unchecked: [])
+
+    private init(unchecked elements: [MsgElement]) {
+        self.elements = elements
+    }
+
     public init(_ elements: [MsgElement]) throws(TencentError) {
         self.elements = elements
         try Self.checkSingleCustom(elements, path: "MsgBody")
