@@ -186,18 +186,18 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateways", "Emulator", "PushCore", "VendorAuth", .product(name: "_CryptoExtras", package: "swift-crypto"),
+                "Gateways", "Emulator", "PushCore", "VendorAuth", "TestSupport", .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "PushCore"]),
         .testTarget(
             name: "QueueTests",
-            dependencies: ["Queue", "Messaging", "PushCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Queue", "Messaging", "PushCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "DispatcherTests",
             dependencies: [
-                "Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig",
+                "Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -212,12 +212,14 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // Waiting for explicit conditions in tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Generated hostile REST calls, shared by the in-process and the daemon fuzz tests.
         .target(name: "RequestFuzzing", dependencies: ["PushCore"], path: "Tests/RequestFuzzing"),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "pushd", "Queue", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing",
+                "pushd", "Queue", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -5,6 +5,7 @@ import PushCore
 /// `/admin`: inject faults, set token states, read the recorder.
 ///
 /// - `POST /admin/faults` a ``Fault`` as JSON; `DELETE /admin/faults`
+/// - `POST /admin/release[?vendor=apns]` answers the requests a `hold` fault keeps: `{"released":n}`
 /// - `POST /admin/chaos` a ``Chaos`` as JSON (`{"share":0.5,"seed":1}`); `DELETE /admin/chaos`
 /// - `POST /admin/tokens` `{"vendor":"apns","token":"…","state":"valid|unregistered|invalid","timestamp":ms}`
 /// - `GET /admin/requests[?vendor=apns]`; `DELETE /admin/requests`
@@ -22,6 +23,10 @@ extension GatewayEmulator {
         Route("DELETE", "admin/faults", .plain { emulator, _ in
             emulator.state.clearFaults()
             return .done
+        }),
+        Route("POST", "admin/release", .plain { emulator, request in
+            let vendor = request.queryParameter("vendor").flatMap(Vendor.init(rawValue:))
+            return Answer(status: .ok, json: ["released": emulator.state.releaseHeld(vendor)], result: "ok")
         }),
         Route("POST", "admin/chaos", .plain { emulator, request in
             emulator.state.setChaos(try JSONDecoder().decode(Chaos.self, from: request.body))

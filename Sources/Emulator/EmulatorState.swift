@@ -168,7 +168,6 @@ public final class EmulatorState: Sendable {
         data.withLock { $0.faults.removeAll() }
     }
 
-    /// The fault that applies to the next request to `vendor`, consuming one use of it.
     /// Turns chaos mode on (or off, with nil).
     public func setChaos(_ chaos: Chaos?) {
         data.withLock { state in
@@ -198,6 +197,7 @@ public final class EmulatorState: Sendable {
         }
     }
 
+    /// The fault that applies to the next request to `vendor`, consuming one use of it.
     func takeFault(vendor: Vendor) -> Fault? {
         data.withLock { state in
             for index in state.faults.indices where state.faults[index].vendor == nil || state.faults[index].vendor == vendor {
@@ -256,6 +256,30 @@ public final class EmulatorState: Sendable {
     }
 
     private let concurrency = Mutex<[Vendor: (now: Int, peak: Int)]>([:])
+    private let held = Mutex<[(vendor: Vendor, answer: @Sendable () -> Void)]>([])
+
+    /// Keeps a request held by a `hold` fault until `releaseHeld`.
+    func hold(_ vendor: Vendor, answer: @escaping @Sendable () -> Void) {
+        held.withLock { $0.append((vendor, answer)) }
+    }
+
+    /// The requests of `vendor` (or of every vendor) a `hold` fault keeps unanswered now.
+    public func held(_ vendor: Vendor? = nil) -> Int {
+        held.withLock { $0.count { vendor == nil || $0.vendor == vendor } }
+    }
+
+    /// Answers the requests held by `hold` faults (of `vendor`, or of every vendor), in arrival
+    /// order; they proceed as if the fault had no hold. Returns how many were released.
+    @discardableResult
+    public func releaseHeld(_ vendor: Vendor? = nil) -> Int {
+        let released = held.withLock { held in
+            let (out, kept) = (held.filter { vendor == nil || $0.vendor == vendor }, held.filter { vendor != nil && $0.vendor != vendor })
+            held = kept
+            return out
+        }
+        for request in released { request.answer() }
+        return released.count
+    }
 
     /// A send request of `vendor` started (`delta` 1) or was answered (`delta` -1).
     func inFlight(_ vendor: Vendor, _ delta: Int) {
@@ -267,11 +291,12 @@ public final class EmulatorState: Sendable {
         }
     }
 
-    /// The most send requests of `vendor` the emulator was handling at once since it started.
-    /// The send requests of `vendor` held by a fault (latency, stall) right now.
+    /// The send requests of `vendor` held by a fault (latency, stall, hold) right now.
     public func inFlight(_ vendor: Vendor) -> Int {
         concurrency.withLock { $0[vendor]?.now ?? 0 }
     }
+
+    /// The most send requests of `vendor` the emulator was handling at once since it started.
 
     public func peakInFlight(_ vendor: Vendor) -> Int {
         concurrency.withLock { $0[vendor]?.peak ?? 0 }
@@ -324,10 +349,14 @@ public struct Fault: Sendable, Codable, Equatable {
     /// Stop reading the connection and never answer, like a peer behind a dead NAT mapping: the
     /// client sees silence, not a close.
     public var stall: Bool?
+    /// Keep the request unanswered until `EmulatorState.releaseHeld`: a gate a test opens
+    /// explicitly, where a latency would race the machine's speed.
+    public var hold: Bool?
 
     public init(
         vendor: Vendor? = nil, remaining: Int? = nil, share: Double? = nil, status: Int? = nil, reason: String? = nil,
-        retryAfter: Int? = nil, latencyMillis: Int? = nil, goaway: Bool? = nil, drop: Bool? = nil, stall: Bool? = nil
+        retryAfter: Int? = nil, latencyMillis: Int? = nil, goaway: Bool? = nil, drop: Bool? = nil, stall: Bool? = nil,
+        hold: Bool? = nil
     ) {
         self.vendor = vendor
         self.remaining = remaining
@@ -339,5 +368,6 @@ public struct Fault: Sendable, Codable, Equatable {
         self.goaway = goaway
         self.drop = drop
         self.stall = stall
+        self.hold = hold
     }
 }

@@ -206,7 +206,11 @@ public struct GatewayEmulator: Sendable {
             }
             reply(recorded(vendor, request, connection, result))
         }
-        if let latency = fault.latencyMillis {
+        if fault.hold == true {
+            let loop = connection.eventLoop
+            let bound = NIOLoopBound(proceed, eventLoop: loop)
+            state.hold(vendor) { loop.execute { bound.value() } }
+        } else if let latency = fault.latencyMillis {
             connection.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(latency))) { proceed() }
         } else {
             proceed()

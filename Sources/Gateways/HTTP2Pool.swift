@@ -37,6 +37,9 @@ final class HTTP2Pool: Sendable {
 
     func markHTTP1() { http2.store(false, ordering: .relaxed) }
 
+    /// Slots holding a connection that takes new requests.
+    var usableConnections: Int { slots.withLock { $0.count { $0.connection?.isUsable == true } } }
+
     func execute(method: HTTPMethod, path: String, headers: HTTPHeaders, body: [UInt8], timeout: TimeAmount) async throws -> VendorTransport.Response {
         let slot = next.wrappingAdd(1, ordering: .relaxed).oldValue % count
         let connection = try await connection(in: slot)

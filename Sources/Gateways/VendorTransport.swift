@@ -92,6 +92,12 @@ public final class VendorTransport: Sendable {
         pools.withLock { $0[target.origin] }?.retireConnections()
     }
 
+    /// HTTP/2 connections to `url`'s origin that take new requests.
+    func usableConnections(to url: String) -> Int {
+        guard let target = HTTPSTarget(url) else { return 0 }
+        return pools.withLock { $0[target.origin] }?.usableConnections ?? 0
+    }
+
     private func pool(for target: HTTPSTarget) -> HTTP2Pool? {
         let pool = pools.withLock { pools in
             if let pool = pools[target.origin] { return pool }

@@ -25,6 +25,9 @@ final class JobSignal: Sendable {
     /// Callers waiting.
     var waiting: Int { state.withLock { $0.waiters.count } }
 
+    /// Whether notifications from other processes reach this signal (PostgreSQL's LISTEN is up).
+    let listening = Atomic<Bool>(false)
+
     func notify(campaignOnly: Bool = false) {
         let woken = state.withLock { state -> [JobHandoff] in
             let woken = state.waiters.filter { !campaignOnly || $0.value.campaign }
@@ -73,8 +76,8 @@ final class JobSignal: Sendable {
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
-                return HandedJobs()
+                do { try await Task.sleep(for: timeout) } catch { return HandedJobs() }
+                return HandedJobs(timedOut: true)
             }
             var handed = await group.next() ?? HandedJobs()
             // Cancelling withdraws the waiter, unless an enqueuer picked it: then its jobs are on

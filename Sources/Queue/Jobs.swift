@@ -160,10 +160,13 @@ struct InsertedJobs: Sendable {
 public struct HandedJobs: Sendable {
     public var jobs: [ClaimedJob]
     public var devices: [Device]
+    /// The wait ended because its timeout passed, not because of a wake-up or a handoff.
+    public var timedOut: Bool
 
-    public init(jobs: [ClaimedJob] = [], devices: [Device] = []) {
+    public init(jobs: [ClaimedJob] = [], devices: [Device] = [], timedOut: Bool = false) {
         self.jobs = jobs
         self.devices = devices
+        self.timedOut = timedOut
     }
 
     mutating func append(_ other: HandedJobs) {

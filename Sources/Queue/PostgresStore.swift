@@ -117,6 +117,8 @@ public final class PostgresStore: PushStore {
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: channel) { notifications in
+                        signal.listening.store(true, ordering: .relaxed)
+                        defer { signal.listening.store(false, ordering: .relaxed) }
                         for try await _ in notifications { signal.notify() }
                     }
                 }
@@ -492,6 +494,12 @@ public final class PostgresStore: PushStore {
             }
         }
     }
+
+    /// Whether enqueues on other handles and processes wake this handle's waiters now: false until
+    /// LISTEN is established and while it reconnects (waiters then fall back to their timeout).
+    public var isListening: Bool { signal.listening.load(ordering: .relaxed) }
+
+    public var waitingWorkers: Int { signal.waiting }
 
     public func waitForJobs(timeout: Duration, campaign: Bool, taking limit: Int, leaseMillis: Int64) async -> HandedJobs {
         // Notifications do not say the lane: every one wakes every waiter.

@@ -35,6 +35,9 @@ public protocol PushStore: CampaignStore {
     /// it returns none.
     func waitForJobs(timeout: Duration, campaign: Bool, taking limit: Int, leaseMillis: Int64) async -> HandedJobs
 
+    /// Callers waiting in `waitForJobs` on this handle now.
+    var waitingWorkers: Int { get }
+
     /// Depth per lane, oldest ready job, dead letters.
     func stats() async throws -> QueueStats
 
@@ -163,9 +166,10 @@ extension PushStore {
         try await claim(limit: limit, campaignLimit: limit, leaseMillis: leaseMillis)
     }
 
-    /// Returns when jobs may have been enqueued, or after `timeout`.
-    public func waitForJobs(timeout: Duration) async {
-        _ = await waitForJobs(timeout: timeout, campaign: true, taking: 0, leaseMillis: 0)
+    /// Returns when jobs may have been enqueued (true), or after `timeout` (false).
+    @discardableResult
+    public func waitForJobs(timeout: Duration) async -> Bool {
+        await !waitForJobs(timeout: timeout, campaign: true, taking: 0, leaseMillis: 0).timedOut
     }
 
     /// Registers a device or replaces its token; a new token clears an invalidation.

@@ -269,6 +269,8 @@ public final class SQLiteStore: PushStore {
         }
     }
 
+    public var waitingWorkers: Int { signal.waiting }
+
     public func waitForJobs(timeout: Duration, campaign: Bool, taking limit: Int, leaseMillis: Int64) async -> HandedJobs {
         await signal.wait(timeout: timeout, campaign: campaign, takes: limit, leaseMillis: leaseMillis)
     }

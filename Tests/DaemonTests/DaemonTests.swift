@@ -6,6 +6,7 @@ import PushCore
 import Queue
 import RequestFuzzing
 import Testing
+import TestSupport
 import UserSig
 
 /// `pushd serve`, `enqueue` and `dlq` as child processes against an emulator in the test process.
@@ -53,13 +54,7 @@ struct DaemonTests {
 
         /// Polls `condition` until it holds; records an issue and throws when `timeout` passes first.
         static func waitUntil(_ what: String, timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async throws {
-            let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
-                if try await condition() { return }
-                try await Task.sleep(for: interval)
-            }
-            Issue.record("timed out after \(timeout) waiting for: \(what)")
-            throw CancellationError()
+            try await eventually(what, timeout: timeout, every: interval, condition)
         }
 
         /// An admin call to the emulator (curl, trusting its CA).

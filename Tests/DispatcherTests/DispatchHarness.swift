@@ -7,6 +7,7 @@ import PushCore
 import PushdConfig
 import Queue
 import Testing
+import TestSupport
 
 /// The emulator serving all eight vendors with demo credentials, a pushd config pointing at it, a
 /// fresh SQLite store on a manual clock, and a dispatcher working that store.
@@ -23,8 +24,12 @@ final class DispatchHarness: Sendable {
     let store: SQLiteStore
     let gateways: VendorGateways
 
+    /// Where the manual clock starts: a fixed instant, 2026-11-20 03:00:00 UTC, so that rules
+    /// that depend on the time of day (do-not-disturb windows) see the same time on every run.
+    static let startMillis: Int64 = 1_795_143_600_000
+
     init(dispatcher: (inout PushdConfig.Dispatcher) -> Void = { _ in }) async throws {
-        clock = ManualEpochClock(millis: SystemEpochClock().nowMillis())
+        clock = ManualEpochClock(millis: Self.startMillis)
         emulator = EmulatorState()
         let certificates = try EmulatorCertificates()
         running = try await GatewayEmulator(state: emulator, certificates: certificates).start()
@@ -108,14 +113,7 @@ final class DispatchHarness: Sendable {
 
     /// Waits (real time) until `condition` holds, failing after `timeout`.
     func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("timed out waiting for: \(what)")
-        throw CancellationError()
+        try await TestSupport.eventually(what, timeout: timeout, condition)
     }
 
     /// Waits until the job has failed `attempts` rounds and is waiting for its retry; returns when it is due.

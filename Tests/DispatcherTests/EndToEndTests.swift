@@ -226,12 +226,16 @@ struct EndToEndTests {
             #expect(try await r.records(muted, "bob").map(\.reason) == ["ReceiveOptNotNotify"])
             #expect(r.apns(1).map { Self.badge($0) } == [2, 3], "the muted message still counts as unread")
 
-            // A window around now, as a daily time of day.
-            let secondOfDay = r.h.clock.nowSeconds() % 86_400
-            try await r.call("pushd/set_receive_opt", #"{"UserID": "bob", "StartTime": \#(max(0, secondOfDay - 60)), "Duration": 3600}"#)
+            // A daily window from 02:00 for two hours (seconds of the day, UTC); the clock reads 03:00.
+            #expect(r.h.clock.nowSeconds() % 86_400 == 3 * 3_600)
+            try await r.call("pushd/set_receive_opt", #"{"UserID": "bob", "StartTime": 7200, "Duration": 7200}"#)
             let quiet = try await r.sendmsg("carol", "bob", Self.text("at night"))
             try await r.settle()
             #expect(try await r.records(quiet, "bob").map(\.reason) == ["DoNotDisturb"])
+            r.h.clock.advance(seconds: 7_200)  // 05:00, after the window
+            _ = try await r.sendmsg("carol", "bob", Self.text("at dawn"))
+            try await r.settle()
+            #expect(r.apns(1).last.flatMap { Self.body($0) } == "Carol:at dawn")
             try await r.call("pushd/set_receive_opt", #"{"UserID": "bob", "StartTime": 0, "Duration": 0}"#)
             _ = try await r.sendmsg("carol", "bob", Self.text("morning"))
             try await r.settle()

@@ -3,6 +3,7 @@ import Messaging
 import PushCore
 import Queue
 import Testing
+import TestSupport
 
 /// One contract, both backends: what the dispatcher relies on from any queue.
 @Suite("Queue contract")
@@ -598,12 +599,13 @@ struct QueueContractTests {
         try await withStore(backend) { fixture, store in
             let t0 = fixture.clock.nowMillis()
             try await store.upsertDevices([device("d1", at: t0), device("d2", user: "carol", at: t0), device("d3", user: "dave", at: t0)])
-            async let taken = store.waitForJobs(timeout: .seconds(20), campaign: true, taking: 2, leaseMillis: Self.lease)
-            try await Task.sleep(for: .milliseconds(200))  // the worker waits
+            async let taken = store.waitForJobs(timeout: .seconds(60), campaign: true, taking: 2, leaseMillis: Self.lease)
+            try await eventually("the worker waits") { store.waitingWorkers == 1 }
             var later = job("m3", user: "dave")
             later.notBeforeMillis = t0 + 60_000
             try await store.enqueue([job("c1", user: "carol", lane: .campaign), job("m1"), later, job("m2", user: "carol"), job("m4", user: "dave")])
             let handed = await taken
+            #expect(!handed.timedOut)
             // The first two chat jobs due now, claimed for the worker until its lease ends.
             #expect(handed.jobs.map(\.idempotencyKey) == ["m1", "m2"])
             #expect(handed.jobs.allSatisfy { $0.leaseUntilMillis == t0 + Self.lease && $0.claim == 1 && $0.attempts == 0 && $0.lane == .chat })
@@ -626,17 +628,21 @@ struct QueueContractTests {
                 sdkAppID: 1_400_000_000, msgKey: "k1", fromAccount: "alice", toAccount: "bob", msgSeq: 1, msgRandom: 7, msgTime: 1_795_000_000,
                 body: Data("{}".utf8), dedupeKey: "alice|1|7|99", dedupeWindowMillis: 120_000, expiresAtMillis: fixture.clock.nowMillis() + 604_800_000
             )
-            async let next = store.waitForJobs(timeout: .seconds(20), campaign: false, taking: 64, leaseMillis: Self.lease)
-            try await Task.sleep(for: .milliseconds(200))
+            async let next = store.waitForJobs(timeout: .seconds(60), campaign: false, taking: 64, leaseMillis: Self.lease)
+            try await eventually("the worker waits") { store.waitingWorkers == 1 }
             #expect(try await store.storeMessage(message, jobs: [job("k1:bob")]) == .stored(msgSeq: 1))
             let stored = await next
             #expect(stored.jobs.map(\.idempotencyKey) == ["k1:bob"] && stored.devices.map(\.deviceID) == ["d1"])
-            async let none = store.waitForJobs(timeout: .milliseconds(500), campaign: false, taking: 64, leaseMillis: Self.lease)
-            try await Task.sleep(for: .milliseconds(100))
+            async let none = store.waitForJobs(timeout: .seconds(60), campaign: false, taking: 64, leaseMillis: Self.lease)
+            try await eventually("the worker waits") { store.waitingWorkers == 1 }
             var copy = message
             copy.msgKey = "k2"
             #expect(try await store.storeMessage(copy, jobs: [job("k2:bob")]) == .duplicate(msgKey: "k1", msgTime: 1_795_000_000, msgSeq: 1))
-            #expect(await none.jobs.isEmpty)
+            // The duplicate's job is not handed over (its handoff may wake the worker with nothing);
+            // a new job is, if the worker still waits.
+            try await store.enqueue(job("m9"))
+            let after = await none
+            #expect(!after.timedOut && after.jobs.allSatisfy { $0.idempotencyKey == "m9" }, "\(after.jobs.map(\.idempotencyKey))")
         }
     }
 
@@ -645,14 +651,11 @@ struct QueueContractTests {
         try await withStore(backend) { fixture, store in
             // SQLite wakes waiters of the same handle (one process); PostgreSQL those of any handle.
             let waiter = backend == .postgres ? try await fixture.open() : store
-            try await Task.sleep(for: .milliseconds(200))  // LISTEN is set up
-            let clock = ContinuousClock()
-            let started = clock.now
-            async let woke: Void = waiter.waitForJobs(timeout: .seconds(20))
-            try await Task.sleep(for: .milliseconds(100))
+            if let waiter = waiter as? PostgresStore { try await eventually("LISTEN is set up") { waiter.isListening } }
+            async let woke = waiter.waitForJobs(timeout: .seconds(60))
+            try await eventually("the worker waits") { waiter.waitingWorkers == 1 }
             try await store.enqueue(job("m1"))
-            await woke
-            #expect(clock.now - started < .seconds(10))
+            #expect(await woke, "woken by the enqueue, not by its timeout")
             if backend == .postgres { try await waiter.close() }
         }
     }
