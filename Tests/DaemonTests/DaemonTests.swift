@@ -234,7 +234,10 @@ struct DaemonTests {
             serve.kill(SIGKILL)
             _ = try await serve.exitStatus(within: .seconds(10))
             restarts += 1
-            try await Task.sleep(for: .milliseconds(2_200))  // the dead daemon's lease runs out
+            try await Setup.waitUntil("the dead daemon's lease on the victim runs out") {
+                let victim = try await store.jobStatus(sdkAppID: DemoCredentials.sdkAppID, idempotencyKey: "poison")
+                return (victim?.availableAtMillis ?? 0) <= SystemEpochClock().nowMillis()
+            }
         }
         let dead = try await store.deadLetters(afterID: 0, limit: 10)
         #expect(dead.map(\.idempotencyKey) == ["poison"] && dead.first?.lastError.hasPrefix("Poison: claimed 3 times") == true, "\(dead)")
@@ -318,10 +321,9 @@ struct DaemonTests {
         )
         let msgKey = try #require(sent["MsgKey"] as? String, "\(sent)")
         var records: [[String: Any]] = []
-        let deadline = ContinuousClock.now + .seconds(30)
-        while records.isEmpty, ContinuousClock.now < deadline {
+        try await Setup.waitUntil("the push recorded") {
             records = try await call("pushd/get_push_records", #"{"MsgKey": "\#(msgKey)"}"#)["Records"] as? [[String: Any]] ?? []
-            try await Task.sleep(for: .milliseconds(100))
+            return !records.isEmpty
         }
         #expect(records.first?["Outcome"] as? String == "Delivered" && records.first?["DeviceId"] as? String == "iphone", "\(records)")
         let requests = try JSONSerialization.jsonObject(with: try await setup.admin("GET", "/admin/requests?vendor=apns")) as? [[String: Any]] ?? []
@@ -444,9 +446,7 @@ struct DaemonTests {
         #expect(String(decoding: blocked, as: UTF8.self) != "200", "a third connection waits while two are open")
         let openBefore = held.filter { !$0.closedByServer }.count
         #expect(openBefore == 2)
-        try await Task.sleep(for: .milliseconds(2_700))
-        let closedAfter = held.filter(\.closedByServer).count
-        #expect(closedAfter == 2, "idle connections are closed after 2 s")
+        try await Setup.waitUntil("both idle connections closed by the server") { held.allSatisfy(\.closedByServer) }
         let served = try await Setup.curl(["--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/healthz"])
         #expect(String(decoding: served, as: UTF8.self) == "200")
         serve.kill(SIGTERM)
