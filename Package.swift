@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "pushd", targets: ["pushd"]),
+        .executable(name: "pushd-bench", targets: ["pushd-bench"]),
+        .executable(name: "pushd-emulator", targets: ["pushd-emulator"]),
         .library(name: "PushCore", targets: ["PushCore"]),
         .library(name: "UserSig", targets: ["UserSig"]),
     ],
@@ -139,23 +141,27 @@ let package = Package(
             dependencies: [
                 "PushCore", "Messaging", "Queue", "PushdConfig", "UserSig", "Dispatcher",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the executables share: opening the configured store, running async work from a
+        // synchronous command, the emulator's server command.
+        .target(
+            name: "PushdRuntime",
+            dependencies: [
+                "PushCore", "Queue", "PushdConfig", "Emulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The daemon and its operator commands (interface.md section 1).
         .executableTarget(
             name: "pushd",
             dependencies: [
-                "PushCore",
-                "UserSig",
-                "PushdConfig",
-                "Gateways",
-                "Emulator",
-                "VendorAuth",
-                "Messaging",
-                "Queue",
-                "Dispatcher",
-                "API",
+                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "Messaging", "Queue", "Dispatcher", "API", "PushdRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -165,6 +171,23 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The benchmarks, apart from the daemon: tables with ratios against a reference in the same run.
+        .executableTarget(
+            name: "pushd-bench",
+            dependencies: [
+                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "VendorAuth", "Messaging", "Queue", "Dispatcher", "API",
+                "PushdRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The vendor gateway emulator alone (the same server as `pushd emulate`).
+        .executableTarget(
+            name: "pushd-emulator",
+            dependencies: ["PushdRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "PushCoreTests",
@@ -206,14 +229,14 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "Dispatcher", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig", "RequestFuzzing",
+                "API", "Dispatcher", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig", "RequestFuzzing", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        // Waiting for explicit conditions in tests.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Test helpers: waiting for explicit conditions, a clock that moves only when told to.
+        .target(name: "TestSupport", dependencies: ["PushCore"], path: "Tests/TestSupport"),
         // Generated hostile REST calls, shared by the in-process and the daemon fuzz tests.
         .target(name: "RequestFuzzing", dependencies: ["PushCore"], path: "Tests/RequestFuzzing"),
         .testTarget(

@@ -4,14 +4,14 @@
 # valgrind cannot read the DWARF of Swift 6.3 release builds, so it runs a copy without debug info.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product pushd >/dev/null
+swift build -c release --product pushd-bench >/dev/null
 binary=$(mktemp)
 trap 'rm -f "$binary"' EXIT
-cp .build/release/pushd "$binary"
+cp .build/release/pushd-bench "$binary"
 chmod +x "$binary"
 strip --strip-debug "$binary"
 allocs() {
-  valgrind "$binary" bench render --templates Templates --only "$1" --no-reference --rounds 1 -n "$2" 2>&1 |
+  valgrind "$binary" render --templates Templates --only "$1" --no-reference --rounds 1 -n "$2" 2>&1 |
     sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' | tr -d ,
 }
 printf '| row | allocations per render |\n|---|---|\n'

@@ -13,7 +13,7 @@ struct GroupCommands: Sendable {
     /// A send's reads and its write, shared with concurrent requests.
     let sends: SendCoalescer
     let clock: any EpochClock
-    let timings: APITimings
+    let writes: WriteTimer
 
     /// Group messages with the same content and `Random` within 5 minutes are one message.
     static let dedupeWindowMillis: Int64 = 300_000
@@ -273,7 +273,7 @@ struct GroupCommands: Sendable {
             msgTime: msgTime, body: body, dedupeKey: "group|\(group.groupID)|\(random)|\(content.crc)", dedupeWindowMillis: Self.dedupeWindowMillis,
             expiresAtMillis: expiresAt
         )
-        switch try await timings.write({ try await sends.storeMessage(message, jobs: jobs) }) {
+        switch try await writes({ try await sends.storeMessage(message, jobs: jobs) }) {
         case .stored(let seq): return .ok([("MsgTime", msgTime), ("MsgSeq", seq), ("MsgKey", msgKey)])
         case .duplicate(let key, let time, let seq): return .ok([("MsgTime", time), ("MsgSeq", seq), ("MsgKey", key)])
         case .groupNotFound: return .fail(RestCode.groupNotFound, "group \(groupID) does not exist")

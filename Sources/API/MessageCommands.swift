@@ -11,7 +11,7 @@ struct MessageCommands: Sendable {
     /// A send's reads and its write, shared with concurrent requests.
     let sends: SendCoalescer
     let clock: any EpochClock
-    let timings: APITimings
+    let writes: WriteTimer
 
     /// Tencent's limit on a message: 12 KB of `MsgBody`.
     static let maxMsgBodyBytes = 12 * 1024
@@ -181,7 +181,7 @@ struct MessageCommands: Sendable {
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         let job = m.lifetime > 0 ? template.job(to: to, fate: fate(m, to: to, settings: facts.settings[ExactString(to)])) : nil
         let message = message(m, to: to, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller)
-        switch try await timings.write({ try await sends.storeMessage(message, jobs: job.map { [$0] } ?? []) }) {
+        switch try await writes({ try await sends.storeMessage(message, jobs: job.map { [$0] } ?? []) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         }
@@ -222,7 +222,7 @@ struct MessageCommands: Sendable {
             m, to: "", recipients: accepted, body: stored, dedupeKey: "\(m.from)|\(audience)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller
         )
         let jobs = m.lifetime > 0 ? template.fanOuts(fates) : []
-        switch try await timings.write({ try await sends.storeMessage(message, jobs: jobs) }) {
+        switch try await writes({ try await sends.storeMessage(message, jobs: jobs) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key), ("ErrorList", errors)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)])
         }
@@ -278,7 +278,7 @@ struct MessageCommands: Sendable {
         }
         // One fan-out job: the dispatcher writes the users' jobs.
         let jobs = template.fanOuts(pushed)
-        try await timings.write { try await store.enqueue(jobs) }
+        try await writes { try await store.enqueue(jobs) }
         return .ok([("TaskId", taskID), ("ErrorList", errors)])
     }
 

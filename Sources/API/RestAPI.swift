@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import PushCore
@@ -47,26 +48,28 @@ public struct RestAPI: Sendable {
     let commands: [String: Command]
     let clock: any EpochClock
     let logger: Logger
-    let timings: APITimings
+    let metrics: APIMetrics
     let verified = VerifiedSigs()
 
     /// `maxPendingWrites`: sends that may wait for the store at once; past it a send is answered
     /// 90994 (busy, retry) at once.
     public init(
-        config: PushdConfig, store: any PushStore, clock: any EpochClock = SystemEpochClock(), timings: APITimings = APITimings(),
-        maxPendingWrites: Int = SendCoalescer.defaultMaxPending, logger: Logger = Logger(label: "pushd.api")
+        config: PushdConfig, store: any PushStore, clock: any EpochClock = SystemEpochClock(),
+        maxPendingWrites: Int = SendCoalescer.defaultMaxPending, metrics factory: any MetricsFactory = NOOPMetricsHandler.instance,
+        logger: Logger = Logger(label: "pushd.api")
     ) {
-        self.timings = timings
+        let writes = WriteTimer(factory: factory)
         apps = Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
         self.clock = clock
         self.logger = logger
         let sends = SendCoalescer(store: store, maxPending: maxPendingWrites)
         commands = [
             DeviceCommands(store: store, clock: clock, maxPerUser: config.limits.maxDevicesPerUser).commands, AccountCommands(store: store).commands,
-            MessageCommands(store: store, sends: sends, clock: clock, timings: timings).commands,
-            GroupCommands(store: store, sends: sends, clock: clock, timings: timings).commands, ReceiveOptionCommands(store: store).commands,
+            MessageCommands(store: store, sends: sends, clock: clock, writes: writes).commands,
+            GroupCommands(store: store, sends: sends, clock: clock, writes: writes).commands, ReceiveOptionCommands(store: store).commands,
             AudienceCommands(store: store).commands, CampaignCommands(store: store, clock: clock).commands,
         ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
+        metrics = APIMetrics(commands: Array(commands.keys), writes: writes, factory: factory)
     }
 
     /// Every `service/command` served.
@@ -75,8 +78,9 @@ public struct RestAPI: Sendable {
     /// Answers one request. Never throws: every failure is an envelope.
     public func handle(service: String, command: String, query: [String: String], body: Data) async -> RestReply {
         let start = ContinuousClock.now
-        defer { timings.handled(since: start) }
-        guard let handler = commands["\(service)/\(command)"] else {
+        let name = "\(service)/\(command)"
+        defer { metrics.handled(name, since: start) }
+        guard let handler = commands[name] else {
             return .fail(RestCode.unknownCommand, "unknown command \(service)/\(command)")
         }
         guard body.count <= Self.maxBodyBytes else {

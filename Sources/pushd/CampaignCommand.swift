@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import PushdConfig
+import PushdRuntime
 import UserSig
 
 struct CampaignCommand: ParsableCommand {

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PushdConfig
 import Queue
+import ServiceLifecycle
 
 /// `--config` and `--data`, shared by the commands that open the store.
 struct StoreOptions: ParsableArguments {
@@ -26,28 +27,6 @@ struct StoreOptions: ParsableArguments {
     /// The data folder: `--data`, else the folder of the SQLite file.
     func dataFolder(_ config: PushdConfig) -> String {
         data ?? (config.storage.path as NSString).deletingLastPathComponent
-    }
-}
-
-/// Opens the configured store (SQLite file or PostgreSQL URL) and runs its migrations.
-func openStore(_ config: PushdConfig, logger: Logger = Logger(label: "pushd.store")) async throws -> any PushStore {
-    switch config.storage.backend {
-    case "postgres": return try await PostgresStore(url: config.storage.url, logger: logger)
-    case "sqlite": return try SQLiteStore(path: config.storage.path)
-    default: throw ValidationError("storage.backend must be sqlite or postgres, not \(config.storage.backend)")
-    }
-}
-
-/// Opens the store, runs `body`, closes the store.
-func withStore<T: Sendable>(_ config: PushdConfig, _ body: @Sendable (any PushStore) async throws -> T) async throws -> T {
-    let store = try await openStore(config)
-    do {
-        let result = try await body(store)
-        try await store.close()
-        return result
-    } catch {
-        try? await store.close()
-        throw error
     }
 }
 
@@ -84,5 +63,21 @@ struct BuiltInEmulator {
         }
         config.tls.caFile = caFile
         return BuiltInEmulator(running: running, base: base, state: state, configFile: path)
+    }
+}
+
+/// A long-lived resource opened before the service group runs (the store, the vendor connections,
+/// the built-in emulator): it stays open until its turn in the group's graceful shutdown, which
+/// goes in reverse order of the services, or until the group is cancelled, and then closes.
+struct ResourceService: Service {
+    let close: @Sendable () async throws -> Void
+
+    init(close: @escaping @Sendable () async throws -> Void) {
+        self.close = close
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
     }
 }

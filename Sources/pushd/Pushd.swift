@@ -7,7 +7,7 @@ struct Pushd: ParsableCommand {
         abstract: "Offline push dispatch for instant messaging.",
         subcommands: [
             ServeCommand.self, EnqueueCommand.self, DLQCommand.self, DeviceCommand.self, RenderCommand.self, EmulateCommand.self,
-            UserSigCommand.self, ConfigCommand.self, CampaignCommand.self, BenchCommand.self,
+            UserSigCommand.self, ConfigCommand.self, CampaignCommand.self,
         ]
     )
 }

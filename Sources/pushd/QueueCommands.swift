@@ -3,6 +3,7 @@ import Dispatcher
 import Foundation
 import Messaging
 import PushCore
+import PushdRuntime
 import Queue
 
 /// `pushd enqueue`: push jobs from stdin into the queue (until the REST API feeds it).

@@ -9,6 +9,7 @@ import Metrics
 import Prometheus
 import PushCore
 import PushdConfig
+import PushdRuntime
 import Queue
 import ServiceLifecycle
 
@@ -100,7 +101,10 @@ struct ServeCommand: ParsableCommand {
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer))
             )
         }
-        RestAPI(config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites, logger: logger).addRoutes(to: router)
+        RestAPI(
+            config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites,
+            metrics: PrometheusMetricsFactory(registry: registry), logger: logger
+        ).addRoutes(to: router)
         if let state = emulator?.state {
             // The built-in emulator's recorder on pushd's own port, so a demo needs no TLS client.
             router.get("emulator/requests") { request, _ -> Response in
@@ -125,19 +129,18 @@ struct ServeCommand: ParsableCommand {
             },
             logger: logger
         )
+        // Graceful shutdown runs in reverse: the HTTP server stops taking requests, the dispatcher
+        // drains, then the emulator, the vendor connections and the store close.
+        app.addServices(ResourceService { try await store.close() }, ResourceService { try await gateways.shutdown() })
+        if let emulator { app.addServices(ResourceService { await emulator.running.stop() }) }
         app.addServices(dispatcher)
-        var failure: (any Error)?
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch {
             // A port already in use, for one: a supervisor must see a failure, not a clean exit.
             logger.error("stopped with an error", metadata: ["error": "\(error)"])
-            failure = error
+            throw ExitCode(1)
         }
-        try? await gateways.shutdown()
-        try? await store.close()
-        if let emulator { await emulator.running.stop() }
         logger.info("pushd stopped")
-        if failure != nil { throw ExitCode(1) }
     }
 }

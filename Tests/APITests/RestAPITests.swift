@@ -8,6 +8,7 @@ import PushCore
 import PushdConfig
 import Queue
 import Testing
+import TestSupport
 import UserSig
 
 /// The REST layer over Hummingbird's router: envelope, UserSig auth, the device commands.

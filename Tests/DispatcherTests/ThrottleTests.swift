@@ -2,6 +2,7 @@ import Dispatcher
 import Foundation
 import PushCore
 import Testing
+import TestSupport
 
 @Suite("Rate limits, backoff and job decoding")
 struct ThrottleTests {

@@ -4,6 +4,7 @@ import Foundation
 import Gateways
 import PushCore
 import Testing
+import TestSupport
 import VendorAuth
 import _CryptoExtras
 

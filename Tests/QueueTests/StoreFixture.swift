@@ -4,6 +4,7 @@ import Messaging
 import PushCore
 import Queue
 import Testing
+import TestSupport
 
 /// A backend under the contract suite.
 enum Backend: String, CustomTestStringConvertible, Sendable {

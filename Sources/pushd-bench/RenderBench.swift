@@ -3,7 +3,7 @@ import Foundation
 import PushCore
 import PushdConfig
 
-/// `pushd bench render`: push text composition and vendor payload rendering on one core, against a
+/// `pushd-bench render`: push text composition and vendor payload rendering on one core, against a
 /// straightforward reference (Foundation `JSONEncoder` over Codable structs of the same payload).
 struct RenderBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +18,7 @@ struct RenderBenchCommand: ParsableCommand {
 
     func run() throws {
         #if DEBUG
-        print("warning: debug build; run `swift run -c release pushd bench render` for real figures")
+        print("warning: debug build; run `swift run -c release pushd-bench render` for real figures")
         #endif
         let composer = PushComposer(templates: try TemplateLoader.load(defaultFolder: templates))
         let mix = RenderMix.messages

@@ -1,9 +1,12 @@
 import ArgumentParser
 import Glibc
 
-struct BenchCommand: ParsableCommand {
+/// `pushd-bench`: pushd's benchmarks, a separate executable so the daemon carries none of their code.
+/// The root command stays synchronous so valgrind can run it (`scripts/bench-allocations.sh`).
+@main
+struct PushdBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks, printed as tables with ratios against a reference run.",
+        commandName: "pushd-bench", abstract: "Benchmarks, printed as tables with ratios against a reference run.",
         subcommands: [RenderBenchCommand.self, GatewayBenchCommand.self, DispatchBenchCommand.self, ApiBenchCommand.self, CampaignBenchCommand.self]
     )
 }

@@ -5,11 +5,12 @@ import Foundation
 import Gateways
 import PushCore
 import PushdConfig
+import PushdRuntime
 import Queue
 import Synchronization
 import UserSig
 
-/// `pushd bench campaign`: a tag campaign to half of N users (one APNs device each) against the
+/// `pushd-bench campaign`: a tag campaign to half of N users (one APNs device each) against the
 /// emulator, next to the dispatch benchmark's queued rate in the same run, with the latency of
 /// chat pushes sent while it runs against their latency with no campaign.
 struct CampaignBenchCommand: ParsableCommand {
@@ -63,7 +64,7 @@ struct CampaignBench: Sendable {
         if let campaignPage { config.dispatcher.campaignPage = campaignPage }
         let store = try await openStore(config)
         print(
-            "pushd bench campaign: \(users) users with one APNs device, every other one tagged \"\(Self.tag)\", backend \(dispatch.backend), "
+            "pushd-bench campaign: \(users) users with one APNs device, every other one tagged \"\(Self.tag)\", backend \(dispatch.backend), "
                 + "\(dispatch.connections) connections × \(dispatch.streams) streams, \(dispatch.workers) workers × \(dispatch.batch) jobs per claim, "
                 + "campaign pages of \(config.dispatcher.campaignPage), backlog \(config.dispatcher.campaignBacklog), \(config.dispatcher.campaignInFlight) campaign pushes in flight, emulator in this process."
         )

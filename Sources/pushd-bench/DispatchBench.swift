@@ -6,9 +6,10 @@ import Gateways
 import Messaging
 import PushCore
 import PushdConfig
+import PushdRuntime
 import Queue
 
-/// `pushd bench dispatch`: queued pushes end to end (enqueue → claim → render → send → finish)
+/// `pushd-bench dispatch`: queued pushes end to end (enqueue → claim → render → send → finish)
 /// against the emulator, next to the gateway-only rate of `bench gateway` in the same run.
 struct DispatchBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -94,7 +95,7 @@ struct DispatchBench: Sendable {
         defer { Task { await rig.running.stop() } }
 
         print(
-            "pushd bench dispatch: \(n) jobs, backend \(backend), APNs, \(connections) connections × \(streams) streams, "
+            "pushd-bench dispatch: \(n) jobs, backend \(backend), APNs, \(connections) connections × \(streams) streams, "
                 + "\(workers) workers × \(batch) jobs per claim, emulator in this process."
         )
         let gateway = try await gatewayOnly(rig)
@@ -326,7 +327,7 @@ struct DispatchBench: Sendable {
 
     static func spawnServe(config: String, log: String) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.executableURL = try pushdBinary()
         process.arguments = ["serve", "--config", config]
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -345,6 +346,15 @@ struct DispatchBench: Sendable {
         }
         return 0
     }
+}
+
+/// The `pushd` binary built beside this one (`swift build -c release` builds both).
+func pushdBinary() throws -> URL {
+    let url = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("pushd")
+    guard FileManager.default.isExecutableFile(atPath: url.path) else {
+        throw ValidationError("no pushd binary at \(url.path): build it first (swift build -c release)")
+    }
+    return url
 }
 
 /// The PostgreSQL server of a benchmark: `--url`, else `PUSHD_STORAGE_URL` or `PUSHD_TEST_POSTGRES_URL`;

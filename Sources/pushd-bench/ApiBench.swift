@@ -6,11 +6,12 @@ import Hummingbird
 import Messaging
 import PushCore
 import PushdConfig
+import PushdRuntime
 import Queue
 import Synchronization
 import UserSig
 
-/// `pushd bench api`: the REST API under a concurrent HTTP load generator (wrk, from Debian) with
+/// `pushd-bench api`: the REST API under a concurrent HTTP load generator (wrk, from Debian) with
 /// a valid UserSig, in this process on SQLite or PostgreSQL: `openim/sendmsg` (one recipient, one
 /// device each) and `openim/batchsendmsg` (500 recipients), next to a reference run of the same
 /// requests refused before any storage (HTTP, UserSig and JSON parsing only).
@@ -32,7 +33,7 @@ struct ApiBenchCommand: ParsableCommand {
     func run() throws {
         let serverURL = try benchServerURL(backend: backend, url: url)
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
-            throw ValidationError("pushd bench api drives wrk: apt-get install wrk")
+            throw ValidationError("pushd-bench api drives wrk: apt-get install wrk")
         }
         let bench = ApiBench(backend: backend, serverURL: serverURL, seconds: seconds, connections: connections, threads: threads, users: users, only: only)
         try runBlocking { try await bench.run() }
@@ -65,6 +66,11 @@ struct ApiBench: Sendable {
         var accepted: Double { Double(ok) / seconds }
     }
 
+    /// Nanoseconds spent handling requests and, within them, in durable writes, so far.
+    static func writeShare(_ timings: TimerTotals) -> (handled: Int64, writing: Int64) {
+        (timings.total("pushd_api_request_duration_seconds").nanoseconds, timings.total("pushd_api_write_duration_seconds").nanoseconds)
+    }
+
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-api-bench-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -82,9 +88,9 @@ struct ApiBench: Sendable {
         let store = try await openStore(config)
         try await seed(store)
 
-        let timings = APITimings()
+        let timings = TimerTotals()
         let router = Router()
-        RestAPI(config: config, store: store, timings: timings).addRoutes(to: router)
+        RestAPI(config: config, store: store, metrics: timings).addRoutes(to: router)
         let port = PortBox()
         let server = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -97,7 +103,7 @@ struct ApiBench: Sendable {
         let path = "/v4/openim/%@?sdkappid=\(Self.app)&identifier=\(app.admin)&usersig=\(sig)&random=1&contenttype=json"
 
         print(
-            "pushd bench api: backend \(backend), wrk \(threads) threads × \(connections) connections, \(seconds) s per run, "
+            "pushd-bench api: backend \(backend), wrk \(threads) threads × \(connections) connections, \(seconds) s per run, "
                 + "\(users) users with one APNs device each, pushd in this process (no dispatcher: acceptance only)."
         )
         var table = BenchTable(header: ["run", "requests/s", "accepted msgs/s", "recipients/s", "p50 ms", "p99 ms", "durable writes", "ratio"])
@@ -118,9 +124,11 @@ struct ApiBench: Sendable {
             ("sendmsg", sendScript(), 1, "openim/sendmsg, 1 recipient"),
             ("batchsendmsg", batchScript(), Self.batchSize, "openim/batchsendmsg, \(Self.batchSize) recipients"),
         ] where only == nil || only == name {
-            let before = timings.snapshot
+            let before = Self.writeShare(timings)
             let result = try await wrk(url: base + String(format: path, name), script: script, name: name, folder: folder)
-            add(label, result, recipients: recipients, write: timings.snapshot.writeShare(since: before), reference: referenceRate)
+            let after = Self.writeShare(timings)
+            let share = after.handled > before.handled ? Double(after.writing - before.writing) / Double(after.handled - before.handled) : 0
+            add(label, result, recipients: recipients, write: share, reference: referenceRate)
             results.append((name, result))
         }
         print(table.render())

@@ -4,10 +4,11 @@ import Emulator
 import Foundation
 import Gateways
 import PushCore
+import PushdRuntime
 import Synchronization
 import VendorAuth
 
-/// `pushd bench gateway`: pushd's vendor client against h2load on the same emulator, same
+/// `pushd-bench gateway`: pushd's vendor client against h2load on the same emulator, same
 /// connections and streams, in one run.
 struct GatewayBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,7 +33,6 @@ struct GatewayBenchCommand: ParsableCommand {
     }
 }
 
-extension Vendor: ExpressibleByArgument {}
 
 struct GatewayBench {
     let settings: (vendor: Vendor, n: Int, connections: Int, streams: Int, h2load: Bool, external: (base: String, certDir: String)?)

@@ -1,0 +1,5 @@
+import ArgumentParser
+import PushCore
+
+/// `--vendor apns`, in every command that names a vendor.
+extension Vendor: ExpressibleByArgument {}
