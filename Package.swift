@@ -118,6 +118,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The push job format: one message for one recipient (`PushJobSpec`), the jobs of a message's
+        // recipients (`JobTemplate`) and the fan-out jobs that stand for many of them.
+        .target(
+            name: "PushJob",
+            dependencies: ["PushCore", "Messaging", "Queue"]
+        ),
         // Workers that turn queued jobs into vendor sends: retries, dead letters, token cleanup, rate limits.
         .target(
             name: "Dispatcher",
@@ -125,6 +131,7 @@ let package = Package(
                 "PushCore",
                 "Messaging",
                 "Queue",
+                "PushJob",
                 "Gateways",
                 "PushdConfig",
                 .product(name: "Logging", package: "swift-log"),
@@ -139,7 +146,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "PushCore", "Messaging", "Queue", "PushdConfig", "UserSig", "Dispatcher",
+                "PushCore", "Messaging", "Queue", "PushdConfig", "UserSig", "PushJob",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -161,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "pushd",
             dependencies: [
-                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "Messaging", "Queue", "Dispatcher", "API", "PushdRuntime",
+                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "Messaging", "Queue", "PushJob", "Dispatcher", "API", "PushdRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -176,7 +183,7 @@ let package = Package(
         .executableTarget(
             name: "pushd-bench",
             dependencies: [
-                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "VendorAuth", "Messaging", "Queue", "Dispatcher", "API",
+                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "VendorAuth", "Messaging", "Queue", "PushJob", "Dispatcher", "API",
                 "PushdRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -220,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "DispatcherTests",
             dependencies: [
-                "Dispatcher", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig", "TestSupport",
+                "Dispatcher", "PushJob", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -229,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "Dispatcher", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig", "RequestFuzzing", "TestSupport",
+                "API", "PushJob", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig", "RequestFuzzing", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

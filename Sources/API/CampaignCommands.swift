@@ -1,6 +1,6 @@
-import Dispatcher
 import Foundation
 import PushCore
+import PushJob
 import Queue
 
 /// Campaigns: `all_member_push/im_push` and `timpush/push` (all users, or those a tag or attribute

@@ -1,7 +1,7 @@
-import Dispatcher
 import Foundation
 import Messaging
 import PushCore
+import PushJob
 import Queue
 
 /// Groups (tencent-rest-api.md sections 4.3 and 4.8): `create_group`, `add_group_member`,

@@ -1,7 +1,7 @@
-import Dispatcher
 import Foundation
 import Messaging
 import PushCore
+import PushJob
 import Queue
 
 /// `openim/sendmsg` and `pushd/get_push_records`: a C2C message is validated, de-duplicated,

@@ -3,6 +3,7 @@ import Gateways
 import Logging
 import Messaging
 import PushCore
+import PushJob
 import PushdConfig
 import Queue
 import ServiceLifecycle

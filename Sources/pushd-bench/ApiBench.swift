@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Messaging
 import PushCore
+import PushJob
 import PushdConfig
 import PushdRuntime
 import Queue

@@ -3,6 +3,7 @@ import Dispatcher
 import Foundation
 import Messaging
 import PushCore
+import PushJob
 import PushdRuntime
 import Queue
 

@@ -1,10 +1,10 @@
 import API
-import Dispatcher
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Messaging
 import PushCore
+import PushJob
 import PushdConfig
 import Queue
 import Testing

@@ -4,6 +4,7 @@ import Emulator
 import Foundation
 import Messaging
 import PushCore
+import PushJob
 import PushdConfig
 import Queue
 import Testing

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Messaging
 import PushCore
+import PushJob
 import PushdConfig
 import Queue
 import Testing

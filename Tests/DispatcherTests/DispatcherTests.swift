@@ -3,6 +3,7 @@ import Emulator
 import Foundation
 import Messaging
 import PushCore
+import PushJob
 import Queue
 import ServiceLifecycle
 import Testing

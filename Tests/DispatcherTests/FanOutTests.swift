@@ -2,6 +2,7 @@ import Dispatcher
 import Foundation
 import Messaging
 import PushCore
+import PushJob
 import Queue
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import PushCore
+import PushJob
 import Testing
 
 @testable import Dispatcher

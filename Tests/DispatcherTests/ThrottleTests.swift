@@ -1,6 +1,7 @@
 import Dispatcher
 import Foundation
 import PushCore
+import PushJob
 import Testing
 import TestSupport
 
