@@ -7,8 +7,9 @@ import Queue
 import UserSig
 
 /// The Tencent-compatible REST API: `POST /v4/<service>/<command>?sdkappid=&identifier=&usersig=`,
-/// authenticated per app with UserSig, answered with Tencent's envelope. Transport-free: the HTTP
-/// server hands it the path, the query and the body.
+/// authenticated per app with UserSig, answered with Tencent's envelope. `addRoutes(to:)` serves it
+/// the Hummingbird way (UserSig as middleware, one route per command); `handle` is the same for
+/// in-process callers.
 public struct RestAPI: Sendable {
     /// Requests larger than this are refused before parsing.
     public static let maxBodyBytes = 1 << 20
@@ -75,25 +76,34 @@ public struct RestAPI: Sendable {
     /// Every `service/command` served.
     public var commandNames: [String] { commands.keys.sorted() }
 
-    /// Answers one request. Never throws: every failure is an envelope.
+    /// Answers one request without HTTP (in-process callers): the same steps as the routes. Never
+    /// throws: every failure is an envelope.
     public func handle(service: String, command: String, query: [String: String], body: Data) async -> RestReply {
         let start = ContinuousClock.now
         let name = "\(service)/\(command)"
         defer { metrics.handled(name, since: start) }
-        guard let handler = commands[name] else {
-            return .fail(RestCode.unknownCommand, "unknown command \(service)/\(command)")
-        }
-        guard body.count <= Self.maxBodyBytes else {
-            return .fail(RestCode.badRequest, "request body over \(Self.maxBodyBytes) bytes")
-        }
+        guard let handler = commands[name] else { return Self.unknown(name) }
+        guard body.count <= Self.maxBodyBytes else { return Self.tooLarge }
         let caller: Caller
         do {
             caller = try authenticate(query)
         } catch {
             return RestReply(error)
         }
+        return await run(handler, name: name, caller: caller, body: body)
+    }
+
+    /// The answer to a command the API does not serve.
+    static func unknown(_ name: String) -> RestReply { .fail(RestCode.unknownCommand, "unknown command \(name)") }
+
+    /// The answer to a body over `maxBodyBytes`.
+    static let tooLarge = RestReply.fail(RestCode.badRequest, "request body over \(maxBodyBytes) bytes")
+
+    /// Runs an authenticated caller's command: the admin check, then the command, every failure
+    /// turned into its envelope.
+    func run(_ handler: Command, name: String, caller: Caller, body: Data) async -> RestReply {
         if handler.adminOnly, !caller.isAdmin {
-            return .fail(RestCode.adminRequired, "\(service)/\(command) requires the App admin")
+            return .fail(RestCode.adminRequired, "\(name) requires the App admin")
         }
         do {
             return try await handler.run(caller, body.isEmpty ? Data("{}".utf8) : body)
@@ -105,7 +115,7 @@ public struct RestAPI: Sendable {
             return .fail(RestCode.busy, "server busy: retry later")
         } catch {
             // A request cancelled with its connection (the client went away) is not a failure of pushd.
-            logger.log(level: Task.isCancelled ? .debug : .error, "command failed", metadata: ["command": "\(service)/\(command)", "error": "\(error)"])
+            logger.log(level: Task.isCancelled ? .debug : .error, "command failed", metadata: ["command": "\(name)", "error": "\(error)"])
             return .fail(91000, "internal error")
         }
     }

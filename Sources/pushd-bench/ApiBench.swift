@@ -90,7 +90,7 @@ struct ApiBench: Sendable {
         try await seed(store)
 
         let timings = TimerTotals()
-        let router = Router()
+        let router = Router(context: PushdRequestContext.self)
         RestAPI(config: config, store: store, metrics: timings).addRoutes(to: router)
         let port = PortBox()
         let server = Application(

@@ -82,7 +82,7 @@ struct ServeCommand: ParsableCommand {
         let gateways = try VendorGateways(config: config)
         let dispatcher = try Dispatcher(store: store, gateways: gateways, config: config, metrics: metrics, logger: logger)
 
-        let router = Router()
+        let router = Router(context: PushdRequestContext.self)
         router.get("healthz") { _, _ -> Response in
             do {
                 try await store.healthCheck()

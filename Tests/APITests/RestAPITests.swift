@@ -21,7 +21,7 @@ struct RestAPITests {
     struct Fixture {
         let clock = ManualEpochClock(millis: 1_795_000_000_000)
         let store: SQLiteStore
-        let router: Router<BasicRequestContext>
+        let router: Router<PushdRequestContext>
         /// The SQLite file.
         let path: String
 
@@ -37,7 +37,7 @@ struct RestAPITests {
             configure(&app)
             config.apps = [app]
             config.limits = limits
-            router = Router()
+            router = Router(context: PushdRequestContext.self)
             RestAPI(config: config, store: store, clock: clock, maxPendingWrites: maxPendingWrites).addRoutes(to: router)
         }
 

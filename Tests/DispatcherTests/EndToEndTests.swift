@@ -87,7 +87,7 @@ struct EndToEndTests {
         dispatcher configure: (inout PushdConfig.Dispatcher) -> Void = { _ in }, _ body: @escaping @Sendable (Rest) async throws -> Void
     ) async throws {
         try await DispatchHarness.with(dispatcher: configure) { h in
-            let router = Router()
+            let router = Router(context: PushdRequestContext.self)
             RestAPI(config: h.config, store: h.store, clock: h.clock).addRoutes(to: router)
             try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
                 try await body(Rest(h: h, client: client))
