@@ -69,12 +69,11 @@ public final class APNsClient: VendorClient {
                 headers.add(name: "authorization", value: "bearer " + jwt)
                 return try await transport.execute(method: .POST, url: url, headers: headers, body: request.body.bytes)
             },
-            isRejected: { $0.status == 403 && $0.json?["reason"] as? String == "ExpiredProviderToken" },
+            isRejected: { $0.status == 403 && $0.decoded(APNsAnswer.self)?.reason == "ExpiredProviderToken" },
             classify: { response in
-                let json = response.json
+                let answer = response.decoded(APNsAnswer.self)
                 return OutcomeTables.apns(
-                    status: response.status, reason: json?["reason"] as? String,
-                    timestampMillis: (json?["timestamp"] as? NSNumber)?.int64Value, retryAfter: response.retryAfter,
+                    status: response.status, reason: answer?.reason, timestampMillis: answer?.timestampMillis, retryAfter: response.retryAfter,
                     apnsID: response.header("apns-id")
                 )
             }

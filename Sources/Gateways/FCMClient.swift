@@ -42,10 +42,10 @@ public final class FCMClient: VendorClient {
                 url: credentials.tokenURI,
                 fields: [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion)]
             )
-            guard response.status == 200, let json = response.json, let token = json["access_token"] as? String else {
+            guard response.status == 200, let answer = response.decoded(OAuthTokenAnswer.self), let token = answer.accessToken else {
                 throw AuthRejected(description: "token_uri answered \(response.status) \(String(decoding: response.body.prefix(200), as: UTF8.self))")
             }
-            return .init(value: token, expiresIn: json["expires_in"], nowMillis: clock.nowMillis())
+            return .init(value: token, expiresIn: answer.expiresIn, nowMillis: clock.nowMillis())
         }
     }
 
@@ -54,16 +54,10 @@ public final class FCMClient: VendorClient {
             request, url: joinURL(credentials.endpoint, request.path), transport: transport, tokens: tokens,
             tokenExpired: { $0.status == 401 },
             classify: { response in
-                let json = response.json
-                let error = json?["error"] as? [String: Any]
-                let details = error?["details"] as? [[String: Any]] ?? []
-                let errorCode = details.lazy.compactMap { $0["errorCode"] as? String }.first ?? error?["status"] as? String
-                let violations = details.flatMap { ($0["fieldViolations"] as? [[String: Any]]) ?? [] }
-                let tokenBlamed = violations.contains { $0["field"] as? String == "message.token" }
-                    || (error?["message"] as? String)?.contains("not a valid FCM registration token") == true
+                let answer = response.decoded(FCMAnswer.self)
                 return OutcomeTables.fcm(
-                    status: response.status, errorCode: errorCode, tokenBlamed: tokenBlamed, retryAfter: response.retryAfter,
-                    messageName: json?["name"] as? String
+                    status: response.status, errorCode: answer?.errorCode, tokenBlamed: answer?.tokenBlamed ?? false,
+                    retryAfter: response.retryAfter, messageName: answer?.name
                 )
             }
         )

@@ -26,10 +26,10 @@ extension AccessTokenCache {
                     ("grant_type", "client_credentials"), ("client_id", credentials.clientID), ("client_secret", credentials.clientSecret),
                 ]
             )
-            guard response.status == 200, let json = response.json, let token = json["access_token"] as? String else {
+            guard response.status == 200, let answer = response.decoded(OAuthTokenAnswer.self), let token = answer.accessToken else {
                 throw AuthRejected(description: "token endpoint answered \(response.status)")
             }
-            return .init(value: token, expiresIn: json["expires_in"], nowMillis: clock.nowMillis())
+            return .init(value: token, expiresIn: answer.expiresIn, nowMillis: clock.nowMillis())
         }
     }
 }
@@ -93,22 +93,16 @@ public final class HuaweiClient: BatchVendorClient {
         await sender.send(
             request, tokens: tokens,
             tokenExpired: { response in
-                let code = response.json?["code"] as? String
+                let code = response.decoded(HuaweiAnswer.self)?.code
                 return response.status == 401 || code == "80200003" || code == "80200001"
             },
             classify: { response in
-                let json = response.json
-                let code = json?["code"] as? String
-                var illegal: [String] = []
-                if code == "80100000", let msg = json?["msg"] as? String,
-                    let detail = (try? JSONSerialization.jsonObject(with: Data(msg.utf8))) as? [String: Any]
-                {
-                    illegal = detail["illegal_tokens"] as? [String] ?? []
-                }
+                let answer = response.decoded(HuaweiAnswer.self)
+                let illegal = answer?.illegalTokens ?? []
                 return { token in
                     OutcomeTables.huawei(
-                        status: response.status, code: code, token: token, illegalTokens: illegal,
-                        requestID: json?["requestId"] as? String, retryAfter: response.retryAfter
+                        status: response.status, code: answer?.code, token: token, illegalTokens: illegal,
+                        requestID: answer?.requestID, retryAfter: response.retryAfter
                     )
                 }
             }
@@ -128,15 +122,13 @@ public final class HonorClient: BatchVendorClient {
     public func send(_ request: VendorRequest, tokens: [String]) async -> [String: PushOutcome] {
         await sender.send(
             request, tokens: tokens,
-            tokenExpired: { $0.status == 401 || ($0.json?["code"] as? Int) == 80200003 },
+            tokenExpired: { $0.status == 401 || $0.decoded(HonorAnswer.self)?.code == 80200003 },
             classify: { response in
-                let json = response.json
-                let data = json?["data"] as? [String: Any]
+                let answer = response.decoded(HonorAnswer.self)
                 return { token in
                     OutcomeTables.honor(
-                        status: response.status, code: (json?["code"] as? NSNumber)?.intValue, token: token,
-                        expiredTokens: data?["expireTokens"] as? [String] ?? [], requestID: data?["requestId"] as? String,
-                        retryAfter: response.retryAfter
+                        status: response.status, code: answer?.code, token: token, expiredTokens: answer?.expiredTokens ?? [],
+                        requestID: answer?.requestID, retryAfter: response.retryAfter
                     )
                 }
             }

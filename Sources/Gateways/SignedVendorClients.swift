@@ -25,13 +25,10 @@ public final class XiaomiClient: BatchVendorClient {
                 return try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: headers, body: request.body.bytes)
             },
             classify: { response in
-                let json = response.json
-                let data = json?["data"] as? [String: Any]
-                let bad = (data?["bad_regids"] as? String)?.split(separator: ",").map(String.init) ?? []
+                let answer = response.decoded(XiaomiAnswer.self)
                 return { token in
                     OutcomeTables.xiaomi(
-                        result: json?["result"] as? String, code: (json?["code"] as? NSNumber)?.intValue, token: token, badRegIDs: bad,
-                        messageID: data?["id"] as? String
+                        result: answer?.result, code: answer?.code, token: token, badRegIDs: answer?.badRegIDs ?? [], messageID: answer?.messageID
                     )
                 }
             }
@@ -58,8 +55,7 @@ public final class OPPOClient: VendorClient {
                     ("sign", VendorSigns.oppo(appKey: appKey, timestampMillis: timestamp, masterSecret: masterSecret)),
                 ]
             )
-            guard let json = response.json, (json["code"] as? NSNumber)?.intValue == 0,
-                let token = (json["data"] as? [String: Any])?["auth_token"] as? String
+            guard let answer = response.decoded(OPPOAnswer.self), answer.code == 0, let token = answer.authToken
             else { throw AuthRejected(description: "OPPO auth answered \(String(decoding: response.body.prefix(200), as: UTF8.self))") }
             return .init(value: token, expiresAtMillis: timestamp + 86_400_000)
         }
@@ -73,13 +69,11 @@ public final class OPPOClient: VendorClient {
                 let body = VendorRequest.Body.form(fields + [.init("auth_token", authToken)])
                 return try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: httpHeaders(request), body: body.bytes)
             },
-            isRejected: { ($0.json?["code"] as? NSNumber)?.intValue == 11 },
+            isRejected: { $0.decoded(OPPOAnswer.self)?.code == 11 },
             classify: { response in
                 if let failure = serverFailure(response) { return failure }
-                let json = response.json
-                return OutcomeTables.oppo(
-                    code: (json?["code"] as? NSNumber)?.intValue, messageID: (json?["data"] as? [String: Any])?["messageId"] as? String
-                )
+                let answer = response.decoded(OPPOAnswer.self)
+                return OutcomeTables.oppo(code: answer?.code, messageID: answer?.messageID)
             }
         )
     }
@@ -100,15 +94,15 @@ public final class VivoClient: BatchVendorClient {
         self.transport = transport
         tokens = AccessTokenCache(clock: clock, marginSeconds: 3600) {
             let timestamp = clock.nowMillis()
-            let body: [String: Any] = [
-                "appId": appID, "appKey": appKey, "timestamp": timestamp,
-                "sign": VendorSigns.vivo(appID: appID, appKey: appKey, timestampMillis: timestamp, appSecret: appSecret),
-            ]
+            let body = VivoAuthRequest(
+                appId: appID, appKey: appKey, timestamp: timestamp,
+                sign: VendorSigns.vivo(appID: appID, appKey: appKey, timestampMillis: timestamp, appSecret: appSecret)
+            )
             let response = try await transport.execute(
                 method: .POST, url: joinURL(endpoint, "/message/auth"), headers: ["content-type": "application/json"],
-                body: Array(try JSONSerialization.data(withJSONObject: body))
+                body: Array(try JSONEncoder().encode(body))
             )
-            guard let json = response.json, (json["result"] as? NSNumber)?.intValue == 0, let token = json["authToken"] as? String else {
+            guard let answer = response.decoded(VivoAnswer.self), answer.result == 0, let token = answer.authToken else {
                 throw AuthRejected(description: "vivo auth answered \(String(decoding: response.body.prefix(200), as: UTF8.self))")
             }
             return .init(value: token, expiresAtMillis: timestamp + 86_400_000)
@@ -124,30 +118,27 @@ public final class VivoClient: BatchVendorClient {
         case .failure(let failure): return everyToken(deviceTokens, failure.outcome)
         case .success(let answer): response = answer
         }
-        let json = response.json
-        let result = (json?["result"] as? NSNumber)?.intValue
+        let answer = response.decoded(VivoAnswer.self)
+        let result = answer?.result
         guard list else {
             return perToken(deviceTokens) { _ in
-                OutcomeTables.vivo(
-                    result: result, invalidUserStatus: ((json?["invalidUser"] as? [String: Any])?["status"] as? NSNumber)?.intValue,
-                    taskID: json?["taskId"] as? String
-                )
+                OutcomeTables.vivo(result: result, invalidUserStatus: answer?.invalidUser?.status, taskID: answer?.taskID)
             }
         }
-        guard result == 0, let taskID = json?["taskId"] as? String else {
+        guard result == 0, let taskID = answer?.taskID else {
             return everyToken(deviceTokens, OutcomeTables.vivo(result: result, invalidUserStatus: nil, taskID: nil))
         }
-        let body: [String: Any] = ["regIds": deviceTokens, "taskId": taskID, "requestId": UUID().uuidString.lowercased()]
-        let bytes = (try? JSONSerialization.data(withJSONObject: body)).map(Array.init) ?? []
+        let body = VivoListRequest(regIds: deviceTokens, taskId: taskID, requestId: UUID().uuidString.lowercased())
+        let bytes = (try? JSONEncoder().encode(body)).map(Array.init) ?? []
         switch await post("/message/pushToList", bytes, request) {
         case .failure(let failure): return everyToken(deviceTokens, failure.outcome)
         case .success(let response):
-            let json = response.json
+            let answer = response.decoded(VivoAnswer.self)
             var invalid: [String: Int] = [:]
-            for user in json?["invalidUsers"] as? [[String: Any]] ?? [] {
-                if let id = user["userid"] as? String { invalid[id] = (user["status"] as? NSNumber)?.intValue }
+            for user in answer?.invalidUsers ?? [] {
+                if let id = user.userID { invalid[id] = user.status }
             }
-            let result = (json?["result"] as? NSNumber)?.intValue
+            let result = answer?.result
             return perToken(deviceTokens) { token in
                 OutcomeTables.vivo(result: result, invalidUserStatus: invalid[token], taskID: taskID)
             }
@@ -163,11 +154,26 @@ public final class VivoClient: BatchVendorClient {
                 headers.add(name: "authToken", value: authToken)
                 return try await transport.execute(method: .POST, url: joinURL(endpoint, path), headers: headers, body: body)
             },
-            isRejected: { ($0.json?["result"] as? NSNumber)?.intValue == 10000 },
+            isRejected: { $0.decoded(VivoAnswer.self)?.result == 10000 },
             classify: { response in serverFailure(response).map { .failure(PushOutcomeFailure($0)) } ?? .success(response) },
             failed: { .failure(PushOutcomeFailure($0)) }
         )
     }
+}
+
+/// vivo's `/message/auth` body.
+struct VivoAuthRequest: Encodable {
+    var appId: String
+    var appKey: String
+    var timestamp: Int64
+    var sign: String
+}
+
+/// vivo's `/message/pushToList` body.
+struct VivoListRequest: Encodable {
+    var regIds: [String]
+    var taskId: String
+    var requestId: String
 }
 
 /// An outcome that ends a multi-step send early.
@@ -198,10 +204,9 @@ public final class MeizuClient: BatchVendorClient {
                 return try await transport.execute(method: .POST, url: joinURL(endpoint, request.path), headers: httpHeaders(request), body: body.bytes)
             },
             classify: { response in
-                let json = response.json
-                let value = (json?["value"] as? [String: Any])?.compactMapValues { $0 as? [String] } ?? [:]
+                let answer = response.decoded(MeizuAnswer.self)
                 return { token in
-                    OutcomeTables.meizu(code: json?["code"] as? String, value: value, token: token, messageID: json?["msgId"] as? String)
+                    OutcomeTables.meizu(code: answer?.code, value: answer?.value ?? [:], token: token, messageID: answer?.messageID)
                 }
             }
         )

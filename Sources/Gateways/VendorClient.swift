@@ -49,17 +49,17 @@ func httpHeaders(_ request: VendorRequest) -> HTTPHeaders {
     HTTPHeaders(request.headers.map { ($0.name, $0.value) })
 }
 
-/// A vendor's answer with its JSON body parsed once: the credential check and the classifier both
-/// read it, and Foundation's JSON parse is a good share of what a JSON vendor's push costs here.
+/// A vendor's answer as the credential check and the classifier read it: status, headers and the
+/// body decoded as the vendor's typed answer (`VendorAnswers.swift`).
 struct ParsedResponse {
     let raw: VendorTransport.Response
-    /// The body as a JSON object; nil when empty (APNs's 200) or not an object.
-    let json: [String: Any]?
 
     init(_ raw: VendorTransport.Response) {
         self.raw = raw
-        json = raw.json
     }
+
+    /// The body as `T`; nil when empty (APNs's 200) or not a JSON object.
+    func decoded<T: Decodable>(_ type: T.Type) -> T? { raw.decoded(type) }
 
     var status: Int { raw.status }
     var retryAfter: Int? { raw.retryAfter }
@@ -94,13 +94,13 @@ final class AccessTokenCache: Sendable {
         }
 
         /// A token from an OAuth answer: `expiresIn` as the endpoint sent it (3600 when absent
-        /// or not an integer), clamped to `lifetimeSeconds`.
-        init(value: String, expiresIn: Any?, nowMillis: Int64) {
+        /// or not a number), clamped to `lifetimeSeconds`.
+        init(value: String, expiresIn: Double?, nowMillis: Int64) {
             var seconds: Int64 = 3600
-            if let number = expiresIn as? NSNumber, number.doubleValue.isFinite {
+            if let expiresIn, expiresIn.isFinite {
                 // Clamped as a Double first: converting an out-of-range Double to Int64 traps.
                 let range = Self.lifetimeSeconds
-                seconds = Int64(number.doubleValue.clamped(to: Double(range.lowerBound)...Double(range.upperBound)))
+                seconds = Int64(expiresIn.clamped(to: Double(range.lowerBound)...Double(range.upperBound)))
             }
             self.init(value: value, expiresAtMillis: nowMillis.addingSaturating(seconds * 1000))
         }

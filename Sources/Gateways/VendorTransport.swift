@@ -39,8 +39,6 @@ public final class VendorTransport: Sendable {
         /// `Retry-After` in seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP-date); nil when absent,
         /// negative or unreadable. Clamped to a day here; the dispatcher applies its own cap.
         public var retryAfter: Int? { header("retry-after").flatMap { RetryAfter.seconds($0, now: Date()) } }
-        /// The body as a JSON object; nil when empty (APNs's 200) or not an object.
-        public var json: [String: Any]? { body.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
     }
 
     /// HTTP/1.1 (plain `http` URLs and origins whose ALPN does not offer `h2`), created on first use.

@@ -168,9 +168,9 @@ struct AuthTokenTests {
         try await Harness.with { (h: Harness) async throws in
             let base = h.endpoint(.apns)
             let badPath = try await h.transport.execute(method: .POST, url: base + "/3/devices/abc", headers: [:], body: Array("{}".utf8))
-            #expect(badPath.status == 404 && badPath.json?["reason"] as? String == "BadPath")
+            #expect(badPath.status == 404 && badPath.decoded(APNsAnswer.self)?.reason == "BadPath")
             let wrongMethod = try await h.transport.execute(method: .GET, url: base + "/3/device/" + Harness.token(.apns), headers: [:], body: [])
-            #expect(wrongMethod.status == 405 && wrongMethod.json?["reason"] as? String == "MethodNotAllowed")
+            #expect(wrongMethod.status == 405 && wrongMethod.decoded(APNsAnswer.self)?.reason == "MethodNotAllowed")
             let elsewhere = try await h.transport.execute(method: .POST, url: h.endpoint(.fcm) + "/v2/nothing", headers: [:], body: [])
             #expect(elsewhere.status == 404 && elsewhere.body.isEmpty)
             #expect(h.state.requests().isEmpty)

@@ -1,7 +1,7 @@
 import Crypto
 import Emulator
 import Foundation
-import Gateways
+@testable import Gateways
 import PushCore
 import Testing
 import TestSupport
@@ -177,7 +177,7 @@ struct RawClient {
         let response = try await harness.transport.execute(
             method: .POST, url: harness.endpoint(vendor) + request.path, headers: .init(headers), body: request.body.bytes
         )
-        return (response.status, response.json?["reason"] as? String)
+        return (response.status, response.decoded(APNsAnswer.self)?.reason)
     }
 }
 
