@@ -79,7 +79,7 @@ public final class Dispatcher: Service, Sendable {
         var rates: [VendorThrottle.Key: (rate: Double, burst: Double?)] = [:]
         for app in config.apps {
             for (vendor, fields) in app.vendors {
-                rates[.init(app: app.sdkAppID, vendor: vendor)] = (Double(fields["rate_limit"]) ?? 0, Double(fields["burst"]))
+                rates[.init(app: app.sdkAppID, vendor: vendor)] = (fields.rate.perSecond, fields.rate.burst)
             }
         }
         let d = config.dispatcher

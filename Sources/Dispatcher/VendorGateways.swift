@@ -33,7 +33,7 @@ public final class VendorGateways: Sendable {
                 let transport = try VendorTransport(settings: settings)
                 transports.append(transport)
                 do {
-                    clients[Key(app: app.sdkAppID, vendor: vendor)] = try Self.client(vendor, fields, transport: transport, clock: clock)
+                    clients[Key(app: app.sdkAppID, vendor: vendor)] = try Self.client(fields.settings, transport: transport, clock: clock)
                 } catch {
                     throw SetupError(description: "apps \(app.sdkAppID) vendors.\(vendor.rawValue): \(error)")
                 }
@@ -52,44 +52,44 @@ public final class VendorGateways: Sendable {
         for transport in transports { try await transport.shutdown() }
     }
 
-    static func client(_ vendor: Vendor, _ v: VendorConfig, transport: VendorTransport, clock: any EpochClock) throws -> any VendorClient {
-        switch vendor {
-        case .apns:
-            let pem = try String(contentsOfFile: v["private_key_file"], encoding: .utf8)
+    static func client(_ settings: VendorSettings, transport: VendorTransport, clock: any EpochClock) throws -> any VendorClient {
+        switch settings {
+        case .apns(let v):
+            let pem = try String(contentsOfFile: v.privateKeyFile, encoding: .utf8)
             return APNsClient(
                 credentials: .init(
-                    teamID: v["team_id"], keyID: v["key_id"], privateKey: try P256.Signing.PrivateKey(pemRepresentation: pem),
-                    endpoint: v["endpoint"], sandboxEndpoint: v["sandbox_endpoint"]
+                    teamID: v.teamID, keyID: v.keyID, privateKey: try P256.Signing.PrivateKey(pemRepresentation: pem),
+                    endpoint: v.endpoint, sandboxEndpoint: v.sandboxEndpoint
                 ),
                 transport: transport, clock: clock
             )
-        case .fcm:
-            let account = try ServiceAccount.load(path: v["service_account_file"])
+        case .fcm(let v):
+            let account = try ServiceAccount.load(path: v.serviceAccountFile)
             return FCMClient(
                 credentials: .init(
                     clientEmail: account.clientEmail, privateKey: try _RSA.Signing.PrivateKey(pemRepresentation: account.privateKey),
-                    tokenURI: account.tokenURI, endpoint: v["endpoint"]
+                    tokenURI: account.tokenURI, endpoint: v.endpoint
                 ),
                 transport: transport, clock: clock
             )
-        case .huawei:
+        case .huawei(let v):
             return HuaweiClient(
-                credentials: .init(clientID: v["app_id"], clientSecret: v["client_secret"], tokenEndpoint: v["token_endpoint"], endpoint: v["endpoint"]),
+                credentials: .init(clientID: v.appID, clientSecret: v.clientSecret, tokenEndpoint: v.tokenEndpoint, endpoint: v.endpoint),
                 transport: transport, clock: clock
             )
-        case .honor:
+        case .honor(let v):
             return HonorClient(
-                credentials: .init(clientID: v["client_id"], clientSecret: v["client_secret"], tokenEndpoint: v["token_endpoint"], endpoint: v["endpoint"]),
+                credentials: .init(clientID: v.clientID, clientSecret: v.clientSecret, tokenEndpoint: v.tokenEndpoint, endpoint: v.endpoint),
                 transport: transport, clock: clock
             )
-        case .xiaomi:
-            return XiaomiClient(appSecret: v["app_secret"], endpoint: v["endpoint"], transport: transport)
-        case .oppo:
-            return OPPOClient(appKey: v["app_key"], masterSecret: v["master_secret"], endpoint: v["endpoint"], transport: transport, clock: clock)
-        case .vivo:
-            return VivoClient(appID: v["app_id"], appKey: v["app_key"], appSecret: v["app_secret"], endpoint: v["endpoint"], transport: transport, clock: clock)
-        case .meizu:
-            return MeizuClient(appSecret: v["app_secret"], endpoint: v["endpoint"], transport: transport)
+        case .xiaomi(let v):
+            return XiaomiClient(appSecret: v.appSecret, endpoint: v.endpoint, transport: transport)
+        case .oppo(let v):
+            return OPPOClient(appKey: v.appKey, masterSecret: v.masterSecret, endpoint: v.endpoint, transport: transport, clock: clock)
+        case .vivo(let v):
+            return VivoClient(appID: v.appID, appKey: v.appKey, appSecret: v.appSecret, endpoint: v.endpoint, transport: transport, clock: clock)
+        case .meizu(let v):
+            return MeizuClient(appSecret: v.appSecret, endpoint: v.endpoint, transport: transport)
         }
     }
 }

@@ -124,29 +124,22 @@ extension PushdConfig.App {
     /// What rendering needs from this app. The FCM project comes from `project_id` or else from the
     /// service-account file.
     public func pushSettings() -> AppPushSettings {
-        func settings(_ vendor: Vendor) -> VendorConfig? { vendors[vendor] }
         var app = AppPushSettings(defaultTitle: defaultTitle)
-        if let v = settings(.apns) { app.apns = .init(bundleID: v["bundle_id"]) }
-        if let v = settings(.fcm) {
-            let project = v["project_id"].isEmpty
-                ? ((try? ServiceAccount.load(path: v["service_account_file"]))?.projectID ?? "") : v["project_id"]
-            app.fcm = .init(projectID: project, defaultChannelID: v["default_channel_id"])
+        for config in vendors.values {
+            switch config.settings {
+            case .apns(let v): app.apns = .init(bundleID: v.bundleID)
+            case .fcm(let v):
+                let project = v.projectID.isEmpty ? ((try? ServiceAccount.load(path: v.serviceAccountFile))?.projectID ?? "") : v.projectID
+                app.fcm = .init(projectID: project, defaultChannelID: v.defaultChannelID)
+            case .huawei(let v):
+                app.huawei = .init(appID: v.appID, defaultChannelID: v.defaultChannelID, defaultCategory: v.defaultCategory, badgeClass: v.badgeClass)
+            case .xiaomi(let v): app.xiaomi = .init(packageName: v.packageName, defaultChannelID: v.defaultChannelID)
+            case .oppo(let v): app.oppo = .init(defaultChannelID: v.defaultChannelID, defaultCategory: v.defaultCategory)
+            case .vivo(let v): app.vivo = .init(appID: v.appID, defaultCategory: v.defaultCategory)
+            case .meizu(let v): app.meizu = .init(appID: v.appID)
+            case .honor(let v): app.honor = .init(appID: v.appID, badgeClass: v.badgeClass)
+            }
         }
-        if let v = settings(.huawei) {
-            app.huawei = .init(
-                appID: v["app_id"], defaultChannelID: v["default_channel_id"], defaultCategory: v["default_category"],
-                badgeClass: v["badge_class"]
-            )
-        }
-        if let v = settings(.xiaomi) {
-            app.xiaomi = .init(packageName: v["package_name"], defaultChannelID: v["default_channel_id"])
-        }
-        if let v = settings(.oppo) {
-            app.oppo = .init(defaultChannelID: v["default_channel_id"], defaultCategory: v["default_category"])
-        }
-        if let v = settings(.vivo) { app.vivo = .init(appID: v["app_id"], defaultCategory: v["default_category"]) }
-        if let v = settings(.meizu) { app.meizu = .init(appID: v["app_id"]) }
-        if let v = settings(.honor) { app.honor = .init(appID: v["app_id"], badgeClass: v["badge_class"]) }
         return app
     }
 }
