@@ -105,9 +105,10 @@ let package = Package(
         ),
         // Devices and presence: who of a user's devices gets a push.
         .target(name: "Messaging", dependencies: ["PushCore"]),
-        // The durable job queue and the device table behind one store protocol: SQLite (GRDB) and PostgreSQL.
+        // Durable state, by concern (JobQueue, DeviceStore, MessageStore, Directory, CampaignStore), one
+        // folder per dialect: SQLite (GRDB) and PostgreSQL.
         .target(
-            name: "Queue",
+            name: "Storage",
             dependencies: [
                 "PushCore",
                 "Messaging",
@@ -122,7 +123,7 @@ let package = Package(
         // recipients (`JobTemplate`) and the fan-out jobs that stand for many of them.
         .target(
             name: "PushJob",
-            dependencies: ["PushCore", "Messaging", "Queue"]
+            dependencies: ["PushCore", "Messaging", "Storage"]
         ),
         // Workers that turn queued jobs into vendor sends: retries, dead letters, token cleanup, rate limits.
         .target(
@@ -130,7 +131,7 @@ let package = Package(
             dependencies: [
                 "PushCore",
                 "Messaging",
-                "Queue",
+                "Storage",
                 "PushJob",
                 "Gateways",
                 "PushdConfig",
@@ -146,7 +147,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "PushCore", "Messaging", "Queue", "PushdConfig", "UserSig", "PushJob",
+                "PushCore", "Messaging", "Storage", "PushdConfig", "UserSig", "PushJob",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -158,7 +159,7 @@ let package = Package(
         .target(
             name: "PushdRuntime",
             dependencies: [
-                "PushCore", "Queue", "PushdConfig", "Emulator",
+                "PushCore", "Storage", "PushdConfig", "Emulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -168,7 +169,7 @@ let package = Package(
         .executableTarget(
             name: "pushd",
             dependencies: [
-                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "Messaging", "Queue", "PushJob", "Dispatcher", "API", "PushdRuntime",
+                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "Messaging", "Storage", "PushJob", "Dispatcher", "API", "PushdRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -183,7 +184,7 @@ let package = Package(
         .executableTarget(
             name: "pushd-bench",
             dependencies: [
-                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "VendorAuth", "Messaging", "Queue", "PushJob", "Dispatcher", "API",
+                "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "VendorAuth", "Messaging", "Storage", "PushJob", "Dispatcher", "API",
                 "PushdRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -221,13 +222,13 @@ let package = Package(
         ),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "PushCore"]),
         .testTarget(
-            name: "QueueTests",
-            dependencies: ["Queue", "Messaging", "PushCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            name: "StorageTests",
+            dependencies: ["Storage", "Messaging", "PushCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "DispatcherTests",
             dependencies: [
-                "Dispatcher", "PushJob", "Queue", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig", "TestSupport",
+                "Dispatcher", "PushJob", "Storage", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -236,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "PushJob", "Queue", "Messaging", "PushCore", "PushdConfig", "UserSig", "RequestFuzzing", "TestSupport",
+                "API", "PushJob", "Storage", "Messaging", "PushCore", "PushdConfig", "UserSig", "RequestFuzzing", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -249,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "pushd", "Queue", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing", "TestSupport",
+                "pushd", "Storage", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -1,12 +1,12 @@
 import Foundation
 import PushCore
-import Queue
+import Storage
 
 /// Accounts and profiles (tencent-rest-api.md sections 4.6 and 4.7): `account_import` (`UserID` or
 /// the legacy `Identifier`), `multiaccount_import` (`Accounts` or `AccountList`), `account_delete`,
 /// `account_check`, `portrait_set`, `portrait_get`. `Tag_Profile_IM_Nick` is the push prefix.
 struct AccountCommands: Sendable {
-    let store: any PushStore
+    let store: any Directory
 
     static let nickTag = "Tag_Profile_IM_Nick"
     static let imageTag = "Tag_Profile_IM_Image"

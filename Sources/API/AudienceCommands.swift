@@ -1,13 +1,13 @@
 import Foundation
 import PushCore
-import Queue
+import Storage
 
 /// The attribute and tag commands of `all_member_push/*` (tencent-rest-api.md section 4.5), also
 /// under the push plugin's `timpush/*` names. Requests may use the documented `UserAttrs` /
 /// `UserTags` list, the `Attrs` / `Tags` list some SDKs send, or one flat user; replies always use
 /// the documented names. A refused request writes nothing.
 struct AudienceCommands: Sendable {
-    let store: any PushStore
+    let store: any CampaignStore
 
     /// Tencent's limits.
     static let maxUsersPerRequest = 100

@@ -1,14 +1,14 @@
 import Foundation
 import PushCore
 import PushJob
-import Queue
+import Storage
 
 /// Campaigns: `all_member_push/im_push` and `timpush/push` (all users, or those a tag or attribute
 /// `Condition` selects), their progress (`pushd/get_task`, `timpush/all_member_push_statistics`)
 /// and `pushd/cancel_task`. Creating one only records it: the dispatcher's walker selects the
 /// users and enqueues their pushes on the campaign lane.
 struct CampaignCommands: Sendable {
-    let store: any PushStore
+    let store: any CampaignStore & Directory
     let clock: any EpochClock
 
     /// `MsgLifeTime` is at most 7 days.

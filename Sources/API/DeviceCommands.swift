@@ -2,12 +2,12 @@ import Foundation
 import Messaging
 import PushCore
 import PushdConfig
-import Queue
+import Storage
 
 /// `pushd/register_device`, `unregister_device`, `report_state`, `get_devices` (interface.md
 /// section 3): a user acts on their own devices; the admin names the user.
 struct DeviceCommands: Sendable {
-    let store: any PushStore
+    let store: any DeviceStore & Directory
     let clock: any EpochClock
     /// Devices a user keeps (`limits.max_devices_per_user`): registering one more drops the one
     /// registered longest ago, as a new login on an IM client displaces the oldest.

@@ -2,7 +2,7 @@ import Foundation
 import Messaging
 import PushCore
 import PushJob
-import Queue
+import Storage
 
 /// Groups (tencent-rest-api.md sections 4.3 and 4.8): `create_group`, `add_group_member`,
 /// `delete_group_member`, `modify_group_member_info` (`MsgFlag`), `modify_group_base_info`

@@ -2,7 +2,7 @@ import Foundation
 import Messaging
 import PushCore
 import PushJob
-import Queue
+import Storage
 
 /// `openim/sendmsg` and `pushd/get_push_records`: a C2C message is validated, de-duplicated,
 /// stored, and its push job written in the same transaction.

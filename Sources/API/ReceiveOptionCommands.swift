@@ -1,13 +1,13 @@
 import Foundation
 import Messaging
 import PushCore
-import Queue
+import Storage
 
 /// `pushd/set_receive_opt` (interface.md section 3): "receive but do not notify" for one C2C peer
 /// or group, or, without either, a user-wide do-not-disturb window. A user sets their own; the
 /// admin names the user.
 struct ReceiveOptionCommands: Sendable {
-    let store: any PushStore
+    let store: any Directory
 
     var commands: [String: RestAPI.Command] {
         ["pushd/set_receive_opt": .init(adminOnly: false, run: set)]

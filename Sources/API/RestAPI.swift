@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import PushCore
 import PushdConfig
-import Queue
+import Storage
 import UserSig
 
 /// The Tencent-compatible REST API: `POST /v4/<service>/<command>?sdkappid=&identifier=&usersig=`,

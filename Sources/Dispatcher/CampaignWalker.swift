@@ -3,7 +3,7 @@ import Gateways
 import Logging
 import Messaging
 import PushCore
-import Queue
+import Storage
 
 /// Turns running campaigns into campaign-lane push jobs, a page of users at a time, and sends them.
 ///

@@ -5,7 +5,7 @@ import Messaging
 import PushCore
 import PushJob
 import PushdConfig
-import Queue
+import Storage
 import ServiceLifecycle
 import Synchronization
 

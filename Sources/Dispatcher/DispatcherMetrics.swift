@@ -1,7 +1,7 @@
 import CoreMetrics
 import Metrics
 import PushCore
-import Queue
+import Storage
 import Synchronization
 
 /// The dispatcher's metrics, made by an injected factory (Prometheus in `pushd serve`, a no-op in

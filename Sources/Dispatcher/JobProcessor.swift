@@ -5,7 +5,7 @@ import Messaging
 import PushCore
 import PushJob
 import PushdConfig
-import Queue
+import Storage
 
 /// What the dispatcher needs of one app: its push text and its vendor payloads.
 public struct AppPipeline: Sendable {

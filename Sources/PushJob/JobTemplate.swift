@@ -1,7 +1,7 @@
 import Foundation
 import Messaging
 import PushCore
-import Queue
+import Storage
 
 /// The push jobs of one message: the fields every recipient shares, serialised once, and one job
 /// per recipient made by splicing its own fields in front of them.
@@ -137,7 +137,7 @@ public enum FanOut {
     /// Enqueues the recipients' jobs of fan-out jobs in one transaction. The caller finishes the
     /// fan-out jobs only after this returns: a crash in between expands them again, which
     /// enqueues nothing twice.
-    public static func expand(_ fanOuts: [ClaimedJob], into store: any PushStore) async throws -> Expansion {
+    public static func expand(_ fanOuts: [ClaimedJob], into store: any JobQueue) async throws -> Expansion {
         var refused: [Int64: TencentError] = [:]
         var children: [NewJob] = []
         for job in fanOuts {

@@ -1,6 +1,6 @@
 import Foundation
 import PushCore
-import Queue
+import Storage
 
 /// A push job as it is enqueued (`pushd enqueue`, the REST API): one message for one
 /// recipient, with the context its push text needs. Stored verbatim as the job's payload.

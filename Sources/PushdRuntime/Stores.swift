@@ -1,7 +1,7 @@
 import ArgumentParser
 import Logging
 import PushdConfig
-import Queue
+import Storage
 
 /// Opens the configured store (SQLite file or PostgreSQL URL) and runs its migrations.
 public func openStore(_ config: PushdConfig, logger: Logger = Logger(label: "pushd.store")) async throws -> any PushStore {

@@ -8,7 +8,7 @@ import PushCore
 import PushJob
 import PushdConfig
 import PushdRuntime
-import Queue
+import Storage
 import Synchronization
 import UserSig
 

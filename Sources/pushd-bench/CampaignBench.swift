@@ -6,7 +6,7 @@ import Gateways
 import PushCore
 import PushdConfig
 import PushdRuntime
-import Queue
+import Storage
 import Synchronization
 import UserSig
 

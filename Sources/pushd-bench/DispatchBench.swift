@@ -7,7 +7,7 @@ import Messaging
 import PushCore
 import PushdConfig
 import PushdRuntime
-import Queue
+import Storage
 
 /// `pushd-bench dispatch`: queued pushes end to end (enqueue → claim → render → send → finish)
 /// against the emulator, next to the gateway-only rate of `bench gateway` in the same run.

@@ -3,7 +3,7 @@ import Emulator
 import Foundation
 import Logging
 import PushdConfig
-import Queue
+import Storage
 import ServiceLifecycle
 
 /// `--config` and `--data`, shared by the commands that open the store.

@@ -5,7 +5,7 @@ import Messaging
 import PushCore
 import PushJob
 import PushdRuntime
-import Queue
+import Storage
 
 /// `pushd enqueue`: push jobs from stdin into the queue (until the REST API feeds it).
 struct EnqueueCommand: ParsableCommand {

@@ -10,7 +10,7 @@ import Prometheus
 import PushCore
 import PushdConfig
 import PushdRuntime
-import Queue
+import Storage
 import ServiceLifecycle
 
 /// `pushd serve`: the dispatcher working the queue, the REST API (`/v4/…`), `/healthz` and `/metrics`, under

@@ -1,7 +1,7 @@
 import API
 import Foundation
 import PushCore
-import Queue
+import Storage
 import Testing
 
 /// Tags, attributes and campaign creation over the REST layer: request shapes, limits, error codes.

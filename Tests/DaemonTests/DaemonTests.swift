@@ -3,7 +3,7 @@ import Emulator
 import Foundation
 import Messaging
 import PushCore
-import Queue
+import Storage
 import RequestFuzzing
 import Testing
 import TestSupport

@@ -6,7 +6,7 @@ import Messaging
 import PushCore
 import PushJob
 import PushdConfig
-import Queue
+import Storage
 import Testing
 import TestSupport
 

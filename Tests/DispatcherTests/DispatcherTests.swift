@@ -4,7 +4,7 @@ import Foundation
 import Messaging
 import PushCore
 import PushJob
-import Queue
+import Storage
 import ServiceLifecycle
 import Testing
 

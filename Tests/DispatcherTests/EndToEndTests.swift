@@ -7,7 +7,7 @@ import HummingbirdTesting
 import Messaging
 import PushCore
 import PushdConfig
-import Queue
+import Storage
 import Testing
 import UserSig
 

@@ -3,7 +3,7 @@ import Foundation
 import Messaging
 import PushCore
 import PushJob
-import Queue
+import Storage
 import Testing
 
 @Suite("Fan-out jobs")

@@ -119,7 +119,7 @@ public struct SendCoalescer: Sendable {
     /// messages or batch recipients (a single larger request is written whole).
     /// Reads and writes each run up to `store.concurrentWriters` batches at once, and each keeps at
     /// most `maxPending` requests waiting (`StoreBusy` beyond).
-    public init(store: any PushStore, maxLookups: Int = 256, maxMessages: Int = 10_000, maxPending: Int = Self.defaultMaxPending) {
+    public init(store: any MessageStore, maxLookups: Int = 256, maxMessages: Int = 10_000, maxPending: Int = Self.defaultMaxPending) {
         let concurrency = store.concurrentWriters
         reads = Coalescer(maxWeight: maxLookups, concurrency: concurrency, maxPending: maxPending) { lookups in try await store.sendFacts(lookups) }
         // A batch message weighs as much as its recipients.

@@ -4,7 +4,7 @@ import Messaging
 import PushCore
 import Testing
 
-@testable import Queue
+@testable import Storage
 
 /// A database written by an older pushd opens under the current schema with its data intact.
 @Suite("SQLite migrations")

@@ -3,7 +3,7 @@ import GRDB
 import Synchronization
 import Testing
 
-@testable import Queue
+@testable import Storage
 
 /// The SQLite store's write queue: one transaction at a time on the writer, urgent ones first.
 @Suite("WriteQueue", .timeLimit(.minutes(1)))

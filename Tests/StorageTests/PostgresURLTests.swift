@@ -1,5 +1,5 @@
 import Foundation
-import Queue
+import Storage
 import Testing
 
 /// `storage.url` against a real server without TLS (the test server): `sslmode` means what it

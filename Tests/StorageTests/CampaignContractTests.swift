@@ -1,7 +1,7 @@
 import Foundation
 import Messaging
 import PushCore
-import Queue
+import Storage
 import Testing
 
 /// Tags, attributes, audience selection and campaign bookkeeping: one contract, both backends.

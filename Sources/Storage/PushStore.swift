@@ -2,12 +2,8 @@ import Foundation
 import Messaging
 import PushCore
 
-/// The durable state of pushd behind one seam: the job queue, dead letters, push records and the
-/// device table. SQLite and PostgreSQL implement it with identical semantics (one contract suite).
-///
-/// Every time comes from the store's clock, so leases, retries and the 7-day presence rule can be
-/// tested with a manual clock.
-public protocol PushStore: CampaignStore {
+/// The job queue: enqueue, claim and complete under leases, dead letters, push records.
+public protocol JobQueue: Sendable {
     /// Enqueues jobs in one transaction; for each, true when it was new (false: its key was known).
     @discardableResult
     func enqueue(_ jobs: [NewJob]) async throws -> [Bool]
@@ -19,6 +15,7 @@ public protocol PushStore: CampaignStore {
     /// Applies the outcomes of a batch in one transaction. A completion whose claim is no longer the
     /// job's current one (its lease expired and another worker took it) is ignored.
     func complete(_ completions: [JobCompletion]) async throws
+
     /// Pushes the leases of claimed jobs still in hand to `leaseMillis` from now (a heartbeat), so a
     /// slow batch is not claimed and sent again by another worker. A job whose claim is no longer
     /// current is left alone.
@@ -44,23 +41,6 @@ public protocol PushStore: CampaignStore {
     /// Deletes finished jobs (and their idempotency keys) and push records older than `olderThanMillis`.
     func purgeFinished(olderThanMillis: Int64) async throws
 
-    /// Registers devices or replaces them (token, state, badge, invalidation), in one transaction.
-    func upsertDevices(_ devices: [Device]) async throws
-    /// Deletes a user's devices beyond the `keeping` registered most recently (ties: the larger
-    /// device id is newer); returns the ids deleted.
-    func trimDevices(sdkAppID: UInt64, userID: String, keeping: Int) async throws -> [String]
-
-    /// Sets a device's state; with `unread`, the badge base too. False when there is no such device.
-    @discardableResult
-    func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool
-
-    /// Removes a device; false when there was none.
-    @discardableResult
-    func deleteDevice(sdkAppID: UInt64, userID: String, deviceID: String) async throws -> Bool
-
-    /// The devices of these users.
-    func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device]
-
     /// Where a job stands, nil when the queue does not know its key (never enqueued, or purged).
     func jobStatus(sdkAppID: UInt64, idempotencyKey: String) async throws -> JobStatus?
 
@@ -77,10 +57,35 @@ public protocol PushStore: CampaignStore {
     /// Deletes dead letters (all when `ids` is nil); returns how many.
     @discardableResult
     func purgeDeadLetters(ids: [Int64]?) async throws -> Int
+
     /// Deletes the dead letters that died more than `olderThanMillis` ago; returns how many.
     @discardableResult
     func purgeDeadLetters(olderThanMillis: Int64) async throws -> Int
+}
 
+/// The device table: registrations, presence state and badge base.
+public protocol DeviceStore: Sendable {
+    /// Registers devices or replaces them (token, state, badge, invalidation), in one transaction.
+    func upsertDevices(_ devices: [Device]) async throws
+
+    /// Deletes a user's devices beyond the `keeping` registered most recently (ties: the larger
+    /// device id is newer); returns the ids deleted.
+    func trimDevices(sdkAppID: UInt64, userID: String, keeping: Int) async throws -> [String]
+
+    /// Sets a device's state; with `unread`, the badge base too. False when there is no such device.
+    @discardableResult
+    func setDeviceState(sdkAppID: UInt64, userID: String, deviceID: String, state: DeviceState, unread: Int?) async throws -> Bool
+
+    /// Removes a device; false when there was none.
+    @discardableResult
+    func deleteDevice(sdkAppID: UInt64, userID: String, deviceID: String) async throws -> Bool
+
+    /// The devices of these users.
+    func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device]
+}
+
+/// Stored messages (roaming) with their push jobs, written in one transaction, and what a send reads first.
+public protocol MessageStore: Sendable {
     /// Stores a message and enqueues its push jobs in one transaction, unless an equal dedupe key
     /// was stored within the message's window: then nothing is written. A group message
     /// (`groupID` set) takes the group's next sequence number, from 1; a C2C message keeps its own.
@@ -98,8 +103,16 @@ public protocol PushStore: CampaignStore {
         sdkAppID: UInt64, between a: String, and b: String, minTime: Int64, maxTime: Int64, before: String?, limit: Int
     ) async throws -> [MessageRow]
 
-    // MARK: Accounts and profiles
+    /// How many write transactions make progress at once: batches of sends are run that many at a
+    /// time (SQLite has one writer; PostgreSQL commits in parallel).
+    var concurrentWriters: Int { get }
 
+    /// Several sends' reads at once, one `SendFacts` per lookup, in order.
+    func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts]
+}
+
+/// Accounts and profiles, groups and their members, receive options and do-not-disturb windows.
+public protocol Directory: Sendable {
     /// Imports accounts (re-importing is harmless) and sets the given profile items of each.
     /// Profile values are JSON fragments (`"\"Alice\""`, `"1"`), kept as given.
     func importAccounts(sdkAppID: UInt64, _ accounts: [(userID: String, profile: [String: String])]) async throws
@@ -112,8 +125,6 @@ public protocol PushStore: CampaignStore {
 
     /// Profile items (tag → JSON fragment) of these users; imported users without items map to [:].
     func profiles(sdkAppID: UInt64, userIDs: [String]) async throws -> Profiles
-
-    // MARK: Groups and receive options
 
     /// Creates a group with its members; false when the id is taken.
     func createGroup(_ group: Group, members: [GroupMember]) async throws -> Bool
@@ -145,14 +156,15 @@ public protocol PushStore: CampaignStore {
     /// The receive option for `conversation` and the do-not-disturb window of each user that set
     /// either; users without settings are absent.
     func receiveSettings(sdkAppID: UInt64, userIDs: [String], conversation: String) async throws -> [ExactString: ReceiveSettings]
+}
 
-    /// How many write transactions make progress at once: batches of sends are run that many at a
-    /// time (SQLite has one writer; PostgreSQL commits in parallel).
-    var concurrentWriters: Int { get }
-
-    /// Several sends' reads at once, one `SendFacts` per lookup, in order.
-    func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts]
-
+/// The durable state of pushd behind one seam, made of the protocols its callers need. SQLite
+/// and PostgreSQL implement it with identical semantics (one contract suite runs every protocol on
+/// both).
+///
+/// Every time comes from the store's clock, so leases, retries and the 7-day presence rule can be
+/// tested with a manual clock.
+public protocol PushStore: JobQueue, DeviceStore, MessageStore, Directory, CampaignStore {
     /// Throws when the database does not answer.
     func healthCheck() async throws
 
@@ -160,7 +172,7 @@ public protocol PushStore: CampaignStore {
     func close() async throws
 }
 
-extension PushStore {
+extension JobQueue {
     /// Leases up to `limit` ready jobs, every ready chat job before any campaign job.
     public func claim(limit: Int, leaseMillis: Int64) async throws -> [ClaimedJob] {
         try await claim(limit: limit, campaignLimit: limit, leaseMillis: leaseMillis)
@@ -172,14 +184,16 @@ extension PushStore {
         await !waitForJobs(timeout: timeout, campaign: true, taking: 0, leaseMillis: 0).timedOut
     }
 
-    /// Registers a device or replaces its token; a new token clears an invalidation.
-    public func upsertDevice(_ device: Device) async throws {
-        try await upsertDevices([device])
-    }
-
     @discardableResult
     public func enqueue(_ job: NewJob) async throws -> Bool {
         try await enqueue([job])[0]
+    }
+}
+
+extension DeviceStore {
+    /// Registers a device or replaces its token; a new token clears an invalidation.
+    public func upsertDevice(_ device: Device) async throws {
+        try await upsertDevices([device])
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable import Queue
+@testable import Storage
 
 /// The store's wake-up signal: workers that cannot take campaign jobs sleep through campaign-only news.
 @Suite("JobSignal", .timeLimit(.minutes(1)))

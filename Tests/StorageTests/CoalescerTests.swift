@@ -1,7 +1,7 @@
 import Synchronization
 import Testing
 
-@testable import Queue
+@testable import Storage
 
 /// Group commit's batching: who shares a batch, and who sees an error.
 @Suite("Coalescer", .timeLimit(.minutes(1)))

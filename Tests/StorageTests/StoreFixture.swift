@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Messaging
 import PushCore
-import Queue
+import Storage
 import Testing
 import TestSupport
 
