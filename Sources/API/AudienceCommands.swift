@@ -34,7 +34,7 @@ struct AudienceCommands: Sendable {
     // MARK: Attribute names
 
     @Sendable func setAttrNames(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let request = try MessageCommands.object(body)
+        let request = try Self.object(body)
         guard let names = request["AttrNames"] as? [String: Any] else {
             throw TencentError(code: RestCode.badJSON, message: "AttrNames must be an object of \"0\" to \"9\" → name")
         }
@@ -58,7 +58,7 @@ struct AudienceCommands: Sendable {
     // MARK: Attributes
 
     @Sendable func setAttrs(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let entries = try Self.entries(try MessageCommands.object(body), list: "UserAttrs", sdkList: "Attrs", value: "Attrs")
+        let entries = try Self.entries(try Self.object(body), list: "UserAttrs", sdkList: "Attrs", value: "Attrs")
         let defined = Set(try await store.attributeNames(sdkAppID: caller.app.sdkAppID).values)
         let values = try entries.map { user, value throws(TencentError) -> (userID: String, attrs: [String: String]) in
             guard let attrs = value as? [String: Any] else {
@@ -79,13 +79,13 @@ struct AudienceCommands: Sendable {
     }
 
     @Sendable func getAttrs(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let users = try Self.accounts(try MessageCommands.object(body))
+        let users = try Self.accounts(try Self.object(body))
         let attrs = try await store.attributes(sdkAppID: caller.app.sdkAppID, userIDs: users)
         return .ok([("UserAttrs", users.map { ["To_Account": $0, "Attrs": attrs[$0] ?? [:]] as [String: any Sendable] })])
     }
 
     @Sendable func removeAttrs(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let entries = try Self.entries(try MessageCommands.object(body), list: "UserAttrs", sdkList: "Attrs", value: "Attrs")
+        let entries = try Self.entries(try Self.object(body), list: "UserAttrs", sdkList: "Attrs", value: "Attrs")
         let names = try entries.map { user, value throws(TencentError) -> (userID: String, names: [String]) in
             // Names only; an object of name → value is accepted for its names.
             let list = (value as? [Any]) ?? (value as? [String: Any]).map { Array($0.keys) }
@@ -101,7 +101,7 @@ struct AudienceCommands: Sendable {
     // MARK: Tags
 
     @Sendable func addTags(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let tags = try Self.tagEntries(try MessageCommands.object(body))
+        let tags = try Self.tagEntries(try Self.object(body))
         for (user, list) in tags {
             try RestAPI.require(list.count <= Self.maxTagsPerRequest, "at most \(Self.maxTagsPerRequest) tags per user in one request (\(user))", code: RestCode.tooManyTags)
         }
@@ -113,18 +113,18 @@ struct AudienceCommands: Sendable {
     }
 
     @Sendable func getTags(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let users = try Self.accounts(try MessageCommands.object(body))
+        let users = try Self.accounts(try Self.object(body))
         let tags = try await store.tags(sdkAppID: caller.app.sdkAppID, userIDs: users)
         return .ok([("UserTags", users.map { ["To_Account": $0, "Tags": tags[$0] ?? []] as [String: any Sendable] })])
     }
 
     @Sendable func removeTags(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        try await store.removeTags(sdkAppID: caller.app.sdkAppID, try Self.tagEntries(try MessageCommands.object(body)))
+        try await store.removeTags(sdkAppID: caller.app.sdkAppID, try Self.tagEntries(try Self.object(body)))
         return .ok()
     }
 
     @Sendable func removeAllTags(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        try await store.removeAllTags(sdkAppID: caller.app.sdkAppID, userIDs: try Self.accounts(try MessageCommands.object(body)))
+        try await store.removeAllTags(sdkAppID: caller.app.sdkAppID, userIDs: try Self.accounts(try Self.object(body)))
         return .ok()
     }
 
@@ -183,6 +183,13 @@ struct AudienceCommands: Sendable {
             guard let list = value as? [Any] else { throw TencentError(code: RestCode.badJSON, message: "Tags of \(user) must be an array of strings") }
             return (user, try list.map { item throws(TencentError) -> String in try tag(item) })
         }
+    }
+
+    static func object(_ body: Data) throws(TencentError) -> [String: Any] {
+        guard let request = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw TencentError(code: RestCode.badJSON, message: "body is not a JSON object")
+        }
+        return request
     }
 
     static func tag(_ value: Any) throws(TencentError) -> String {

@@ -36,20 +36,10 @@ struct CampaignCommands: Sendable {
     /// `plugin`: `timpush/push`, whose `OnlineOnlyFlag: 1` makes a push that does not count as unread;
     /// the legacy `im_push` counts as unread when it has a `MsgLifeTime`.
     func push(_ caller: RestAPI.Caller, _ body: Data, plugin: Bool) async throws -> RestReply {
-        let request = try MessageCommands.object(body)
+        let request = try RestAPI.decode(CampaignRequest.self, body)
         let app = caller.app
-        let random = try MessageCommands.random(request, field: "MsgRandom")
-        let from = try MessageCommands.sender(request)
-        var lifetime = 0
-        if let value = request["MsgLifeTime"] {
-            guard let seconds = MessageCommands.int(value), (0...Self.maxLifetime).contains(seconds) else {
-                throw TencentError(code: RestCode.badLifetime, message: "MsgLifeTime must be 0 to \(Self.maxLifetime) seconds")
-            }
-            lifetime = seconds
-        }
-        let content = try MessageCommands.Content(request)
-        if let info = request["OfflinePushInfo"] { try RestAPI.require(info is [String: Any], "OfflinePushInfo must be an object") }
-        var audience = try Self.audience(request["Condition"])
+        let (random, from, lifetime) = (request.random, request.from, request.lifetime)
+        var audience = request.audience
         let attrNames = Set(audience.all.compactMap(\.attrName) + audience.any.compactMap(\.attrName))
         if !attrNames.isEmpty {
             let defined = Set(try await store.attributeNames(sdkAppID: app.sdkAppID).values)
@@ -62,26 +52,24 @@ struct CampaignCommands: Sendable {
         guard app.campaignDailyQuota > 0 else { return .fail(RestCode.pushDisabled, "campaigns are not enabled for this app (campaign_daily_quota is 0)") }
 
         let now = clock.nowMillis()
-        var fields: [String: Any] = [
-            "MsgBody": content.msgBody, "ConversationType": "C2C", "Lane": Lane.campaign.description,
-            "ExpiresAt": now + Int64(lifetime > 0 ? lifetime : Self.defaultPushLifetime) * 1000,
-        ]
-        fields["OfflinePushInfo"] = request["OfflinePushInfo"]
-        // The vendors' expiry (apns-expiration, TTLs) matches the queue's.
-        fields["MsgLifeTime"] = lifetime > 0 ? lifetime : Self.defaultPushLifetime
+        var nick: String?
         if let from {
             let profiles = try await store.profiles(sdkAppID: app.sdkAppID, userIDs: [from])
             if let refusal = MessageCommands.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
-            if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
+            nick = AccountCommands.nick(of: from, in: profiles)
         }
-        let onlineOnly = plugin && MessageCommands.int(request["OnlineOnlyFlag"]) == 1
-        let taskID = "\(app.sdkAppID)_\(random)_\(now / 1000)_\(UInt32.random(in: 1...UInt32.max))"
-        let template = try JobTemplate(
-            app: app.sdkAppID, keyPrefix: taskID, fields: fields, countsForBadge: !onlineOnly && (plugin || lifetime > 0)
+        // The vendors' expiry (apns-expiration, TTLs) matches the queue's.
+        let pushLifetime = lifetime > 0 ? lifetime : Self.defaultPushLifetime
+        let job = PushJobSpec(
+            sdkAppID: app.sdkAppID, lane: .campaign, msgBody: request.content.body, offlinePushInfo: request.offlinePushInfo,
+            msgLifeTime: pushLifetime, conversationType: "C2C", senderNick: nick, expiresAtMillis: now + Int64(pushLifetime) * 1000
         )
+        let onlineOnly = plugin && request.onlineOnly
+        let taskID = "\(app.sdkAppID)_\(random)_\(now / 1000)_\(UInt32.random(in: 1...UInt32.max))"
+        let template = try JobTemplate(job: job, keyPrefix: taskID, countsForBadge: !onlineOnly && (plugin || lifetime > 0))
         let campaign = NewCampaign(
-            sdkAppID: app.sdkAppID, taskID: taskID, msgRandom: random, audience: audience,
-            template: JobTemplate.splice("", template.shared), countsForBadge: template.countsForBadge
+            sdkAppID: app.sdkAppID, taskID: taskID, msgRandom: random, audience: audience, template: template.payload,
+            countsForBadge: template.countsForBadge
         )
         let quota = CampaignQuota(perDay: app.campaignDailyQuota, minIntervalMillis: Int64(app.campaignIntervalMillis))
         switch try await store.createCampaign(campaign, quota: quota) {
@@ -91,51 +79,6 @@ struct CampaignCommands: Sendable {
             return .fail(RestCode.pushTooFrequent, "campaigns must be more than \(app.campaignIntervalMillis) ms apart")
         case .quotaExceeded:
             return .fail(RestCode.pushQuotaExceeded, "the app's \(app.campaignDailyQuota) campaigns in 24 hours are used up")
-        }
-    }
-
-    /// `Condition`: an object (or a list of one, as one OpenAPI model has it) with `TagsAnd`,
-    /// `TagsOr`, `AttrsAnd`, `AttrsOr`; tags and attributes exclude each other; none means everyone.
-    static func audience(_ value: Any?) throws(TencentError) -> Audience {
-        let condition: [String: Any]
-        switch value {
-        case nil, is NSNull: return .everyone
-        case let object as [String: Any]: condition = object
-        case let list as [Any] where list.count <= 1:
-            guard let object = list.first.map({ $0 as? [String: Any] }) ?? [:] else {
-                throw TencentError(code: RestCode.badJSON, message: "Condition must be an object")
-            }
-            condition = object
-        default: throw TencentError(code: RestCode.badJSON, message: "Condition must be an object")
-        }
-        let tagsAnd = try tags(condition["TagsAnd"], field: "TagsAnd"), tagsOr = try tags(condition["TagsOr"], field: "TagsOr")
-        let attrsAnd = try attrs(condition["AttrsAnd"], field: "AttrsAnd"), attrsOr = try attrs(condition["AttrsOr"], field: "AttrsOr")
-        try RestAPI.require(
-            (tagsAnd.isEmpty && tagsOr.isEmpty) || (attrsAnd.isEmpty && attrsOr.isEmpty), "a Condition selects by tags or by attributes, not both",
-            code: RestCode.tagsWithAttrs
-        )
-        return Audience(all: tagsAnd.map(AudienceTerm.tag) + attrsAnd, any: tagsOr.map(AudienceTerm.tag) + attrsOr)
-    }
-
-    static func tags(_ value: Any?, field: String) throws(TencentError) -> [String] {
-        guard let value, !(value is NSNull) else { return [] }
-        guard let list = value as? [Any] else { throw TencentError(code: RestCode.badJSON, message: "\(field) must be an array of tags") }
-        try RestAPI.require(list.count <= maxConditionTags, "\(field) holds more than \(maxConditionTags) tags", code: RestCode.tooManyTags)
-        let tags = try list.map { item throws(TencentError) -> String in try AudienceCommands.tag(item) }
-        try RestAPI.require(Set(tags).count == tags.count, "\(field) holds a tag twice", code: RestCode.duplicateTag)
-        return tags
-    }
-
-    static func attrs(_ value: Any?, field: String) throws(TencentError) -> [AudienceTerm] {
-        guard let value, !(value is NSNull) else { return [] }
-        guard let object = value as? [String: Any] else {
-            throw TencentError(code: RestCode.badJSON, message: "\(field) must be an object of attribute name → value")
-        }
-        return try object.keys.sorted().map { name throws(TencentError) -> AudienceTerm in
-            guard let text = object[name] as? String, text.utf8.count <= AudienceCommands.maxBytes else {
-                throw TencentError(code: RestCode.badAttribute, message: "\(field).\(name) must be a string of at most \(AudienceCommands.maxBytes) bytes")
-            }
-            return .attr(name: name, value: text)
         }
     }
 

@@ -218,20 +218,10 @@ struct GroupCommands: Sendable {
 
     /// A group message is stored once (the group's next `MsgSeq`) with one push job per member due one.
     @Sendable func send(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let request = try MessageCommands.object(body)
+        let request = try RestAPI.decode(GroupSendRequest.self, body)
         let app = caller.app.sdkAppID
-        guard let groupID = request["GroupId"] as? String, !groupID.isEmpty else {
-            throw TencentError(code: RestCode.groupBadParameter, message: "GroupId must be a non-empty string")
-        }
-        let random = try MessageCommands.random(request, field: "Random")
-        let content = try MessageCommands.Content(request)
-        let onlineOnly = try Self.flagValue(request["OnlineOnlyFlag"], "OnlineOnlyFlag")
-        let control = try Self.strings(request["SendMsgControl"], "SendMsgControl")
-        try Self.require(!(onlineOnly && control.contains("NoUnread")), "SendMsgControl NoUnread is not allowed with OnlineOnlyFlag 1")
-        let directed = try request["To_Account"].map { value throws(TencentError) in try Self.strings(value, "To_Account").exactSet }
-        if let directed { try Self.require((1...Self.maxDirected).contains(directed.count), "To_Account must hold 1 to \(Self.maxDirected) accounts") }
-        let (atAll, atAccounts) = try Self.atInfo(request["GroupAtInfo"])
-        let from = try MessageCommands.sender(request, caller: caller)
+        let (groupID, random, content, onlineOnly, directed) = (request.groupID, request.random, request.content, request.onlineOnly, request.directed)
+        let from = request.from ?? caller.app.admin
 
         let (group, members) = try await self.group(app, groupID)
         let facts = try await sends.facts(
@@ -247,22 +237,21 @@ struct GroupCommands: Sendable {
         let msgKey = MessageCommands.msgKey(random: random, msgTime: msgTime, nowSeconds: msgTime)
         var jobs: [NewJob] = []
         if !onlineOnly {
-            var fields: [String: Any] = [
-                "MsgBody": content.msgBody, "ConversationType": "Group", "GroupId": group.groupID, "GroupName": group.name,
-                "ExpiresAt": expiresAt,
-            ]
-            for key in ["OfflinePushInfo", "SendMsgControl"] { fields[key] = request[key] }
-            if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
+            let job = PushJobSpec(
+                sdkAppID: app, msgBody: content.body, offlinePushInfo: request.offlinePushInfo, sendMsgControl: request.sendMsgControl,
+                conversationType: "Group", senderNick: AccountCommands.nick(of: from, in: profiles), groupId: group.groupID, groupName: group.name,
+                expiresAtMillis: expiresAt
+            )
             // A directed message is not counted as unread (tencent-rest-api.md section 4.3).
-            let template = try JobTemplate(app: app, keyPrefix: msgKey, fields: fields, countsForBadge: directed == nil)
+            let template = try JobTemplate(job: job, keyPrefix: msgKey, countsForBadge: directed == nil)
             // A job per 500 members, which the dispatcher turns into theirs: a large group's
             // message is not a job and a badge per member in the sender's transaction.
             jobs = template.fanOuts(
                 members.map { member in
                     let fate = Recipients.group(
-                        group, member: member, sender: from, atAll: atAll, atAccounts: atAccounts, directedTo: directed,
+                        group, member: member, sender: from, atAll: request.atAll, atAccounts: request.atAccounts, directedTo: directed,
                         settings: facts.settings[ExactString(member.userID)] ?? ReceiveSettings(),
-                        withMuteNotifications: control.contains("WithMuteNotifications"), nowSeconds: msgTime
+                        withMuteNotifications: request.sendMsgControl.contains("WithMuteNotifications"), nowSeconds: msgTime
                     )
                     return (member.userID, fate)
                 }
@@ -278,44 +267,5 @@ struct GroupCommands: Sendable {
         case .duplicate(let key, let time, let seq): return .ok([("MsgTime", time), ("MsgSeq", seq), ("MsgKey", key)])
         case .groupNotFound: return .fail(RestCode.groupNotFound, "group \(groupID) does not exist")
         }
-    }
-
-    /// An optional 0/1 flag.
-    static func flagValue(_ value: Any?, _ field: String) throws(TencentError) -> Bool {
-        guard let value else { return false }
-        guard let n = MessageCommands.int(value), n == 0 || n == 1 else {
-            throw TencentError(code: RestCode.groupBadParameter, message: "\(field) must be 0 or 1")
-        }
-        return n == 1
-    }
-
-    /// An array of strings.
-    static func strings(_ value: Any?, _ field: String) throws(TencentError) -> [String] {
-        guard let value else { return [] }
-        guard let list = value as? [Any], let strings = list as? [String] else {
-            throw TencentError(code: RestCode.groupBadParameter, message: "\(field) must be an array of strings")
-        }
-        return strings
-    }
-
-    /// `GroupAtInfo`: `[{"GroupAtAllFlag": 1}]` or `[{"GroupAtAllFlag": 0, "GroupAt_Account": "bob"}]`.
-    static func atInfo(_ value: Any?) throws(TencentError) -> (all: Bool, accounts: Set<ExactString>) {
-        guard let value else { return (false, []) }
-        guard let items = value as? [Any] else { throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo must be an array") }
-        var all = false
-        var accounts = Set<ExactString>()
-        for (index, item) in items.enumerated() {
-            guard let at = item as? [String: Any] else {
-                throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo[\(index)] must be an object")
-            }
-            if try flagValue(at["GroupAtAllFlag"], "GroupAtInfo[\(index)].GroupAtAllFlag") {
-                all = true
-            } else if let account = at["GroupAt_Account"] as? String, !account.isEmpty {
-                accounts.insert(ExactString(account))
-            } else {
-                throw TencentError(code: RestCode.groupBadParameter, message: "GroupAtInfo[\(index)] needs GroupAtAllFlag 1 or a GroupAt_Account")
-            }
-        }
-        return (all, accounts)
     }
 }

@@ -13,8 +13,6 @@ struct MessageCommands: Sendable {
     let clock: any EpochClock
     let writes: WriteTimer
 
-    /// Tencent's limit on a message: 12 KB of `MsgBody`.
-    static let maxMsgBodyBytes = 12 * 1024
     /// C2C duplicates within 120 s are one message.
     static let dedupeWindowMillis: Int64 = 120_000
 
@@ -28,34 +26,12 @@ struct MessageCommands: Sendable {
         ]
     }
 
-    /// A message's `MsgBody`: a non-empty array of at most 12 KB, serialised once (keys sorted)
-    /// for its CRC32 (de-duplication) and for the jobs and copies that carry it.
-    struct Content {
-        var msgBody: JSONTree.Fragment
-        var crc: UInt32
-
-        init(_ request: [String: Any]) throws(TencentError) {
-            guard let msgBody = request["MsgBody"] as? [Any], !msgBody.isEmpty else {
-                throw TencentError(code: 90007, message: "MsgBody must be a non-empty array")
-            }
-            // Sorted keys: the same content gives the same bytes, so the same CRC32 for de-duplication.
-            guard let json = JSONTree.data(msgBody, sortedKeys: true) else {
-                throw TencentError(code: 90007, message: "MsgBody must be a JSON array")
-            }
-            guard json.count <= MessageCommands.maxMsgBodyBytes else {
-                throw TencentError(code: TencentError.invalidMsgBodyCode, message: "MsgBody is over 12 KB")
-            }
-            self.msgBody = JSONTree.Fragment(json)
-            crc = CRC32.checksum(json)
-        }
-    }
-
     /// The fields of a C2C send, validated once for all its recipients.
     struct C2C {
         var from: String
         var random: Int64
         var seq: Int64
-        var content: Content
+        var content: MessageContent
         var lifetime: Int
         var msgTime: Int64
         var msgKey: String
@@ -65,21 +41,21 @@ struct MessageCommands: Sendable {
         var nowSeconds: Int64
         /// `SendMsgControl` holds `WithMuteNotifications`: muted recipients are notified anyway.
         var withMuteNotifications: Bool
-        var request: [String: Any]
+        var fields: C2CMessageFields
 
-        init(_ request: [String: Any], caller: RestAPI.Caller, clock: any EpochClock) throws(TencentError) {
+        init(_ fields: C2CMessageFields, caller: RestAPI.Caller, clock: any EpochClock) {
             let now = clock.nowSeconds()
-            self.request = request
-            from = try MessageCommands.sender(request, caller: caller)
-            random = try MessageCommands.random(request, field: "MsgRandom")
-            seq = MessageCommands.uint32(request["MsgSeq"]) ?? Int64(UInt32.random(in: 1...UInt32.max))
-            content = try Content(request)
-            lifetime = min(max(MessageCommands.int(request["MsgLifeTime"]) ?? PushMessage.defaultLifetime, 0), PushMessage.defaultLifetime)
-            msgTime = MessageCommands.int(request["MsgTimeStamp"]).map(Int64.init) ?? now
+            self.fields = fields
+            from = fields.from ?? caller.app.admin
+            random = fields.random
+            seq = fields.seq ?? Int64(UInt32.random(in: 1...UInt32.max))
+            content = fields.content
+            lifetime = Int(min(max(fields.lifetime ?? Int64(PushMessage.defaultLifetime), 0), Int64(PushMessage.defaultLifetime)))
+            msgTime = fields.msgTime ?? now
             msgKey = MessageCommands.msgKey(random: random, msgTime: msgTime, nowSeconds: now)
             expiresAtMillis = clock.nowMillis() + Int64(lifetime) * 1000
             nowSeconds = now
-            withMuteNotifications = MessageCommands.control(request).contains("WithMuteNotifications")
+            withMuteNotifications = fields.sendMsgControl.contains("WithMuteNotifications")
         }
     }
 
@@ -95,38 +71,18 @@ struct MessageCommands: Sendable {
             + "_\(random)_\(msgTime)"
     }
 
-    /// `From_Account` (at most 32 bytes), or the admin when absent.
-    static func sender(_ request: [String: Any]) throws(TencentError) -> String? {
-        guard let value = request["From_Account"] else { return nil }
-        guard let from = value as? String, from.utf8.count <= AccountCommands.maxUserID else {
-            throw TencentError(code: RestCode.badJSON, message: "From_Account must be a string of at most \(AccountCommands.maxUserID) bytes")
-        }
-        return from.isEmpty ? nil : from
-    }
-
-    static func sender(_ request: [String: Any], caller: RestAPI.Caller) throws(TencentError) -> String {
-        try sender(request) ?? caller.app.admin
-    }
-
     /// Nil when the sender may send: the admin, or an imported account.
     static func senderRefusal(_ from: String, profiles: Profiles, caller: RestAPI.Caller) -> RestReply? {
         profiles[ExactString(from)] != nil || from.sameBytes(as: caller.app.admin) ? nil : .fail(RestCode.notImported, "From_Account \(from) is not imported")
     }
 
-    /// `SendMsgControl` as strings.
-    static func control(_ request: [String: Any]) -> [String] {
-        (request["SendMsgControl"] as? [Any])?.compactMap { $0 as? String } ?? []
-    }
-
-    /// The C2C message's jobs: the fields every recipient shares.
+    /// The C2C message's jobs.
     func template(_ m: C2C, nick: String?, caller: RestAPI.Caller) throws -> JobTemplate {
-        var fields: [String: Any] = [
-            "MsgBody": m.content.msgBody, "MsgLifeTime": m.lifetime, "ConversationType": "C2C",
-            "ExpiresAt": m.expiresAtMillis,
-        ]
-        for key in ["OfflinePushInfo", "SendMsgControl"] { fields[key] = m.request[key] }
-        if let nick { fields["SenderNick"] = nick }
-        return try JobTemplate(app: caller.app.sdkAppID, keyPrefix: m.msgKey, fields: fields)
+        let job = PushJobSpec(
+            sdkAppID: caller.app.sdkAppID, msgBody: m.content.body, offlinePushInfo: m.fields.offlinePushInfo, msgLifeTime: m.lifetime,
+            sendMsgControl: m.fields.sendMsgControl, conversationType: "C2C", senderNick: nick, expiresAtMillis: m.expiresAtMillis
+        )
+        return try JobTemplate(job: job, keyPrefix: m.msgKey)
     }
 
     /// A recipient's fate (push-rules.md sections 1.2, 1.3).
@@ -146,31 +102,10 @@ struct MessageCommands: Sendable {
         )
     }
 
-    /// `To_Account` of a batch: 1 to 500 strings (90003 for a non-string, 90011 beyond 500).
-    static func recipients(_ request: [String: Any]) throws(TencentError) -> [String] {
-        guard let list = request["To_Account"] as? [Any] else {
-            throw TencentError(code: 90003, message: "To_Account must be an array of strings")
-        }
-        guard (1...500).contains(list.count) else { throw TencentError(code: 90011, message: "To_Account must hold 1 to 500 accounts") }
-        return try list.enumerated().map { index, item throws(TencentError) -> String in
-            guard let user = item as? String, !user.isEmpty else { throw TencentError(code: 90003, message: "To_Account[\(index)] must be a string") }
-            return user
-        }
-    }
-
-    static func object(_ body: Data) throws(TencentError) -> [String: Any] {
-        guard let request = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            throw TencentError(code: RestCode.badJSON, message: "body is not a JSON object")
-        }
-        return request
-    }
-
     @Sendable func sendmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let request = try Self.object(body)
-        guard let to = request["To_Account"] as? String, !to.isEmpty else {
-            throw TencentError(code: 90003, message: "To_Account must be a non-empty string")
-        }
-        let m = try C2C(request, caller: caller, clock: clock)
+        let request = try RestAPI.decode(SendMsgRequest.self, body)
+        let to = request.to
+        let m = C2C(request.message, caller: caller, clock: clock)
         let app = caller.app.sdkAppID
         let facts = try await sends.facts(
             SendLookup(sdkAppID: app, accounts: [m.from, to], recipients: [to], conversation: ReceiveSettings.conversation(peer: m.from))
@@ -179,7 +114,7 @@ struct MessageCommands: Sendable {
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
         guard profiles[ExactString(to)] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
-        let job = m.lifetime > 0 ? template.job(to: to, fate: fate(m, to: to, settings: facts.settings[ExactString(to)])) : nil
+        let job = m.lifetime > 0 ? try template.job(to: to, fate: fate(m, to: to, settings: facts.settings[ExactString(to)])) : nil
         let message = message(m, to: to, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller)
         switch try await writes({ try await sends.storeMessage(message, jobs: job.map { [$0] } ?? []) }) {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
@@ -189,9 +124,9 @@ struct MessageCommands: Sendable {
 
     /// Up to 500 recipients, one `MsgKey`; recipients that are not imported go to `ErrorList`.
     @Sendable func batchsendmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let request = try Self.object(body)
-        let recipients = try Self.recipients(request)
-        let m = try C2C(request, caller: caller, clock: clock)
+        let request = try RestAPI.decode(BatchSendMsgRequest.self, body)
+        let recipients = request.to
+        let m = C2C(request.message, caller: caller, clock: clock)
         let app = caller.app.sdkAppID
         let facts = try await sends.facts(
             SendLookup(sdkAppID: app, accounts: [m.from] + recipients, recipients: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
@@ -201,9 +136,7 @@ struct MessageCommands: Sendable {
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         var errors: [[String: any Sendable]] = []
         // The stored message keeps what roaming reads, not the 500-account request.
-        var kept: [String: Any] = ["MsgBody": m.content.msgBody]
-        kept["CloudCustomData"] = request["CloudCustomData"] as? String
-        guard let stored = JSONTree.data(kept) else { throw TencentError(code: RestCode.badJSON, message: "MsgBody must be JSON") }
+        let stored = try JSONEncoder().encode(StoredMessage(MsgBody: m.content.body, CloudCustomData: m.fields.cloudCustomData))
         var fates: [(to: String, fate: Recipients.Fate)] = []
         var seen = Set<ExactString>()
         for to in recipients where seen.insert(ExactString(to)).inserted {
@@ -250,23 +183,17 @@ struct MessageCommands: Sendable {
     /// `timpush/batch`: a push without a message for up to 500 users (`OfflinePushInfo`, optional
     /// `MsgBody`). The `TaskId` comes from sender and `MsgRandom`, so a retried call pushes nothing twice.
     @Sendable func pushBatch(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let request = try Self.object(body)
-        guard let from = try Self.sender(request) else {
-            throw TencentError(code: RestCode.badJSON, message: "From_Account must be a non-empty string")
-        }
-        let recipients = try Self.recipients(request)
-        let random = try Self.random(request, field: "MsgRandom")
-        guard let info = request["OfflinePushInfo"] as? [String: Any] else {
-            throw TencentError(code: RestCode.badJSON, message: "OfflinePushInfo must be an object")
-        }
-        if let dataID = request["DataId"] { try RestAPI.require((dataID as? String)?.utf8.count ?? 65 <= 64, "DataId must be a string of at most 64 bytes") }
+        let request = try RestAPI.decode(PushBatchRequest.self, body)
+        let (from, recipients, random) = (request.from, request.to, request.random)
         let taskID = try await batchTaskID(app: caller.app.sdkAppID, from: from, random: random, body: body)
         let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [from] + recipients)
         if let refusal = Self.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
-        var fields: [String: Any] = ["MsgBody": request["MsgBody"] ?? [Any](), "OfflinePushInfo": info, "ConversationType": "C2C"]
-        if let nick = AccountCommands.nick(of: from, in: profiles) { fields["SenderNick"] = nick }
+        let job = PushJobSpec(
+            sdkAppID: caller.app.sdkAppID, msgBody: request.msgBody, offlinePushInfo: request.offlinePushInfo, conversationType: "C2C",
+            senderNick: AccountCommands.nick(of: from, in: profiles)
+        )
         // A push-only send never raises the unread count (push-rules.md 5.5): it carries the current badge.
-        let template = try JobTemplate(app: caller.app.sdkAppID, keyPrefix: taskID, fields: fields, countsForBadge: false)
+        let template = try JobTemplate(job: job, keyPrefix: taskID, countsForBadge: false)
         var pushed: [(to: String, fate: Recipients.Fate)] = []
         var errors: [[String: any Sendable]] = []
         for to in recipients.exactSet.map(\.value).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
@@ -280,6 +207,12 @@ struct MessageCommands: Sendable {
         let jobs = template.fanOuts(pushed)
         try await writes { try await store.enqueue(jobs) }
         return .ok([("TaskId", taskID), ("ErrorList", errors)])
+    }
+
+    /// What a batch's stored message keeps for roaming, instead of the 500-account request.
+    struct StoredMessage: Encodable {
+        var MsgBody: MsgBody
+        var CloudCustomData: String?
     }
 
     struct RoamQuery: Decodable {
@@ -363,26 +296,6 @@ struct MessageCommands: Sendable {
         }
         return .ok([("Records", items)])
     }
-
-    /// The required `MsgRandom` / `Random` (90005).
-    static func random(_ request: [String: Any], field: String) throws(TencentError) -> Int64 {
-        guard let random = uint32(request[field]) else {
-            throw TencentError(code: 90005, message: "\(field) is required: an integer from 0 to 4294967295")
-        }
-        return random
-    }
-
-    static func uint32(_ value: Any?) -> Int64? {
-        guard let number = value as? NSNumber, let v = Int64(exactly: number.doubleValue), (0...Int64(UInt32.max)).contains(v) else {
-            return nil
-        }
-        return v
-    }
-
-    static func int(_ value: Any?) -> Int? {
-        guard let number = value as? NSNumber else { return nil }
-        return Int(exactly: number.doubleValue)
-    }
 }
 
 /// CRC-32 (IEEE), for the C2C de-duplication key.
@@ -393,22 +306,5 @@ enum CRC32 {
 
     static func checksum(_ data: Data) -> UInt32 {
         ~data.reduce(~UInt32(0)) { crc, byte in table[Int((crc ^ UInt32(byte)) & 0xff)] ^ (crc >> 8) }
-    }
-}
-
-extension JobTemplate {
-    /// The jobs of a message whose shared `fields` (without `SdkAppID`, `To_Account` and
-    /// `IdempotencyKey`) are validated here once: element types, one `TIMCustomElem`, field types.
-    /// `countsForBadge: false` overrides the message's own rule.
-    init(app: UInt64, keyPrefix: String, fields: [String: Any], countsForBadge: Bool = true) throws {
-        var fields = fields
-        fields["SdkAppID"] = app
-        guard let object = JSONTree.data(fields) else { throw TencentError(code: RestCode.badJSON, message: "the message is not JSON") }
-        let shared = object.dropFirst()
-        let spec = try PushJobSpec.decode(Self.splice(#""To_Account":"-","#, shared))
-        self.init(
-            app: app, keyPrefix: keyPrefix, shared: Data(shared),
-            countsForBadge: countsForBadge && Badge.counts(spec.message, sendMsgControl: spec.sendMsgControl)
-        )
     }
 }

@@ -41,7 +41,7 @@ public struct RestReply: Sendable {
         if let text = value as? String { return JSONText.quoted(text) }
         if type(of: value) == Int.self, let number = value as? Int { return String(number) }
         if type(of: value) == Int64.self, let number = value as? Int64 { return String(number) }
-        return String(decoding: JSONTree.data(value) ?? Data("null".utf8), as: UTF8.self)
+        return String(decoding: ReplyJSON.data(value) ?? Data("null".utf8), as: UTF8.self)
     }
 }
 

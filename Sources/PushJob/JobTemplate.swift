@@ -3,69 +3,88 @@ import Messaging
 import PushCore
 import Storage
 
-/// The push jobs of one message: the fields every recipient shares, serialised once, and one job
-/// per recipient made by splicing its own fields in front of them.
+/// The push jobs of one message: its job, encoded once, and a queue entry per recipient that
+/// carries those bytes with the recipient and its key as the entry's own columns.
 public struct JobTemplate: Sendable {
-    public let app: UInt64
-    /// `"SdkAppID":…,"MsgBody":…,…}`: the shared job object without its opening brace.
-    public let shared: Data
+    /// The message's job, without a recipient.
+    public let job: PushJobSpec
     /// Jobs are keyed `<keyPrefix>:<recipient>`.
     public let keyPrefix: String
     public let countsForBadge: Bool
+    /// `job` as stored.
+    public let payload: Data
 
-    public init(app: UInt64, keyPrefix: String, shared: Data, countsForBadge: Bool) {
-        self.app = app
+    /// `countsForBadge: false` overrides the message's own rule (push-rules.md section 5).
+    public init(job: PushJobSpec, keyPrefix: String, countsForBadge: Bool = true) throws(TencentError) {
+        var job = job
+        job.toAccount = ""
+        job.idempotencyKey = nil
+        job.silent = nil
+        self.job = job
         self.keyPrefix = keyPrefix
-        self.shared = shared
-        self.countsForBadge = countsForBadge
+        self.countsForBadge = countsForBadge && Badge.counts(job.message, sendMsgControl: job.sendMsgControl)
+        payload = try job.encoded()
     }
 
-    /// `{` + `head` + `shared`.
-    public static func splice(_ head: String, _ shared: Data) -> Data {
-        var payload = Data(capacity: head.utf8.count + shared.count + 1)
-        payload.append(UInt8(ascii: "{"))
-        payload.append(contentsOf: head.utf8)
-        payload.append(shared)
-        return payload
+    public var app: UInt64 { job.sdkAppID }
+
+    /// The stored job of a recipient: the shared bytes, or with `silent` a job that notifies no device.
+    func payload(silent: String?) throws(TencentError) -> Data {
+        guard let silent else { return payload }
+        var quiet = job
+        quiet.silent = silent
+        return try quiet.encoded()
     }
 
-    /// The job of one recipient; with `silent`, a job that notifies no device.
-    public func job(to: String, silent: String? = nil) -> NewJob {
-        let key = "\(keyPrefix):\(to)"
-        var head = #""To_Account":\#(JSONText.quoted(to)),"IdempotencyKey":\#(JSONText.quoted(key)),"#
-        if let silent { head += #""Silent":\#(JSONText.quoted(silent)),"# }
-        return NewJob(sdkAppID: app, idempotencyKey: key, userID: to, payload: Self.splice(head, shared), countsForBadge: countsForBadge)
+    /// The jobs of `recipients` in order; the silent ones' payloads are encoded once per reason.
+    public func jobs(_ recipients: [(to: String, silent: String?)]) throws(TencentError) -> [NewJob] {
+        var quiet: [String: Data] = [:]
+        var jobs: [NewJob] = []
+        jobs.reserveCapacity(recipients.count)
+        for (to, silent) in recipients {
+            var bytes = payload
+            if let silent {
+                if let known = quiet[silent] {
+                    bytes = known
+                } else {
+                    bytes = try payload(silent: silent)
+                    quiet[silent] = bytes
+                }
+            }
+            let key = "\(keyPrefix):\(to)"
+            jobs.append(NewJob(sdkAppID: app, idempotencyKey: key, lane: job.lane, userID: to, payload: bytes, countsForBadge: countsForBadge))
+        }
+        return jobs
     }
 
     /// The job of a recipient's fate, nil when it gets none.
-    public func job(to: String, fate: Recipients.Fate) -> NewJob? {
+    public func job(to: String, fate: Recipients.Fate) throws(TencentError) -> NewJob? {
+        guard let recipient = Self.recipient(to, fate) else { return nil }
+        return try jobs([recipient]).first
+    }
+
+    /// Who gets a job, and whether it notifies: nil for a fate without one.
+    static func recipient(_ to: String, _ fate: Recipients.Fate) -> (to: String, silent: String?)? {
         switch fate {
         case .none: return nil
-        case .silent(let reason): return job(to: to, silent: reason)
-        case .push: return job(to: to)
+        case .silent(let reason): return (to, reason)
+        case .push: return (to, nil)
         }
     }
 
     /// Jobs that stand for the jobs of many recipients (`FanOut`): one per `FanOut.chunk` of the
     /// recipients whose fate gets a job, none when no fate does.
     public func fanOuts(_ fates: [(to: String, fate: Recipients.Fate)]) -> [NewJob] {
-        let jobs: [(to: String, silent: String?)] = fates.compactMap { to, fate in
-            switch fate {
-            case .none: return nil
-            case .silent(let reason): return (to, reason)
-            case .push: return (to, nil)
-            }
-        }
-        let job = String(decoding: Self.splice("", shared), as: UTF8.self)
-        return stride(from: 0, to: jobs.count, by: FanOut.chunk).map { start in
-            let part = jobs[start..<min(start + FanOut.chunk, jobs.count)]
+        let recipients = fates.compactMap { Self.recipient($0.to, $0.fate) }
+        return stride(from: 0, to: recipients.count, by: FanOut.chunk).map { start in
+            let part = recipients[start..<min(start + FanOut.chunk, recipients.count)]
             let plan = FanOut.Plan(
                 keyPrefix: keyPrefix, countsForBadge: countsForBadge, to: part.map(\.to),
-                silent: Dictionary(part.compactMap { j in j.silent.map { (j.to, $0) } }, uniquingKeysWith: { first, _ in first }), job: job
+                silent: Dictionary(part.compactMap { r in r.silent.map { (r.to, $0) } }, uniquingKeysWith: { first, _ in first })
             )
             return NewJob(
-                sdkAppID: app, idempotencyKey: "\(keyPrefix)\(FanOut.keySuffix)-\(start / FanOut.chunk)", userID: FanOut.userID,
-                payload: plan.encoded()
+                sdkAppID: app, idempotencyKey: "\(keyPrefix)\(FanOut.keySuffix)-\(start / FanOut.chunk)", lane: job.lane, userID: FanOut.userID,
+                payload: plan.encoded(job: payload)
             )
         }
     }
@@ -83,7 +102,7 @@ public enum FanOut {
     /// Recipients per fan-out job: one expansion is one bounded transaction.
     public static let chunk = 500
 
-    /// The payload of a fan-out job.
+    /// The payload of a fan-out job: `{"KeyPrefix":…,"CountsForBadge":…,"To":[…],"Silent":{…},"Job":{…}}`.
     struct Plan: Decodable {
         var keyPrefix: String
         var countsForBadge: Bool
@@ -91,16 +110,35 @@ public enum FanOut {
         var to: [String]
         /// The recipients whose job notifies no device, with the reason.
         var silent: [String: String]
-        /// The shared job object, without the recipient's own fields.
-        var job: String
+        /// The message's job (decoding only: the plan is written around its stored bytes).
+        var job: PushJobSpec?
 
         enum CodingKeys: String, CodingKey {
             case keyPrefix = "KeyPrefix", countsForBadge = "CountsForBadge", to = "To", silent = "Silent", job = "Job"
         }
 
-        /// The plan as JSON, written directly: a batch's 500 recipients are on the sender's path.
-        func encoded() -> Data {
-            var writer = JSONWriter(capacity: job.utf8.count * 2 + to.reduce(128) { $0 + $1.utf8.count + 3 })
+        init(keyPrefix: String, countsForBadge: Bool, to: [String], silent: [String: String]) {
+            (self.keyPrefix, self.countsForBadge, self.to, self.silent, job) = (keyPrefix, countsForBadge, to, silent, nil)
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            keyPrefix = try c.decode(String.self, forKey: .keyPrefix)
+            countsForBadge = try c.decode(Bool.self, forKey: .countsForBadge)
+            to = try c.decode([String].self, forKey: .to)
+            silent = try c.decode([String: String].self, forKey: .silent)
+            // Plans queued before the job was a value carry it as a JSON string.
+            if let text = try? c.decode(String.self, forKey: .job) {
+                job = try JSONDecoder().decode(PushJobSpec.self, from: Data(text.utf8))
+            } else {
+                job = try c.decode(PushJobSpec.self, forKey: .job)
+            }
+        }
+
+        /// The plan as JSON around the job's stored bytes, written directly: a batch's 500
+        /// recipients are on the sender's path.
+        func encoded(job: Data) -> Data {
+            var writer = JSONWriter(capacity: job.count + to.reduce(128) { $0 + $1.utf8.count + 3 })
             writer.beginObject()
             writer.key(CodingKeys.keyPrefix.rawValue)
             writer.string(keyPrefix)
@@ -112,13 +150,13 @@ public enum FanOut {
             writer.endArray()
             writer.key(CodingKeys.silent.rawValue)
             writer.beginObject()
-            for (recipient, reason) in silent.sorted(by: { $0.key < $1.key }) {
+            for (recipient, reason) in silent.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
                 writer.key(recipient)
                 writer.string(reason)
             }
             writer.endObject()
             writer.key(CodingKeys.job.rawValue)
-            writer.string(job)
+            writer.raw(job)
             writer.endObject()
             return Data(writer.finish())
         }
@@ -151,18 +189,23 @@ public enum FanOut {
         return Expansion(jobs: children.count, refused: refused)
     }
 
-    /// The recipients' jobs of a fan-out job.
+    /// The recipients' jobs of a fan-out job, on its lane.
     public static func jobs(of job: ClaimedJob) throws(TencentError) -> [NewJob] {
-        guard let plan = try? JSONDecoder().decode(Plan.self, from: job.payload), plan.job.utf8.first == UInt8(ascii: "{") else {
+        let plan: Plan
+        do {
+            plan = try JSONDecoder().decode(Plan.self, from: job.payload)
+        } catch let error as TencentError {
+            throw error
+        } catch {
             throw TencentError(code: TencentError.invalidMsgBodyCode, message: "a fan-out job's payload is not a fan-out plan")
         }
-        let template = JobTemplate(
-            app: job.sdkAppID, keyPrefix: plan.keyPrefix, shared: Data(plan.job.utf8.dropFirst()), countsForBadge: plan.countsForBadge
-        )
-        return plan.to.map { template.job(to: $0, silent: plan.silent[$0]) }.map { child in
-            var child = child
-            child.lane = job.lane
-            return child
+        guard var message = plan.job else {
+            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "a fan-out job's payload is not a fan-out plan")
         }
+        message.sdkAppID = job.sdkAppID
+        message.lane = job.lane
+        // `countsForBadge` was decided when the message was accepted: the plan carries it.
+        let template = try JobTemplate(job: message, keyPrefix: plan.keyPrefix, countsForBadge: plan.countsForBadge)
+        return try template.jobs(plan.to.map { ($0, plan.silent[$0]) })
     }
 }

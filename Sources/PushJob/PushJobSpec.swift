@@ -2,8 +2,10 @@ import Foundation
 import PushCore
 import Storage
 
-/// A push job as it is enqueued (`pushd enqueue`, the REST API): one message for one
-/// recipient, with the context its push text needs. Stored verbatim as the job's payload.
+/// A push job: one message with the context its push text needs. `pushd enqueue` and brokers
+/// hand it in with its recipient (`To_Account`); the REST commands build it once per message,
+/// encode it once, and every recipient's queue entry carries those bytes (the recipient and the
+/// key are the entry's own columns). The dispatcher decodes it once per message.
 ///
 /// ```json
 /// {"SdkAppID": 1400000000, "To_Account": "bob", "IdempotencyKey": "msg-1", "Lane": "chat",
@@ -15,8 +17,9 @@ import Storage
 /// `Silent` (a reason) makes a job that notifies no device but still counts for the badge (a muted
 /// conversation, a do-not-disturb window); `ExpiresAt` (milliseconds) is when the offline copy
 /// expires (`MsgLifeTime`): a job still queued then pushes nothing.
-public struct PushJobSpec: Decodable, Sendable {
+public struct PushJobSpec: Codable, Sendable, Equatable {
     public var sdkAppID: UInt64
+    /// The recipient of an enqueued job; empty in a message's shared job.
     public var toAccount: String
     /// Re-enqueueing the same key is a no-op. Absent: a digest of the whole job.
     public var idempotencyKey: String?
@@ -40,16 +43,33 @@ public struct PushJobSpec: Decodable, Sendable {
         case senderNick = "SenderNick", groupId = "GroupId", groupName = "GroupName", silent = "Silent", expiresAtMillis = "ExpiresAt"
     }
 
+    public init(
+        sdkAppID: UInt64, toAccount: String = "", lane: Lane = .chat, msgBody: MsgBody, offlinePushInfo: OfflinePushInfo? = nil,
+        msgLifeTime: Int? = nil, onlineOnlyFlag: Int? = nil, sendMsgControl: [String] = [], conversationType: String? = nil,
+        senderNick: String? = nil, groupId: String? = nil, groupName: String? = nil, expiresAtMillis: Int64? = nil
+    ) {
+        self.sdkAppID = sdkAppID
+        self.toAccount = toAccount
+        self.lane = lane
+        self.msgBody = msgBody
+        self.offlinePushInfo = offlinePushInfo
+        self.msgLifeTime = msgLifeTime
+        self.onlineOnlyFlag = onlineOnlyFlag
+        self.sendMsgControl = sendMsgControl
+        self.conversationType = conversationType
+        self.senderNick = senderNick
+        self.groupId = groupId
+        self.groupName = groupName
+        self.expiresAtMillis = expiresAtMillis
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         guard let id = UInt64(exactly: try c.decode(FlexibleInt.self, forKey: .sdkAppID).value), id > 0 else {
             throw TencentError(code: TencentError.invalidMsgBodyCode, message: "SdkAppID must be a positive integer")
         }
         sdkAppID = id
-        toAccount = try c.decode(String.self, forKey: .toAccount)
-        guard !toAccount.isEmpty else {
-            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "To_Account must not be empty")
-        }
+        toAccount = try c.decodeIfPresent(String.self, forKey: .toAccount) ?? ""
         idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
         let laneName = try c.decodeIfPresent(String.self, forKey: .lane) ?? "chat"
         guard let lane = Lane(name: laneName) else {
@@ -67,6 +87,36 @@ public struct PushJobSpec: Decodable, Sendable {
         groupName = try c.decodeIfPresent(String.self, forKey: .groupName)
         silent = try c.decodeIfPresent(String.self, forKey: .silent)
         expiresAtMillis = try c.decodeIfPresent(Int64.self, forKey: .expiresAtMillis)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sdkAppID, forKey: .sdkAppID)
+        if !toAccount.isEmpty { try c.encode(toAccount, forKey: .toAccount) }
+        try c.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
+        if lane != .chat { try c.encode(lane.description, forKey: .lane) }
+        try c.encode(msgBody, forKey: .msgBody)
+        try c.encodeIfPresent(offlinePushInfo, forKey: .offlinePushInfo)
+        try c.encodeIfPresent(msgLifeTime, forKey: .msgLifeTime)
+        try c.encodeIfPresent(onlineOnlyFlag, forKey: .onlineOnlyFlag)
+        if !sendMsgControl.isEmpty { try c.encode(sendMsgControl, forKey: .sendMsgControl) }
+        try c.encodeIfPresent(conversationType, forKey: .conversationType)
+        try c.encodeIfPresent(senderNick, forKey: .senderNick)
+        try c.encodeIfPresent(groupId, forKey: .groupId)
+        try c.encodeIfPresent(groupName, forKey: .groupName)
+        try c.encodeIfPresent(silent, forKey: .silent)
+        try c.encodeIfPresent(expiresAtMillis, forKey: .expiresAtMillis)
+    }
+
+    /// The job as stored: compact JSON, keys sorted (the same job gives the same bytes).
+    public func encoded() throws(TencentError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return try encoder.encode(self)
+        } catch {
+            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "the job cannot be written as JSON: \(error)")
+        }
     }
 
     /// Why no device of this job is notified at `nowMillis`, nil when they may be.
@@ -99,9 +149,13 @@ public struct PushJobSpec: Decodable, Sendable {
         return .c2c(senderNick: senderNick)
     }
 
-    /// The queue entry for this job; `payload` is the JSON it was decoded from.
-    public func newJob(payload: Data) -> NewJob {
-        NewJob(
+    /// The queue entry of an enqueued job (`To_Account` required); `payload` is the JSON it was
+    /// decoded from.
+    public func newJob(payload: Data) throws(TencentError) -> NewJob {
+        guard !toAccount.isEmpty else {
+            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "To_Account must be a non-empty string")
+        }
+        return NewJob(
             sdkAppID: sdkAppID, idempotencyKey: idempotencyKey ?? Self.digest(payload), lane: lane, userID: toAccount, payload: payload,
             countsForBadge: Badge.counts(message, sendMsgControl: sendMsgControl)
         )

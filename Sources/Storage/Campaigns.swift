@@ -42,7 +42,7 @@ public struct NewCampaign: Sendable, Equatable {
     /// The caller's `MsgRandom`: a second campaign with the same value within the window is the same one.
     public var msgRandom: Int64
     public var audience: Audience
-    /// A push job for one user (`PushJobSpec` JSON) without `To_Account`; the walker adds it per user.
+    /// The campaign's push job (`PushJobSpec` JSON, without a recipient), shared by every user's job.
     public var template: Data
     /// The pushes count towards the unread badge.
     public var countsForBadge: Bool
@@ -195,15 +195,11 @@ struct CampaignTally {
 }
 
 extension CampaignWalk {
-    /// The push job of one user: `{"To_Account":"…",` spliced in front of the template.
+    /// The push job of one user: the campaign's job as stored, keyed for the user.
     public func job(for userID: String) -> NewJob {
-        var payload = Data("{\"To_Account\":".utf8)
-        payload.append(contentsOf: JSONText.quoted(userID).utf8)
-        payload.append(UInt8(ascii: ","))
-        payload.append(template.dropFirst())
-        return NewJob(
+        NewJob(
             sdkAppID: sdkAppID, idempotencyKey: CampaignKeys.jobKey(taskID: taskID, userID: userID), lane: .campaign, userID: userID,
-            payload: payload, countsForBadge: countsForBadge
+            payload: template, countsForBadge: countsForBadge
         )
     }
 }

@@ -79,19 +79,20 @@ struct ThrottleTests {
         let good = Data(#"{"SdkAppID": "1400000000", "To_Account": "bob", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}"#.utf8)
         let spec = try PushJobSpec.decode(good)
         #expect(spec.sdkAppID == 1_400_000_000 && spec.lane == .chat)
-        let job = spec.newJob(payload: good)
-        #expect(job.idempotencyKey == spec.newJob(payload: good).idempotencyKey, "a digest key is stable")
+        let job = try spec.newJob(payload: good)
+        #expect(job.idempotencyKey == (try spec.newJob(payload: good)).idempotencyKey, "a digest key is stable")
         #expect(job.countsForBadge)
         let cases: [(String, Int, String)] = [
             (#"{"SdkAppID": 1, "To_Account": "bob", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": 5}}]}"#, 90002, "Text"),
-            (#"{"SdkAppID": 1, "To_Account": "", "MsgBody": []}"#, 90002, "To_Account"),
+            (#"{"SdkAppID": 1, "To_Account": "", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}"#, 90002, "To_Account"),
             (#"{"SdkAppID": 1, "To_Account": "bob", "Lane": "bulk", "MsgBody": []}"#, 90002, "Lane"),
             (#"{"SdkAppID": 1, "To_Account": "bob""#, 90001, "JSON"),
         ]
         for (json, code, field) in cases {
-            #expect(throws: TencentError.self) { try PushJobSpec.decode(Data(json.utf8)) }
+            // An enqueued job needs its recipient: the queue entry is made from it.
+            #expect(throws: TencentError.self) { try PushJobSpec.decode(Data(json.utf8)).newJob(payload: Data(json.utf8)) }
             do {
-                _ = try PushJobSpec.decode(Data(json.utf8))
+                _ = try PushJobSpec.decode(Data(json.utf8)).newJob(payload: Data(json.utf8))
             } catch {
                 #expect(error.code == code, "\(json)")
                 #expect(error.message.contains(field), "\(error.message)")

@@ -178,7 +178,8 @@ struct CampaignContractTests {
             #expect(claimed.map(\.lane) == [.chat, .campaign, .campaign])
             #expect(claimed[1].idempotencyKey == "t1:a")
             let spec = try JSONSerialization.jsonObject(with: claimed[1].payload) as? [String: Any]
-            #expect(spec?["To_Account"] as? String == "a" && spec?["Lane"] as? String == "campaign")
+            // The campaign's job as stored, for user a: the recipient is the queue entry's.
+            #expect(claimed[1].userID == "a" && spec?["To_Account"] == nil && spec?["Lane"] as? String == "campaign")
             try await store.complete([
                 JobCompletion(job: claimed[0], records: [record("d1", .delivered)]),
                 JobCompletion(

@@ -3,15 +3,15 @@ import Testing
 
 @testable import API
 
-/// The writer of parsed JSON that replaces JSONSerialization's on the send path.
-@Suite("JSON tree")
-struct JSONTreeTests {
+/// The writer of the replies' free-form fields.
+@Suite("Reply JSON")
+struct ReplyJSONTests {
     func parsed(_ json: String) throws -> Any {
         try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed)
     }
 
     func text(_ value: Any, sorted: Bool = true) -> String? {
-        JSONTree.data(value, sortedKeys: sorted).map { String(decoding: $0, as: UTF8.self) }
+        ReplyJSON.data(value, sortedKeys: sorted).map { String(decoding: $0, as: UTF8.self) }
     }
 
     @Test("parsed JSON comes back byte for byte when it was compact with sorted keys")
@@ -47,16 +47,10 @@ struct JSONTreeTests {
         )
     }
 
-    @Test("a fragment serialised earlier is copied as it is")
-    func fragment() {
-        let body = JSONTree.Fragment(Data(#"[{"MsgContent":{"Text":"hi"},"MsgType":"TIMTextElem"}]"#.utf8))
-        #expect(text(["MsgBody": body, "N": 1]) == #"{"MsgBody":[{"MsgContent":{"Text":"hi"},"MsgType":"TIMTextElem"}],"N":1}"#)
-    }
-
     @Test("what JSON cannot hold is refused, not written")
     func refused() {
-        #expect(JSONTree.data(["x": Double.nan]) == nil)
-        #expect(JSONTree.data([Double.infinity]) == nil)
-        #expect(JSONTree.data(["x": Date()]) == nil)
+        #expect(ReplyJSON.data(["x": Double.nan]) == nil)
+        #expect(ReplyJSON.data([Double.infinity]) == nil)
+        #expect(ReplyJSON.data(["x": Date()]) == nil)
     }
 }

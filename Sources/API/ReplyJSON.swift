@@ -1,19 +1,13 @@
 import Foundation
 import PushCore
 
-/// Parsed JSON, as `JSONSerialization.jsonObject` gives it (strings, `NSNumber`s, arrays,
-/// dictionaries, `NSNull`) or as commands build it from Swift values, written back as compact JSON.
+/// The free-form fields of a reply (`ErrorList`, `MsgList`, statistics) as commands build them
+/// from Swift values, or as `JSONSerialization.jsonObject` parsed them (a roamed `MsgBody` is
+/// echoed as it was stored), written as compact JSON.
 ///
 /// Not `JSONSerialization.data`: on Linux that bridges every dictionary to `NSDictionary` and
-/// casts every value through Objective-C bridging, which was a fifth of `openim/sendmsg`'s time
-/// (the message body is written twice per request: for the de-duplication CRC and for the job).
-enum JSONTree {
-    /// JSON serialised already (a message body, written once for its CRC), copied as it is.
-    struct Fragment {
-        var json: Data
-
-        init(_ json: Data) { self.json = json }
-    }
+/// casts every value through Objective-C bridging.
+enum ReplyJSON {
 
     /// The JSON of `value`, with keys sorted when asked (equal trees give equal bytes); nil when
     /// it holds something JSON cannot (a non-finite number, a non-JSON type).
@@ -47,8 +41,6 @@ enum JSONTree {
                 guard write(item, to: &writer, sortedKeys: sortedKeys) else { return false }
             }
             writer.endArray()
-        case let fragment as Fragment:
-            writer.raw(fragment.json)
         case let number as NSNumber:
             return write(number, to: &writer)
         case is NSNull:
