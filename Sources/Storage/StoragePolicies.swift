@@ -79,3 +79,23 @@ extension Schema {
         completion.job.attempts + 1
     }
 }
+
+/// A campaign's life after it is created, one rule for both dialects: `running` while its walker
+/// selects users, `sending` once the last page is enqueued, `finished` when a sending campaign has
+/// no job left to finish. The stores write the counts, read back the state and the backlog, and
+/// finish the campaign when this says so, in the same transaction.
+enum CampaignProgress {
+    /// Whether a campaign in `state` with `backlog` jobs not yet done is finished.
+    static func isFinished(_ state: CampaignState, backlog: Int) -> Bool {
+        state == .sending && backlog <= 0
+    }
+
+    /// Finishes a sending campaign: `?1` now, `?2` app, `?3` task. `placeholder(n)` spells
+    /// parameter n in the dialect.
+    static func finish(_ placeholder: (Int) -> String) -> String {
+        """
+        UPDATE campaigns SET state = '\(CampaignState.finished.rawValue)', finished_at = \(placeholder(1))
+        WHERE app = \(placeholder(2)) AND task_id = \(placeholder(3)) AND state = '\(CampaignState.sending.rawValue)'
+        """
+    }
+}

@@ -316,22 +316,32 @@ extension PostgresStore {
             guard held else { return nil }
             let ids = try await Self.insertRows(inserting, connection: connection, logger: logger)
             let enqueued = Int64(ids.filter { $0 != nil }.count)
-            let finished = CampaignState.finished.rawValue, sending = CampaignState.sending.rawValue
+            let sending = CampaignState.sending.rawValue
             let next = try await self.walks(
                 """
                 UPDATE campaigns SET cursor = \(cursor), users = users + \(Int64(users)), no_device = no_device + \(Int64(usersWithoutDevice)),
                   devices = devices + \(Int64(devices)), jobs = jobs + \(enqueued), lease_until = \(now + leaseMillis),
-                  state = CASE WHEN \(last) THEN (CASE WHEN jobs_done >= jobs + \(enqueued) THEN \(finished) ELSE \(sending) END) ELSE state END,
-                  walked_at = CASE WHEN \(last) THEN \(now)::bigint END,
-                  finished_at = CASE WHEN \(last) AND jobs_done >= jobs + \(enqueued) THEN \(now)::bigint END
+                  state = CASE WHEN \(last) THEN \(sending) ELSE state END, walked_at = CASE WHEN \(last) THEN \(now)::bigint END
                 WHERE app = \(app) AND task_id = \(walk.taskID)
                 RETURNING \(unescaped: CampaignRow.walkColumns)
                 """,
                 on: connection
             ).first
             guard let next else { return nil }
+            if CampaignProgress.isFinished(last ? .sending : .running, backlog: next.backlog) {
+                try await Self.finishCampaign(connection, app: app, taskID: walk.taskID, now: now, logger: logger)
+            }
             return CampaignStep(walk: next, claimed: inserting.claimed(ids: ids))
         }
+    }
+
+    /// Finishes a sending campaign (`CampaignProgress`).
+    static func finishCampaign(_ connection: PostgresConnection, app: Int64, taskID: String, now: Int64, logger: Logger) async throws {
+        var binds = PostgresBindings()
+        binds.append(now)
+        binds.append(app)
+        binds.append(taskID)
+        try await connection.query(PostgresQuery(unsafeSQL: CampaignProgress.finish { "$\($0)" }, binds: binds), logger: logger)
     }
 
     /// Folds finished campaign jobs and their device outcomes into the campaigns' counts, inside
@@ -339,18 +349,18 @@ extension PostgresStore {
     static func tally(_ tally: CampaignTally, connection: PostgresConnection, now: Int64, logger: Logger) async throws {
         guard !tally.isEmpty else { return }
         // One campaign row at a time, in a fixed order: concurrent completions never deadlock.
-        let sending = CampaignState.sending.rawValue, finished = CampaignState.finished.rawValue
         for (key, n) in tally.jobsDone.sorted(by: { ($0.key.app, $0.key.taskID) < ($1.key.app, $1.key.taskID) }) {
-            let n = Int64(n)
-            try await connection.query(
-                """
-                UPDATE campaigns SET jobs_done = jobs_done + \(n),
-                  finished_at = CASE WHEN state = \(sending) AND jobs_done + \(n) >= jobs THEN \(now)::bigint ELSE finished_at END,
-                  state = CASE WHEN state = \(sending) AND jobs_done + \(n) >= jobs THEN \(finished) ELSE state END
-                WHERE app = \(Int64(key.app)) AND task_id = \(key.taskID)
-                """,
+            let app = Int64(key.app)
+            let rows = try await connection.query(
+                "UPDATE campaigns SET jobs_done = jobs_done + \(Int64(n)) WHERE app = \(app) AND task_id = \(key.taskID) RETURNING state, jobs - jobs_done",
                 logger: logger
             )
+            // Read to the end before the next statement on this connection.
+            var finished = false
+            for try await (state, backlog) in rows.decode((String, Int64).self) {
+                finished = CampaignState(rawValue: state).map { CampaignProgress.isFinished($0, backlog: Int(clamping: backlog)) } ?? false
+            }
+            if finished { try await finishCampaign(connection, app: app, taskID: key.taskID, now: now, logger: logger) }
         }
         let rows = tally.rows
         if !rows.isEmpty {

@@ -275,18 +275,21 @@ extension SQLiteStore {
                 db,
                 sql: """
                     UPDATE campaigns SET cursor = ?, users = users + ?, no_device = no_device + ?, devices = devices + ?, jobs = jobs + ?,
-                      lease_until = ?, state = CASE WHEN ? THEN (CASE WHEN jobs_done >= jobs + ? THEN ? ELSE ? END) ELSE state END,
-                      walked_at = CASE WHEN ? THEN ? END, finished_at = CASE WHEN ? AND jobs_done >= jobs + ? THEN ? END
+                      lease_until = ?, state = CASE WHEN ? THEN ? ELSE state END, walked_at = CASE WHEN ? THEN ? END
                     WHERE app = ? AND task_id = ?
                     RETURNING \(CampaignRow.walkColumns)
                     """,
                 arguments: [
-                    cursor, users, usersWithoutDevice, devices, enqueued, now + leaseMillis, last, enqueued, CampaignState.finished.rawValue,
-                    CampaignState.sending.rawValue, last, now, last, enqueued, now, app, walk.taskID,
+                    cursor, users, usersWithoutDevice, devices, enqueued, now + leaseMillis, last, CampaignState.sending.rawValue, last, now,
+                    app, walk.taskID,
                 ]
             )
             guard let row else { return nil }
-            return CampaignStep(walk: try Self.walk(row), claimed: inserting.claimed(ids: ids))
+            let next = try Self.walk(row)
+            if CampaignProgress.isFinished(last ? .sending : .running, backlog: next.backlog) {
+                try Self.finishCampaign(db, app: app, taskID: walk.taskID, now: now)
+            }
+            return CampaignStep(walk: next, claimed: inserting.claimed(ids: ids))
         }
         // Jobs enqueued claimed are the walker's: no worker is woken for them.
         if !jobs.isEmpty, claimMillis == nil {
@@ -301,18 +304,14 @@ extension SQLiteStore {
     static func tally(_ tally: CampaignTally, db: Database, now: Int64) throws {
         guard !tally.isEmpty else { return }
         for (key, n) in tally.jobsDone {
-            try db.execute(
-                sql: """
-                    UPDATE campaigns SET jobs_done = jobs_done + ?,
-                      finished_at = CASE WHEN state = ? AND jobs_done + ? >= jobs THEN ? ELSE finished_at END,
-                      state = CASE WHEN state = ? AND jobs_done + ? >= jobs THEN ? ELSE state END
-                    WHERE app = ? AND task_id = ?
-                    """,
-                arguments: [
-                    n, CampaignState.sending.rawValue, n, now, CampaignState.sending.rawValue, n, CampaignState.finished.rawValue,
-                    Int64(key.app), key.taskID,
-                ]
+            let row = try Row.fetchOne(
+                db, sql: "UPDATE campaigns SET jobs_done = jobs_done + ? WHERE app = ? AND task_id = ? RETURNING state, jobs - jobs_done AS backlog",
+                arguments: [n, Int64(key.app), key.taskID]
             )
+            guard let row, let state = CampaignState(rawValue: row["state"]) else { continue }
+            if CampaignProgress.isFinished(state, backlog: row["backlog"]) {
+                try finishCampaign(db, app: Int64(key.app), taskID: key.taskID, now: now)
+            }
         }
         let count = try db.cachedStatement(
             sql: """
@@ -322,6 +321,11 @@ extension SQLiteStore {
                 """
         )
         for r in tally.rows { try count.execute(arguments: [r.app, r.task, r.outcome, r.reason, r.n]) }
+    }
+
+    /// Finishes a sending campaign (`CampaignProgress`).
+    static func finishCampaign(_ db: Database, app: Int64, taskID: String, now: Int64) throws {
+        try db.execute(sql: CampaignProgress.finish { "?\($0)" }, arguments: [now, app, taskID])
     }
 
     // MARK: Helpers
