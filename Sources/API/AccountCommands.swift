@@ -103,34 +103,66 @@ struct AccountCommands: Sendable {
     }
 
     @Sendable func portraitSet(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            throw TencentError(code: RestCode.badJSON, message: "body is not a JSON object")
-        }
-        guard let from = object["From_Account"] as? String, !from.isEmpty else {
-            throw TencentError(code: RestCode.badJSON, message: "From_Account must be a string")
-        }
-        let user = try caller.subject(from)
-        guard let list = object["ProfileItem"] as? [Any], !list.isEmpty else {
-            throw TencentError(code: RestCode.badJSON, message: "ProfileItem must be a non-empty array")
-        }
+        let request = try RestAPI.decode(PortraitSetRequest.self, body)
+        let user = try caller.subject(request.from)
         var items: [String: String] = [:]
-        for (index, element) in list.enumerated() {
-            guard let item = element as? [String: Any], let tag = item["Tag"] as? String, tag.hasPrefix("Tag_Profile_"),
-                let value = item["Value"], value is String || value is NSNumber
-            else {
-                throw TencentError(code: RestCode.badJSON, message: "ProfileItem[\(index)] needs a Tag_Profile_* Tag and a string or number Value")
-            }
-            let fragment = RestReply.fragment(value)
-            guard fragment.utf8.count <= Self.maxValueBytes else {
+        for (index, item) in request.items.enumerated() {
+            guard item.fragment.utf8.count <= Self.maxValueBytes else {
                 throw TencentError(code: 40601, message: "ProfileItem[\(index)].Value is over \(Self.maxValueBytes) bytes")
             }
-            items[tag] = fragment
+            items[item.tag] = item.fragment
         }
         guard try await store.importedAccounts(sdkAppID: caller.app.sdkAppID, userIDs: [user]).contains(ExactString(user)) else {
             return .fail(RestCode.notImported, "\(user) is not imported")
         }
         try await store.importAccounts(sdkAppID: caller.app.sdkAppID, [(user, items)])
         return .ok([("ErrorDisplay", "")])
+    }
+
+    /// `portrait_set`: `From_Account` and a non-empty `ProfileItem` list of `Tag_Profile_*` tags
+    /// with a string or number `Value` (which one depends on the tag; custom tags are free).
+    struct PortraitSetRequest: Decodable {
+        var from: String
+        /// Each tag with its value as the JSON it is stored as.
+        var items: [(tag: String, fragment: String)]
+
+        init(from decoder: any Decoder) throws {
+            let m = try RequestMembers(decoder)
+            guard let from = try? m.container.decode(String.self, forKey: .init("From_Account")), !from.isEmpty else {
+                throw TencentError(code: RestCode.badJSON, message: "From_Account must be a string")
+            }
+            self.from = from
+            guard var list = try? m.container.nestedUnkeyedContainer(forKey: .init("ProfileItem")), list.count ?? 0 > 0 else {
+                throw TencentError(code: RestCode.badJSON, message: "ProfileItem must be a non-empty array")
+            }
+            items = []
+            while !list.isAtEnd {
+                let index = list.currentIndex
+                guard let item = try? list.decode(Item.self), item.tag.hasPrefix("Tag_Profile_") else {
+                    throw TencentError(code: RestCode.badJSON, message: "ProfileItem[\(index)] needs a Tag_Profile_* Tag and a string or number Value")
+                }
+                items.append((item.tag, item.fragment))
+            }
+        }
+
+        struct Item: Decodable {
+            var tag: String
+            var fragment: String
+
+            enum CodingKeys: String, CodingKey { case tag = "Tag", value = "Value" }
+
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                tag = try c.decode(String.self, forKey: .tag)
+                if let number = try? c.decode(Int64.self, forKey: .value) {
+                    fragment = String(number)
+                } else if let number = try? c.decode(Double.self, forKey: .value), number.isFinite {
+                    fragment = number.description
+                } else {
+                    fragment = JSONText.quoted(try c.decode(String.self, forKey: .value))
+                }
+            }
+        }
     }
 
     /// A stored JSON fragment back as a string or a number.

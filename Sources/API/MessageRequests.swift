@@ -24,6 +24,13 @@ struct RequestMembers {
         self.container = container
     }
 
+    /// Where `decoder` is in the request, as Tencent's docs name fields: `UserTags[0].Tags`.
+    static func path(_ decoder: any Decoder) -> String {
+        decoder.codingPath.reduce("") { path, key in
+            key.intValue.map { path + "[\($0)]" } ?? (path.isEmpty ? key.stringValue : path + "." + key.stringValue)
+        }
+    }
+
     /// Present and not null.
     func has(_ name: String) -> Bool {
         container.contains(Key(name)) && (try? container.decodeNil(forKey: Key(name))) == false
