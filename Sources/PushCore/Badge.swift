@@ -1,5 +1,13 @@
 /// Badge rules (push-rules.md section 5): which messages raise the badge and what a push carries.
 public enum Badge {
+    /// The largest count Huawei's `set_num` and Honor's `setNum` accept (section 5.5).
+    public static let huaweiHonorMax = 99
+
+    /// The count a Huawei or Honor push carries: 0 to 99, a larger count sent as 99.
+    public static func huaweiHonorCount(_ badge: Int) -> Int {
+        min(max(badge, 0), huaweiHonorMax)
+    }
+
     /// Whether a delivered message raises the recipient's unread count.
     ///
     /// Not counted: `ApnsInfo.BadgeMode == 1`, `SendMsgControl: ["NoUnread"]`, online-only messages,

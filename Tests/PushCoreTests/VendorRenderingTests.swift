@@ -153,6 +153,22 @@ struct VendorRenderingTests {
         #expect(json["message", "android", "notification", "click_action", "intent"] as? String == "#Intent;launchFlags=0x4000000;S.ext=a%20b;end")
     }
 
+    @Test("5.5: Huawei's set_num and Honor's setNum carry 0 to 99; a larger unread count is sent as 99")
+    func huaweiHonorBadgeCap() throws {
+        let content = try Self.content(#"{"Title":"T"}"#)
+        for (badge, sent) in [(0, 0), (98, 98), (99, 99), (100, 99), (12_345, 99), (Int(Int32.max), 99)] {
+            var target = Fixtures.target
+            target.badge = badge
+            let huawei = try Fixtures.json(Fixtures.render(content, .huawei, target: target))
+            #expect(huawei["message", "android", "notification", "badge", "set_num"] as? Int == sent, "Huawei, unread \(badge)")
+            let honor = try Fixtures.json(Fixtures.render(content, .honor, target: target))
+            #expect(honor["android", "notification", "badge", "setNum"] as? Int == sent, "Honor, unread \(badge)")
+            // APNs documents no such cap: the absolute count goes as it is.
+            let apns = try Fixtures.json(Fixtures.render(content, .apns, target: target))
+            #expect(apns["aps", "badge"] as? Int == badge, "APNs, unread \(badge)")
+        }
+    }
+
     @Test("Huawei: the sound is a raw resource path")
     func huaweiSound() throws {
         let json = try Fixtures.json(Fixtures.render(Self.content(#"{"AndroidInfo":{"Sound":"ding"}}"#), .huawei))

@@ -47,7 +47,7 @@ public struct HonorRenderer: Sendable, SizedPayloadRenderer {
         if let badge = target.badge, !settings.badgeClass.isEmpty {
             json.key("badge")
             json.beginObject()
-            json.field("setNum", badge)
+            json.field("setNum", Badge.huaweiHonorCount(badge))
             json.field("badgeClass", settings.badgeClass)
             json.endObject()
         }

@@ -65,7 +65,7 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
         if let badge = target.badge, !settings.badgeClass.isEmpty {
             json.key("badge")
             json.beginObject()
-            json.field("set_num", badge)
+            json.field("set_num", Badge.huaweiHonorCount(badge))
             json.field("class", settings.badgeClass)
             json.endObject()
         }
