@@ -72,8 +72,9 @@ struct MessageCommands: Sendable {
     }
 
     /// Nil when the sender may send: the admin, or an imported account.
-    static func senderRefusal(_ from: String, profiles: Profiles, caller: RestAPI.Caller) -> RestReply? {
-        profiles[ExactString(from)] != nil || from.sameBytes(as: caller.app.admin) ? nil : .fail(RestCode.notImported, "From_Account \(from) is not imported")
+    /// `code`: C2C sends refuse with Tencent's 20003, the other commands with 70107.
+    static func senderRefusal(_ from: String, profiles: Profiles, caller: RestAPI.Caller, code: Int = RestCode.notImported) -> RestReply? {
+        profiles[ExactString(from)] != nil || from.sameBytes(as: caller.app.admin) ? nil : .fail(code, "From_Account \(from) is not imported")
     }
 
     /// The C2C message's jobs.
@@ -111,8 +112,8 @@ struct MessageCommands: Sendable {
             SendLookup(sdkAppID: app, accounts: [m.from, to], recipients: [to], conversation: ReceiveSettings.conversation(peer: m.from))
         )
         let profiles = facts.profiles
-        if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
-        guard profiles[ExactString(to)] != nil else { return .fail(RestCode.notImported, "To_Account \(to) is not imported") }
+        if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller, code: RestCode.noSuchUser) { return refusal }
+        guard profiles[ExactString(to)] != nil else { return .fail(RestCode.noSuchUser, "To_Account \(to) is not imported") }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         let job = m.lifetime > 0 ? try template.job(to: to, fate: fate(m, to: to, settings: facts.settings[ExactString(to)])) : nil
         let message = message(m, to: to, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller)
@@ -132,7 +133,7 @@ struct MessageCommands: Sendable {
             SendLookup(sdkAppID: app, accounts: [m.from] + recipients, recipients: recipients, conversation: ReceiveSettings.conversation(peer: m.from))
         )
         let (profiles, settings) = (facts.profiles, facts.settings)
-        if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller) { return refusal }
+        if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller, code: RestCode.noSuchUser) { return refusal }
         let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
         var errors: [[String: any Sendable]] = []
         // The stored message keeps what roaming reads, not the 500-account request.

@@ -110,7 +110,7 @@ struct MessageContent {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = try encoder.encode(body)
         guard json.count <= Self.maxBytes else {
-            throw TencentError(code: TencentError.invalidMsgBodyCode, message: "MsgBody is over 12 KB")
+            throw TencentError(code: RestCode.msgBodyTooLarge, message: "MsgBody is over 12 KB")
         }
         crc = CRC32.checksum(json)
     }

@@ -126,8 +126,8 @@ public struct RestAPI: Sendable {
         guard let id = UInt64(text), let app = apps[id] else {
             throw TencentError(code: RestCode.unknownSDKAppID, message: "SDKAppID \(text) does not exist")
         }
-        guard let identifier = query["identifier"], !identifier.isEmpty else {
-            throw TencentError(code: RestCode.badRequest, message: "identifier is required")
+        guard let identifier = query["identifier"], !identifier.isEmpty, identifier.utf8.count <= AccountCommands.maxUserID else {
+            throw TencentError(code: RestCode.badIdentifier, message: "identifier is required: an account id of 1 to \(AccountCommands.maxUserID) bytes")
         }
         guard let sig = query["usersig"], !sig.isEmpty else {
             throw TencentError(code: UserSig.Failure.malformed("").code, message: "usersig is required")

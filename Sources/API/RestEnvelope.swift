@@ -61,6 +61,12 @@ public enum RestCode {
     public static let unknownSDKAppID = 70020
     /// The account (here: the device) does not exist.
     public static let notImported = 70107
+    /// The sender or recipient of a C2C send is not an imported account (tencent-rest-api.md: 20003).
+    public static let noSuchUser = 20003
+    /// `MsgBody` is over 12 KB (Tencent's 93000).
+    public static let msgBodyTooLarge = 93000
+    /// The `identifier` in the URL is missing or not an account id (Tencent's 60004).
+    public static let badIdentifier = 60004
     /// A body field is missing, of the wrong type, or not JSON.
     public static let badJSON = TencentError.jsonParseCode
 

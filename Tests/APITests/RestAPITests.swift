@@ -76,6 +76,12 @@ struct RestAPITests {
         let unknownApp = "sdkappid=1400000009&identifier=administrator&usersig=\(f.sig("administrator"))"
         #expect(Self.code(try await f.call("pushd/get_devices", body, query: unknownApp)) == 70020)
         #expect(Self.code(try await f.call("pushd/get_devices", body, query: "identifier=administrator&usersig=x")) == 60012)
+        // tencent-rest-api.md: an account missing or wrong in the URL is 60004.
+        let app = "sdkappid=\(Self.app)"
+        #expect(Self.code(try await f.call("pushd/get_devices", body, query: "\(app)&usersig=\(f.sig("administrator"))")) == 60004)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, query: "\(app)&identifier=&usersig=x")) == 60004)
+        let long = String(repeating: "a", count: 33)
+        #expect(Self.code(try await f.call("pushd/get_devices", body, query: "\(app)&identifier=\(long)&usersig=\(f.sig(long))")) == 60004)
         let reply = try await f.call("pushd/get_devices", body, usersig: "garbage")
         #expect(reply["ActionStatus"] as? String == "FAIL" && (reply["ErrorInfo"] as? String)?.isEmpty == false)
     }
@@ -236,10 +242,12 @@ struct RestAPITests {
             (#"{"To_Account": "bob", "MsgRandom": -1, "MsgBody": \#(text)}"#, 90005),
             (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": {}}"#, 90007),
             (#"{"To_Account": 5, "MsgRandom": 1, "MsgBody": \#(text)}"#, 90003),
-            (#"{"To_Account": "ghost", "MsgRandom": 1, "MsgBody": \#(text)}"#, 70107),
+            // tencent-rest-api.md: a sender or recipient that is not imported is 20003; a body over 12 KB 93000.
+            (#"{"To_Account": "ghost", "MsgRandom": 1, "MsgBody": \#(text)}"#, 20003),
+            (#"{"From_Account": "ghost", "To_Account": "bob", "MsgRandom": 1, "MsgBody": \#(text)}"#, 20003),
             (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": [{"MsgType": "TIMMagicElem", "MsgContent": {}}]}"#, 90002),
             (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": [\#(custom), \#(custom)]}"#, 90002),
-            (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": \#(huge)}"#, 90002),
+            (#"{"To_Account": "bob", "MsgRandom": 1, "MsgBody": \#(huge)}"#, 93000),
             ("not json", 90001),
         ]
         for (body, code) in cases {
