@@ -33,6 +33,14 @@ struct DeviceCommands: Sendable {
         var Sandbox: Int?
     }
 
+    /// Apple's device tokens are hexadecimal bytes whose length Apple says not to assume (32 today):
+    /// an even number of ASCII hex digits, 64 to 200 of them.
+    static func isAPNsToken(_ token: String) -> Bool {
+        let digits = token.utf8
+        return (64...200).contains(digits.count) && digits.count.isMultiple(of: 2)
+            && digits.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     /// Registers a device, or replaces its token (clearing an invalidation); a re-registered device
     /// keeps its state and badge, a new one starts `PushOnline`.
     @Sendable func register(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
@@ -41,7 +49,7 @@ struct DeviceCommands: Sendable {
         try RestAPI.require(!r.DeviceId.isEmpty && r.DeviceId.utf8.count <= 128, "DeviceId must be 1 to 128 bytes")
         try RestAPI.require(!r.Token.isEmpty && r.Token.utf8.count <= 4096, "Token must be 1 to 4096 bytes")
         if r.Vendor == .apns {
-            try RestAPI.require(r.Token.count == 64 && r.Token.allSatisfy(\.isHexDigit), "an APNs Token is 64 hexadecimal digits")
+            try RestAPI.require(Self.isAPNsToken(r.Token), "an APNs Token is an even number of 64 to 200 hexadecimal digits")
         }
         let app = caller.app.sdkAppID
         let existing = try await store.devices(sdkAppID: app, userIDs: [user]).first { $0.deviceID.sameBytes(as: r.DeviceId) }

@@ -138,6 +138,25 @@ struct RestAPITests {
         #expect(Self.code(try await f.call("pushd/report_state", #"{"DeviceId": "d1", "State": "Online"}"#, as: "bob")) == 70107)
     }
 
+    @Test("APNs tokens: any even number of 64 to 200 hex digits (Apple: do not assume 32 bytes); others refused")
+    func apnsTokenLengths() async throws {
+        let f = try Fixture()
+        let accepted = [String(repeating: "a", count: 64), String(repeating: "0F", count: 50), String(repeating: "b", count: 200)]
+        let refused = [
+            String(repeating: "a", count: 62), String(repeating: "a", count: 65), String(repeating: "a", count: 202),
+            String(repeating: "a", count: 63) + "g", String(repeating: "a", count: 63) + "\u{FF10}",
+        ]
+        for (n, token) in accepted.enumerated() {
+            let body = #"{"DeviceId": "ok\#(n)", "Vendor": "apns", "Token": "\#(token)"}"#
+            #expect(Self.code(try await f.call("pushd/register_device", body, as: "bob")) == 0, "\(token.utf8.count) digits")
+        }
+        for (n, token) in refused.enumerated() {
+            let body = #"{"DeviceId": "bad\#(n)", "Vendor": "apns", "Token": "\#(token)"}"#
+            #expect(Self.code(try await f.call("pushd/register_device", body, as: "bob")) == 90001, "\(token.utf8.count) bytes: \(token.suffix(2))")
+        }
+        #expect(try await f.store.devices(sdkAppID: Self.app, userIDs: ["bob"]).map(\.deviceID).sorted() == ["ok0", "ok1", "ok2"])
+    }
+
     @Test("bad bodies get 90001 naming the field, and change nothing")
     func badBodies() async throws {
         let f = try Fixture()
