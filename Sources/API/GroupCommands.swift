@@ -250,8 +250,7 @@ struct GroupCommands: Sendable {
                 members.map { member in
                     let fate = Recipients.group(
                         group, member: member, sender: from, atAll: request.atAll, atAccounts: request.atAccounts, directedTo: directed,
-                        settings: facts.settings[ExactString(member.userID)] ?? ReceiveSettings(),
-                        withMuteNotifications: request.sendMsgControl.contains("WithMuteNotifications"), nowSeconds: msgTime
+                        settings: facts.settings[ExactString(member.userID)] ?? ReceiveSettings(), nowSeconds: msgTime
                     )
                     return (member.userID, fate)
                 }

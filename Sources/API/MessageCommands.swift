@@ -147,7 +147,8 @@ struct MessageCommands: Sendable {
             }
             fates.append((to, fate(m, to: to, settings: settings[ExactString(to)])))
         }
-        guard !fates.isEmpty else { return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)]) }
+        // Online only: delivered over the live connections pushd does not hold; nothing is stored or pushed.
+        guard !fates.isEmpty, !m.fields.onlineOnly else { return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey), ("ErrorList", errors)]) }
         // One stored message for every recipient and one job that the dispatcher turns into theirs
         // (`FanOut`): the request's cost does not grow with a copy, a job and a badge per recipient.
         let accepted = fates.map(\.to)
@@ -187,7 +188,13 @@ struct MessageCommands: Sendable {
         let request = try RestAPI.decode(PushBatchRequest.self, body)
         let (from, recipients, random) = (request.from, request.to, request.random)
         let taskID = try await batchTaskID(app: caller.app.sdkAppID, from: from, random: random, body: body)
-        let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [from] + recipients)
+        let facts = try await sends.facts(
+            SendLookup(
+                sdkAppID: caller.app.sdkAppID, accounts: [from] + recipients, recipients: recipients,
+                conversation: ReceiveSettings.conversation(peer: from)
+            )
+        )
+        let profiles = facts.profiles
         if let refusal = Self.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
         let job = PushJobSpec(
             sdkAppID: caller.app.sdkAppID, msgBody: request.msgBody, offlinePushInfo: request.offlinePushInfo, conversationType: "C2C",
@@ -202,7 +209,13 @@ struct MessageCommands: Sendable {
                 errors.append(["To_Account": to, "ErrorCode": RestCode.notImported])
                 continue
             }
-            pushed.append((to, .push))
+            // The push rules apply (push-rules.md 1.3): not to the sender, and the recipient's
+            // mute of the sender and do-not-disturb window silence it.
+            let fate = Recipients.c2c(
+                sender: from, recipient: to, settings: facts.settings[ExactString(to)] ?? ReceiveSettings(), withMuteNotifications: true,
+                nowSeconds: clock.nowSeconds()
+            )
+            pushed.append((to, fate))
         }
         // One fan-out job: the dispatcher writes the users' jobs.
         let jobs = template.fanOuts(pushed)

@@ -127,6 +127,9 @@ struct C2CMessageFields {
     var offlinePushInfo: OfflinePushInfo?
     var sendMsgControl: [String]
     var cloudCustomData: String?
+    /// `OnlineOnlyFlag: 1` (batchsendmsg): online delivery only, so no offline push, no unread and
+    /// no history.
+    var onlineOnly: Bool
 
     init(_ m: RequestMembers) throws {
         from = try m.sender()
@@ -138,6 +141,7 @@ struct C2CMessageFields {
         offlinePushInfo = try m.typed(OfflinePushInfo.self, "OfflinePushInfo")
         sendMsgControl = try m.typed([String].self, "SendMsgControl") ?? []
         cloudCustomData = try m.value(String.self, "CloudCustomData", or: TencentError(code: RestCode.badJSON, message: "CloudCustomData must be a string"))
+        onlineOnly = m.integer("OnlineOnlyFlag") == 1
     }
 }
 

@@ -117,19 +117,22 @@ public enum Recipients {
         case push
     }
 
-    /// A C2C recipient's fate.
+    /// A C2C recipient's fate (push-rules.md 1.3). The recipient's mute of the sender applies only
+    /// `withMuteNotifications` (Tencent's `SendMsgControl` flag on sendmsg and batchsendmsg; always
+    /// for push-only sends); a do-not-disturb window always applies.
     public static func c2c(
         sender: String, recipient: String, settings: ReceiveSettings, withMuteNotifications: Bool, nowSeconds: Int64
     ) -> Fate {
         if recipient.sameBytes(as: sender) { return .none(reason: "Sender") }
-        return muting(settings, withMuteNotifications: withMuteNotifications, nowSeconds: nowSeconds)
+        return muting(settings, conversationMute: withMuteNotifications, nowSeconds: nowSeconds)
     }
 
     /// A group member's fate for a message of `group`. `atAll` and `atAccounts` come from
-    /// `GroupAtInfo`; `directedTo` is the `To_Account` list of a directed message.
+    /// `GroupAtInfo`; `directedTo` is the `To_Account` list of a directed message. `MsgFlag`, the
+    /// member's receive option for the group and their do-not-disturb window always apply.
     public static func group(
         _ group: Group, member: GroupMember, sender: String, atAll: Bool, atAccounts: Set<ExactString>, directedTo: Set<ExactString>?,
-        settings: ReceiveSettings, withMuteNotifications: Bool, nowSeconds: Int64
+        settings: ReceiveSettings, nowSeconds: Int64
     ) -> Fate {
         if member.userID.sameBytes(as: sender) { return .none(reason: "Sender") }
         if let directedTo, !directedTo.contains(ExactString(member.userID)) { return .none(reason: "NotDirected") }
@@ -140,14 +143,14 @@ public enum Recipients {
         case .acceptNotNotifyExceptAt where !atAll && !atAccounts.contains(ExactString(member.userID)):
             return .silent(reason: "AcceptNotNotifyExceptAt")
         case .acceptNotNotifyExceptAt, .acceptAndNotify:
-            return muting(settings, withMuteNotifications: withMuteNotifications, nowSeconds: nowSeconds)
+            return muting(settings, conversationMute: true, nowSeconds: nowSeconds)
         }
     }
 
-    /// The recipient's own receive option and do-not-disturb window, unless the sender overrides them.
-    static func muting(_ settings: ReceiveSettings, withMuteNotifications: Bool, nowSeconds: Int64) -> Fate {
-        if withMuteNotifications { return .push }
-        if settings.muted { return .silent(reason: "ReceiveOptNotNotify") }
+    /// The recipient's receive option for the conversation (when it applies) and their
+    /// do-not-disturb window (always).
+    static func muting(_ settings: ReceiveSettings, conversationMute: Bool, nowSeconds: Int64) -> Fate {
+        if conversationMute && settings.muted { return .silent(reason: "ReceiveOptNotNotify") }
         if settings.doNotDisturb?.contains(nowSeconds: nowSeconds) == true { return .silent(reason: "DoNotDisturb") }
         return .push
     }

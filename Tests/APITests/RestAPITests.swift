@@ -322,12 +322,47 @@ struct RestAPITests {
             let spec = try PushJobSpec.decode(job.payload)
             // The recipient is the queue entry's: the job is the message's, encoded once.
             #expect(spec.toAccount.isEmpty && spec.senderNick == nil && spec.msgBody.elements.count == 1)
-            #expect(spec.silent == (job.userID == "carol" ? "ReceiveOptNotNotify" : nil), "the muted recipient's job notifies nobody")
+            // push-rules.md 1.3 (Tencent): carol's mute of alice applies only with WithMuteNotifications.
+            #expect(spec.silent == nil, "without WithMuteNotifications the muted recipient is pushed")
         }
         #expect(Set(try await f.store.messageRecipients(sdkAppID: Self.app, msgKey: key)) == ["alice", "bob", "carol"])
         let many = (0..<501).map { "\"u\($0)\"" }.joined(separator: ",")
         #expect(Self.code(try await f.call("openim/batchsendmsg", #"{"To_Account": [\#(many)], "MsgRandom": 1, "MsgBody": \#(text)}"#)) == 90011)
         #expect(Self.code(try await f.call("openim/batchsendmsg", #"{"To_Account": ["bob", 7], "MsgRandom": 1, "MsgBody": \#(text)}"#)) == 90003)
+    }
+
+    @Test("batchsendmsg OnlineOnlyFlag 1 (tencent-rest-api.md): no offline push, no unread, no history")
+    func batchOnlineOnly() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["alice", "bob"]}"#)) == 0)
+        let text = #"[{"MsgType": "TIMTextElem", "MsgContent": {"Text": "typing"}}]"#
+        let reply = try await f.call("openim/batchsendmsg", #"{"From_Account": "alice", "To_Account": ["bob"], "MsgRandom": 4, "OnlineOnlyFlag": 1, "MsgBody": \#(text)}"#)
+        #expect(Self.code(reply) == 0 && (reply["MsgKey"] as? String)?.isEmpty == false)
+        #expect(try await f.store.claim(limit: 10, leaseMillis: 1_000).isEmpty, "no push job")
+        let roam = try await f.call("openim/admin_getroammsg", #"{"Operator_Account": "alice", "Peer_Account": "bob"}"#)
+        #expect(roam["MsgCnt"] as? Int == 0, "no history")
+        // OnlineOnlyFlag 0 is an ordinary batch.
+        _ = try await f.call("openim/batchsendmsg", #"{"From_Account": "alice", "To_Account": ["bob"], "MsgRandom": 5, "OnlineOnlyFlag": 0, "MsgBody": \#(text)}"#)
+        #expect(try await f.store.claim(limit: 10, leaseMillis: 1_000).count == 1)
+    }
+
+    @Test("1.3 timpush/batch follows the push rules: no job for the sender, a muted sender or a do-not-disturb window makes a silent job")
+    func timpushBatchRules() async throws {
+        let f = try Fixture()
+        #expect(Self.code(try await f.call("im_open_login_svc/multiaccount_import", #"{"Accounts": ["ops", "bob", "carol", "dave"]}"#)) == 0)
+        #expect(Self.code(try await f.call("pushd/set_receive_opt", #"{"UserID": "carol", "Peer_Account": "ops", "Opt": "AcceptNotNotify"}"#)) == 0)
+        // A daily window around the fixture's time of day.
+        let now = f.clock.nowSeconds() % 86_400
+        #expect(Self.code(try await f.call("pushd/set_receive_opt", #"{"UserID": "dave", "StartTime": \#(now), "Duration": 600}"#)) == 0)
+        let body = #"{"From_Account": "ops", "To_Account": ["ops", "bob", "carol", "dave"], "MsgRandom": 3, "OfflinePushInfo": {"Desc": "hi"}}"#
+        let reply = try await f.call("timpush/batch", body)
+        let task = try #require(reply["TaskId"] as? String)
+        _ = try await FanOut.expand(try await f.store.claim(limit: 10, leaseMillis: 1_000), into: f.store)
+        let jobs = try await f.store.claim(limit: 10, leaseMillis: 1_000)
+        #expect(Set(jobs.map(\.idempotencyKey)) == ["\(task):bob", "\(task):carol", "\(task):dave"], "the sender gets no push")
+        var silent: [String: String] = [:]
+        for job in jobs { silent[job.userID] = try PushJobSpec.decode(job.payload).silent ?? "" }
+        #expect(silent == ["bob": "", "carol": "ReceiveOptNotNotify", "dave": "DoNotDisturb"])
     }
 
     @Test("timpush/batch: push-only jobs for imported users, a TaskId stable across retries, no message stored")

@@ -210,21 +210,23 @@ struct EndToEndTests {
         }
     }
 
-    @Test("1.3 a muted peer or group and a do-not-disturb window silence the push; WithMuteNotifications overrides them")
+    @Test("1.3 a muted peer silences sendmsg only with WithMuteNotifications (Tencent's default ignores it); do-not-disturb always")
     func receiveOptions() async throws {
         try await Self.with { r in
             try await r.importUsers(["alice": "Alice", "bob": nil, "carol": "Carol"])
             try await r.register("bob", "phone", .apns, n: 1)
             try await r.call("pushd/set_receive_opt", #"{"Peer_Account": "alice", "Opt": "AcceptNotNotify"}"#, as: "bob")
-            let muted = try await r.sendmsg("alice", "bob", Self.text("muted"))
+            _ = try await r.sendmsg("alice", "bob", Self.text("plain"))
             try await r.settle()
             _ = try await r.sendmsg("carol", "bob", Self.text("from carol"))
             try await r.settle()
-            _ = try await r.sendmsg("alice", "bob", Self.text("urgent"), extra: #", "SendMsgControl": ["WithMuteNotifications"]"#)
+            let muted = try await r.sendmsg("alice", "bob", Self.text("muted"), extra: #", "SendMsgControl": ["WithMuteNotifications"]"#)
             try await r.settle()
-            #expect(r.apns(1).map { Self.body($0) } == ["Carol:from carol", "Alice:urgent"])
+            #expect(r.apns(1).map { Self.body($0) } == ["Alice:plain", "Carol:from carol"])
             #expect(try await r.records(muted, "bob").map(\.reason) == ["ReceiveOptNotNotify"])
-            #expect(r.apns(1).map { Self.badge($0) } == [2, 3], "the muted message still counts as unread")
+            _ = try await r.sendmsg("carol", "bob", Self.text("again"))
+            try await r.settle()
+            #expect(r.apns(1).map { Self.badge($0) } == [1, 2, 4], "the muted message still counts as unread")
 
             // A daily window from 02:00 for two hours (seconds of the day, UTC); the clock reads 03:00.
             #expect(r.h.clock.nowSeconds() % 86_400 == 3 * 3_600)
@@ -360,7 +362,8 @@ struct EndToEndTests {
             try await r.call("pushd/set_receive_opt", #"{"Peer_Account": "alice", "Opt": "AcceptNotNotify"}"#, as: "dave")
             let reply = try await r.call(
                 "openim/batchsendmsg",
-                #"{"From_Account": "alice", "To_Account": ["bob", "carol", "dave", "ghost"], "MsgRandom": 8, "MsgBody": [\#(Self.text("news"))]}"#
+                // WithMuteNotifications: dave's mute of alice applies (push-rules.md 1.3).
+                #"{"From_Account": "alice", "To_Account": ["bob", "carol", "dave", "ghost"], "MsgRandom": 8, "SendMsgControl": ["WithMuteNotifications"], "MsgBody": [\#(Self.text("news"))]}"#
             )
             let key = try #require(reply["MsgKey"] as? String)
             try await r.settle()

@@ -9,13 +9,13 @@ struct RecipientsTests {
 
     func fate(
         _ flag: MsgFlag, type: GroupType = .public, user: String = "bob", atAll: Bool = false, at: Set<ExactString> = [], directed: Set<ExactString>? = nil,
-        settings: ReceiveSettings = ReceiveSettings(), mute: Bool = false
+        settings: ReceiveSettings = ReceiveSettings()
     ) -> Recipients.Fate {
         var group = Self.group
         group.type = type
         return Recipients.group(
             group, member: GroupMember(userID: user, msgFlag: flag), sender: "alice", atAll: atAll, atAccounts: at, directedTo: directed,
-            settings: settings, withMuteNotifications: mute, nowSeconds: 1_795_000_000
+            settings: settings, nowSeconds: 1_795_000_000
         )
     }
 
@@ -41,18 +41,23 @@ struct RecipientsTests {
         for type in GroupType.allCases where type != .meeting && type != .avChatRoom { #expect(fate(.acceptAndNotify, type: type) == .push) }
     }
 
-    @Test("a muted conversation or an open do-not-disturb window is silent unless WithMuteNotifications")
+    @Test("1.3: a C2C peer's mute applies only with WithMuteNotifications; a group's mute, MsgFlag and do-not-disturb always")
     func muting() {
         let muted = ReceiveSettings(muted: true)
+        func c2c(_ settings: ReceiveSettings, flag: Bool, now: Int64 = 1_795_000_000) -> Recipients.Fate {
+            Recipients.c2c(sender: "alice", recipient: "bob", settings: settings, withMuteNotifications: flag, nowSeconds: now)
+        }
+        // Tencent: the recipient's mute of the sender is ignored by default; the flag makes it apply.
+        #expect(c2c(muted, flag: false) == .push)
+        #expect(c2c(muted, flag: true) == .silent(reason: "ReceiveOptNotNotify"))
         #expect(fate(.acceptAndNotify, settings: muted) == .silent(reason: "ReceiveOptNotNotify"))
-        #expect(fate(.acceptAndNotify, settings: muted, mute: true) == .push)
-        #expect(fate(.discard, mute: true) == .none(reason: "Discard"), "WithMuteNotifications does not override MsgFlag")
-        // 1_795_000_000 is 11:06:40 UTC.
+        #expect(fate(.discard) == .none(reason: "Discard"))
+        // 1_795_000_000 is 11:06:40 UTC: inside a window from 11:00 for an hour, whatever the flag.
         let night = ReceiveSettings(doNotDisturb: DoNotDisturb(start: 11 * 3600, duration: 3600))
         #expect(fate(.acceptAndNotify, settings: night) == .silent(reason: "DoNotDisturb"))
-        #expect(fate(.acceptAndNotify, settings: night, mute: true) == .push)
-        let c2c = Recipients.c2c(sender: "alice", recipient: "bob", settings: night, withMuteNotifications: false, nowSeconds: 1_795_000_000)
-        #expect(c2c == .silent(reason: "DoNotDisturb"))
+        #expect(c2c(night, flag: false) == .silent(reason: "DoNotDisturb"))
+        #expect(c2c(night, flag: true) == .silent(reason: "DoNotDisturb"))
+        #expect(c2c(night, flag: false, now: 1_795_000_000 + 3600) == .push, "after the window")
         #expect(Recipients.c2c(sender: "bob", recipient: "bob", settings: .init(), withMuteNotifications: false, nowSeconds: 0) == .none(reason: "Sender"))
     }
 
