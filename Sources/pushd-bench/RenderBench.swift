@@ -173,7 +173,7 @@ struct ReferenceRenderer {
         let alert: APNsPayload.AlertValue =
             c.apnsTitle == nil ? .text(c.body) : .dictionary(.init(title: c.apnsTitle, subtitle: c.apns.subTitle, body: c.body))
         let payload = APNsPayload(
-            aps: .init(alert: alert, badge: t.badge, sound: c.apnsSound, mutableContent: c.apns.mutableContent == 1 ? 1 : nil),
+            aps: .init(alert: alert, badge: t.badge, sound: PushSound.apns(c.apnsSound), mutableContent: c.apns.mutableContent == 1 ? 1 : nil),
             ext: c.ext, image: c.apns.image
         )
         guard let body = try? encoder.encode(payload), body.count <= 4096 else { return 0 }
@@ -221,7 +221,7 @@ struct ReferenceRenderer {
                     category: category, ttl: "\(c.lifetime)s",
                     notification: .init(
                         title: c.title ?? defaultTitle, body: c.body, channel_id: channel, importance: "NORMAL",
-                        default_sound: c.androidSound == nil, click_action: .init(type: 3)
+                        default_sound: PushSound.androidResource(c.androidSound) == nil, click_action: .init(type: 3)
                     )
                 ),
                 token: [t.token]

@@ -169,6 +169,26 @@ struct VendorRenderingTests {
         }
     }
 
+    @Test("4: APNs plays the system sound unless push.no_sound; Huawei and Xiaomi take the resource name without its extension")
+    func soundDefaults() throws {
+        // Tencent's default is the system sound; push.no_sound means no sound key at all.
+        for (info, sound) in [(#"{"Title":"T"}"#, "default"), (#"{"ApnsInfo":{"Sound":""}}"#, "default"), (#"{"ApnsInfo":{"Sound":"ding.caf"}}"#, "ding.caf")] {
+            let aps = try Fixtures.json(Fixtures.render(Self.content(info), .apns))["aps"] as? [String: Any]
+            #expect(aps?["sound"] as? String == sound, "\(info)")
+        }
+        let silent = try Fixtures.json(Fixtures.render(Self.content(#"{"ApnsInfo":{"Sound":"push.no_sound"}}"#), .apns))["aps"] as? [String: Any]
+        #expect(silent != nil && silent?["sound"] == nil, "push.no_sound: no sound key")
+        // Tencent's own sample names the file: android.mp3 is the raw resource android.
+        let android = try Self.content(#"{"AndroidInfo":{"Sound":"android.mp3"}}"#)
+        let huawei = try Fixtures.json(Fixtures.render(android, .huawei))
+        #expect(huawei["message", "android", "notification", "sound"] as? String == "/raw/android")
+        #expect(try Fixtures.form(Fixtures.render(android, .xiaomi))["extra.sound_uri"] == "android.resource://com.example.im/raw/android")
+        let dotted = try Fixtures.json(Fixtures.render(try Self.content(#"{"AndroidInfo":{"Sound":"new.msg.ogg"}}"#), .huawei))
+        #expect(dotted["message", "android", "notification", "sound"] as? String == "/raw/new.msg")
+        let none = try Fixtures.json(Fixtures.render(try Self.content(#"{"AndroidInfo":{"Sound":"push.no_sound"}}"#), .huawei))
+        #expect(none["message", "android", "notification", "default_sound"] as? Bool == true)
+    }
+
     @Test("Huawei: the sound is a raw resource path")
     func huaweiSound() throws {
         let json = try Fixtures.json(Fixtures.render(Self.content(#"{"AndroidInfo":{"Sound":"ding"}}"#), .huawei))

@@ -51,7 +51,7 @@ public struct APNsRenderer: Sendable, SizedPayloadRenderer {
             json.field("alert", body)
         }
         if let badge { json.field("badge", badge) }
-        json.field("sound", ifPresent: content.apnsSound)
+        json.field("sound", ifPresent: PushSound.apns(content.apnsSound))
         if content.apns.mutableContent == 1 { json.field("mutable-content", 1) }
         if content.apns.contentAvailable == 1 { json.field("content-available", 1) }
         if let level = content.apns.interruptionLevel, interruptionLevels.contains(level) {

@@ -40,7 +40,7 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
         json.field("body", body)
         json.field("channel_id", ifPresent: android.huaWeiChannelID.nonEmpty ?? settings.defaultChannelID)
         json.field("importance", android.huaWeiImportance.nonEmpty ?? "NORMAL")
-        if let sound = content.androidSound {
+        if let sound = PushSound.androidResource(content.androidSound) {
             json.field("sound", "/raw/" + sound)
             json.field("default_sound", false)
         } else {

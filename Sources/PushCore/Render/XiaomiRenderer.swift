@@ -34,7 +34,7 @@ public struct XiaomiRenderer: Sendable {
             fields.append(.init("extra.channel_id", channel))
         }
         fields.append(.init("extra.notify_effect", "1"))
-        if let sound = content.androidSound {
+        if let sound = PushSound.androidResource(content.androidSound) {
             fields.append(.init("extra.sound_uri", "android.resource://\(settings.packageName)/raw/\(sound)"))
         }
         return VendorRequest(
