@@ -64,12 +64,12 @@ struct LimitsTests {
     }
 
     @Test(
-        "6: Chinese vendors' character limits: Xiaomi <50/<128, OPPO 50/50, vivo 40/100, Meizu 32/100",
-        arguments: [(Vendor.xiaomi, 49, 127), (.oppo, 50, 50), (.vivo, 40, 100), (.meizu, 32, 100)]
+        "6: Chinese vendors' character limits: Xiaomi <50/<128, OPPO 50/200, vivo 20/50 Chinese characters, Meizu 32/100",
+        arguments: [(Vendor.xiaomi, 49, 127), (.oppo, 50, 200), (.vivo, 20, 50), (.meizu, 32, 100)]
     )
     func characterLimits(vendor: Vendor, titleLimit: Int, bodyLimit: Int) throws {
         let title = String(repeating: "标", count: 60) + Self.family
-        let body = String(repeating: "文", count: 150)
+        let body = String(repeating: "文", count: 250)
         let request = try Fixtures.render(PushContent(body: body, title: title), vendor)
         let (gotTitle, gotBody): (String?, String?)
         switch vendor {
@@ -91,6 +91,16 @@ struct LimitsTests {
         #expect(t.utf16.count == titleLimit && t.hasSuffix("…"))
         #expect(b.utf16.count == bodyLimit && b.hasSuffix("…"))
         #expect(Self.isWholeGraphemePrefix(t, of: title) && Self.isWholeGraphemePrefix(b, of: body))
+    }
+
+    @Test("6: vivo counts an English character one unit and a Chinese one two: title 40 units, content 100")
+    func vivoUnits() throws {
+        let json = try Fixtures.json(Fixtures.render(PushContent(body: "ab" + String(repeating: "文", count: 60), title: String(repeating: "a", count: 45)), .vivo))
+        // The ellipsis is not ASCII: two units.
+        #expect(json["title"] as? String == String(repeating: "a", count: 38) + "…")
+        #expect(json["content"] as? String == "ab" + String(repeating: "文", count: 48) + "…")
+        let fits = try Fixtures.json(Fixtures.render(PushContent(body: String(repeating: "文", count: 50), title: String(repeating: "标", count: 20)), .vivo))
+        #expect(fits["title"] as? String == String(repeating: "标", count: 20) && fits["content"] as? String == String(repeating: "文", count: 50))
     }
 
     @Test("6: OPPO long text (PushStyle 1) allows 128 characters")

@@ -2,8 +2,8 @@
 /// field holding JSON (the gateway adds `auth_token`).
 public struct OPPORenderer: Sendable {
     public static let titleLimit = 50
-    /// 50 characters for a standard notification, 128 for long text (`PushStyle` 1).
-    public static let contentLimit = 50
+    /// 200 characters for a standard notification, 128 for long text (`PushStyle` 1).
+    public static let contentLimit = 200
     public static let longContentLimit = 128
     /// `action_parameters` is at most 4000 characters.
     public static let actionParametersLimit = 4000

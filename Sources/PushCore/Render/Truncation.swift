@@ -12,6 +12,9 @@ public enum Truncation {
         case utf8
         /// Bytes inside a JSON string literal (escapes included).
         case jsonEscaped
+        /// vivo's units: an ASCII character one, any other character two per UTF-16 unit (a
+        /// Chinese character two; the strict reading for emoji).
+        case wideAsTwo
 
         
         /// The cost of one grapheme cluster.
@@ -20,6 +23,7 @@ public enum Truncation {
             case .utf16: character.utf16.count
             case .utf8: character.utf8.count
             case .jsonEscaped: JSONWriter.escapedLength(of: character)
+            case .wideAsTwo: character.isASCII ? 1 : 2 * character.utf16.count
             }
         }
 
@@ -30,6 +34,7 @@ public enum Truncation {
             case .utf16: text.utf16.count
             case .utf8: text.utf8.count
             case .jsonEscaped: JSONWriter.escapedLength(of: text)
+            case .wideAsTwo: text.reduce(0) { $0 + cost(of: $1) }
             }
         }
     }
@@ -54,7 +59,7 @@ public enum Truncation {
     }
 
     /// Shortens to a character limit; an empty budget yields an empty string.
-    static func limit(_ text: String, to maxUnits: Int) -> String {
-        truncate(text, toFit: maxUnits, measuredIn: .utf16) ?? ""
+    static func limit(_ text: String, to maxUnits: Int, measuredIn measure: Measure = .utf16) -> String {
+        truncate(text, toFit: maxUnits, measuredIn: measure) ?? ""
     }
 }

@@ -1,5 +1,6 @@
 /// Renders a vivo Push request: `POST /message/send`, JSON (the gateway adds the `authToken` header).
 public struct VivoRenderer: Sendable {
+    /// vivo's units (`Truncation.Measure.wideAsTwo`): 20 Chinese characters of title, 50 of content.
     public static let titleLimit = 40
     public static let contentLimit = 100
     /// `timeToLive` must lie between 60 seconds and 1 day.
@@ -26,8 +27,8 @@ public struct VivoRenderer: Sendable {
         json.field("appId", ifPresent: settings.appID)
         if !list { json.field("regId", target.token) }
         json.field("notifyType", 4)
-        json.field("title", Truncation.limit(content.title ?? defaultTitle, to: Self.titleLimit))
-        json.field("content", Truncation.limit(content.body, to: Self.contentLimit))
+        json.field("title", Truncation.limit(content.title ?? defaultTitle, to: Self.titleLimit, measuredIn: .wideAsTwo))
+        json.field("content", Truncation.limit(content.body, to: Self.contentLimit, measuredIn: .wideAsTwo))
         json.field("timeToLive", min(max(content.lifetime, Self.ttlRange.lowerBound), Self.ttlRange.upperBound))
         json.field("skipType", 1)
         json.field("classification", android.vivoClassification?.value ?? 1)
