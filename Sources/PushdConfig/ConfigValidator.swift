@@ -99,7 +99,28 @@ public struct ConfigValidator: Sendable {
             default: break
             }
         }
+        problems += defaultsWarnings(settings, path: path)
         return problems
+    }
+
+    /// Defaults a real gateway needs to show a push as a chat message: Xiaomi's and OPPO's channel
+    /// (required from Android 8 and 9), Huawei's category (without one, pushes count as marketing,
+    /// with a small daily quota).
+    private func defaultsWarnings(_ settings: VendorConfig, path: String) -> [ConfigProblem] {
+        let vendor = settings.vendor
+        if vendor == .xiaomi || vendor == .oppo, settings["default_channel_id"].isEmpty {
+            let android = vendor == .xiaomi ? "8" : "9"
+            return [
+                .init(
+                    .warning, path + ".default_channel_id",
+                    "is empty; from Android \(android) \(vendor.rawValue) needs a channel ID for pushes without AndroidInfo's"
+                )
+            ]
+        }
+        if vendor == .huawei, settings["default_category"].isEmpty {
+            return [.init(.warning, path + ".default_category", "is empty; Huawei then counts pushes as marketing, with a small daily quota")]
+        }
+        return []
     }
 }
 

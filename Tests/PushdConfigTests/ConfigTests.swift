@@ -69,9 +69,9 @@ struct ConfigTests {
                 vendors: """
                       apns: { team_id: "TEAM123456", key_id: "KEY1234567", private_key_file: "\(scratch.p8)", bundle_id: "com.example.im" }
                       fcm: { service_account_file: "\(scratch.serviceAccount)", default_channel_id: "chat" }
-                      huawei: { app_id: "1", client_secret: "x" }
-                      xiaomi: { app_secret: "x", package_name: "com.example.im" }
-                      oppo: { app_key: "k", master_secret: "m" }
+                      huawei: { app_id: "1", client_secret: "x", default_category: "IM" }
+                      xiaomi: { app_secret: "x", package_name: "com.example.im", default_channel_id: "im" }
+                      oppo: { app_key: "k", master_secret: "m", default_channel_id: "im" }
                       vivo: { app_id: "1", app_key: "k", app_secret: "s" }
                       meizu: { app_id: "1", app_secret: "s" }
                       honor: { app_id: "1", client_id: "c", client_secret: "s" }
@@ -106,7 +106,7 @@ struct ConfigTests {
 
     @Test("A configured vendor missing a credential is reported, naming the environment variable")
     func missingCredential() throws {
-        let (_, problems) = try check(yaml(try Scratch(), vendors: #"      huawei: { app_id: "1" }"#))
+        let (_, problems) = try check(yaml(try Scratch(), vendors: #"      huawei: { app_id: "1", default_category: "IM" }"#))
         #expect(problems == [
             "apps[0].vendors.huawei.client_secret: missing credential for configured vendor huawei (or PUSHD_1400000000_HUAWEI_CLIENT_SECRET)"
         ])
@@ -168,7 +168,7 @@ struct ConfigTests {
     func environmentOverrides() throws {
         let scratch = try Scratch()
         let (config, problems) = try check(
-            yaml(scratch, vendors: #"      huawei: { app_id: "1", client_secret: "from-file" }"#),
+            yaml(scratch, vendors: #"      huawei: { app_id: "1", client_secret: "from-file", default_category: "IM" }"#),
             environment: [
                 "PUSHD_1400000000_SECRET_KEY": "env-key", "PUSHD_1400000000_HUAWEI_CLIENT_SECRET": "env-secret",
                 "PUSHD_STORAGE_URL": "postgres://u:p@127.0.0.1/pushd",
@@ -210,6 +210,27 @@ struct ConfigTests {
         let problems = ConfigValidator().validate(loaded.config)
         #expect(problems.map(\.kind) == [.warning])
         #expect(problems.first?.description == "warning: apps[0].default_title: is empty; meizu need a title for messages without one")
+    }
+
+    @Test("config check warns when Xiaomi or OPPO has no default channel (Android 8 and 9 need one) and Huawei no default category")
+    func vendorDefaultsWarnings() throws {
+        let bare = """
+                  xiaomi: { app_secret: "s", package_name: "com.example.im" }
+                  oppo: { app_key: "k", master_secret: "m" }
+                  huawei: { app_id: "1", client_secret: "s" }
+            """
+        let problems = ConfigValidator().validate(try ConfigLoader(environment: [:]).parse(yaml(try Scratch(), vendors: bare)).config)
+        #expect(problems.allSatisfy { $0.kind == .warning })
+        #expect(Set(problems.map(\.description).map { String($0.prefix { $0 != ";" }) }) == [
+            "warning: apps[0].vendors.xiaomi.default_channel_id: is empty", "warning: apps[0].vendors.oppo.default_channel_id: is empty",
+            "warning: apps[0].vendors.huawei.default_category: is empty",
+        ])
+        let set = """
+                  xiaomi: { app_secret: "s", package_name: "com.example.im", default_channel_id: "im" }
+                  oppo: { app_key: "k", master_secret: "m", default_channel_id: "im" }
+                  huawei: { app_id: "1", client_secret: "s", default_category: "IM" }
+            """
+        #expect(ConfigValidator().validate(try ConfigLoader(environment: [:]).parse(yaml(try Scratch(), vendors: set)).config) == [])
     }
 
     @Test("JSON is accepted as YAML")
