@@ -36,6 +36,7 @@ extension GatewayEmulator {
         let regIDs = ids.split(separator: ",").map(String.init)
         if regIDs.count > 1000 { return error(10017, "registration_id 超过 1000 个") }
         if (form["payload"]?.utf8.count ?? 0) >= 4096 { return error(65009, "消息内容过长") }
+        guard hasTitle(form["title"]) else { return error(10016, "缺少参数 title") }
         if (form["title"]?.count ?? 0) >= 50 || (form["description"]?.count ?? 0) >= 128 { return error(65009, "标题或描述过长") }
         let (_, invalid) = partition(regIDs, .xiaomi)
         var data: [String: Any] = ["id": "slm" + state.nextID()]
@@ -76,6 +77,7 @@ extension GatewayEmulator {
         guard let messageText = form["message"], let message = (try? JSONSerialization.jsonObject(with: Data(messageText.utf8))) as? [String: Any],
             let regID = message["target_value"] as? String, let notification = message["notification"] as? [String: Any]
         else { return reply(41, "Invalid Argument") }
+        guard hasTitle(notification["title"]) else { return reply(41, "Invalid Argument: title is empty") }
         if (notification["title"] as? String)?.count ?? 0 > 50 { return reply(41, "Invalid Argument: title") }
         // OPPO's per-regId codes are not public; 10000 "Invalid RegistrationId" is the emulator's choice.
         if state.tokenState(regID, vendor: .oppo) != .valid { return reply(10000, "Invalid RegistrationId") }
@@ -106,6 +108,7 @@ extension GatewayEmulator {
         }
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], let regID = object["regId"] as? String
         else { return reply(10050, "parameter is not valid") }
+        guard hasTitle(object["title"]) else { return reply(10050, "title is empty") }
         if (object["title"] as? String)?.count ?? 0 > 40 || (object["content"] as? String)?.count ?? 0 > 100 {
             return reply(10050, "title or content too long")
         }
@@ -127,7 +130,7 @@ extension GatewayEmulator {
     /// vivo list push, step one: store the payload, answer a `taskId`.
     func vivoSaveListPayload(request: EmulatorRequest, body: Data) -> Answer {
         guard vivoAuthorized(request) else { return Answer(status: .ok, json: ["result": 10000, "desc": "authToken is not valid"], result: "10000") }
-        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], object["title"] is String, object["content"] is String
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], hasTitle(object["title"]), object["content"] is String
         else { return Answer(status: .ok, json: ["result": 10050, "desc": "parameter is not valid"], result: "10050") }
         let taskID = "vivo-list-" + state.nextID()
         state.rememberListTask(taskID)
@@ -165,6 +168,8 @@ extension GatewayEmulator {
         let parameters = form.filter { $0.key != "sign" }.map { (name: $0.key, value: $0.value) }
         guard form["sign"] == VendorSigns.meizu(parameters: parameters, appSecret: secret) else { return reply("1006", "签名认证失败") }
         guard let ids = form["pushIds"], !ids.isEmpty else { return reply("110004", "参数不能为空") }
+        let message = form["messageJson"].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        guard hasTitle((message?["noticeBarInfo"] as? [String: Any])?["title"]) else { return reply("110004", "参数不能为空: title") }
         let pushIDs = ids.split(separator: ",").map(String.init)
         if pushIDs.count > 100 { return reply("1005", "pushIds 超过 100 个") }
         var value: [String: [String]] = [:]

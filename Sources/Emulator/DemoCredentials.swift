@@ -68,7 +68,7 @@ public struct DemoCredentials: Sendable {
                 secret_key: "\(userSigKey)"
                 admin: administrator
                 default_locale: zh
-                default_title: "pushd demo"
+                app_name: "pushd demo"
                 vendors:
                   apns:   { endpoint: "\(base)/apns", sandbox_endpoint: "\(base)/apns", team_id: "\(Self.teamID)", key_id: "\(Self.keyID)",
                             private_key_file: "\(path("AuthKey_\(Self.keyID).p8"))", bundle_id: "\(Self.bundleID)" }

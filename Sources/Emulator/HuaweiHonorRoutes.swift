@@ -31,6 +31,12 @@ extension GatewayEmulator {
     }
 
     /// Splits tokens into valid and invalid (unregistered or unknown).
+    /// Huawei, Honor, Xiaomi, OPPO, vivo and Meizu refuse a notification without a title.
+    func hasTitle(_ value: Any?) -> Bool {
+        guard let title = value as? String else { return false }
+        return !title.isEmpty
+    }
+
     func partition(_ tokens: [String], _ vendor: Vendor) -> (valid: [String], invalid: [String]) {
         var valid: [String] = []
         var invalid: [String] = []
@@ -53,6 +59,10 @@ extension GatewayEmulator {
         }
         guard let tokens = message["token"] as? [String], !tokens.isEmpty else {
             return code("80100001", "Some request parameters are incorrect: token", status: .badRequest)
+        }
+        let notification = (message["android"] as? [String: Any])?["notification"] as? [String: Any]
+        if let notification, !hasTitle(notification["title"]) {
+            return code("80100001", "Some request parameters are incorrect: title", status: .badRequest)
         }
         if tokens.count > 1000 { return code("80300010", "The number of tokens in the message body exceeds the default value") }
         let tokenBytes = tokens.reduce(0) { $0 + $1.utf8.count }
@@ -80,6 +90,9 @@ extension GatewayEmulator {
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
             let tokens = object["token"] as? [String], !tokens.isEmpty
         else { return reply(80100001, "token is required", status: .badRequest) }
+        if let notification = (object["android"] as? [String: Any])?["notification"] as? [String: Any], !hasTitle(notification["title"]) {
+            return reply(80100001, "title is required", status: .badRequest)
+        }
         let (valid, invalid) = partition(tokens, .honor)
         return reply(
             200, "success",

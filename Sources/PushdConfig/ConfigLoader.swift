@@ -195,6 +195,7 @@ private struct Walker {
             case "secret_key": string(entry).map { app.secretKey = $0 }
             case "admin": string(entry).map { app.admin = $0 }
             case "default_title": string(entry).map { app.defaultTitle = $0 }
+            case "app_name": string(entry).map { app.appName = $0 }
             case "templates": string(entry).map { app.templates = $0 }
             case "campaign_daily_quota", "campaign_interval_ms":
                 guard let text = string(entry) else { break }

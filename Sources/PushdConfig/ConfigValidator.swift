@@ -54,12 +54,10 @@ public struct ConfigValidator: Sendable {
                 guard let settings = app.vendors[vendor] else { continue }
                 problems += validate(settings, app: app, path: "\(path).vendors.\(vendor.rawValue)")
             }
-            let needTitle = VendorSchema.requiresTitle.filter { app.vendors[$0] != nil }
-            if app.defaultTitle.isEmpty, !needTitle.isEmpty {
-                let names = needTitle.map(\.rawValue).sorted().joined(separator: ", ")
-                problems.append(
-                    .init(.warning, path + ".default_title", "is empty; \(names) need a title for messages without one")
-                )
+            let needTitle = Vendor.allCases.filter { $0.requiresTitle && app.vendors[$0] != nil }
+            if app.appName.isEmpty, !needTitle.isEmpty {
+                let names = needTitle.map(\.rawValue).joined(separator: ", ")
+                fail(path + ".app_name", "missing; \(names) refuse a push without a title, and it is the title of last resort")
             }
         }
         return problems
@@ -145,7 +143,7 @@ extension PushdConfig.App {
     /// What rendering needs from this app. The FCM project comes from `project_id` or else from the
     /// service-account file.
     public func pushSettings() -> AppPushSettings {
-        var app = AppPushSettings(defaultTitle: defaultTitle)
+        var app = AppPushSettings(appName: appName, defaultTitle: defaultTitle)
         for config in vendors.values {
             switch config.settings {
             case .apns(let v): app.apns = .init(bundleID: v.bundleID)

@@ -88,6 +88,9 @@ public struct PushdConfig: Sendable, Equatable {
         public var secretKey: String = ""
         public var admin: String = "administrator"
         public var defaultLocale: PushLocale = .zh
+        /// The app's display name: the title of last resort for vendors that require one.
+        public var appName: String = ""
+        /// The title for vendors that require one when a message gives none.
         public var defaultTitle: String = ""
         /// The app's own template folder; templates it lacks come from the default folder.
         public var templates: String = ""
@@ -202,7 +205,4 @@ public enum VendorSchema {
             ]
         }
     }
-
-    /// Android vendors whose notifications need a title.
-    public static let requiresTitle: Set<Vendor> = [.huawei, .honor, .xiaomi, .oppo, .vivo, .meizu]
 }

@@ -59,7 +59,7 @@ struct BuiltInEmulator {
         for index in config.apps.indices {
             config.apps[index].vendors = demoApp.vendors
             if config.apps[index].secretKey.isEmpty { config.apps[index].secretKey = demoApp.secretKey }
-            if config.apps[index].defaultTitle.isEmpty { config.apps[index].defaultTitle = demoApp.defaultTitle }
+            if config.apps[index].appName.isEmpty { config.apps[index].appName = demoApp.appName }
         }
         config.tls.caFile = caFile
         return BuiltInEmulator(running: running, base: base, state: state, configFile: path)

@@ -35,6 +35,11 @@ struct RenderCommand: ParsableCommand {
             note("\(vendor.rawValue) is not configured for this app; showing example identifiers")
         }
 
+        if settings.fallbackTitle.isEmpty, vendors.contains(where: \.requiresTitle) {
+            settings.appName = "Example IM"
+            note("the app has no app_name; showing \"\(settings.appName)\" as the title of last resort")
+        }
+
         let locale = self.locale ?? input.context.locale ?? app?.defaultLocale ?? .zh
         let decision = PushComposer(templates: templates).compose(input.message, in: input.conversation, locale: locale)
         guard case .push(let content) = decision else {

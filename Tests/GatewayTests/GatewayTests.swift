@@ -56,6 +56,35 @@ struct GatewayTests {
         }
     }
 
+    /// Issue 25 / push-rules.md 3.4: the emulator refuses what the real gateways refuse, so a renderer
+    /// that let an empty title through would fail here, not only in production.
+    @Test(
+        "The six vendors that require a title refuse a push whose title is empty",
+        arguments: [(Vendor.huawei, "80100001"), (.honor, "80100001"), (.xiaomi, "10016"), (.oppo, "41"), (.vivo, "10050"), (.meizu, "110004")]
+    )
+    func emptyTitleRefused(vendor: Vendor, reason: String) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let token = Harness.token(vendor)
+            let app = Harness.app
+            var content = Harness.content
+            content.title = ""
+            let target = PushTarget(token: token, badge: 1, pushID: UUID().uuidString.lowercased(), nowMillis: h.clock.nowMillis())
+            let request: VendorRequest? =
+                switch vendor {
+                case .huawei: try app.huawei.map { try HuaweiRenderer(settings: $0, defaultTitle: "").render(content, to: target) }
+                case .honor: try app.honor.map { try HonorRenderer(settings: $0, defaultTitle: "").render(content, to: target) }
+                case .xiaomi: try app.xiaomi.map { try XiaomiRenderer(settings: $0, defaultTitle: "").render(content, to: target) }
+                case .oppo: try app.oppo.map { try OPPORenderer(settings: $0, defaultTitle: "").render(content, to: target) }
+                case .vivo: try app.vivo.map { try VivoRenderer(settings: $0, defaultTitle: "").render(content, to: target) }
+                case .meizu: try app.meizu.map { try MeizuRenderer(settings: $0, defaultTitle: "").render(content, to: target) }
+                case .apns, .fcm: nil
+                }
+            let outcome = await h.client(vendor).send(try #require(request), token: token)
+            #expect(outcome == .permanent(reason: reason), "\(outcome)")
+            #expect(try await h.send(vendor).isDelivered, "the same push with a title goes through")
+        }
+    }
+
     @Test("Wrong credentials are a configuration alarm, not a retry", arguments: Vendor.allCases)
     func wrongCredentials(vendor: Vendor) async throws {
         try await Harness.with { (h: Harness) async throws in

@@ -279,6 +279,54 @@ struct VendorRenderingTests {
         #expect(try Fixtures.json(Fixtures.render(Self.plain, .fcm))["message", "notification", "title"] == nil)
     }
 
+    /// The title each vendor's request carries, wherever that vendor puts it.
+    static func title(_ request: VendorRequest) throws -> String? {
+        switch request.vendor {
+        case .apns: return try Fixtures.json(request)["aps", "alert", "title"] as? String
+        case .fcm: return try Fixtures.json(request)["message", "notification", "title"] as? String
+        case .huawei: return try Fixtures.json(request)["message", "android", "notification", "title"] as? String
+        case .honor: return try Fixtures.json(request)["android", "notification", "title"] as? String
+        case .vivo: return try Fixtures.json(request)["title"] as? String
+        case .xiaomi: return try Fixtures.form(request)["title"]
+        case .oppo: return try Fixtures.object(try #require(try Fixtures.form(request)["message"]))["notification", "title"] as? String
+        case .meizu: return try Fixtures.object(try #require(try Fixtures.form(request)["messageJson"]))["noticeBarInfo", "title"] as? String
+        }
+    }
+
+    /// Issue 25: the 002 sample has no `Title` and the shipped config had `default_title: ""`, so
+    /// Huawei and Honor went without a title and the other four sent `title=""`: all six refuse that.
+    @Test("3.4: with no title given, the six vendors that refuse an empty title get default_title, else app_name; never an empty one")
+    func neverAnEmptyTitle() throws {
+        let worked = PushMessage(
+            body: try Fixtures.body(
+                #"[{"MsgType":"TIMCustomElem","MsgContent":{"Desc":"hello","Ext":"www.qq.com"}},{"MsgType":"TIMTextElem","MsgContent":{"Text":"world"}}]"#
+            ),
+            lifetime: 3600
+        )
+        let untitled = try Fixtures.content(worked, .c2c(senderNick: "Nickname"))
+        let emptyTitle = try Self.content(#"{"Title":""}"#)
+        var named = Fixtures.allVendorsApp
+        named.defaultTitle = ""
+        named.appName = "Acme Chat"
+        var nameless = named
+        nameless.appName = ""
+        for vendor in Vendor.allCases {
+            let expected: String? = vendor.requiresTitle ? "Example IM" : nil
+            #expect(try Self.title(Fixtures.render(untitled, vendor)) == expected, "\(vendor) with default_title")
+            #expect(try Self.title(Fixtures.render(emptyTitle, vendor)) == expected, "\(vendor), Title \"\"")
+            #expect(try Self.title(Fixtures.render(untitled, vendor, app: named)) == (vendor.requiresTitle ? "Acme Chat" : nil), "\(vendor)")
+            if vendor.requiresTitle {
+                #expect(throws: RenderError.invalidField(vendor: vendor, field: "title", reason: "is empty: the message gives none and the app has no app_name")) {
+                    try Fixtures.render(untitled, vendor, app: nameless)
+                }
+            } else {
+                #expect(try Self.title(Fixtures.render(untitled, vendor, app: nameless)) == nil)
+            }
+            let titled = try Self.content(#"{"Title":"Alice"}"#)
+            #expect(try Self.title(Fixtures.render(titled, vendor, app: nameless)) == "Alice", "\(vendor): the message's title wins")
+        }
+    }
+
     @Test("A vendor the app does not configure is a permanent failure")
     func unconfiguredVendor() {
         #expect(throws: RenderError.vendorNotConfigured(.meizu)) {

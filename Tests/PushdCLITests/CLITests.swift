@@ -77,6 +77,38 @@ struct CLITests {
         #expect(alert?["body"] as? String == "Alice(产品组):[Location]")
     }
 
+    /// Issue 25: the 002 example gives no `Title`; the shipped config has no app name yet, so the
+    /// preview says what it shows, and no vendor that refuses an empty title gets one.
+    @Test("render of the 002 worked example with no title: every Android vendor that needs a title has one")
+    func renderUntitled() throws {
+        let example = try String(contentsOf: Self.repoRoot.appendingPathComponent("Examples/worked-example.json"), encoding: .utf8)
+        let result = try Self.run(["render", "--vendor", "all"], stdin: example)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("the app has no app_name; showing \"Example IM\" as the title of last resort"))
+        let requests = try #require(try Self.json(result.stdout) as? [[String: Any]])
+        func object(_ any: Any?) -> [String: Any]? {
+            if let text = any as? String { return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] }
+            return any as? [String: Any]
+        }
+        for request in requests {
+            let body = object(request["body"])
+            let form = request["form"] as? [String: String]
+            let vendor = request["vendor"] as? String ?? "?"
+            let title: String? =
+                switch vendor {
+                case "huawei": ((object(body?["message"])?["android"] as? [String: Any])?["notification"] as? [String: Any])?["title"] as? String
+                case "honor": ((body?["android"] as? [String: Any])?["notification"] as? [String: Any])?["title"] as? String
+                case "xiaomi": form?["title"]
+                case "oppo": (object(form?["message"])?["notification"] as? [String: Any])?["title"] as? String
+                case "vivo": body?["title"] as? String
+                case "meizu": (object(form?["messageJson"])?["noticeBarInfo"] as? [String: Any])?["title"] as? String
+                default: "Example IM"  // APNs and FCM may go without one
+                }
+            #expect(title == "Example IM", "\(vendor)")
+        }
+        #expect(requests.count == 8 && requests.allSatisfy { $0["failure"] == nil })
+    }
+
     @Test("render says why a message gets no push")
     func renderSkipped() throws {
         let result = try Self.run(

@@ -36,6 +36,7 @@ struct ConfigTests {
         apps:
           - sdkappid: 1400000000
             secret_key: "s3cret"
+            app_name: "Example IM"
             default_title: "Example"
             vendors:
         \(vendors)
@@ -188,7 +189,7 @@ struct ConfigTests {
             templates: \(Self.repoRoot)/Templates
             apps:
               - sdkappid: 1400000000
-                default_title: "Example"
+                app_name: "Example"
                 vendors: {}
             """
         let loaded = try ConfigLoader(environment: [
@@ -202,14 +203,24 @@ struct ConfigTests {
         #expect(loaded.unusedEnvironment == ["PUSHD_1400000000_MEIZU_APP_SECRETT", "PUSHD_1400000001_SECRET_KEY"])
     }
 
-    @Test("Android vendors without a default title get a warning, not an error")
-    func titleWarning() throws {
-        let text = yaml(try Scratch(), vendors: #"      meizu: { app_id: "1", app_secret: "s" }"#)
-            .replacingOccurrences(of: "default_title: \"Example\"", with: "default_title: \"\"")
-        let loaded = try ConfigLoader(environment: [:]).parse(text)
-        let problems = ConfigValidator().validate(loaded.config)
-        #expect(problems.map(\.kind) == [.warning])
-        #expect(problems.first?.description == "warning: apps[0].default_title: is empty; meizu need a title for messages without one")
+    /// Issue 25: Huawei, Honor, Xiaomi, OPPO, vivo and Meizu refuse an empty title, so an app
+    /// configuring any of them needs the display name that is the title of last resort.
+    @Test("app_name is required as soon as an Android vendor other than FCM is configured (push-rules.md 3.4)")
+    func appNameRequired() throws {
+        func problems(_ vendors: String) throws -> [String] {
+            let text = yaml(try Scratch(), vendors: vendors).replacingOccurrences(of: "app_name: \"Example IM\"", with: "")
+            return ConfigValidator().validate(try ConfigLoader(environment: [:]).parse(text).config).map(\.description)
+        }
+        #expect(try problems(#"      meizu: { app_id: "1", app_secret: "s" }"#) == [
+            "apps[0].app_name: missing; meizu refuse a push without a title, and it is the title of last resort"
+        ])
+        let scratch = try Scratch()
+        #expect(try problems(#"      fcm: { service_account_file: "\#(scratch.serviceAccount)", default_channel_id: "chat" }"#) == [])
+        let loaded = try ConfigLoader(environment: [:]).parse(yaml(scratch, vendors: #"      meizu: { app_id: "1", app_secret: "s" }"#))
+        #expect(loaded.config.apps[0].pushSettings().fallbackTitle == "Example")
+        var untitled = loaded.config.apps[0]
+        untitled.defaultTitle = ""
+        #expect(untitled.pushSettings().fallbackTitle == "Example IM")
     }
 
     @Test("config check warns when Xiaomi or OPPO has no default channel (Android 8 and 9 need one) and Huawei no default category")

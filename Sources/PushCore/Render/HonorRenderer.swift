@@ -22,7 +22,7 @@ public struct HonorRenderer: Sendable, SizedPayloadRenderer {
 
     func payload(_ content: PushContent, body: String, target: PushTarget) -> (bytes: [UInt8], counted: Int) {
         let android = content.android
-        let title = content.title ?? defaultTitle.nonEmpty
+        let title = content.title ?? defaultTitle
         var json = JSONWriter(capacity: 320 + 2 * body.utf8.count)
         json.beginObject()
         if let ext = content.ext.nonEmpty { json.field("data", PayloadFitting.extObject(ext)) }
@@ -31,7 +31,7 @@ public struct HonorRenderer: Sendable, SizedPayloadRenderer {
         json.field("ttl", JSONWriter.decimal(content.lifetime) + "s")
         json.key("notification")
         json.beginObject()
-        json.field("title", ifPresent: title)
+        json.field("title", title)
         json.field("body", body)
         json.key("clickAction")
         json.beginObject()
@@ -41,7 +41,7 @@ public struct HonorRenderer: Sendable, SizedPayloadRenderer {
         json.field("image", ifPresent: android.honorImage)
         if android.pushStyle == 1 {
             json.field("style", 1)
-            json.field("bigTitle", ifPresent: title)
+            json.field("bigTitle", title)
             json.field("bigBody", body)
         }
         if let badge = target.badge, !settings.badgeClass.isEmpty {

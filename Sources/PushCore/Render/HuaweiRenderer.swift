@@ -23,7 +23,7 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
 
     func payload(_ content: PushContent, body: String, target: PushTarget) -> (bytes: [UInt8], counted: Int) {
         let android = content.android
-        let title = content.title ?? defaultTitle.nonEmpty
+        let title = content.title ?? defaultTitle
         var json = JSONWriter(capacity: 384 + 2 * body.utf8.count)
         json.beginObject()
         json.field("validate_only", false)
@@ -36,7 +36,7 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
         json.field("ttl", JSONWriter.decimal(content.lifetime) + "s")
         json.key("notification")
         json.beginObject()
-        json.field("title", ifPresent: title)
+        json.field("title", title)
         json.field("body", body)
         json.field("channel_id", ifPresent: android.huaWeiChannelID.nonEmpty ?? settings.defaultChannelID)
         json.field("importance", android.huaWeiImportance.nonEmpty ?? "NORMAL")
@@ -49,7 +49,7 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
         json.field("image", ifPresent: android.huaWeiImage)
         if android.pushStyle == 1 {
             json.field("style", 1)
-            json.field("big_title", ifPresent: title)
+            json.field("big_title", title)
             json.field("big_body", body)
         }
         json.key("click_action")

@@ -12,7 +12,7 @@ public struct PushRenderer: Sendable {
 
     public init(app: AppPushSettings) {
         self.app = app
-        let title = app.defaultTitle
+        let title = app.fallbackTitle
         apns = app.apns.map { APNsRenderer(settings: $0) }
         fcm = app.fcm.map { FCMRenderer(settings: $0) }
         huawei = app.huawei.map { HuaweiRenderer(settings: $0, defaultTitle: title) }
@@ -38,6 +38,15 @@ public struct PushRenderer: Sendable {
             throw .invalidField(
                 vendor: vendor, field: "tokens", reason: "holds \(target.tokens.count); 1 to \(Self.maxTokens(vendor)) per request"
             )
+        }
+        guard app.configures(vendor) else { throw .vendorNotConfigured(vendor) }
+        var content = content
+        if vendor.requiresTitle {
+            // push-rules.md 3.4: these vendors refuse an empty title, so none is ever sent.
+            guard let title = content.title ?? app.fallbackTitle.nonEmpty else {
+                throw .invalidField(vendor: vendor, field: "title", reason: "is empty: the message gives none and the app has no app_name")
+            }
+            content.title = title
         }
         return switch vendor {
         case .apns: try require(apns, vendor).render(content, to: target)

@@ -1,6 +1,15 @@
 /// A push vendor gateway.
 public enum Vendor: String, Sendable, CaseIterable, Codable, Hashable {
     case apns, fcm, huawei, xiaomi, oppo, vivo, meizu, honor
+
+    /// Vendors that refuse a notification with an empty title (push-rules.md 3.4); FCM and APNs
+    /// may go without one.
+    public var requiresTitle: Bool {
+        switch self {
+        case .apns, .fcm: false
+        case .huawei, .xiaomi, .oppo, .vivo, .meizu, .honor: true
+        }
+    }
 }
 
 /// Exactly what goes on the wire for one push, minus the vendor credentials the gateway client adds

@@ -1,7 +1,9 @@
 /// What rendering needs to know about one app: its default title and, per configured vendor,
 /// identifiers and default channels. Credentials stay with the gateway clients.
 public struct AppPushSettings: Sendable, Equatable {
-    /// Title for Android vendors that require one when the message has none.
+    /// The app's display name: the title of last resort for vendors that require one.
+    public var appName: String
+    /// The title for vendors that require one when the message has none.
     public var defaultTitle: String
     public var apns: APNs?
     public var fcm: FCM?
@@ -13,9 +15,10 @@ public struct AppPushSettings: Sendable, Equatable {
     public var honor: Honor?
 
     public init(
-        defaultTitle: String = "", apns: APNs? = nil, fcm: FCM? = nil, huawei: Huawei? = nil,
+        appName: String = "", defaultTitle: String = "", apns: APNs? = nil, fcm: FCM? = nil, huawei: Huawei? = nil,
         xiaomi: Xiaomi? = nil, oppo: OPPO? = nil, vivo: Vivo? = nil, meizu: Meizu? = nil, honor: Honor? = nil
     ) {
+        self.appName = appName
         self.defaultTitle = defaultTitle
         self.apns = apns
         self.fcm = fcm
@@ -26,6 +29,10 @@ public struct AppPushSettings: Sendable, Equatable {
         self.meizu = meizu
         self.honor = honor
     }
+
+    /// The title a vendor that requires one gets when the message has none (push-rules.md 3.4):
+    /// `default_title`, else `app_name`.
+    public var fallbackTitle: String { defaultTitle.isEmpty ? appName : defaultTitle }
 
     /// Whether the app has settings for a vendor.
     public func configures(_ vendor: Vendor) -> Bool {
