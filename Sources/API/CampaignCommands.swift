@@ -62,7 +62,7 @@ struct CampaignCommands: Sendable {
         let pushLifetime = lifetime > 0 ? lifetime : Self.defaultPushLifetime
         let job = PushJobSpec(
             sdkAppID: app.sdkAppID, lane: .campaign, msgBody: request.content.body, offlinePushInfo: request.offlinePushInfo,
-            msgLifeTime: pushLifetime, conversationType: "C2C", senderNick: nick, expiresAtMillis: now + Int64(pushLifetime) * 1000
+            msgLifeTime: pushLifetime, conversationType: "C2C", senderNick: nick, fromAccount: from, expiresAtMillis: now + Int64(pushLifetime) * 1000
         )
         let onlineOnly = plugin && request.onlineOnly
         let taskID = "\(app.sdkAppID)_\(random)_\(now / 1000)_\(UInt32.random(in: 1...UInt32.max))"

@@ -81,7 +81,8 @@ struct MessageCommands: Sendable {
     func template(_ m: C2C, nick: String?, caller: RestAPI.Caller) throws -> JobTemplate {
         let job = PushJobSpec(
             sdkAppID: caller.app.sdkAppID, msgBody: m.content.body, offlinePushInfo: m.fields.offlinePushInfo, msgLifeTime: m.lifetime,
-            sendMsgControl: m.fields.sendMsgControl, conversationType: "C2C", senderNick: nick, expiresAtMillis: m.expiresAtMillis
+            sendMsgControl: m.fields.sendMsgControl, conversationType: "C2C", senderNick: nick, fromAccount: m.from,
+            expiresAtMillis: m.expiresAtMillis
         )
         return try JobTemplate(job: job, keyPrefix: m.msgKey)
     }
@@ -198,7 +199,7 @@ struct MessageCommands: Sendable {
         if let refusal = Self.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
         let job = PushJobSpec(
             sdkAppID: caller.app.sdkAppID, msgBody: request.msgBody, offlinePushInfo: request.offlinePushInfo, conversationType: "C2C",
-            senderNick: AccountCommands.nick(of: from, in: profiles)
+            senderNick: AccountCommands.nick(of: from, in: profiles), fromAccount: from
         )
         // A push-only send never raises the unread count (push-rules.md 5.5): it carries the current badge.
         let template = try JobTemplate(job: job, keyPrefix: taskID, countsForBadge: false)

@@ -37,6 +37,10 @@ extension GatewayEmulator {
         if regIDs.count > 1000 { return error(10017, "registration_id 超过 1000 个") }
         if (form["payload"]?.utf8.count ?? 0) >= 4096 { return error(65009, "消息内容过长") }
         guard hasTitle(form["title"]) else { return error(10016, "缺少参数 title") }
+        // notify_id takes 0 to 2147483647 (MiPush server API); the code is the emulator's choice.
+        if let id = form["notify_id"], !(Int(id).map { (0...2_147_483_647).contains($0) } ?? false) {
+            return error(10016, "notify_id 不合法")
+        }
         if (form["title"]?.count ?? 0) >= 50 || (form["description"]?.count ?? 0) >= 128 { return error(65009, "标题或描述过长") }
         let (_, invalid) = partition(regIDs, .xiaomi)
         var data: [String: Any] = ["id": "slm" + state.nextID()]

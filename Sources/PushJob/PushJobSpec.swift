@@ -31,6 +31,8 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
     public var sendMsgControl: [String]
     public var conversationType: String?
     public var senderNick: String?
+    /// The sender's account: with `GroupId`, which conversation a push belongs to.
+    public var fromAccount: String?
     public var groupId: String?
     public var groupName: String?
     public var silent: String?
@@ -40,13 +42,13 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         case sdkAppID = "SdkAppID", toAccount = "To_Account", idempotencyKey = "IdempotencyKey", lane = "Lane"
         case msgBody = "MsgBody", offlinePushInfo = "OfflinePushInfo", msgLifeTime = "MsgLifeTime"
         case onlineOnlyFlag = "OnlineOnlyFlag", sendMsgControl = "SendMsgControl", conversationType = "ConversationType"
-        case senderNick = "SenderNick", groupId = "GroupId", groupName = "GroupName", silent = "Silent", expiresAtMillis = "ExpiresAt"
+        case senderNick = "SenderNick", fromAccount = "From_Account", groupId = "GroupId", groupName = "GroupName", silent = "Silent", expiresAtMillis = "ExpiresAt"
     }
 
     public init(
         sdkAppID: UInt64, toAccount: String = "", lane: Lane = .chat, msgBody: MsgBody, offlinePushInfo: OfflinePushInfo? = nil,
         msgLifeTime: Int? = nil, onlineOnlyFlag: Int? = nil, sendMsgControl: [String] = [], conversationType: String? = nil,
-        senderNick: String? = nil, groupId: String? = nil, groupName: String? = nil, expiresAtMillis: Int64? = nil
+        senderNick: String? = nil, fromAccount: String? = nil, groupId: String? = nil, groupName: String? = nil, expiresAtMillis: Int64? = nil
     ) {
         self.sdkAppID = sdkAppID
         self.toAccount = toAccount
@@ -58,6 +60,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         self.sendMsgControl = sendMsgControl
         self.conversationType = conversationType
         self.senderNick = senderNick
+        self.fromAccount = fromAccount
         self.groupId = groupId
         self.groupName = groupName
         self.expiresAtMillis = expiresAtMillis
@@ -83,6 +86,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         sendMsgControl = try c.decodeIfPresent([String].self, forKey: .sendMsgControl) ?? []
         conversationType = try c.decodeIfPresent(String.self, forKey: .conversationType)
         senderNick = try c.decodeIfPresent(String.self, forKey: .senderNick)
+        fromAccount = try c.decodeIfPresent(String.self, forKey: .fromAccount)
         groupId = try c.decodeIfPresent(String.self, forKey: .groupId)
         groupName = try c.decodeIfPresent(String.self, forKey: .groupName)
         silent = try c.decodeIfPresent(String.self, forKey: .silent)
@@ -102,6 +106,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         if !sendMsgControl.isEmpty { try c.encode(sendMsgControl, forKey: .sendMsgControl) }
         try c.encodeIfPresent(conversationType, forKey: .conversationType)
         try c.encodeIfPresent(senderNick, forKey: .senderNick)
+        try c.encodeIfPresent(fromAccount, forKey: .fromAccount)
         try c.encodeIfPresent(groupId, forKey: .groupId)
         try c.encodeIfPresent(groupName, forKey: .groupName)
         try c.encodeIfPresent(silent, forKey: .silent)
@@ -146,7 +151,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         if conversationType?.lowercased() == "group" {
             return .group(id: groupId ?? "", name: groupName, senderNick: senderNick)
         }
-        return .c2c(senderNick: senderNick)
+        return .c2c(senderNick: senderNick, sender: fromAccount ?? "")
     }
 
     /// The queue entry of an enqueued job (`To_Account` required); `payload` is the JSON it was

@@ -77,6 +77,9 @@ public struct ConfigValidator: Sendable {
             if ["rate_limit", "burst"].contains(field.name), !value.isEmpty, (Int(value) ?? -1) < 0 {
                 problems.append(.init(.error, location, "\"\(value)\" is not a number of pushes per second"))
             }
+            if field.name == "notify_id", !value.isEmpty, AppPushSettings.Xiaomi.NotifyID(rawValue: value) == nil {
+                problems.append(.init(.error, location, "\"\(value)\" is not conversation or message"))
+            }
             if field.name.hasSuffix("endpoint"), !value.isEmpty, !(value.hasPrefix("https://") || value.hasPrefix("http://")) {
                 problems.append(.init(.error, location, "\"\(value)\" is not an http(s) URL"))
             }
@@ -152,7 +155,7 @@ extension PushdConfig.App {
                 app.fcm = .init(projectID: project, defaultChannelID: v.defaultChannelID)
             case .huawei(let v):
                 app.huawei = .init(appID: v.appID, defaultChannelID: v.defaultChannelID, defaultCategory: v.defaultCategory, badgeClass: v.badgeClass)
-            case .xiaomi(let v): app.xiaomi = .init(packageName: v.packageName, defaultChannelID: v.defaultChannelID)
+            case .xiaomi(let v): app.xiaomi = .init(packageName: v.packageName, defaultChannelID: v.defaultChannelID, notifyID: v.notifyID)
             case .oppo(let v): app.oppo = .init(defaultChannelID: v.defaultChannelID, defaultCategory: v.defaultCategory)
             case .vivo(let v): app.vivo = .init(appID: v.appID, defaultCategory: v.defaultCategory)
             case .meizu(let v): app.meizu = .init(appID: v.appID)

@@ -174,7 +174,7 @@ public enum VendorSchema {
         case .xiaomi:
             [
                 field("endpoint", default: "https://api.xmpush.xiaomi.com"),
-                field("app_secret", required: true), field("package_name", required: true), field("default_channel_id"),
+                field("app_secret", required: true), field("package_name", required: true), field("default_channel_id"), field("notify_id"),
             ]
         case .oppo:
             [

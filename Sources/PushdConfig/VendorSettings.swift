@@ -1,3 +1,5 @@
+import PushCore
+
 /// A vendor's settings as typed values, read once from its fields (the file's and the
 /// environment's, by the names of `VendorSchema`): the credentials and endpoints a client needs,
 /// the channels and categories rendering needs, and the rate limit. The field names live here and
@@ -30,6 +32,8 @@ public enum VendorSettings: Sendable, Equatable {
 
     public struct Xiaomi: Sendable, Equatable {
         public var endpoint, appSecret, packageName, defaultChannelID: String
+        /// `conversation` (the default) or `message`; `config check` refuses anything else.
+        public var notifyID: AppPushSettings.Xiaomi.NotifyID
     }
 
     public struct OPPO: Sendable, Equatable {
@@ -89,7 +93,10 @@ extension VendorConfig {
             )
         case .xiaomi:
             return .xiaomi(
-                .init(endpoint: v["endpoint"], appSecret: v["app_secret"], packageName: v["package_name"], defaultChannelID: v["default_channel_id"])
+                .init(
+                    endpoint: v["endpoint"], appSecret: v["app_secret"], packageName: v["package_name"], defaultChannelID: v["default_channel_id"],
+                    notifyID: .init(rawValue: v["notify_id"]) ?? .conversation
+                )
             )
         case .oppo:
             return .oppo(

@@ -297,6 +297,32 @@ struct EndToEndTests {
         }
     }
 
+    /// Issue 25: without `notify_id` MiPush shows one notification per app, so each chat push
+    /// replaced the last one, whoever sent it.
+    @Test("Xiaomi notify_id: a conversation's pushes replace each other, different conversations stack")
+    func xiaomiNotifyID() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil, "carol": nil])
+            try await r.register("bob", "mi", .xiaomi, n: 1)
+            for from in ["alice", "alice", "carol"] {
+                _ = try await r.sendmsg(from, "bob", Self.text("hi from \(from)"))
+                try await r.settle()
+            }
+            let forms = r.h.emulator.requests(vendor: .xiaomi).filter { $0.status == 200 && $0.path.hasSuffix("/message/regid") }.map {
+                var form: [String: String] = [:]
+                for item in URLComponents(string: "?" + $0.body)?.queryItems ?? [] { form[item.name] = item.value }
+                return form
+            }
+            let ids = forms.compactMap { $0["notify_id"].flatMap { Int($0) } }
+            #expect(forms.count == 3 && ids.count == 3, "\(forms)")
+            guard ids.count == 3 else { return }
+            #expect(ids.allSatisfy { (0...2_147_483_647).contains($0) })
+            #expect(ids[0] == ids[1], "alice's two pushes share one notification")
+            #expect(ids[2] != ids[0], "carol's push is a notification of its own")
+            #expect(forms.map { $0["description"] } == ["Alice:hi from alice", "Alice:hi from alice", "hi from carol"])
+        }
+    }
+
     @Test("4 overrides: sound and ext from TIMCustomElem, or from OfflinePushInfo when present; Data never sent; channel IDs")
     func overrides() async throws {
         try await Self.with { r in

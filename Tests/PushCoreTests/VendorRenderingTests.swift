@@ -327,6 +327,29 @@ struct VendorRenderingTests {
         }
     }
 
+    /// Issue 25: MiPush without `notify_id` keeps one notification per app.
+    @Test("Xiaomi notify_id: per conversation by default (C2C sender or group), per push with notify_id: message")
+    func xiaomiNotifyID() throws {
+        func id(_ conversation: Conversation, pushID: String = "p1", mode: AppPushSettings.Xiaomi.NotifyID = .conversation) throws -> String? {
+            var app = Fixtures.allVendorsApp
+            app.xiaomi?.notifyID = mode
+            let message = PushMessage(body: try Fixtures.body(#"[{"MsgType":"TIMTextElem","MsgContent":{"Text":"hi"}}]"#))
+            let target = PushTarget(token: "mi-1", pushID: pushID, nowMillis: 0)
+            return try Fixtures.form(Fixtures.render(try Fixtures.content(message, conversation), .xiaomi, app: app, target: target))["notify_id"]
+        }
+        let alice = try id(.c2c(senderNick: "Alice", sender: "alice"))
+        #expect(try id(.c2c(senderNick: nil, sender: "alice"), pushID: "p2") == alice, "same conversation, another push")
+        #expect(try id(.c2c(senderNick: "Alice", sender: "carol")) != alice)
+        let group = try id(.group(id: "@TGS#1", name: "G", senderNick: "Alice"))
+        #expect(try id(.group(id: "@TGS#1", name: "G", senderNick: "Bob"), pushID: "p9") == group)
+        #expect(group != alice && group != nil)
+        // The same in every process and build (Swift's Hasher is seeded per run): computed independently.
+        #expect(alice == "1321588995", "FNV-1a 32 of c2c:alice, low 31 bits")
+        #expect(try id(.c2c(senderNick: nil, sender: "alice"), mode: .message) != alice)
+        #expect(try id(.c2c(senderNick: nil, sender: "alice"), pushID: "p2", mode: .message) != id(.c2c(senderNick: nil, sender: "alice"), mode: .message))
+        #expect(try id(.c2c(senderNick: nil), pushID: "p3") != id(.c2c(senderNick: nil), pushID: "p4"), "no known sender: one notification per push")
+    }
+
     @Test("A vendor the app does not configure is a permanent failure")
     func unconfiguredVendor() {
         #expect(throws: RenderError.vendorNotConfigured(.meizu)) {

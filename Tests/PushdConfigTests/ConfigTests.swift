@@ -244,6 +244,18 @@ struct ConfigTests {
         #expect(ConfigValidator().validate(try ConfigLoader(environment: [:]).parse(yaml(try Scratch(), vendors: set)).config) == [])
     }
 
+    @Test("Xiaomi notify_id is conversation (the default) or message; config check names anything else")
+    func xiaomiNotifyID() throws {
+        func check(_ value: String) throws -> (AppPushSettings.Xiaomi?, [String]) {
+            let vendors = #"      xiaomi: { app_secret: "s", package_name: "p", default_channel_id: "im"\#(value) }"#
+            let loaded = try ConfigLoader(environment: [:]).parse(yaml(try Scratch(), vendors: vendors))
+            return (loaded.config.apps[0].pushSettings().xiaomi, ConfigValidator().validate(loaded.config).map(\.description))
+        }
+        #expect(try check("").0?.notifyID == .conversation)
+        #expect(try check(", notify_id: message") == (AppPushSettings.Xiaomi(packageName: "p", defaultChannelID: "im", notifyID: .message), []))
+        #expect(try check(", notify_id: thread").1 == [#"apps[0].vendors.xiaomi.notify_id: "thread" is not conversation or message"#])
+    }
+
     @Test("JSON is accepted as YAML")
     func jsonConfig() throws {
         let (config, problems) = try check(

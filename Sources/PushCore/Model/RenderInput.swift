@@ -1,7 +1,7 @@
 /// The input of `pushd render`: a sendmsg/send_group_msg body plus the context the push depends on.
 ///
 /// ```json
-/// {"MsgBody": [...], "OfflinePushInfo": {...}, "MsgLifeTime": 604800, "OnlineOnlyFlag": 0,
+/// {"From_Account": "alice", "MsgBody": [...], "OfflinePushInfo": {...}, "MsgLifeTime": 604800, "OnlineOnlyFlag": 0,
 ///  "SendMsgControl": [],
 ///  "Context": {"ConversationType": "C2C", "SenderNick": "Nickname", "GroupId": "", "GroupName": "",
 ///              "Vendor": "apns", "Locale": "zh", "Badge": 4, "Token": "…", "SdkAppID": 1400000000}}
@@ -9,6 +9,8 @@
 /// `Context.Badge` is the recipient's badge before this message; the push carries it plus one when
 /// the message counts (push-rules.md section 5).
 public struct RenderInput: Decodable, Sendable {
+    /// The sender: with `Context.GroupId`, the conversation the push belongs to.
+    public var fromAccount: String?
     public var msgBody: MsgBody
     public var offlinePushInfo: OfflinePushInfo?
     public var msgLifeTime: Int?
@@ -40,12 +42,13 @@ public struct RenderInput: Decodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case msgBody = "MsgBody", offlinePushInfo = "OfflinePushInfo", msgLifeTime = "MsgLifeTime"
+        case fromAccount = "From_Account", msgBody = "MsgBody", offlinePushInfo = "OfflinePushInfo", msgLifeTime = "MsgLifeTime"
         case onlineOnlyFlag = "OnlineOnlyFlag", sendMsgControl = "SendMsgControl", context = "Context"
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        fromAccount = try c.decodeIfPresent(String.self, forKey: .fromAccount)
         msgBody = try c.decode(MsgBody.self, forKey: .msgBody)
         offlinePushInfo = try c.decodeIfPresent(OfflinePushInfo.self, forKey: .offlinePushInfo)
         msgLifeTime = try c.decodeIfPresent(Int.self, forKey: .msgLifeTime)
@@ -64,7 +67,7 @@ public struct RenderInput: Decodable, Sendable {
         if context.conversationType?.lowercased() == "group" {
             return .group(id: context.groupId ?? "", name: context.groupName, senderNick: context.senderNick)
         }
-        return .c2c(senderNick: context.senderNick)
+        return .c2c(senderNick: context.senderNick, sender: fromAccount ?? "")
     }
 
     /// The badge the push carries, when the context gives a base.

@@ -80,9 +80,20 @@ public struct AppPushSettings: Sendable, Equatable {
     public struct Xiaomi: Sendable, Equatable {
         public var packageName: String
         public var defaultChannelID: String
-        public init(packageName: String, defaultChannelID: String = "") {
+        public var notifyID: NotifyID
+        public init(packageName: String, defaultChannelID: String = "", notifyID: NotifyID = .conversation) {
             self.packageName = packageName
             self.defaultChannelID = defaultChannelID
+            self.notifyID = notifyID
+        }
+
+        /// What MiPush's `notify_id` groups. Without one, each push replaces the app's last
+        /// notification; with one, pushes of the same id replace each other and others stack.
+        public enum NotifyID: String, Sendable, CaseIterable {
+            /// A conversation's pushes replace each other; different conversations stack.
+            case conversation
+            /// Every push is a notification of its own.
+            case message
         }
     }
 

@@ -20,10 +20,22 @@ public struct PushMessage: Sendable, Equatable {
 
 /// The conversation a message belongs to, as far as the push prefix cares.
 public enum Conversation: Sendable, Equatable {
-    /// One-to-one; the sender's nickname (`Tag_Profile_IM_Nick`) when it has one.
-    case c2c(senderNick: String?)
+    /// One-to-one; the sender's nickname (`Tag_Profile_IM_Nick`) when it has one, and the sender's
+    /// account (`From_Account`) when known.
+    case c2c(senderNick: String?, sender: String = "")
     /// A group message; the group's name falls back to its id.
     case group(id: String, name: String?, senderNick: String?)
+}
+
+extension Conversation {
+    /// The conversation as the recipient sees it, `c2c:<sender>` or `group:<GroupId>`; nil when the
+    /// C2C sender is unknown (a job queued by an older build).
+    public var thread: String? {
+        switch self {
+        case .c2c(_, let sender): sender.isEmpty ? nil : "c2c:" + sender
+        case .group(let id, _, _): "group:" + id
+        }
+    }
 }
 
 /// Why a message gets no push at all (push-rules.md section 1, message-level rules).
@@ -56,6 +68,9 @@ public struct PushContent: Sendable, Equatable {
     public var ext: String?
     /// Seconds a vendor may hold the push for an offline device.
     public var lifetime: Int
+    /// The conversation the push belongs to (`Conversation.thread`): pushes of one conversation
+    /// replace each other where the vendor would otherwise show one notification per app (Xiaomi).
+    public var thread: String?
     /// `ApnsInfo` and `AndroidInfo` (some 27 optional strings) behind one immutable reference, so
     /// passing content from device to device costs a few retains, not a deep copy.
     private var overrides: Overrides
@@ -145,7 +160,7 @@ public struct PushComposer: Sendable {
 
         let body: String
         switch conversation {
-        case .c2c(let nick):
+        case .c2c(let nick, _):
             if let nick = nick.nonEmpty {
                 body = t.c2cWithNick.apply(nick: nick, group: "", text: text)
             } else {
@@ -161,22 +176,22 @@ public struct PushComposer: Sendable {
         }
 
         let title = info?.title.nonEmpty
+        var content: PushContent
         // With OfflinePushInfo present, the push settings of TIMCustomElem are ignored.
         if let info {
-            return .push(
-                PushContent(
-                    body: body, title: title, apnsTitle: info.apnsInfo?.title.nonEmpty ?? title,
-                    apnsSound: info.apnsInfo?.sound.nonEmpty, androidSound: info.androidInfo?.sound.nonEmpty,
-                    ext: info.ext.nonEmpty, apns: info.apnsInfo ?? .init(), android: info.androidInfo ?? .init(),
-                    lifetime: message.lifetime
-                )
+            content = PushContent(
+                body: body, title: title, apnsTitle: info.apnsInfo?.title.nonEmpty ?? title,
+                apnsSound: info.apnsInfo?.sound.nonEmpty, androidSound: info.androidInfo?.sound.nonEmpty,
+                ext: info.ext.nonEmpty, apns: info.apnsInfo ?? .init(), android: info.androidInfo ?? .init(),
+                lifetime: message.lifetime
             )
-        }
-        return .push(
-            PushContent(
+        } else {
+            content = PushContent(
                 body: body, title: nil, apnsTitle: nil, apnsSound: custom?.sound.nonEmpty,
                 androidSound: custom?.sound.nonEmpty, ext: custom?.ext.nonEmpty, lifetime: message.lifetime
             )
-        )
+        }
+        content.thread = conversation.thread
+        return .push(content)
     }
 }
