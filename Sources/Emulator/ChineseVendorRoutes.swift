@@ -82,6 +82,12 @@ extension GatewayEmulator {
             let regID = message["target_value"] as? String, let notification = message["notification"] as? [String: Any]
         else { return reply(41, "Invalid Argument") }
         guard hasTitle(notification["title"]) else { return reply(41, "Invalid Argument: title is empty") }
+        // A private-message template's parameters are string maps, not JSON text.
+        for key in ["private_title_parameters", "private_content_parameters"] where notification[key] != nil {
+            guard notification[key] is [String: String], notification["private_msg_template_id"] is String else {
+                return reply(41, "Invalid Argument: \(key)")
+            }
+        }
         if (notification["title"] as? String)?.count ?? 0 > 50 { return reply(41, "Invalid Argument: title") }
         // OPPO's per-regId codes are not public; 10000 "Invalid RegistrationId" is the emulator's choice.
         if state.tokenState(regID, vendor: .oppo) != .valid { return reply(10000, "Invalid RegistrationId") }

@@ -85,6 +85,24 @@ struct GatewayTests {
         }
     }
 
+    @Test("OPPO: a private-message template push is accepted; template parameters sent as JSON text are refused")
+    func oppoPrivateTemplate() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            var content = Harness.content
+            var android = AndroidInfo()
+            android.oppoPrivateMsgTemplateId = "tpl_1"
+            content.android = android
+            let token = Harness.token(.oppo)
+            #expect(await h.oppo().send(try h.request(.oppo, token: token, content: content), token: token).isDelivered)
+            let stringly = #"{"target_type":2,"target_value":"\#(token)","notification":{"title":"t","content":"c","private_msg_template_id":"tpl_1","private_title_parameters":"{\"title\":\"t\"}"}}"#
+            let request = VendorRequest(
+                vendor: .oppo, path: "/server/v1/message/notification/unicast",
+                headers: [.init("content-type", "application/x-www-form-urlencoded;charset=UTF-8")], body: .form([.init("message", stringly)])
+            )
+            #expect(await h.oppo().send(request, token: token) == .permanent(reason: "41"))
+        }
+    }
+
     @Test("Wrong credentials are a configuration alarm, not a retry", arguments: Vendor.allCases)
     func wrongCredentials(vendor: Vendor) async throws {
         try await Harness.with { (h: Harness) async throws in

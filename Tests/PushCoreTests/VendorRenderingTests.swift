@@ -243,6 +243,19 @@ struct VendorRenderingTests {
         #expect(try Fixtures.object(parameters)["ext"] as? String == "e")
     }
 
+    /// Issue 25: `OPPOPrivateMsgTemplateId` was parsed and never sent. OPPO's private-message
+    /// (通讯与服务) template takes `private_msg_template_id` and string maps of title and content parameters.
+    @Test("OPPO: OPPOPrivateMsgTemplateId goes out as the private-message template, filled with the title and text")
+    func oppoPrivateTemplate() throws {
+        let templated = try Fixtures.render(try Self.content(#"{"Title":"Alice","AndroidInfo":{"OPPOPrivateMsgTemplateId":"tpl_1"}}"#), .oppo)
+        let message = try Fixtures.object(try #require(try Fixtures.form(templated)["message"]))
+        #expect(message["notification", "private_msg_template_id"] as? String == "tpl_1")
+        #expect(message["notification", "private_title_parameters"] as? [String: String] == ["title": "Alice"])
+        #expect(message["notification", "private_content_parameters"] as? [String: String] == ["content": "Alice:hi"])
+        let plain = try Fixtures.object(try #require(try Fixtures.form(Fixtures.render(Self.plain, .oppo))["message"]))
+        #expect(plain["notification", "private_msg_template_id"] == nil && plain["notification", "private_title_parameters"] == nil)
+    }
+
     @Test("4: vivo classification defaults to 1 and follows VIVOClassification; VIVOCategory overrides")
     func vivoRequest() throws {
         let request = try Fixtures.render(Self.plain, .vivo)

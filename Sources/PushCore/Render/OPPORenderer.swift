@@ -31,10 +31,23 @@ public struct OPPORenderer: Sendable {
         json.field("target_value", target.token)
         json.key("notification")
         json.beginObject()
-        json.field("title", Truncation.limit(content.title ?? defaultTitle, to: Self.titleLimit))
-        json.field(
-            "content", Truncation.limit(content.body, to: longText ? Self.longContentLimit : Self.contentLimit)
-        )
+        let title = Truncation.limit(content.title ?? defaultTitle, to: Self.titleLimit)
+        let text = Truncation.limit(content.body, to: longText ? Self.longContentLimit : Self.contentLimit)
+        json.field("title", title)
+        json.field("content", text)
+        if let template = content.android.oppoPrivateMsgTemplateId.nonEmpty {
+            // A private-message (通讯与服务) template: OPPO shows the template filled with these
+            // parameters, so its title and content templates use ${title} and ${content}.
+            json.field("private_msg_template_id", template)
+            json.key("private_title_parameters")
+            json.beginObject()
+            json.field("title", title)
+            json.endObject()
+            json.key("private_content_parameters")
+            json.beginObject()
+            json.field("content", text)
+            json.endObject()
+        }
         json.field("style", longText ? 2 : 1)
         json.field("click_action_type", 0)
         json.field("action_parameters", ifPresent: parameters)
