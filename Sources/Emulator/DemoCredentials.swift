@@ -74,13 +74,13 @@ public struct DemoCredentials: Sendable {
                             private_key_file: "\(path("AuthKey_\(Self.keyID).p8"))", bundle_id: "\(Self.bundleID)" }
                   fcm:    { endpoint: "\(base)/fcm", service_account_file: "\(path("fcm-service-account.json"))", default_channel_id: "chat" }
                   huawei: { endpoint: "\(base)/huawei", token_endpoint: "\(base)/huawei/oauth2/v3/token", app_id: "10086",
-                            client_secret: "\(secret)", default_channel_id: "chat", default_category: "IM" }
+                            client_secret: "\(secret)", default_channel_id: "chat", default_category: "IM", action: "\(Self.bundleID).OPEN_CHAT" }
                   xiaomi: { endpoint: "\(base)/xiaomi", app_secret: "\(secret)", package_name: "\(Self.bundleID)", default_channel_id: "chat" }
                   oppo:   { endpoint: "\(base)/oppo", app_key: "oppo-demo", master_secret: "\(secret)", default_channel_id: "chat", default_category: "IM" }
                   vivo:   { endpoint: "\(base)/vivo", app_id: "10010", app_key: "vivo-demo", app_secret: "\(secret)", default_category: "IM" }
                   meizu:  { endpoint: "\(base)/meizu", app_id: "20020", app_secret: "\(secret)" }
                   honor:  { endpoint: "\(base)/honor", token_endpoint: "\(base)/honor/token", app_id: "30030", client_id: "honor-demo",
-                            client_secret: "\(secret)" }
+                            client_secret: "\(secret)", action: "\(Self.bundleID).OPEN_CHAT" }
 
             """
         // It holds the UserSig key and the vendor secrets.

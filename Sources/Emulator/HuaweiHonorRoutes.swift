@@ -37,6 +37,24 @@ extension GatewayEmulator {
         return !title.isEmpty
     }
 
+    /// A click action Huawei and Honor take: type 1 (in-app page) names an intent URI or an action;
+    /// 2 a URL; 3 opens the app.
+    func opensSomething(_ value: Any?) -> Bool {
+        guard let click = value as? [String: Any], let type = click["type"] as? Int else { return false }
+        switch type {
+        case 1:
+            if let intent = click["intent"] as? String, !intent.isEmpty {
+                // An intent that names no action, component or scheme resolves to no activity.
+                let names = ["action=", "component=", "scheme="].contains { intent.contains(";" + $0) }
+                return intent.contains("#Intent;") && intent.hasSuffix(";end") && names
+            }
+            return (click["action"] as? String).map { !$0.isEmpty } ?? false
+        case 2: return (click["url"] as? String).map { $0.hasPrefix("https://") } ?? false
+        case 3: return true
+        default: return false
+        }
+    }
+
     func partition(_ tokens: [String], _ vendor: Vendor) -> (valid: [String], invalid: [String]) {
         var valid: [String] = []
         var invalid: [String] = []
@@ -64,6 +82,9 @@ extension GatewayEmulator {
         if let notification, !hasTitle(notification["title"]) {
             return code("80100001", "Some request parameters are incorrect: title", status: .badRequest)
         }
+        if let notification, !opensSomething(notification["click_action"]) {
+            return code("80100003", "Illegal payload, click_action", status: .badRequest)
+        }
         if tokens.count > 1000 { return code("80300010", "The number of tokens in the message body exceeds the default value") }
         let tokenBytes = tokens.reduce(0) { $0 + $1.utf8.count }
         if body.count - tokenBytes > 4096 { return code("80300008", "The message body size exceeds the default value") }
@@ -90,8 +111,9 @@ extension GatewayEmulator {
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
             let tokens = object["token"] as? [String], !tokens.isEmpty
         else { return reply(80100001, "token is required", status: .badRequest) }
-        if let notification = (object["android"] as? [String: Any])?["notification"] as? [String: Any], !hasTitle(notification["title"]) {
-            return reply(80100001, "title is required", status: .badRequest)
+        if let notification = (object["android"] as? [String: Any])?["notification"] as? [String: Any] {
+            if !hasTitle(notification["title"]) { return reply(80100001, "title is required", status: .badRequest) }
+            if !opensSomething(notification["clickAction"]) { return reply(80100003, "clickAction is invalid", status: .badRequest) }
         }
         let (valid, invalid) = partition(tokens, .honor)
         return reply(

@@ -77,6 +77,12 @@ public struct ConfigValidator: Sendable {
             if ["rate_limit", "burst"].contains(field.name), !value.isEmpty, (Int(value) ?? -1) < 0 {
                 problems.append(.init(.error, location, "\"\(value)\" is not a number of pushes per second"))
             }
+            if field.name == "intent", !value.isEmpty, !InAppPage.isIntentURI(value) {
+                problems.append(.init(.error, location, "\"\(value)\" is not an intent URI (…#Intent;…;end)"))
+            }
+            if field.name == "action", !value.isEmpty, !InAppPage.isActionName(value) {
+                problems.append(.init(.error, location, "\"\(value)\" is not an action name (letters, digits, _ and .)"))
+            }
             if field.name == "notify_id", !value.isEmpty, AppPushSettings.Xiaomi.NotifyID(rawValue: value) == nil {
                 problems.append(.init(.error, location, "\"\(value)\" is not conversation or message"))
             }
@@ -106,7 +112,7 @@ public struct ConfigValidator: Sendable {
 
     /// Defaults a real gateway needs to show a push as a chat message: Xiaomi's and OPPO's channel
     /// (required from Android 8 and 9), Huawei's category (without one, pushes count as marketing,
-    /// with a small daily quota).
+    /// with a small daily quota), and the in-app page `ExtAsHuaweiIntentParam` needs on Huawei and Honor.
     private func defaultsWarnings(_ settings: VendorConfig, path: String) -> [ConfigProblem] {
         let vendor = settings.vendor
         if vendor == .xiaomi || vendor == .oppo, settings["default_channel_id"].isEmpty {
@@ -118,10 +124,19 @@ public struct ConfigValidator: Sendable {
                 )
             ]
         }
+        var warnings: [ConfigProblem] = []
         if vendor == .huawei, settings["default_category"].isEmpty {
-            return [.init(.warning, path + ".default_category", "is empty; Huawei then counts pushes as marketing, with a small daily quota")]
+            warnings.append(.init(.warning, path + ".default_category", "is empty; Huawei then counts pushes as marketing, with a small daily quota"))
         }
-        return []
+        if vendor == .huawei || vendor == .honor, settings["intent"].isEmpty, settings["action"].isEmpty {
+            warnings.append(
+                .init(
+                    .warning, path + ".intent",
+                    "no in-app page (intent or action): pushes with ExtAsHuaweiIntentParam open the app, Ext only in data"
+                )
+            )
+        }
+        return warnings
     }
 }
 
@@ -154,12 +169,14 @@ extension PushdConfig.App {
                 let project = v.projectID.isEmpty ? ((try? ServiceAccount.load(path: v.serviceAccountFile))?.projectID ?? "") : v.projectID
                 app.fcm = .init(projectID: project, defaultChannelID: v.defaultChannelID)
             case .huawei(let v):
-                app.huawei = .init(appID: v.appID, defaultChannelID: v.defaultChannelID, defaultCategory: v.defaultCategory, badgeClass: v.badgeClass)
+                app.huawei = .init(
+                    appID: v.appID, defaultChannelID: v.defaultChannelID, defaultCategory: v.defaultCategory, badgeClass: v.badgeClass, page: v.page
+                )
             case .xiaomi(let v): app.xiaomi = .init(packageName: v.packageName, defaultChannelID: v.defaultChannelID, notifyID: v.notifyID)
             case .oppo(let v): app.oppo = .init(defaultChannelID: v.defaultChannelID, defaultCategory: v.defaultCategory)
             case .vivo(let v): app.vivo = .init(appID: v.appID, defaultCategory: v.defaultCategory)
             case .meizu(let v): app.meizu = .init(appID: v.appID)
-            case .honor(let v): app.honor = .init(appID: v.appID, badgeClass: v.badgeClass)
+            case .honor(let v): app.honor = .init(appID: v.appID, badgeClass: v.badgeClass, page: v.page)
             }
         }
         return app

@@ -169,7 +169,7 @@ public enum VendorSchema {
                 field("endpoint", default: "https://push-api.cloud.huawei.com"),
                 field("token_endpoint", default: "https://oauth-login.cloud.huawei.com/oauth2/v3/token"),
                 field("app_id", required: true), field("client_secret", required: true),
-                field("default_channel_id"), field("default_category"), field("badge_class"),
+                field("default_channel_id"), field("default_category"), field("badge_class"), field("intent"), field("action"),
             ]
         case .xiaomi:
             [
@@ -201,7 +201,7 @@ public enum VendorSchema {
                     default: "https://iam.developer.hihonor.com/auth/realms/developer/protocol/openid-connect/token"
                 ),
                 field("app_id", required: true), field("client_id", required: true),
-                field("client_secret", required: true), field("badge_class"),
+                field("client_secret", required: true), field("badge_class"), field("intent"), field("action"),
             ]
         }
     }

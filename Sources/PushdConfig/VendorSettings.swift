@@ -24,10 +24,14 @@ public enum VendorSettings: Sendable, Equatable {
 
     public struct Huawei: Sendable, Equatable {
         public var endpoint, tokenEndpoint, appID, clientSecret, defaultChannelID, defaultCategory, badgeClass: String
+        /// The in-app page notifications open (`intent`, `action`).
+        public var page: InAppPage
     }
 
     public struct Honor: Sendable, Equatable {
         public var endpoint, tokenEndpoint, appID, clientID, clientSecret, badgeClass: String
+        /// The in-app page notifications open (`intent`, `action`).
+        public var page: InAppPage
     }
 
     public struct Xiaomi: Sendable, Equatable {
@@ -81,14 +85,15 @@ extension VendorConfig {
             return .huawei(
                 .init(
                     endpoint: v["endpoint"], tokenEndpoint: v["token_endpoint"], appID: v["app_id"], clientSecret: v["client_secret"],
-                    defaultChannelID: v["default_channel_id"], defaultCategory: v["default_category"], badgeClass: v["badge_class"]
+                    defaultChannelID: v["default_channel_id"], defaultCategory: v["default_category"], badgeClass: v["badge_class"],
+                    page: .init(intent: v["intent"], action: v["action"])
                 )
             )
         case .honor:
             return .honor(
                 .init(
                     endpoint: v["endpoint"], tokenEndpoint: v["token_endpoint"], appID: v["app_id"], clientID: v["client_id"],
-                    clientSecret: v["client_secret"], badgeClass: v["badge_class"]
+                    clientSecret: v["client_secret"], badgeClass: v["badge_class"], page: .init(intent: v["intent"], action: v["action"])
                 )
             )
         case .xiaomi:

@@ -85,6 +85,29 @@ struct GatewayTests {
         }
     }
 
+    /// Issue 25: the intent pushd built for `ExtAsHuaweiIntentParam` named nothing to open.
+    @Test("Huawei and Honor refuse a type 1 click whose intent opens nothing, and take the in-app page's", arguments: [Vendor.huawei, .honor])
+    func inAppPageClick(vendor: Vendor) async throws {
+        try await Harness.with { (h: Harness) async throws in
+            var content = Harness.content
+            var android = AndroidInfo()
+            android.extAsHuaweiIntentParam = 1
+            content.android = android
+            let token = Harness.token(vendor)
+            let target = PushTarget(token: token, badge: 1, pushID: UUID().uuidString.lowercased(), nowMillis: h.clock.nowMillis())
+            func send(_ page: InAppPage) async throws -> PushOutcome {
+                var app = Harness.app
+                app.huawei?.page = page
+                app.honor?.page = page
+                return await h.client(vendor).send(try PushRenderer(app: app).render(content, vendor: vendor, to: target), token: token)
+            }
+            #expect(try await send(.init(action: "com.example.im.OPEN_CHAT")).isDelivered)
+            #expect(try await send(.init(intent: "intent://chat#Intent;scheme=pushd;end")).isDelivered)
+            #expect(try await send(.init()).isDelivered, "no page: the notification opens the app")
+            #expect(try await send(.init(intent: "#Intent;launchFlags=0x4000000;end")) == .permanent(reason: "80100003"), "the old intent")
+        }
+    }
+
     @Test("OPPO: a private-message template push is accepted; template parameters sent as JSON text are refused")
     func oppoPrivateTemplate() async throws {
         try await Harness.with { (h: Harness) async throws in

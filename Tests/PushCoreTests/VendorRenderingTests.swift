@@ -141,16 +141,55 @@ struct VendorRenderingTests {
         #expect(notification["click_action", "type"] as? Int == 3)
     }
 
-    @Test("4: HuaWeiImportance and HuaWeiCategory override; ExtAsHuaweiIntentParam puts Ext in the intent")
+    @Test("4: HuaWeiImportance and HuaWeiCategory override")
     func huaweiOverrides() throws {
-        let content = try Self.content(
-            #"{"Ext":"a b","AndroidInfo":{"HuaWeiImportance":"LOW","HuaWeiCategory":"WORK","ExtAsHuaweiIntentParam":1}}"#
-        )
+        let content = try Self.content(#"{"Ext":"a b","AndroidInfo":{"HuaWeiImportance":"LOW","HuaWeiCategory":"WORK"}}"#)
         let json = try Fixtures.json(Fixtures.render(content, .huawei))
         #expect(json["message", "android", "category"] as? String == "WORK")
         #expect(json["message", "android", "notification", "importance"] as? String == "LOW")
-        #expect(json["message", "android", "notification", "click_action", "type"] as? Int == 1)
-        #expect(json["message", "android", "notification", "click_action", "intent"] as? String == "#Intent;launchFlags=0x4000000;S.ext=a%20b;end")
+    }
+
+    /// Issue 25: `ExtAsHuaweiIntentParam: 1` built `#Intent;…;end` naming no component, action or
+    /// scheme, which opens nothing. Huawei's and Honor's type 1 click needs an intent or an action.
+    @Test("4: ExtAsHuaweiIntentParam puts Ext in the intent of the app's in-app page; without one the notification opens the app")
+    func inAppPage() throws {
+        let asIntent = try Self.content(#"{"Ext":"a b","AndroidInfo":{"ExtAsHuaweiIntentParam":1}}"#)
+        let asAction = try Self.content(#"{"Ext":"a b"}"#)
+        struct Click: Equatable {
+            var type: Int?
+            var intent: String?
+            var action: String?
+        }
+        func click(_ content: PushContent, _ vendor: Vendor, page: InAppPage) throws -> Click {
+            var app = Fixtures.allVendorsApp
+            app.huawei?.page = page
+            app.honor?.page = page
+            let json = try Fixtures.json(Fixtures.render(content, vendor, app: app))
+            let click =
+                vendor == .huawei
+                ? json["message", "android", "notification", "click_action"] as? [String: Any]
+                : json["android", "notification", "clickAction"] as? [String: Any]
+            return Click(type: click?["type"] as? Int, intent: click?["intent"] as? String, action: click?["action"] as? String)
+        }
+        let intent = "intent://com.example.im/chat?#Intent;scheme=pushd;launchFlags=0x4000000;end"
+        let both = InAppPage(intent: intent, action: "com.example.im.OPEN_CHAT")
+        for vendor in [Vendor.huawei, .honor] {
+            #expect(try click(asIntent, vendor, page: .init()) == Click(type: 3), "\(vendor): no page, opens the app")
+            #expect(
+                try click(asIntent, vendor, page: both)
+                    == Click(type: 1, intent: "intent://com.example.im/chat?#Intent;scheme=pushd;launchFlags=0x4000000;S.ext=a%20b;end")
+            )
+            #expect(
+                try click(asIntent, vendor, page: .init(action: "com.example.im.OPEN_CHAT"))
+                    == Click(type: 1, intent: "intent:#Intent;action=com.example.im.OPEN_CHAT;launchFlags=0x4000000;S.ext=a%20b;end")
+            )
+            #expect(
+                try click(asAction, vendor, page: both) == Click(type: 1, action: "com.example.im.OPEN_CHAT"),
+                "\(vendor): ExtAsHuaweiIntentParam 0, Ext as the action's (in data)"
+            )
+        }
+        #expect(InAppPage.isIntentURI(intent) && !InAppPage.isIntentURI("#Intent;launchFlags=0x4000000;S.ext=e;end") && !InAppPage.isIntentURI("pushd://chat"))
+        #expect(InAppPage.isActionName("com.example.im.OPEN_CHAT") && !InAppPage.isActionName("a;b") && !InAppPage.isActionName(""))
     }
 
     @Test("5.5: Huawei's set_num and Honor's setNum carry 0 to 99; a larger unread count is sent as 99")

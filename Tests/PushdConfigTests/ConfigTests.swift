@@ -70,12 +70,12 @@ struct ConfigTests {
                 vendors: """
                       apns: { team_id: "TEAM123456", key_id: "KEY1234567", private_key_file: "\(scratch.p8)", bundle_id: "com.example.im" }
                       fcm: { service_account_file: "\(scratch.serviceAccount)", default_channel_id: "chat" }
-                      huawei: { app_id: "1", client_secret: "x", default_category: "IM" }
+                      huawei: { app_id: "1", client_secret: "x", default_category: "IM", action: "com.example.im.OPEN_CHAT" }
                       xiaomi: { app_secret: "x", package_name: "com.example.im", default_channel_id: "im" }
                       oppo: { app_key: "k", master_secret: "m", default_channel_id: "im" }
                       vivo: { app_id: "1", app_key: "k", app_secret: "s" }
                       meizu: { app_id: "1", app_secret: "s" }
-                      honor: { app_id: "1", client_id: "c", client_secret: "s" }
+                      honor: { app_id: "1", client_id: "c", client_secret: "s", intent: "intent:#Intent;action=com.example.im.OPEN_CHAT;end" }
                 """
             )
         )
@@ -107,7 +107,7 @@ struct ConfigTests {
 
     @Test("A configured vendor missing a credential is reported, naming the environment variable")
     func missingCredential() throws {
-        let (_, problems) = try check(yaml(try Scratch(), vendors: #"      huawei: { app_id: "1", default_category: "IM" }"#))
+        let (_, problems) = try check(yaml(try Scratch(), vendors: #"      huawei: { app_id: "1", default_category: "IM", action: "a.B" }"#))
         #expect(problems == [
             "apps[0].vendors.huawei.client_secret: missing credential for configured vendor huawei (or PUSHD_1400000000_HUAWEI_CLIENT_SECRET)"
         ])
@@ -169,7 +169,7 @@ struct ConfigTests {
     func environmentOverrides() throws {
         let scratch = try Scratch()
         let (config, problems) = try check(
-            yaml(scratch, vendors: #"      huawei: { app_id: "1", client_secret: "from-file", default_category: "IM" }"#),
+            yaml(scratch, vendors: #"      huawei: { app_id: "1", client_secret: "from-file", default_category: "IM", action: "a.B" }"#),
             environment: [
                 "PUSHD_1400000000_SECRET_KEY": "env-key", "PUSHD_1400000000_HUAWEI_CLIENT_SECRET": "env-secret",
                 "PUSHD_STORAGE_URL": "postgres://u:p@127.0.0.1/pushd",
@@ -235,11 +235,12 @@ struct ConfigTests {
         #expect(Set(problems.map(\.description).map { String($0.prefix { $0 != ";" }) }) == [
             "warning: apps[0].vendors.xiaomi.default_channel_id: is empty", "warning: apps[0].vendors.oppo.default_channel_id: is empty",
             "warning: apps[0].vendors.huawei.default_category: is empty",
+            "warning: apps[0].vendors.huawei.intent: no in-app page (intent or action): pushes with ExtAsHuaweiIntentParam open the app, Ext only in data",
         ])
         let set = """
                   xiaomi: { app_secret: "s", package_name: "com.example.im", default_channel_id: "im" }
                   oppo: { app_key: "k", master_secret: "m", default_channel_id: "im" }
-                  huawei: { app_id: "1", client_secret: "s", default_category: "IM" }
+                  huawei: { app_id: "1", client_secret: "s", default_category: "IM", action: "com.example.im.OPEN_CHAT" }
             """
         #expect(ConfigValidator().validate(try ConfigLoader(environment: [:]).parse(yaml(try Scratch(), vendors: set)).config) == [])
     }
@@ -254,6 +255,19 @@ struct ConfigTests {
         #expect(try check("").0?.notifyID == .conversation)
         #expect(try check(", notify_id: message") == (AppPushSettings.Xiaomi(packageName: "p", defaultChannelID: "im", notifyID: .message), []))
         #expect(try check(", notify_id: thread").1 == [#"apps[0].vendors.xiaomi.notify_id: "thread" is not conversation or message"#])
+    }
+
+    @Test("Huawei and Honor in-app pages: an intent must be an intent URI, an action an action name")
+    func inAppPage() throws {
+        let vendors = """
+                  huawei: { app_id: "1", client_secret: "s", default_category: "IM", intent: "pushd://chat" }
+                  honor: { app_id: "1", client_id: "c", client_secret: "s", action: "open chat" }
+            """
+        let problems = ConfigValidator().validate(try ConfigLoader(environment: [:]).parse(yaml(try Scratch(), vendors: vendors)).config)
+        #expect(problems.map(\.description) == [
+            #"apps[0].vendors.huawei.intent: "pushd://chat" is not an intent URI (…#Intent;…;end)"#,
+            #"apps[0].vendors.honor.action: "open chat" is not an action name (letters, digits, _ and .)"#,
+        ])
     }
 
     @Test("JSON is accepted as YAML")

@@ -8,13 +8,31 @@ struct VendorSettingsTests {
     func fieldsMap() {
         let honor = VendorConfig(
             vendor: .honor,
-            fields: ["endpoint": "e", "token_endpoint": "t", "app_id": "a", "client_id": "c", "client_secret": "s", "badge_class": "b"]
+            fields: [
+                "endpoint": "e", "token_endpoint": "t", "app_id": "a", "client_id": "c", "client_secret": "s", "badge_class": "b",
+                "action": "com.x.OPEN",
+            ]
         )
-        #expect(honor.settings == .honor(.init(endpoint: "e", tokenEndpoint: "t", appID: "a", clientID: "c", clientSecret: "s", badgeClass: "b")))
-        let huawei = VendorConfig(vendor: .huawei, fields: ["app_id": "10086", "client_secret": "s", "default_channel_id": "chat"])
+        #expect(
+            honor.settings
+                == .honor(
+                    .init(
+                        endpoint: "e", tokenEndpoint: "t", appID: "a", clientID: "c", clientSecret: "s", badgeClass: "b",
+                        page: .init(action: "com.x.OPEN")
+                    )
+                )
+        )
+        let huawei = VendorConfig(
+            vendor: .huawei, fields: ["app_id": "10086", "client_secret": "s", "default_channel_id": "chat", "intent": "intent:#Intent;action=a;end"]
+        )
         #expect(
             huawei.settings
-                == .huawei(.init(endpoint: "", tokenEndpoint: "", appID: "10086", clientSecret: "s", defaultChannelID: "chat", defaultCategory: "", badgeClass: ""))
+                == .huawei(
+                    .init(
+                        endpoint: "", tokenEndpoint: "", appID: "10086", clientSecret: "s", defaultChannelID: "chat", defaultCategory: "",
+                        badgeClass: "", page: .init(intent: "intent:#Intent;action=a;end")
+                    )
+                )
         )
         let apns = VendorConfig(
             vendor: .apns, fields: ["team_id": "T", "key_id": "K", "private_key_file": "/k.p8", "bundle_id": "com.x", "sandbox_endpoint": "sb"]

@@ -34,9 +34,7 @@ public struct HonorRenderer: Sendable, SizedPayloadRenderer {
         json.field("title", title)
         json.field("body", body)
         json.key("clickAction")
-        json.beginObject()
-        json.field("type", 3)
-        json.endObject()
+        json.click(settings.page.click(ext: content.ext.nonEmpty, extAsIntentParameter: android.extAsHuaweiIntentParam == 1))
         json.field("importance", android.honorImportance.nonEmpty ?? "NORMAL")
         json.field("image", ifPresent: android.honorImage)
         if android.pushStyle == 1 {

@@ -53,15 +53,7 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
             json.field("big_body", body)
         }
         json.key("click_action")
-        json.beginObject()
-        if android.extAsHuaweiIntentParam == 1, let ext = content.ext.nonEmpty {
-            // Ext as an intent parameter: a string extra `ext` of the launch intent.
-            json.field("type", 1)
-            json.field("intent", "#Intent;launchFlags=0x4000000;S.ext=\(FormEncoding.escape(ext));end")
-        } else {
-            json.field("type", 3)
-        }
-        json.endObject()
+        json.click(settings.page.click(ext: content.ext.nonEmpty, extAsIntentParameter: android.extAsHuaweiIntentParam == 1))
         if let badge = target.badge, !settings.badgeClass.isEmpty {
             json.key("badge")
             json.beginObject()

@@ -69,11 +69,13 @@ public struct AppPushSettings: Sendable, Equatable {
         public var defaultCategory: String
         /// Launcher activity for the badge (`badge.class`); no badge is sent when empty.
         public var badgeClass: String
-        public init(appID: String, defaultChannelID: String = "", defaultCategory: String = "", badgeClass: String = "") {
+        public var page: InAppPage
+        public init(appID: String, defaultChannelID: String = "", defaultCategory: String = "", badgeClass: String = "", page: InAppPage = .init()) {
             self.appID = appID
             self.defaultChannelID = defaultChannelID
             self.defaultCategory = defaultCategory
             self.badgeClass = badgeClass
+            self.page = page
         }
     }
 
@@ -124,9 +126,11 @@ public struct AppPushSettings: Sendable, Equatable {
         public var appID: String
         /// Launcher activity for the badge (`badge.badgeClass`); no badge is sent when empty.
         public var badgeClass: String
-        public init(appID: String, badgeClass: String = "") {
+        public var page: InAppPage
+        public init(appID: String, badgeClass: String = "", page: InAppPage = .init()) {
             self.appID = appID
             self.badgeClass = badgeClass
+            self.page = page
         }
     }
 }
