@@ -3,6 +3,7 @@ import Gateways
 import Logging
 import Messaging
 import PushCore
+import PushJob
 import Storage
 
 /// Turns running campaigns into campaign-lane push jobs, a page of users at a time, and sends them.
@@ -16,6 +17,9 @@ import Storage
 /// the same one. It stays at most `sender.steps` steps and `maxBacklog` unfinished pushes (retries
 /// included) ahead of delivery, so a campaign moves at the pace its pushes are delivered (slowed by
 /// vendor quotas and `Retry-After` like any push) and a large one never fills the queue.
+///
+/// As any push (push-rules.md 1.3): the campaign's sender (`From_Account`) gets no job, and a user
+/// in their do-not-disturb window gets a silent one, recorded as skipped (`DoNotDisturb`).
 struct CampaignWalker: Sendable {
     var store: any PushStore
     var pageSize: Int
@@ -24,6 +28,8 @@ struct CampaignWalker: Sendable {
     /// How long to wait when there is no campaign to walk, or its backlog is full.
     var idleInterval: Duration
     var backlogInterval: Duration
+    /// What do-not-disturb windows are checked against.
+    var clock: any EpochClock
     var logger: Logger
     /// Sends the jobs of each step.
     var sender: CampaignSender
@@ -72,6 +78,7 @@ struct CampaignWalker: Sendable {
     func walk(_ leased: CampaignWalk, stopping: @Sendable () -> Bool, hand: Hand) async throws {
         var walk = leased
         let app = walk.sdkAppID
+        let jobs = CampaignJobs(walk)
         if walk.audienceSize == nil {
             let size = try await store.audienceSize(sdkAppID: app, walk.audience)
             try await store.setAudienceSize(walk, size: size)
@@ -85,7 +92,7 @@ struct CampaignWalker: Sendable {
             if walk.backlog >= maxBacklog {
                 try? await Task.sleep(for: backlogInterval)
                 // A step without users renews the lease and reads the backlog again.
-                guard let next = try await advance(walk, page: nil) else { return }
+                guard let next = try await advance(walk, page: nil, jobs: jobs) else { return }
                 walk = next.walk
                 continue
             }
@@ -93,11 +100,11 @@ struct CampaignWalker: Sendable {
             if let prefetched {
                 page = prefetched
             } else {
-                page = try await read(walk.audience, of: app, after: walk.cursor)
+                page = try await read(walk.audience, of: app, after: walk.cursor, jobs: jobs)
             }
             let audience = walk.audience
-            async let following = page.done ? nil : read(audience, of: app, after: page.cursor)
-            guard let next = try await advance(walk, page: page) else { return }
+            async let following = page.done ? nil : read(audience, of: app, after: page.cursor, jobs: jobs)
+            guard let next = try await advance(walk, page: page, jobs: jobs) else { return }
             walk = next.walk
             await hand(next.claimed, page.devices)
             if page.done {
@@ -108,31 +115,67 @@ struct CampaignWalker: Sendable {
         }
     }
 
-    /// A page of the audience and the devices of its users.
+    /// A page of the audience, the devices of its users, and their receive settings.
     struct Page: Sendable {
         var users: [String]
         var cursor: String
         var done: Bool
         var devices: [Device]
+        var settings: [ExactString: ReceiveSettings]
     }
 
-    private func read(_ audience: Audience, of app: UInt64, after cursor: String) async throws -> Page {
+    private func read(_ audience: Audience, of app: UInt64, after cursor: String, jobs: CampaignJobs) async throws -> Page {
         let page = try await store.audiencePage(sdkAppID: app, audience, after: cursor, limit: pageSize)
-        let devices = page.users.isEmpty ? [] : try await store.devices(sdkAppID: app, userIDs: page.users)
-        return Page(users: page.users, cursor: page.cursor, done: page.done, devices: devices)
+        guard !page.users.isEmpty else { return Page(users: [], cursor: page.cursor, done: page.done, devices: [], settings: [:]) }
+        let devices = try await store.devices(sdkAppID: app, userIDs: page.users)
+        let withDevice = page.users.filter { user in devices.contains { $0.userID.sameBytes(as: user) } }
+        let settings =
+            withDevice.isEmpty ? [:] : try await store.receiveSettings(sdkAppID: app, userIDs: withDevice, conversation: jobs.conversation)
+        return Page(users: page.users, cursor: page.cursor, done: page.done, devices: devices, settings: settings)
     }
 
-    private func advance(_ walk: CampaignWalk, page: Page?) async throws -> CampaignStep? {
+    private func advance(_ walk: CampaignWalk, page: Page?, jobs plan: CampaignJobs) async throws -> CampaignStep? {
         let devices = page?.devices ?? []
         let withDevice = devices.map(\.userID).exactSet
         let users = page?.users ?? []
-        let jobs = users.filter { withDevice.contains(ExactString($0)) }.map(walk.job(for:))
+        let nowSeconds = clock.nowSeconds()
+        let jobs = users.compactMap { user -> NewJob? in
+            guard withDevice.contains(ExactString(user)) else { return nil }
+            return plan.job(for: user, settings: page?.settings[ExactString(user)], nowSeconds: nowSeconds)
+        }
         let next = try await store.advanceCampaign(
             walk, cursor: page?.cursor ?? walk.cursor, users: users.count, usersWithoutDevice: users.count - jobs.count, devices: devices.count,
             jobs: jobs, last: page?.done ?? false, leaseMillis: leaseMillis, claimMillis: sender.claimMillis
         )
         if next == nil { logger.info("campaign walk ended: cancelled or taken over", metadata: ["task": "\(walk.taskID)"]) }
         return next
+    }
+}
+
+/// A campaign's jobs: its template for everyone, a silent copy for users in their do-not-disturb
+/// window, none for its sender.
+struct CampaignJobs: Sendable {
+    let walk: CampaignWalk
+    let sender: String?
+    /// The template marked silent (`DoNotDisturb`), encoded once per walk; nil when the stored
+    /// template does not decode (its jobs then fail at dispatch as any malformed job does).
+    let quiet: Data?
+    /// Whose receive option applies: the conversation with the sender, when there is one.
+    var conversation: String { sender.map(ReceiveSettings.conversation(peer:)) ?? "" }
+
+    init(_ walk: CampaignWalk) {
+        self.walk = walk
+        var spec = try? PushJobSpec.decode(walk.template)
+        sender = spec?.fromAccount.flatMap { $0.isEmpty ? nil : $0 }
+        spec?.silent = "DoNotDisturb"
+        quiet = try? spec?.encoded()
+    }
+
+    func job(for user: String, settings: ReceiveSettings?, nowSeconds: Int64) -> NewJob? {
+        if let sender, sender.sameBytes(as: user) { return nil }
+        var job = walk.job(for: user)
+        if let quiet, settings?.doNotDisturb?.contains(nowSeconds: nowSeconds) == true { job.payload = quiet }
+        return job
     }
 }
 

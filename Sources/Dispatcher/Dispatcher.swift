@@ -215,7 +215,7 @@ public final class Dispatcher: Service, Sendable {
         let perStep = max(1, settings.campaignPage)
         return CampaignWalker(
             store: store, pageSize: settings.campaignPage, maxBacklog: settings.campaignBacklog, leaseMillis: settings.campaignLeaseMillis,
-            idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), logger: logger,
+            idleInterval: settings.campaignIdleInterval, backlogInterval: .milliseconds(50), clock: processor.clock, logger: logger,
             sender: CampaignSender(
                 claimMillis: settings.leaseMillis, steps: max(2, Self.campaignClaimDepth * max(1, settings.campaignInFlight) / perStep),
                 executor: lane

@@ -243,6 +243,29 @@ struct CampaignEndToEndTests {
         #expect(campaign.jobs == 1_350 && campaign.jobsDone == 1_350, "one job per user with a device")
     }
 
+    /// Issue 25: campaigns follow the push rules: no push to the sender, do-not-disturb applies.
+    @Test("a campaign skips its sender; a user in a do-not-disturb window gets no push, recorded as skipped")
+    func senderAndDoNotDisturb() async throws {
+        try await DispatchHarness.with(dispatcher: Self.small) { h in
+            let users = try await Self.accounts(h, "d", 5, .apns, tokens: 500)
+            let now = h.clock.nowSeconds()
+            try await h.store.setDoNotDisturb(sdkAppID: DispatchHarness.app, userID: users[1], DoNotDisturb(start: now - 60, duration: 3_600))
+            let admin = Admin(h)
+            let reply = try await admin.call(
+                "timpush/push",
+                #"{"MsgRandom": 77, "From_Account": "\#(users[0])", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "sale"}}]}"#
+            )
+            let task = try #require(reply["TaskId"] as? String)
+            _ = try await admin.waitState(task, "Finished")
+            try await h.eventually("nothing pending") { try await h.pending() == 0 }
+            let tokens = Set(Self.delivered(h, .apns).keys)
+            #expect(tokens == Set((2..<5).map { DispatchHarness.token(.apns, 500 + $0) }), "only the three others")
+            let quiet = try await admin.call("pushd/get_push_records", #"{"TaskId": "\#(task)", "UserID": "\#(users[1])"}"#)
+            let records = quiet["Records"] as? [[String: Any]] ?? []
+            #expect(records.map { $0["Reason"] as? String } == ["DoNotDisturb"], "\(quiet)")
+        }
+    }
+
     @Test("cancel: the walk stops, unsent pushes are dropped, nothing more reaches the vendor")
     func cancel() async throws {
         try await DispatchHarness.with(dispatcher: Self.small) { h in
