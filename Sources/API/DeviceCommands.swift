@@ -5,7 +5,8 @@ import PushdConfig
 import Storage
 
 /// `pushd/register_device`, `unregister_device`, `report_state`, `get_devices` (interface.md
-/// section 3): a user acts on their own devices; the admin names the user.
+/// section 3): a user acts on their own devices; the admin names the user. `im_open_login_svc/kick`
+/// logs a user out: their devices go `Offline` and get no push until they report their state again.
 struct DeviceCommands: Sendable {
     let store: any DeviceStore & Directory
     let clock: any EpochClock
@@ -21,7 +22,28 @@ struct DeviceCommands: Sendable {
             "pushd/get_devices": .init(adminOnly: false, run: getDevices),
             "openim/query_online_status": .init(adminOnly: true, run: { try await onlineStatus($0, $1, key: "Status") }),
             "openim/querystate": .init(adminOnly: true, run: { try await onlineStatus($0, $1, key: "State") }),
+            "im_open_login_svc/kick": .init(adminOnly: true, run: kick),
         ]
+    }
+
+    struct Kick: Decodable {
+        var UserID: String?
+        var Identifier: String?
+    }
+
+    /// `{"UserID"}` (or the legacy `{"Identifier"}`): every device of an imported user goes
+    /// `Offline`; the badge base is kept.
+    @Sendable func kick(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(Kick.self, body)
+        guard let user = r.UserID ?? r.Identifier, !user.isEmpty else { throw TencentError(code: RestCode.badJSON, message: "UserID is required") }
+        let app = caller.app.sdkAppID
+        guard try await store.profiles(sdkAppID: app, userIDs: [user])[ExactString(user)] != nil else {
+            return .fail(RestCode.notImported, "UserID \(user) is not imported")
+        }
+        for device in try await store.devices(sdkAppID: app, userIDs: [user]) where device.state != .offline {
+            _ = try await store.setDeviceState(sdkAppID: app, userID: user, deviceID: device.deviceID, state: .offline, unread: nil)
+        }
+        return .ok()
     }
 
     struct Register: Decodable {

@@ -125,6 +125,27 @@ struct EndToEndTests {
         }
     }
 
+    /// Issue 25: `kick` answered 60009; a logged-out user's phones kept getting pushes.
+    @Test("kick: the user's devices get no push until they report their state again")
+    func kick() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil])
+            try await r.register("bob", "phone", .apns, n: 1)
+            try await r.register("bob", "pad", .apns, n: 2)
+            try await r.call("im_open_login_svc/kick", #"{"UserID": "bob"}"#)
+            let kicked = try await r.sendmsg("alice", "bob", Self.text("while kicked"))
+            try await r.settle()
+            #expect(r.apns(1).isEmpty && r.apns(2).isEmpty)
+            #expect(try await r.records(kicked, "bob").map(\.reason) == ["Offline", "Offline"])
+            try await r.call("pushd/report_state", #"{"DeviceId": "phone", "State": "PushOnline"}"#, as: "bob")
+            _ = try await r.sendmsg("alice", "bob", Self.text("back"))
+            try await r.settle()
+            #expect(r.apns(1).map(Self.body) == ["Alice:back"] && r.apns(2).isEmpty, "only the device that reported again")
+            try await r.call("im_open_login_svc/kick", #"{"Identifier": "nobody"}"#, expect: 70107)
+            try await r.call("im_open_login_svc/kick", #"{"UserID": "alice"}"#, as: "bob", expect: 60010)
+        }
+    }
+
     @Test("1.2 no push for PushFlag 1, MsgLifeTime 0, an empty text, or a message to oneself")
     func noPush() async throws {
         try await Self.with { r in

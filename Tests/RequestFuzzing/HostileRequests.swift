@@ -41,6 +41,7 @@ public enum HostileRequests {
         ("im_open_login_svc/multiaccount_import", [("Accounts", .users(100)), ("AccountList", .users(100))]),
         ("im_open_login_svc/account_delete", [("DeleteItem", .checkItems)]),
         ("im_open_login_svc/account_check", [("CheckItem", .checkItems)]),
+        ("im_open_login_svc/kick", [("UserID", .user), ("Identifier", .user)]),
         ("profile/portrait_set", [("From_Account", .user), ("ProfileItem", .profileItems)]),
         ("profile/portrait_get", [("To_Account", .users(100)), ("TagList", .strings(20))]),
         ("pushd/register_device", [("UserID", .user), ("DeviceId", .device), ("Vendor", .vendor), ("Token", .token), ("Locale", .choice(["zh", "en", "fr"])), ("Sandbox", .flag)]),
