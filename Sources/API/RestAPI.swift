@@ -66,6 +66,7 @@ public struct RestAPI: Sendable {
         let sends = SendCoalescer(store: store, maxPending: maxPendingWrites)
         commands = [
             DeviceCommands(store: store, clock: clock, maxPerUser: config.limits.maxDevicesPerUser).commands, AccountCommands(store: store).commands,
+            UnreadCommands(store: store, clock: clock).commands,
             MessageCommands(store: store, sends: sends, clock: clock, writes: writes).commands,
             GroupCommands(store: store, sends: sends, clock: clock, writes: writes).commands, ReceiveOptionCommands(store: store).commands,
             AudienceCommands(store: store).commands, CampaignCommands(store: store, clock: clock).commands,

@@ -67,6 +67,10 @@ public enum RestCode {
     public static let msgBodyTooLarge = 93000
     /// The `identifier` in the URL is missing or not an account id (Tencent's 60004).
     public static let badIdentifier = 60004
+    /// `To_Account` (here `Report_Account`) is missing or not an imported account.
+    public static let noToAccount = 90003
+    /// `From_Account` (here `Peer_Account`) is missing or not an imported account.
+    public static let noFromAccount = 90008
     /// A body field is missing, of the wrong type, or not JSON.
     public static let badJSON = TencentError.jsonParseCode
 

@@ -52,7 +52,12 @@ public struct JobTemplate: Sendable {
                 }
             }
             let key = "\(keyPrefix):\(to)"
-            jobs.append(NewJob(sdkAppID: app, idempotencyKey: key, lane: job.lane, userID: to, payload: bytes, countsForBadge: countsForBadge))
+            jobs.append(
+                NewJob(
+                    sdkAppID: app, idempotencyKey: key, lane: job.lane, userID: to, payload: bytes, countsForBadge: countsForBadge,
+                    unreadPeer: job.unreadPeer
+                )
+            )
         }
         return jobs
     }

@@ -147,6 +147,12 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         PushMessage(body: msgBody, offlinePushInfo: offlinePushInfo, lifetime: msgLifeTime, onlineOnly: onlineOnlyFlag == 1)
     }
 
+    /// The C2C peer whose conversation a counted chat job belongs to (`NewJob.unreadPeer`).
+    public var unreadPeer: String? {
+        guard lane == .chat, conversationType?.lowercased() != "group", let fromAccount, !fromAccount.isEmpty else { return nil }
+        return fromAccount
+    }
+
     public var conversation: Conversation {
         if conversationType?.lowercased() == "group" {
             return .group(id: groupId ?? "", name: groupName, senderNick: senderNick)
@@ -162,7 +168,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         }
         return NewJob(
             sdkAppID: sdkAppID, idempotencyKey: idempotencyKey ?? Self.digest(payload), lane: lane, userID: toAccount, payload: payload,
-            countsForBadge: Badge.counts(message, sendMsgControl: sendMsgControl)
+            countsForBadge: Badge.counts(message, sendMsgControl: sendMsgControl), unreadPeer: unreadPeer
         )
     }
 

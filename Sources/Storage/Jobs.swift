@@ -34,10 +34,13 @@ public struct NewJob: Sendable, Equatable {
     /// The message counts towards the unread badge: raise the badge of the user's devices once, at
     /// enqueue, so a retried push carries the same absolute value (push-rules.md section 5.3).
     public var countsForBadge: Bool
+    /// The C2C peer whose conversation's unread count this job raises with the badge (a counted
+    /// chat message from them); nil for group messages and pushes outside a conversation.
+    public var unreadPeer: String?
 
     public init(
         sdkAppID: UInt64, idempotencyKey: String, lane: Lane = .chat, userID: String, payload: Data,
-        deviceIDs: [String]? = nil, notBeforeMillis: Int64? = nil, countsForBadge: Bool = false
+        deviceIDs: [String]? = nil, notBeforeMillis: Int64? = nil, countsForBadge: Bool = false, unreadPeer: String? = nil
     ) {
         self.sdkAppID = sdkAppID
         self.idempotencyKey = idempotencyKey
@@ -47,6 +50,7 @@ public struct NewJob: Sendable, Equatable {
         self.deviceIDs = deviceIDs
         self.notBeforeMillis = notBeforeMillis
         self.countsForBadge = countsForBadge
+        self.unreadPeer = countsForBadge ? unreadPeer : nil
     }
 }
 

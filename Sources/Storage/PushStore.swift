@@ -82,6 +82,16 @@ public protocol DeviceStore: Sendable {
 
     /// The devices of these users.
     func devices(sdkAppID: UInt64, userIDs: [String]) async throws -> [Device]
+
+    /// A read mark (`admin_set_msg_read`): when the newest counted message from `peer` arrived at or
+    /// before `readAtMillis`, the conversation's unread count goes to 0 and the badge of each of the
+    /// user's devices drops by as much (not below 0). Returns the count cleared; 0 when there was
+    /// none, or when a message arrived after the mark (counts are kept per conversation, not per
+    /// message, so such a mark leaves the count).
+    func markRead(sdkAppID: UInt64, userID: String, peer: String, readAtMillis: Int64) async throws -> Int
+
+    /// The user's unread counts per C2C peer: of `peers`, or of every peer with a count when nil.
+    func unreadCounts(sdkAppID: UInt64, userID: String, peers: [String]?) async throws -> [ExactString: Int]
 }
 
 /// Stored messages (roaming) with their push jobs, written in one transaction, and what a send reads first.

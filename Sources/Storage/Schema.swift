@@ -25,7 +25,7 @@ enum Schema {
 
     /// Every version's statements, oldest first; a store records how many it has run.
     static func migrations(_ dialect: Dialect) -> [[String]] {
-        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect)]
+        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect), v11(dialect)]
     }
 
     static func sql(_ dialect: Dialect) -> [String] {
@@ -325,6 +325,26 @@ enum Schema {
     /// poison job cannot crash-loop the daemon.
     static func v10(_ dialect: Dialect) -> [String] {
         ["ALTER TABLE jobs ADD COLUMN open_claims \(Types(dialect).int) NOT NULL DEFAULT 0"]
+    }
+
+    /// Version 11: `unread`, a user's unread count per C2C peer (`get_c2c_unread_msg_num`), raised
+    /// with the badge when a counted job is enqueued and cleared by a read mark
+    /// (`admin_set_msg_read`), which lowers the badge by as much. `last_at` is when the newest
+    /// counted message arrived.
+    static func v11(_ dialect: Dialect) -> [String] {
+        let t = Types(dialect)
+        return [
+            """
+            CREATE TABLE unread (
+              app \(t.int) NOT NULL,
+              user_id TEXT NOT NULL,
+              peer TEXT NOT NULL,
+              count \(t.int) NOT NULL,
+              last_at \(t.int) NOT NULL,
+              PRIMARY KEY (app, user_id, peer)
+            )
+            """
+        ]
     }
 
     enum Dialect { case sqlite, postgres }

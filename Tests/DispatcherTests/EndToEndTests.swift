@@ -146,6 +146,37 @@ struct EndToEndTests {
         }
     }
 
+    /// Issue 25: `admin_set_msg_read` and `get_c2c_unread_msg_num` answered 60009; the badge never
+    /// went down when the user read a conversation elsewhere.
+    @Test("read marks lower the badge the next push carries; the unread query answers per peer from the same counts")
+    func readMarks() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil, "carol": nil])
+            try await r.register("bob", "phone", .apns, n: 1)
+            for (from, text) in [("alice", "1"), ("alice", "2"), ("alice", "3"), ("carol", "4")] {
+                _ = try await r.sendmsg(from, "bob", Self.text(text))
+            }
+            _ = try await r.sendmsg("alice", "bob", Self.text("not counted"), extra: #", "SendMsgControl": ["NoUnread"]"#)
+            try await r.settle()
+            #expect(r.apns(1).map(Self.badge) == [1, 2, 3, 4, 4])
+            #expect(try await r.call("openim/get_c2c_unread_msg_num", #"{"To_Account": "bob"}"#)["AllC2CUnreadMsgNum"] as? Int == 4)
+            let perPeer = try await r.call("openim/get_c2c_unread_msg_num", #"{"To_Account": "bob", "Peer_Account": ["alice", "carol", "nobody"]}"#)
+            let list = (perPeer["C2CUnreadMsgNumList"] as? [[String: Any]] ?? []).map { "\($0["Peer_Account"] ?? "")=\($0["C2CUnreadMsgNum"] ?? "")" }
+            #expect(list == ["alice=3", "carol=1"])
+            #expect((perPeer["ErrorList"] as? [[String: Any]])?.first?["ErrorCode"] as? Int == 70107)
+            // Bob read alice's conversation on another device: the next push's badge is lower by 3.
+            try await r.call("openim/admin_set_msg_read", #"{"Report_Account": "bob", "Peer_Account": "alice"}"#)
+            _ = try await r.sendmsg("carol", "bob", Self.text("5"))
+            try await r.settle()
+            #expect(r.apns(1).last.flatMap(Self.badge) == 2)
+            #expect(try await r.call("openim/get_c2c_unread_msg_num", #"{"To_Account": "bob"}"#)["AllC2CUnreadMsgNum"] as? Int == 2)
+            try await r.call("openim/admin_set_msg_read", #"{"Report_Account": "bob", "Peer_Account": "nobody"}"#, expect: 90008)
+            try await r.call("openim/admin_set_msg_read", #"{"Report_Account": "nobody", "Peer_Account": "alice"}"#, expect: 90003)
+            try await r.call("openim/admin_set_msg_read", #"{"Report_Account": "bob", "Peer_Account": "alice", "MsgReadTime": -1}"#, expect: 90001)
+            try await r.call("openim/get_c2c_unread_msg_num", #"{"To_Account": "bob", "Peer_Account": ["a","b","c","d","e","f","g","h","i","j","k"]}"#, expect: 90001)
+        }
+    }
+
     @Test("1.2 no push for PushFlag 1, MsgLifeTime 0, an empty text, or a message to oneself")
     func noPush() async throws {
         try await Self.with { r in

@@ -42,6 +42,8 @@ public enum HostileRequests {
         ("im_open_login_svc/account_delete", [("DeleteItem", .checkItems)]),
         ("im_open_login_svc/account_check", [("CheckItem", .checkItems)]),
         ("im_open_login_svc/kick", [("UserID", .user), ("Identifier", .user)]),
+        ("openim/admin_set_msg_read", [("Report_Account", .user), ("Peer_Account", .user), ("MsgReadTime", .time)]),
+        ("openim/get_c2c_unread_msg_num", [("To_Account", .user), ("Peer_Account", .users(10))]),
         ("profile/portrait_set", [("From_Account", .user), ("ProfileItem", .profileItems)]),
         ("profile/portrait_get", [("To_Account", .users(100)), ("TagList", .strings(20))]),
         ("pushd/register_device", [("UserID", .user), ("DeviceId", .device), ("Vendor", .vendor), ("Token", .token), ("Locale", .choice(["zh", "en", "fr"])), ("Sandbox", .flag)]),

@@ -449,6 +449,39 @@ struct QueueContractTests {
         }
     }
 
+    /// Issue 25: read marks lower the badge; the unread query answers from the same counters.
+    @Test("unread counts per C2C peer rise with the badge; a read mark clears one and lowers the badge, not below 0", arguments: Backend.available)
+    func unreadPerPeer(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let app: UInt64 = 1_400_000_000
+            try await store.upsertDevices([device("d1", at: fixture.clock.nowMillis()), device("d2", at: fixture.clock.nowMillis())])
+            #expect(try await store.setDeviceState(sdkAppID: app, userID: "bob", deviceID: "d1", state: .pushOnline, unread: 1))
+            func from(_ peer: String, _ key: String, counts: Bool = true) -> NewJob {
+                var j = job(key, counts: counts)
+                j.unreadPeer = counts ? peer : nil
+                return j
+            }
+            try await store.enqueue([from("alice", "a1"), from("alice", "a2"), from("carol", "c1"), from("alice", "a3", counts: false)])
+            try await store.enqueue(from("alice", "a1"))
+            fixture.clock.advance(seconds: 10)
+            try await store.enqueue(from("alice", "a4"))
+            #expect(try await store.unreadCounts(sdkAppID: app, userID: "bob", peers: nil) == ["alice": 3, "carol": 1])
+            #expect(try await store.unreadCounts(sdkAppID: app, userID: "bob", peers: ["carol", "dave"]) == ["carol": 1])
+            func badges() async throws -> [Int] { try await store.devices(sdkAppID: app, userIDs: ["bob"]).map(\.badge) }
+            #expect(try await badges() == [5, 4])
+            // A mark before alice's newest message leaves the count: counts are per conversation.
+            #expect(try await store.markRead(sdkAppID: app, userID: "bob", peer: "alice", readAtMillis: fixture.clock.nowMillis() - 1) == 0)
+            #expect(try await store.markRead(sdkAppID: app, userID: "bob", peer: "alice", readAtMillis: fixture.clock.nowMillis()) == 3)
+            #expect(try await badges() == [2, 1])
+            #expect(try await store.markRead(sdkAppID: app, userID: "bob", peer: "alice", readAtMillis: fixture.clock.nowMillis()) == 0, "already read")
+            try await store.setDeviceState(sdkAppID: app, userID: "bob", deviceID: "d1", state: .online, unread: nil)
+            #expect(try await store.markRead(sdkAppID: app, userID: "bob", peer: "carol", readAtMillis: fixture.clock.nowMillis()) == 1)
+            #expect(try await badges() == [0, 0], "never below 0")
+            #expect(try await store.unreadCounts(sdkAppID: app, userID: "bob", peers: nil) == ["alice": 0, "carol": 0])
+            #expect(try await store.unreadCounts(sdkAppID: app, userID: "bob", peers: []) == [:])
+        }
+    }
+
     /// Issue 24: an unread count stored before the API bounded it made PostgreSQL's `badge + n` fail
     /// with bigint out of range, failing every write coalesced with it.
     @Test("a badge saturates at Int32.max: a poisoned count fails neither its own write nor the others'", arguments: Backend.available)

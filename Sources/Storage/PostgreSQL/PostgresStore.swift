@@ -208,10 +208,31 @@ public final class PostgresStore: PushStore {
         var returned: [ExactString: Int64] = [:]
         for try await (id, app, key) in rows.decode((Int64, Int64, String).self) { returned[ExactString("\(app)\u{0}\(key)")] = id }
         var badges: [ExactString: (app: Int64, user: String, count: Int64)] = [:]
+        var unread: [ExactString: (app: Int64, user: String, peer: String, count: Int64)] = [:]
         for (i, job) in jobs.enumerated() {
             guard let id = returned.removeValue(forKey: ExactString("\(apps[i])\u{0}\(job.idempotencyKey)")) else { continue }
             inserted[i] = id
             if job.countsForBadge { badges[ExactString("\(apps[i])\u{0}\(job.userID)"), default: (apps[i], job.userID, 0)].count += 1 }
+            if let peer = job.unreadPeer {
+                unread[ExactString("\(apps[i])\u{0}\(job.userID)\u{0}\(peer)"), default: (apps[i], job.userID, peer, 0)].count += 1
+            }
+        }
+        if !unread.isEmpty {
+            // In key order, so two transactions raising the same counts lock them in one order.
+            let u = unread.sorted { $0.key.value.utf8.lexicographicallyPrecedes($1.key.value.utf8) }.map(\.value)
+            let max = String(Badge.maxValue)
+            try await connection.query(
+                """
+                INSERT INTO unread (app, user_id, peer, count, last_at)
+                SELECT a, u, p, LEAST(n, \(unescaped: max)), \(now)
+                FROM unnest(\(u.map(\.app))::bigint[], \(u.map(\.user))::text[], \(u.map(\.peer))::text[], \(u.map(\.count))::bigint[])
+                  WITH ORDINALITY AS x(a, u, p, n, o)
+                ORDER BY o
+                ON CONFLICT (app, user_id, peer) DO UPDATE
+                SET count = LEAST(unread.count + excluded.count, \(unescaped: max)), last_at = GREATEST(unread.last_at, excluded.last_at)
+                """,
+                logger: logger
+            )
         }
         if !badges.isEmpty {
             let b = Array(badges.values)
@@ -585,6 +606,44 @@ public final class PostgresStore: PushStore {
             logger: logger
         ) { changed += 1 }
         return changed > 0
+    }
+
+    public func markRead(sdkAppID: UInt64, userID: String, peer: String, readAtMillis: Int64) async throws -> Int {
+        let app = Int64(sdkAppID)
+        return try await client.withTransaction(logger: logger) { connection in
+            var found: (count: Int64, lastAt: Int64)?
+            for try await row in try await connection.query(
+                "SELECT count, last_at FROM unread WHERE app = \(app) AND user_id = \(userID) AND peer = \(peer) FOR UPDATE", logger: logger
+            ).decode((Int64, Int64).self) { found = (row.0, row.1) }
+            guard let found, found.count > 0, found.lastAt <= readAtMillis else { return 0 }
+            try await connection.query("UPDATE unread SET count = 0 WHERE app = \(app) AND user_id = \(userID) AND peer = \(peer)", logger: logger)
+            try await connection.query(
+                """
+                WITH locked AS (
+                  SELECT device_id FROM devices WHERE app = \(app) AND user_id = \(userID) ORDER BY device_id FOR UPDATE
+                )
+                UPDATE devices AS d SET badge = GREATEST(d.badge - \(found.count), 0) FROM locked AS l
+                WHERE d.app = \(app) AND d.user_id = \(userID) AND d.device_id = l.device_id
+                """,
+                logger: logger
+            )
+            return Int(clamping: found.count)
+        }
+    }
+
+    public func unreadCounts(sdkAppID: UInt64, userID: String, peers: [String]?) async throws -> [ExactString: Int] {
+        let app = Int64(sdkAppID)
+        let rows =
+            if let peers {
+                try await client.query(
+                    "SELECT peer, count FROM unread WHERE app = \(app) AND user_id = \(userID) AND peer = ANY(\(peers)::text[])", logger: logger
+                )
+            } else {
+                try await client.query("SELECT peer, count FROM unread WHERE app = \(app) AND user_id = \(userID)", logger: logger)
+            }
+        var counts: [ExactString: Int] = [:]
+        for try await (peer, count) in rows.decode((String, Int64).self) { counts[ExactString(peer)] = Int(clamping: count) }
+        return counts
     }
 
     public func deleteDevice(sdkAppID: UInt64, userID: String, deviceID: String) async throws -> Bool {

@@ -88,6 +88,12 @@ public final class SQLiteStore: PushStore {
                 """
         )
         let badge = try db.cachedStatement(sql: "UPDATE devices SET badge = min(min(badge, \(Badge.maxValue)) + 1, \(Badge.maxValue)) WHERE app = ? AND user_id = ?")
+        let unread = try db.cachedStatement(
+            sql: """
+                INSERT INTO unread (app, user_id, peer, count, last_at) VALUES (?, ?, ?, 1, ?)
+                ON CONFLICT (app, user_id, peer) DO UPDATE SET count = min(count + 1, \(Badge.maxValue)), last_at = max(last_at, excluded.last_at)
+                """
+        )
         let now = inserting.now
         return try zip(inserting.jobs, inserting.claims).map { job, claim -> Int64? in
             try insert.execute(arguments: [
@@ -97,6 +103,7 @@ public final class SQLiteStore: PushStore {
             guard db.changesCount > 0 else { return nil }
             let id = db.lastInsertedRowID
             if job.countsForBadge { try badge.execute(arguments: [Int64(job.sdkAppID), job.userID]) }
+            if let peer = job.unreadPeer { try unread.execute(arguments: [Int64(job.sdkAppID), job.userID, peer, now]) }
             return id
         }
     }
@@ -349,6 +356,39 @@ public final class SQLiteStore: PushStore {
                 arguments: [state.rawValue, now, badge, Int64(sdkAppID), userID, deviceID]
             )
             return db.changesCount > 0
+        }
+    }
+
+    public func markRead(sdkAppID: UInt64, userID: String, peer: String, readAtMillis: Int64) async throws -> Int {
+        try await write { db in
+            let key: StatementArguments = [Int64(sdkAppID), userID, peer]
+            guard let row = try Row.fetchOne(db, sql: "SELECT count, last_at FROM unread WHERE app = ? AND user_id = ? AND peer = ?", arguments: key)
+            else { return 0 }
+            let (count, lastAt): (Int, Int64) = (row[0], row[1])
+            guard count > 0, lastAt <= readAtMillis else { return 0 }
+            try db.execute(sql: "UPDATE unread SET count = 0 WHERE app = ? AND user_id = ? AND peer = ?", arguments: key)
+            try db.execute(
+                sql: "UPDATE devices SET badge = max(badge - ?, 0) WHERE app = ? AND user_id = ?", arguments: [count, Int64(sdkAppID), userID]
+            )
+            return count
+        }
+    }
+
+    public func unreadCounts(sdkAppID: UInt64, userID: String, peers: [String]?) async throws -> [ExactString: Int] {
+        try await pool.read { db in
+            var sql = "SELECT peer, count FROM unread WHERE app = ? AND user_id = ?"
+            var arguments: StatementArguments = [Int64(sdkAppID), userID]
+            if let peers {
+                guard !peers.isEmpty else { return [:] }
+                sql += " AND peer IN (" + Array(repeating: "?", count: peers.count).joined(separator: ", ") + ")"
+                arguments += StatementArguments(peers)
+            }
+            var counts: [ExactString: Int] = [:]
+            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+                let (peer, count): (String, Int) = (row[0], row[1])
+                counts[ExactString(peer)] = count
+            }
+            return counts
         }
     }
 
