@@ -20,6 +20,7 @@ struct MessageCommands: Sendable {
         [
             "openim/sendmsg": .init(adminOnly: true, run: sendmsg),
             "openim/batchsendmsg": .init(adminOnly: true, run: batchsendmsg),
+            "openim/importmsg": .init(adminOnly: true, run: importmsg),
             "timpush/batch": .init(adminOnly: true, run: pushBatch),
             "openim/admin_getroammsg": .init(adminOnly: true, run: roamingMessages),
             "pushd/get_push_records": .init(adminOnly: true, run: pushRecords),
@@ -122,6 +123,23 @@ struct MessageCommands: Sendable {
         case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
         case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
         }
+    }
+
+    /// A message from an earlier system, stored for roaming at its own `MsgTimeStamp`: it never
+    /// pushes and counts as no unread. The same message (sender, recipient, `MsgSeq` or else
+    /// `MsgTimeStamp`, `MsgRandom`, body) imported again within sendmsg's de-duplication window is
+    /// stored once.
+    @Sendable func importmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let request = try RestAPI.decode(ImportMsgRequest.self, body).send
+        let to = request.to
+        let m = C2C(request.message, caller: caller, clock: clock)
+        let profiles = try await store.profiles(sdkAppID: caller.app.sdkAppID, userIDs: [m.from, to])
+        if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller, code: RestCode.noSuchUser) { return refusal }
+        guard profiles[ExactString(to)] != nil else { return .fail(RestCode.noSuchUser, "To_Account \(to) is not imported") }
+        // Without a MsgSeq the original message is known by its time, not by a random sequence.
+        let dedupeKey = "import|\(m.from)|\(to)|\(m.fields.seq ?? m.msgTime)|\(m.random)|\(m.content.crc)"
+        _ = try await writes({ try await sends.storeMessage(message(m, to: to, body: body, dedupeKey: dedupeKey, caller: caller), jobs: []) })
+        return .ok()
     }
 
     /// Up to 500 recipients, one `MsgKey`; recipients that are not imported go to `ErrorList`.

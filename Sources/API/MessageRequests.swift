@@ -160,6 +160,23 @@ struct SendMsgRequest: Decodable {
     }
 }
 
+/// `openim/importmsg`: a sendmsg body with `SyncFromOldSystem` (1 real-time, 2 history) and the
+/// required `MsgTimeStamp` of the original message.
+struct ImportMsgRequest: Decodable {
+    var send: SendMsgRequest
+
+    init(from decoder: any Decoder) throws {
+        let m = try RequestMembers(decoder)
+        guard let sync = m.integer("SyncFromOldSystem"), sync == 1 || sync == 2 else {
+            throw TencentError(code: RestCode.badJSON, message: "SyncFromOldSystem must be 1 or 2")
+        }
+        guard m.uint32("MsgTimeStamp") != nil else {
+            throw TencentError(code: RestCode.badJSON, message: "MsgTimeStamp is required: seconds from 0 to 4294967295")
+        }
+        send = try SendMsgRequest(from: decoder)
+    }
+}
+
 /// `openim/batchsendmsg`.
 struct BatchSendMsgRequest: Decodable {
     var to: [String]

@@ -155,6 +155,7 @@ struct EndToEndTests {
             try await r.register("bob", "phone", .apns, n: 1)
             for (from, text) in [("alice", "1"), ("alice", "2"), ("alice", "3"), ("carol", "4")] {
                 _ = try await r.sendmsg(from, "bob", Self.text(text))
+                try await r.settle()  // one at a time: two workers may send concurrent pushes in either order
             }
             _ = try await r.sendmsg("alice", "bob", Self.text("not counted"), extra: #", "SendMsgControl": ["NoUnread"]"#)
             try await r.settle()
@@ -174,6 +175,27 @@ struct EndToEndTests {
             try await r.call("openim/admin_set_msg_read", #"{"Report_Account": "nobody", "Peer_Account": "alice"}"#, expect: 90003)
             try await r.call("openim/admin_set_msg_read", #"{"Report_Account": "bob", "Peer_Account": "alice", "MsgReadTime": -1}"#, expect: 90001)
             try await r.call("openim/get_c2c_unread_msg_num", #"{"To_Account": "bob", "Peer_Account": ["a","b","c","d","e","f","g","h","i","j","k"]}"#, expect: 90001)
+        }
+    }
+
+    /// Issue 25: `importmsg` answered 60009, so a migration could not bring history over.
+    @Test("importmsg stores a message for roaming at its own time and never pushes or counts as unread")
+    func importmsg() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil])
+            try await r.register("bob", "phone", .apns, n: 1)
+            let then = r.h.clock.nowSeconds() - 3_600
+            let body = #"{"SyncFromOldSystem": 2, "From_Account": "alice", "To_Account": "bob", "MsgRandom": 9, "MsgTimeStamp": \#(then), "MsgBody": [\#(Self.text("from before"))]}"#
+            try await r.call("openim/importmsg", body)
+            try await r.call("openim/importmsg", body)
+            try await r.settle()
+            #expect(r.apns(1).isEmpty, "an import never pushes")
+            #expect(try await r.call("openim/get_c2c_unread_msg_num", #"{"To_Account": "bob"}"#)["AllC2CUnreadMsgNum"] as? Int == 0)
+            let roamed = try await r.call("openim/admin_getroammsg", #"{"Operator_Account": "bob", "Peer_Account": "alice", "MaxCnt": 10, "MinTime": 0, "MaxTime": 4294967295}"#)
+            let list = roamed["MsgList"] as? [[String: Any]] ?? []
+            #expect(list.count == 1 && list.first?["MsgTimeStamp"] as? Int == Int(then), "\(roamed)")
+            try await r.call("openim/importmsg", body.replacingOccurrences(of: #""SyncFromOldSystem": 2"#, with: #""SyncFromOldSystem": 3"#), expect: 90001)
+            try await r.call("openim/importmsg", body.replacingOccurrences(of: #""To_Account": "bob""#, with: #""To_Account": "nobody""#), expect: 20003)
         }
     }
 

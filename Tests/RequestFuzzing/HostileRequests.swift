@@ -54,6 +54,7 @@ public enum HostileRequests {
         ("openim/query_online_status", [("To_Account", .users(500)), ("IsNeedDetail", .flag)]),
         ("openim/querystate", [("To_Account", .users(500)), ("IsNeedDetail", .flag)]),
         ("openim/sendmsg", [("From_Account", .user), ("To_Account", .user), ("MsgRandom", .uint32), ("MsgSeq", .uint32), ("MsgLifeTime", .lifetime), ("MsgTimeStamp", .time), ("MsgBody", .msgBody), ("OfflinePushInfo", .offlinePush), ("SendMsgControl", .choice(["NoUnread", "NoLastMsg", "WithMuteNotifications"])), ("CloudCustomData", .text(12_000))]),
+        ("openim/importmsg", [("SyncFromOldSystem", .int(0...3)), ("From_Account", .user), ("To_Account", .user), ("MsgRandom", .uint32), ("MsgSeq", .uint32), ("MsgTimeStamp", .time), ("MsgBody", .msgBody)]),
         ("openim/batchsendmsg", [("From_Account", .user), ("To_Account", .users(500)), ("MsgRandom", .uint32), ("MsgSeq", .uint32), ("MsgLifeTime", .lifetime), ("MsgBody", .msgBody), ("OfflinePushInfo", .offlinePush)]),
         ("timpush/batch", [("From_Account", .user), ("To_Account", .users(500)), ("MsgRandom", .uint32), ("OfflinePushInfo", .offlinePush), ("MsgBody", .msgBody), ("DataId", .text(64))]),
         ("openim/admin_getroammsg", [("Operator_Account", .user), ("Peer_Account", .user), ("MaxCnt", .int(1...100)), ("MinTime", .time), ("MaxTime", .time), ("LastMsgKey", .text(64))]),
