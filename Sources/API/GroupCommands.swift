@@ -4,10 +4,12 @@ import PushCore
 import PushJob
 import Storage
 
-/// Groups (tencent-rest-api.md sections 4.3 and 4.8): `create_group`, `add_group_member`,
-/// `delete_group_member`, `modify_group_member_info` (`MsgFlag`), `modify_group_base_info`
-/// (`Name`), `destroy_group`, `get_group_member_info`, and `send_group_msg`, which pushes each
-/// member as their `MsgFlag`, the group type, `GroupAtInfo` and receive options say.
+/// Groups (tencent-rest-api.md sections 4.3 and 4.8): `create_group`, `add_group_member` (and
+/// `import_group_member`), `delete_group_member`, `modify_group_member_info` (`MsgFlag`),
+/// `modify_group_base_info` (`Name`), `change_group_owner`, `destroy_group`,
+/// `get_group_member_info`, `get_group_info`, `get_joined_group_list`, `get_appid_group_list`, and
+/// `send_group_msg`, which pushes each member as their `MsgFlag`, the group type, `GroupAtInfo`
+/// and receive options say.
 struct GroupCommands: Sendable {
     let store: any PushStore
     /// A send's reads and its write, shared with concurrent requests.
@@ -23,6 +25,9 @@ struct GroupCommands: Sendable {
     static let maxCreateMembers = 100
     static let maxAddMembers = 500
     static let maxDirected = 50
+    /// `get_group_info` takes at most 50 groups; `get_appid_group_list` pages at most 10,000.
+    static let maxInfoGroups = 50
+    static let maxListLimit = 10_000
 
     var commands: [String: RestAPI.Command] {
         [
@@ -33,6 +38,11 @@ struct GroupCommands: Sendable {
             "group_open_http_svc/modify_group_base_info": .init(adminOnly: true, run: modifyBase),
             "group_open_http_svc/destroy_group": .init(adminOnly: true, run: destroy),
             "group_open_http_svc/get_group_member_info": .init(adminOnly: true, run: memberInfo),
+            "group_open_http_svc/import_group_member": .init(adminOnly: true, run: addMembers),
+            "group_open_http_svc/change_group_owner": .init(adminOnly: true, run: changeOwner),
+            "group_open_http_svc/get_group_info": .init(adminOnly: true, run: groupInfo),
+            "group_open_http_svc/get_joined_group_list": .init(adminOnly: true, run: joinedGroups),
+            "group_open_http_svc/get_appid_group_list": .init(adminOnly: true, run: appGroups),
             "group_open_http_svc/send_group_msg": .init(adminOnly: true, run: send),
         ]
     }
@@ -208,10 +218,85 @@ struct GroupCommands: Sendable {
     @Sendable func memberInfo(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let r = try RestAPI.decode(GroupRef.self, body)
         let (_, members) = try await group(caller.app.sdkAppID, r.GroupId)
-        let list: [[String: any Sendable]] = members.map {
-            ["Member_Account": $0.userID, "Role": $0.role, "MsgFlag": $0.msgFlag.rawValue, "NameCard": $0.nameCard]
+        return .ok([("MemberNum", members.count), ("MemberList", members.map(Self.memberItem))])
+    }
+
+    struct ChangeOwner: Decodable {
+        var GroupId: String?
+        var NewOwner_Account: String?
+    }
+
+    /// The new owner must be a member (10019); the former owner stays as a plain member.
+    @Sendable func changeOwner(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(ChangeOwner.self, body)
+        let app = caller.app.sdkAppID
+        let (group, _) = try await group(app, r.GroupId)
+        guard group.type != .avChatRoom else { return .fail(RestCode.groupNotPermitted, "AVChatRoom groups have no owner to change") }
+        guard let owner = r.NewOwner_Account, !owner.isEmpty else { throw TencentError(code: RestCode.groupBadParameter, message: "NewOwner_Account is required") }
+        guard try await store.changeGroupOwner(sdkAppID: app, groupID: group.groupID, to: owner) else {
+            return .fail(RestCode.groupNoAccount, "\(owner) is not a member of \(group.groupID)")
         }
-        return .ok([("MemberNum", members.count), ("MemberList", list)])
+        return .ok()
+    }
+
+    struct InfoQuery: Decodable {
+        var GroupIdList: [String]
+    }
+
+    /// Per group: its base info and members, or `ErrorCode` 10010 when it does not exist.
+    @Sendable func groupInfo(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(InfoQuery.self, body)
+        try Self.require((1...Self.maxInfoGroups).contains(r.GroupIdList.count), "GroupIdList must hold 1 to \(Self.maxInfoGroups) groups")
+        var infos: [[String: any Sendable]] = []
+        for id in r.GroupIdList {
+            guard let (group, members) = try await store.group(sdkAppID: caller.app.sdkAppID, groupID: id) else {
+                infos.append(["GroupId": id, "ErrorCode": RestCode.groupNotFound, "ErrorInfo": "group \(id) does not exist"])
+                continue
+            }
+            infos.append([
+                "GroupId": id, "ErrorCode": 0, "ErrorInfo": "", "Type": group.type.rawValue, "Name": group.name, "Owner_Account": group.owner,
+                "MemberNum": members.count, "MemberList": members.map(Self.memberItem),
+            ])
+        }
+        return .ok([("GroupInfo", infos)])
+    }
+
+    static func memberItem(_ m: GroupMember) -> [String: any Sendable] {
+        ["Member_Account": m.userID, "Role": m.role, "MsgFlag": m.msgFlag.rawValue, "NameCard": m.nameCard]
+    }
+
+    struct JoinedQuery: Decodable {
+        var Member_Account: String
+        var Limit: Int?
+        var Offset: Int?
+    }
+
+    /// `TotalCount` and the page of `GroupIdList` from `Offset` (`Limit` absent: all of them).
+    @Sendable func joinedGroups(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(JoinedQuery.self, body)
+        try Self.require(!r.Member_Account.isEmpty, "Member_Account is required")
+        try RestAPI.require(r.Limit.map(Int64.init), in: 0...Int64(Self.maxListLimit), field: "Limit")
+        try RestAPI.require(r.Offset.map(Int64.init), in: 0...Int64(Int32.max), field: "Offset")
+        let ids = try await store.joinedGroups(sdkAppID: caller.app.sdkAppID, userID: r.Member_Account)
+        let page = ids.dropFirst(r.Offset ?? 0).prefix(r.Limit ?? ids.count)
+        return .ok([("TotalCount", ids.count), ("GroupIdList", page.map { ["GroupId": $0] as [String: any Sendable] })])
+    }
+
+    struct AppQuery: Decodable {
+        var Limit: Int?
+        var Next: Int?
+    }
+
+    /// The app's groups in id order, `Limit` (≤ 10,000) at a time; `Next` is where the next page
+    /// starts, 0 after the last.
+    @Sendable func appGroups(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(AppQuery.self, body)
+        try RestAPI.require(r.Limit.map(Int64.init), in: 1...Int64(Self.maxListLimit), field: "Limit")
+        try RestAPI.require(r.Next.map(Int64.init), in: 0...Int64(Int32.max), field: "Next")
+        let (offset, limit) = (r.Next ?? 0, r.Limit ?? Self.maxListLimit)
+        let (ids, total) = try await store.groupPage(sdkAppID: caller.app.sdkAppID, offset: offset, limit: limit)
+        let next = offset + ids.count < total ? offset + ids.count : 0
+        return .ok([("TotalCount", total), ("GroupIdList", ids.map { ["GroupId": $0] as [String: any Sendable] }), ("Next", next)])
     }
 
     // MARK: - send_group_msg

@@ -157,6 +157,16 @@ public protocol Directory: Sendable {
     /// Deletes a group and its members; false when there was none.
     func destroyGroup(sdkAppID: UInt64, groupID: String) async throws -> Bool
 
+    /// The ids of the groups a user is a member of, in id order.
+    func joinedGroups(sdkAppID: UInt64, userID: String) async throws -> [String]
+
+    /// Up to `limit` of the app's group ids from `offset`, in id order, and how many groups it has.
+    func groupPage(sdkAppID: UInt64, offset: Int, limit: Int) async throws -> (groupIDs: [String], total: Int)
+
+    /// Makes a member the group's owner, the former owner a plain member; false when the group
+    /// does not exist or `userID` is not a member.
+    func changeGroupOwner(sdkAppID: UInt64, groupID: String, to userID: String) async throws -> Bool
+
     /// Sets a user's receive option for one conversation (`ReceiveSettings.conversation`).
     func setReceiveOption(sdkAppID: UInt64, userID: String, conversation: String, muted: Bool) async throws
 

@@ -434,4 +434,37 @@ struct RestAPITests {
         #expect(page["Complete"] as? Int == 1 && list.map { $0["From_Account"] as? String ?? "" } == ["alice"])
         #expect(Self.code(try await f.call("openim/admin_getroammsg", #"{"Operator_Account": "alice"}"#)) == 90001)
     }
+
+    /// Issue 25: these group commands answered 60009.
+    @Test("group info, a member's groups, the app's groups by pages, import_group_member and change_group_owner")
+    func groupQueries() async throws {
+        let f = try Fixture()
+        for user in ["alice", "bob", "carol"] { _ = try await f.call("im_open_login_svc/account_import", #"{"UserID": "\#(user)"}"#) }
+        for id in ["g1", "g2", "g3"] {
+            let reply = try await f.call(
+                "group_open_http_svc/create_group", #"{"Type": "Work", "GroupId": "\#(id)", "Name": "N\#(id)", "Owner_Account": "alice"}"#
+            )
+            #expect(Self.code(reply) == 0, "\(reply)")
+        }
+        let imported = try await f.call(
+            "group_open_http_svc/import_group_member", #"{"GroupId": "g2", "MemberList": [{"Member_Account": "bob"}, {"Member_Account": "nobody"}]}"#
+        )
+        #expect((imported["MemberList"] as? [[String: Any]])?.map { $0["Result"] as? Int } == [1, 0])
+        let info = try await f.call("group_open_http_svc/get_group_info", #"{"GroupIdList": ["g2", "missing"]}"#)
+        let groups = info["GroupInfo"] as? [[String: Any]] ?? []
+        #expect(groups.first?["Name"] as? String == "Ng2" && groups.first?["Owner_Account"] as? String == "alice" && groups.first?["MemberNum"] as? Int == 2)
+        #expect(groups.last?["ErrorCode"] as? Int == 10010)
+        let joined = try await f.call("group_open_http_svc/get_joined_group_list", #"{"Member_Account": "alice", "Limit": 2, "Offset": 1}"#)
+        #expect(joined["TotalCount"] as? Int == 3 && (joined["GroupIdList"] as? [[String: Any]])?.map { $0["GroupId"] as? String } == ["g2", "g3"])
+        let first = try await f.call("group_open_http_svc/get_appid_group_list", #"{"Limit": 2}"#)
+        #expect((first["GroupIdList"] as? [[String: Any]])?.count == 2 && first["Next"] as? Int == 2 && first["TotalCount"] as? Int == 3)
+        let last = try await f.call("group_open_http_svc/get_appid_group_list", #"{"Limit": 2, "Next": 2}"#)
+        #expect((last["GroupIdList"] as? [[String: Any]])?.map { $0["GroupId"] as? String } == ["g3"] && last["Next"] as? Int == 0)
+        #expect(Self.code(try await f.call("group_open_http_svc/change_group_owner", #"{"GroupId": "g2", "NewOwner_Account": "carol"}"#)) == 10019)
+        #expect(Self.code(try await f.call("group_open_http_svc/change_group_owner", #"{"GroupId": "g2", "NewOwner_Account": "bob"}"#)) == 0)
+        let after = try await f.call("group_open_http_svc/get_group_info", #"{"GroupIdList": ["g2"]}"#)
+        #expect((after["GroupInfo"] as? [[String: Any]])?.first?["Owner_Account"] as? String == "bob")
+        #expect(Self.code(try await f.call("group_open_http_svc/get_group_info", #"{"GroupIdList": []}"#)) == 10004)
+        #expect(Self.code(try await f.call("group_open_http_svc/get_appid_group_list", #"{"Limit": 0}"#)) == 90001)
+    }
 }

@@ -318,6 +318,27 @@ struct QueueContractTests {
         }
     }
 
+    @Test("groups: a member's groups, the app's groups by pages in byte order, and a change of owner", arguments: Backend.available)
+    func groupLists(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            let app: UInt64 = 1_400_000_000
+            for id in ["g2", "G1", "g1", "é"] {
+                let group = Group(sdkAppID: app, groupID: id, type: .work, name: id, owner: "alice")
+                let members = [GroupMember(userID: "alice", role: "Owner")] + (id == "g2" ? [] : [GroupMember(userID: "bob")])
+                #expect(try await store.createGroup(group, members: members))
+            }
+            #expect(try await store.joinedGroups(sdkAppID: app, userID: "bob") == ["G1", "g1", "é"])
+            #expect(try await store.joinedGroups(sdkAppID: app, userID: "nobody") == [])
+            #expect(try await store.groupPage(sdkAppID: app, offset: 0, limit: 3) == (["G1", "g1", "g2"], 4))
+            #expect(try await store.groupPage(sdkAppID: app, offset: 3, limit: 3) == (["é"], 4))
+            #expect(try await store.changeGroupOwner(sdkAppID: app, groupID: "g1", to: "bob"))
+            let (group, members) = try #require(try await store.group(sdkAppID: app, groupID: "g1"))
+            #expect(group.owner == "bob" && members.map { "\($0.userID)=\($0.role)" } == ["alice=Member", "bob=Owner"])
+            #expect(try await store.changeGroupOwner(sdkAppID: app, groupID: "g2", to: "bob") == false, "not a member")
+            #expect(try await store.changeGroupOwner(sdkAppID: app, groupID: "none", to: "bob") == false)
+        }
+    }
+
     @Test("receive options per conversation and the do-not-disturb window", arguments: Backend.available)
     func receiveOptions(_ backend: Backend) async throws {
         try await withStore(backend) { _, store in

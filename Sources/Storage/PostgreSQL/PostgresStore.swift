@@ -962,6 +962,51 @@ public final class PostgresStore: PushStore {
         try await exists("UPDATE im_groups SET name = \(name) WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID) RETURNING 1")
     }
 
+    public func joinedGroups(sdkAppID: UInt64, userID: String) async throws -> [String] {
+        var ids: [String] = []
+        for try await id in try await client.query(
+            "SELECT group_id FROM group_members WHERE app = \(Int64(sdkAppID)) AND user_id = \(userID) ORDER BY group_id COLLATE \"C\"", logger: logger
+        ).decode(String.self) { ids.append(id) }
+        return ids
+    }
+
+    public func groupPage(sdkAppID: UInt64, offset: Int, limit: Int) async throws -> (groupIDs: [String], total: Int) {
+        let app = Int64(sdkAppID)
+        var ids: [String] = []
+        for try await id in try await client.query(
+            """
+            SELECT group_id FROM im_groups WHERE app = \(app) ORDER BY group_id COLLATE "C"
+            LIMIT \(Int64(max(0, limit))) OFFSET \(Int64(max(0, offset)))
+            """,
+            logger: logger
+        ).decode(String.self) { ids.append(id) }
+        var total: Int64 = 0
+        for try await n in try await client.query("SELECT count(*) FROM im_groups WHERE app = \(app)", logger: logger).decode(Int64.self) { total = n }
+        return (ids, Int(clamping: total))
+    }
+
+    public func changeGroupOwner(sdkAppID: UInt64, groupID: String, to userID: String) async throws -> Bool {
+        let app = Int64(sdkAppID)
+        return try await client.withTransaction(logger: logger) { connection in
+            var member = false
+            for try await _ in try await connection.query(
+                "SELECT 1 FROM group_members WHERE app = \(app) AND group_id = \(groupID) AND user_id = \(userID) FOR UPDATE", logger: logger
+            ) { member = true }
+            guard member else { return false }
+            try await connection.query(
+                "UPDATE group_members SET role = 'Member' WHERE app = \(app) AND group_id = \(groupID) AND role = 'Owner'", logger: logger
+            )
+            try await connection.query(
+                "UPDATE group_members SET role = 'Owner' WHERE app = \(app) AND group_id = \(groupID) AND user_id = \(userID)", logger: logger
+            )
+            var changed = false
+            for try await _ in try await connection.query(
+                "UPDATE im_groups SET owner = \(userID) WHERE app = \(app) AND group_id = \(groupID) RETURNING 1", logger: logger
+            ) { changed = true }
+            return changed
+        }
+    }
+
     public func destroyGroup(sdkAppID: UInt64, groupID: String) async throws -> Bool {
         try await client.query("DELETE FROM group_members WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID)", logger: logger)
         return try await exists("DELETE FROM im_groups WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID) RETURNING 1")

@@ -709,6 +709,37 @@ public final class SQLiteStore: PushStore {
         }
     }
 
+    public func joinedGroups(sdkAppID: UInt64, userID: String) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT group_id FROM group_members WHERE app = ? AND user_id = ? ORDER BY group_id", arguments: [Int64(sdkAppID), userID]
+            )
+        }
+    }
+
+    public func groupPage(sdkAppID: UInt64, offset: Int, limit: Int) async throws -> (groupIDs: [String], total: Int) {
+        try await pool.read { db in
+            let ids = try String.fetchAll(
+                db, sql: "SELECT group_id FROM im_groups WHERE app = ? ORDER BY group_id LIMIT ? OFFSET ?",
+                arguments: [Int64(sdkAppID), max(0, limit), max(0, offset)]
+            )
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM im_groups WHERE app = ?", arguments: [Int64(sdkAppID)]) ?? 0
+            return (ids, total)
+        }
+    }
+
+    public func changeGroupOwner(sdkAppID: UInt64, groupID: String, to userID: String) async throws -> Bool {
+        try await write { db in
+            let key: StatementArguments = [Int64(sdkAppID), groupID]
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM group_members WHERE app = ? AND group_id = ? AND user_id = ?", arguments: key + [userID]) != nil
+            else { return false }
+            try db.execute(sql: "UPDATE group_members SET role = 'Member' WHERE app = ? AND group_id = ? AND role = 'Owner'", arguments: key)
+            try db.execute(sql: "UPDATE group_members SET role = 'Owner' WHERE app = ? AND group_id = ? AND user_id = ?", arguments: key + [userID])
+            try db.execute(sql: "UPDATE im_groups SET owner = ? WHERE app = ? AND group_id = ?", arguments: [userID] + key)
+            return db.changesCount > 0
+        }
+    }
+
     public func destroyGroup(sdkAppID: UInt64, groupID: String) async throws -> Bool {
         try await write { db in
             try db.execute(sql: "DELETE FROM im_groups WHERE app = ? AND group_id = ?", arguments: [Int64(sdkAppID), groupID])
