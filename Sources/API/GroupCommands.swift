@@ -7,9 +7,9 @@ import Storage
 /// Groups (tencent-rest-api.md sections 4.3 and 4.8): `create_group`, `add_group_member` (and
 /// `import_group_member`), `delete_group_member`, `modify_group_member_info` (`MsgFlag`),
 /// `modify_group_base_info` (`Name`), `change_group_owner`, `destroy_group`,
-/// `get_group_member_info`, `get_group_info`, `get_joined_group_list`, `get_appid_group_list`, and
-/// `send_group_msg`, which pushes each member as their `MsgFlag`, the group type, `GroupAtInfo`
-/// and receive options say.
+/// `get_group_member_info`, `get_group_info`, `get_joined_group_list`, `get_appid_group_list`,
+/// `forbid_send_msg`, and `send_group_msg` and `send_group_system_notification`, which push each
+/// member as their `MsgFlag`, the group type, `GroupAtInfo` and receive options say.
 struct GroupCommands: Sendable {
     let store: any PushStore
     /// A send's reads and its write, shared with concurrent requests.
@@ -28,6 +28,8 @@ struct GroupCommands: Sendable {
     /// `get_group_info` takes at most 50 groups; `get_appid_group_list` pages at most 10,000.
     static let maxInfoGroups = 50
     static let maxListLimit = 10_000
+    /// A system notification's `Content` is at most 12 KB, like a message body.
+    static let maxNotificationBytes = 12 * 1024
 
     var commands: [String: RestAPI.Command] {
         [
@@ -43,6 +45,8 @@ struct GroupCommands: Sendable {
             "group_open_http_svc/get_group_info": .init(adminOnly: true, run: groupInfo),
             "group_open_http_svc/get_joined_group_list": .init(adminOnly: true, run: joinedGroups),
             "group_open_http_svc/get_appid_group_list": .init(adminOnly: true, run: appGroups),
+            "group_open_http_svc/forbid_send_msg": .init(adminOnly: true, run: forbidSend),
+            "group_open_http_svc/send_group_system_notification": .init(adminOnly: true, run: systemNotification),
             "group_open_http_svc/send_group_msg": .init(adminOnly: true, run: send),
         ]
     }
@@ -299,6 +303,63 @@ struct GroupCommands: Sendable {
         return .ok([("TotalCount", total), ("GroupIdList", ids.map { ["GroupId": $0] as [String: any Sendable] }), ("Next", next)])
     }
 
+    struct Forbid: Decodable {
+        var GroupId: String?
+        var Members_Account: [String]
+        var MuteTime: Int64
+    }
+
+    /// `Members_Account` (1 to 500) may not send for `MuteTime` seconds (0 lets them send again);
+    /// a muted member's `send_group_msg` is refused with 10017.
+    @Sendable func forbidSend(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(Forbid.self, body)
+        try RestAPI.require(r.MuteTime, in: RestAPI.secondsRange, field: "MuteTime")
+        try Self.require((1...Self.maxAddMembers).contains(r.Members_Account.count), "Members_Account must hold 1 to \(Self.maxAddMembers) accounts")
+        let app = caller.app.sdkAppID
+        let (group, _) = try await group(app, r.GroupId)
+        let until = r.MuteTime == 0 ? 0 : clock.nowMillis() + r.MuteTime * 1000
+        _ = try await store.muteGroupMembers(sdkAppID: app, groupID: group.groupID, userIDs: r.Members_Account, untilMillis: until)
+        return .ok()
+    }
+
+    struct SystemNotification: Decodable {
+        var GroupId: String?
+        var ToMembers_Account: [String]?
+        var Content: String
+    }
+
+    /// `Content` to the group's members, or to `ToMembers_Account` (≤ 500) of them, pushed as each
+    /// member's `MsgFlag` and receive options say. A notification is not a group message: it takes
+    /// no `MsgSeq`, is not roamed and does not count as unread.
+    @Sendable func systemNotification(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(SystemNotification.self, body)
+        try Self.require(!r.Content.isEmpty && r.Content.utf8.count <= Self.maxNotificationBytes, "Content must be 1 byte to 12 KB")
+        try Self.require((r.ToMembers_Account?.count ?? 0) <= Self.maxAddMembers, "ToMembers_Account holds at most \(Self.maxAddMembers) accounts")
+        let app = caller.app.sdkAppID
+        let (group, members) = try await group(app, r.GroupId)
+        let settings = try await store.receiveSettings(
+            sdkAppID: app, userIDs: members.map(\.userID), conversation: ReceiveSettings.conversation(group: group.groupID)
+        )
+        let now = clock.nowSeconds()
+        let text = try MsgBody([.text(.init(text: r.Content))])
+        let job = PushJobSpec(
+            sdkAppID: app, msgBody: text, conversationType: "Group", groupId: group.groupID, groupName: group.name,
+            expiresAtMillis: clock.nowMillis() + Int64(PushMessage.defaultLifetime) * 1000
+        )
+        let taskID = "sysnotify_\(group.groupID)_\(now)_\(UInt64.random(in: 1...UInt64.max))"
+        let template = try JobTemplate(job: job, keyPrefix: taskID, countsForBadge: false)
+        let directed: Set<ExactString>? = r.ToMembers_Account.map { $0.exactSet }
+        let fates = members.map { member -> (to: String, fate: Recipients.Fate) in
+            let fate = Recipients.group(
+                group, member: member, sender: "", atAll: false, atAccounts: [], directedTo: directed,
+                settings: settings[ExactString(member.userID)] ?? ReceiveSettings(), nowSeconds: now
+            )
+            return (member.userID, fate)
+        }
+        _ = try await store.enqueue(template.fanOuts(fates))
+        return .ok()
+    }
+
     // MARK: - send_group_msg
 
     /// A group message is stored once (the group's next `MsgSeq`) with one push job per member due one.
@@ -317,6 +378,9 @@ struct GroupCommands: Sendable {
         )
         let profiles = facts.profiles
         if let refusal = MessageCommands.senderRefusal(from, profiles: profiles, caller: caller) { return refusal }
+        if let sender = members.first(where: { $0.userID.sameBytes(as: from) }), sender.isMuted(nowMillis: clock.nowMillis()) {
+            return .fail(RestCode.groupSenderMuted, "\(from) is muted in \(group.groupID)")
+        }
         let expiresAt = clock.nowMillis() + Int64(onlineOnly ? 0 : PushMessage.defaultLifetime) * 1000
         let msgTime = clock.nowSeconds()
         let msgKey = MessageCommands.msgKey(random: random, msgTime: msgTime, nowSeconds: msgTime)

@@ -81,6 +81,8 @@ public enum RestCode {
     public static let groupNotPermitted = 10007
     /// The group does not exist (or was destroyed).
     public static let groupNotFound = 10010
+    /// The sender is muted in the group (`forbid_send_msg`).
+    public static let groupSenderMuted = 10017
     /// An account named in a group command does not exist or is not a member.
     public static let groupNoAccount = 10019
     /// The group id is taken.

@@ -50,13 +50,20 @@ public struct GroupMember: Sendable, Equatable {
     public var role: String
     public var msgFlag: MsgFlag
     public var nameCard: String
+    /// Until when the member may not send to the group (`forbid_send_msg`), in milliseconds; 0
+    /// when they may.
+    public var mutedUntilMillis: Int64
 
-    public init(userID: String, role: String = "Member", msgFlag: MsgFlag = .acceptAndNotify, nameCard: String = "") {
+    public init(userID: String, role: String = "Member", msgFlag: MsgFlag = .acceptAndNotify, nameCard: String = "", mutedUntilMillis: Int64 = 0) {
         self.userID = userID
         self.role = role
         self.msgFlag = msgFlag
         self.nameCard = nameCard
+        self.mutedUntilMillis = mutedUntilMillis
     }
+
+    /// Whether the member may not send at `nowMillis`.
+    public func isMuted(nowMillis: Int64) -> Bool { mutedUntilMillis > nowMillis }
 }
 
 /// A user-wide do-not-disturb window: daily from `start` seconds after midnight UTC when `start`

@@ -157,6 +157,10 @@ public protocol Directory: Sendable {
     /// Deletes a group and its members; false when there was none.
     func destroyGroup(sdkAppID: UInt64, groupID: String) async throws -> Bool
 
+    /// Forbids these members to send until `untilMillis` (0 lets them send again); the ones that
+    /// are members.
+    func muteGroupMembers(sdkAppID: UInt64, groupID: String, userIDs: [String], untilMillis: Int64) async throws -> Set<String>
+
     /// The ids of the groups a user is a member of, in id order.
     func joinedGroups(sdkAppID: UInt64, userID: String) async throws -> [String]
 

@@ -25,7 +25,7 @@ enum Schema {
 
     /// Every version's statements, oldest first; a store records how many it has run.
     static func migrations(_ dialect: Dialect) -> [[String]] {
-        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect), v11(dialect)]
+        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect), v11(dialect), v12(dialect)]
     }
 
     static func sql(_ dialect: Dialect) -> [String] {
@@ -345,6 +345,12 @@ enum Schema {
             )
             """
         ]
+    }
+
+    /// Version 12: `muted_until` (milliseconds), until when a member may not send to the group
+    /// (`forbid_send_msg`); 0 when they may.
+    static func v12(_ dialect: Dialect) -> [String] {
+        ["ALTER TABLE group_members ADD COLUMN muted_until \(Types(dialect).int) NOT NULL DEFAULT 0"]
     }
 
     enum Dialect { case sqlite, postgres }

@@ -199,6 +199,51 @@ struct EndToEndTests {
         }
     }
 
+    /// Issue 25: `forbid_send_msg` and `send_group_system_notification` answered 60009.
+    @Test("a muted member cannot send to the group until the mute ends; a system notification pushes members as their MsgFlag says")
+    func groupMuteAndNotification() async throws {
+        try await Self.with { r in
+            let users = ["alice", "bob", "carol", "dave"]
+            try await r.importUsers(Dictionary(uniqueKeysWithValues: users.map { ($0, nil) }))
+            for (n, user) in users.enumerated() { try await r.register(user, "phone", .apns, n: n + 1) }
+            try await r.call(
+                "group_open_http_svc/create_group",
+                #"{"Owner_Account": "alice", "Type": "Work", "GroupId": "ops", "Name": "Ops", "MemberList": [{"Member_Account": "bob"}, {"Member_Account": "carol", "MsgFlag": "Discard"}, {"Member_Account": "dave", "MsgFlag": "AcceptNotNotify"}]}"#
+            )
+            func send(_ from: String, random: Int, expect code: Int = 0) async throws {
+                try await r.call(
+                    "group_open_http_svc/send_group_msg",
+                    #"{"GroupId": "ops", "From_Account": "\#(from)", "Random": \#(random), "MsgBody": [\#(Self.text("hi"))]}"#, expect: code
+                )
+            }
+            try await r.call("group_open_http_svc/forbid_send_msg", #"{"GroupId": "ops", "Members_Account": ["bob"], "MuteTime": 60}"#)
+            try await send("bob", random: 1, expect: 10017)
+            try await send("alice", random: 2)
+            r.h.clock.advance(seconds: 61)
+            try await send("bob", random: 3)
+            try await r.call("group_open_http_svc/forbid_send_msg", #"{"GroupId": "ops", "Members_Account": ["alice"], "MuteTime": 3600}"#)
+            try await send("alice", random: 4, expect: 10017)
+            try await r.call("group_open_http_svc/forbid_send_msg", #"{"GroupId": "ops", "Members_Account": ["alice"], "MuteTime": 0}"#)
+            try await send("alice", random: 5)
+            try await r.settle()
+            let badgeBefore = r.apns(1).last.flatMap(Self.badge)
+
+            try await r.call("group_open_http_svc/send_group_system_notification", #"{"GroupId": "ops", "Content": "maintenance at 2:00"}"#)
+            try await r.settle()
+            #expect(r.apns(1).last.flatMap(Self.body) == "(Ops):maintenance at 2:00")
+            #expect(r.apns(1).last.flatMap(Self.badge) == badgeBefore, "a notification is not counted as unread")
+            #expect(r.apns(2).last.flatMap(Self.body) == "(Ops):maintenance at 2:00")
+            #expect(r.apns(3).isEmpty, "carol discards the group's messages")
+            #expect(r.apns(4).isEmpty, "dave does not want to be notified")
+            try await r.call("group_open_http_svc/send_group_system_notification", #"{"GroupId": "ops", "ToMembers_Account": ["bob"], "Content": "only bob"}"#)
+            try await r.settle()
+            #expect(r.apns(2).last.flatMap(Self.body) == "(Ops):only bob" && r.apns(1).last.flatMap(Self.body) != "(Ops):only bob")
+            try await r.call("group_open_http_svc/send_group_system_notification", #"{"GroupId": "ops", "Content": ""}"#, expect: 10004)
+            try await r.call("group_open_http_svc/forbid_send_msg", #"{"GroupId": "nope", "Members_Account": ["bob"], "MuteTime": 60}"#, expect: 10010)
+            try await r.call("group_open_http_svc/forbid_send_msg", #"{"GroupId": "ops", "Members_Account": ["bob"], "MuteTime": -1}"#, expect: 90001)
+        }
+    }
+
     @Test("1.2 no push for PushFlag 1, MsgLifeTime 0, an empty text, or a message to oneself")
     func noPush() async throws {
         try await Self.with { r in

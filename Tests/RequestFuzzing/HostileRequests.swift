@@ -64,6 +64,8 @@ public enum HostileRequests {
         ("group_open_http_svc/get_group_info", [("GroupIdList", .strings(60))]),
         ("group_open_http_svc/get_joined_group_list", [("Member_Account", .user), ("Limit", .int(-1...20_000)), ("Offset", .int(-1...100))]),
         ("group_open_http_svc/get_appid_group_list", [("Limit", .int(-1...20_000)), ("Next", .int(-1...100))]),
+        ("group_open_http_svc/forbid_send_msg", [("GroupId", .group), ("Members_Account", .users(600)), ("MuteTime", .int(-1...4_294_967_296))]),
+        ("group_open_http_svc/send_group_system_notification", [("GroupId", .group), ("ToMembers_Account", .users(600)), ("Content", .text(13_000))]),
         ("group_open_http_svc/create_group", [("Owner_Account", .user), ("Type", .choice(["Public", "Private", "Work", "Meeting", "AVChatRoom", "ChatRoom", "Community"])), ("GroupId", .group), ("Name", .text(30)), ("MemberList", .members)]),
         ("group_open_http_svc/add_group_member", [("GroupId", .group), ("MemberList", .members), ("Silence", .flag)]),
         ("group_open_http_svc/delete_group_member", [("GroupId", .group), ("MemberToDel_Account", .users(100))]),

@@ -318,7 +318,7 @@ struct QueueContractTests {
         }
     }
 
-    @Test("groups: a member's groups, the app's groups by pages in byte order, and a change of owner", arguments: Backend.available)
+    @Test("groups: a member's groups, the app's groups by pages in byte order, a change of owner, a mute", arguments: Backend.available)
     func groupLists(_ backend: Backend) async throws {
         try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
             let app: UInt64 = 1_400_000_000
@@ -336,6 +336,9 @@ struct QueueContractTests {
             #expect(group.owner == "bob" && members.map { "\($0.userID)=\($0.role)" } == ["alice=Member", "bob=Owner"])
             #expect(try await store.changeGroupOwner(sdkAppID: app, groupID: "g2", to: "bob") == false, "not a member")
             #expect(try await store.changeGroupOwner(sdkAppID: app, groupID: "none", to: "bob") == false)
+            #expect(try await store.muteGroupMembers(sdkAppID: app, groupID: "g1", userIDs: ["bob", "carol"], untilMillis: 5_000) == ["bob"])
+            let muted = try #require(try await store.group(sdkAppID: app, groupID: "g1")).members
+            #expect(muted.map(\.mutedUntilMillis) == [0, 5_000] && muted[1].isMuted(nowMillis: 4_999) && !muted[1].isMuted(nowMillis: 5_000))
         }
     }
 

@@ -923,11 +923,16 @@ public final class PostgresStore: PushStore {
         }
         guard let group else { return nil }
         var members: [GroupMember] = []
-        for try await (user, role, flag, card) in try await client.query(
-            "SELECT user_id, role, msg_flag, name_card FROM group_members WHERE app = \(app) AND group_id = \(groupID) ORDER BY joined_at, user_id",
+        for try await (user, role, flag, card, muted) in try await client.query(
+            """
+            SELECT user_id, role, msg_flag, name_card, muted_until FROM group_members WHERE app = \(app) AND group_id = \(groupID)
+            ORDER BY joined_at, user_id
+            """,
             logger: logger
-        ).decode((String, String, String, String).self) {
-            members.append(GroupMember(userID: user, role: role, msgFlag: MsgFlag(rawValue: flag) ?? .acceptAndNotify, nameCard: card))
+        ).decode((String, String, String, String, Int64).self) {
+            members.append(
+                GroupMember(userID: user, role: role, msgFlag: MsgFlag(rawValue: flag) ?? .acceptAndNotify, nameCard: card, mutedUntilMillis: muted)
+            )
         }
         return (group, members)
     }
@@ -960,6 +965,19 @@ public final class PostgresStore: PushStore {
 
     public func renameGroup(sdkAppID: UInt64, groupID: String, name: String) async throws -> Bool {
         try await exists("UPDATE im_groups SET name = \(name) WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID) RETURNING 1")
+    }
+
+    public func muteGroupMembers(sdkAppID: UInt64, groupID: String, userIDs: [String], untilMillis: Int64) async throws -> Set<String> {
+        guard !userIDs.isEmpty else { return [] }
+        var muted = Set<String>()
+        for try await user in try await client.query(
+            """
+            UPDATE group_members SET muted_until = \(untilMillis)
+            WHERE app = \(Int64(sdkAppID)) AND group_id = \(groupID) AND user_id = ANY(\(userIDs)::text[]) RETURNING user_id
+            """,
+            logger: logger
+        ).decode(String.self) { muted.insert(user) }
+        return muted
     }
 
     public func joinedGroups(sdkAppID: UInt64, userID: String) async throws -> [String] {

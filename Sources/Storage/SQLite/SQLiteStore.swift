@@ -665,10 +665,17 @@ public final class SQLiteStore: PushStore {
                 db, sql: "SELECT type, name, owner FROM im_groups WHERE app = ? AND group_id = ?", arguments: [Int64(sdkAppID), groupID]
             ), let type = GroupType(rawValue: row["type"]) else { return nil }
             let members = try Row.fetchAll(
-                db, sql: "SELECT user_id, role, msg_flag, name_card FROM group_members WHERE app = ? AND group_id = ? ORDER BY joined_at, user_id",
+                db,
+                sql: """
+                    SELECT user_id, role, msg_flag, name_card, muted_until FROM group_members WHERE app = ? AND group_id = ?
+                    ORDER BY joined_at, user_id
+                    """,
                 arguments: [Int64(sdkAppID), groupID]
             ).map { r in
-                GroupMember(userID: r["user_id"], role: r["role"], msgFlag: MsgFlag(rawValue: r["msg_flag"]) ?? .acceptAndNotify, nameCard: r["name_card"])
+                GroupMember(
+                    userID: r["user_id"], role: r["role"], msgFlag: MsgFlag(rawValue: r["msg_flag"]) ?? .acceptAndNotify, nameCard: r["name_card"],
+                    mutedUntilMillis: r["muted_until"]
+                )
             }
             return (Group(sdkAppID: sdkAppID, groupID: groupID, type: type, name: row["name"], owner: row["owner"]), members)
         }
@@ -706,6 +713,20 @@ public final class SQLiteStore: PushStore {
         try await write { db in
             try db.execute(sql: "UPDATE im_groups SET name = ? WHERE app = ? AND group_id = ?", arguments: [name, Int64(sdkAppID), groupID])
             return db.changesCount > 0
+        }
+    }
+
+    public func muteGroupMembers(sdkAppID: UInt64, groupID: String, userIDs: [String], untilMillis: Int64) async throws -> Set<String> {
+        try await write { db in
+            var muted = Set<String>()
+            for user in userIDs {
+                try db.execute(
+                    sql: "UPDATE group_members SET muted_until = ? WHERE app = ? AND group_id = ? AND user_id = ?",
+                    arguments: [untilMillis, Int64(sdkAppID), groupID, user]
+                )
+                if db.changesCount > 0 { muted.insert(user) }
+            }
+            return muted
         }
     }
 
