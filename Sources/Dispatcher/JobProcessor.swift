@@ -23,7 +23,7 @@ public struct AppPipeline: Sendable {
     public static func all(_ config: PushdConfig) throws -> [UInt64: AppPipeline] {
         var apps: [UInt64: AppPipeline] = [:]
         for app in config.apps {
-            let templates = try TemplateLoader.load(defaultFolder: config.templates, appFolder: app.templates)
+            let templates = try TemplateLoader.load(defaultFolder: config.templates, appFolder: app.templates, defaultLocale: app.defaultLocale)
             apps[app.sdkAppID] = AppPipeline(
                 composer: PushComposer(templates: templates), renderer: PushRenderer(app: app.pushSettings()), defaultLocale: app.defaultLocale
             )

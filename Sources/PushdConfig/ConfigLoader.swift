@@ -209,7 +209,7 @@ private struct Walker {
                 if let locale = PushLocale(rawValue: text) {
                     app.defaultLocale = locale
                 } else {
-                    report(.error, entry.path, entry.value, "bad locale \"\(text)\" (expected zh or en)")
+                    report(.error, entry.path, entry.value, "bad locale \"\(text)\" (expected a language tag such as zh, en, ja, zh-Hant)")
                 }
             case "vendors":
                 for e in entries(entry.value, path: entry.path) {

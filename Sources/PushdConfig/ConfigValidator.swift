@@ -43,12 +43,15 @@ public struct ConfigValidator: Sendable {
                 fail(path + ".secret_key", "missing (set it in the file or PUSHD_\(app.sdkAppID)_SECRET_KEY)")
             }
             if app.admin.isEmpty { fail(path + ".admin", "is empty") }
-            if !app.templates.isEmpty {
-                do {
-                    _ = try TemplateLoader.load(defaultFolder: config.templates, appFolder: app.templates)
-                } catch {
-                    fail(path + ".templates", error.description)
+            do {
+                let templates = try TemplateLoader.load(defaultFolder: config.templates, appFolder: app.templates, defaultLocale: app.defaultLocale)
+                // Locales whose folder lacks templates: they are taken from a shorter tag or the default.
+                for (locale, names) in templates.borrowed.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                    let lacking = names.map(\.rawValue).joined(separator: ", ")
+                    problems.append(.init(.warning, path + ".templates", "locale \(locale) has no \(lacking); it uses \(templates.parent(of: locale))'s"))
                 }
+            } catch {
+                fail(path + ".templates", error.description)
             }
             for vendor in Vendor.allCases {
                 guard let settings = app.vendors[vendor] else { continue }

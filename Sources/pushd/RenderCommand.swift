@@ -27,7 +27,9 @@ struct RenderCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let app = input.context.sdkAppID.flatMap { loaded.app($0) } ?? loaded.apps.first
-        let templates = try TemplateLoader.load(defaultFolder: loaded.templates, appFolder: app?.templates ?? "")
+        let templates = try TemplateLoader.load(
+            defaultFolder: loaded.templates, appFolder: app?.templates ?? "", defaultLocale: app?.defaultLocale ?? .zh
+        )
         let vendors = try selectedVendors(input)
         var settings = app?.pushSettings() ?? AppPushSettings()
         for vendor in vendors where !settings.configures(vendor) {

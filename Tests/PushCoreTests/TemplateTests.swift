@@ -25,13 +25,52 @@ struct TemplateTests {
         #expect(composer.compose(message, in: .c2c(senderNick: nil), locale: .zh) == .push(PushContent(body: "新消息：[TIMLocationElem]")))
     }
 
-    @Test("A missing template is reported by locale and name")
-    func missingTemplate() {
+    @Test("A template missing from the default locale is reported by locale and name; another locale borrows it")
+    func missingTemplate() throws {
         var sources = Self.sources()
-        sources[.en]?["TIMFaceElem"] = nil
-        #expect(throws: PushTextTemplates.Failure(locale: .en, name: "TIMFaceElem", reason: "missing")) {
+        sources[.zh]?["TIMFaceElem"] = nil
+        #expect(throws: PushTextTemplates.Failure(locale: .zh, name: "TIMFaceElem", reason: "missing")) {
             try PushTextTemplates(sources: sources)
         }
+        sources = Self.sources()
+        sources[.en]?["TIMFaceElem"] = nil
+        #expect(try PushTextTemplates(sources: sources).borrowed == [.en: [.face]])
+    }
+
+    /// Issue 25, part 4: only zh and en were known; any other device locale got the app default.
+    @Test("language tags: canonical case, _ read as -, refused when malformed; fallbacks drop one subtag at a time")
+    func languageTags() throws {
+        #expect(PushLocale(rawValue: "zh_hant_tw")?.rawValue == "zh-Hant-TW")
+        #expect(PushLocale(rawValue: "EN-us")?.rawValue == "en-US")
+        #expect(PushLocale(rawValue: "es-419")?.rawValue == "es-419")
+        for bad in ["", "z", "zh-", "-zh", "zh--TW", "1a", "zh-Hant-TW-abcdefghi", "zh Hant", "日本", String(repeating: "a", count: 36)] {
+            #expect(PushLocale(rawValue: bad) == nil, "\(bad)")
+        }
+        #expect(try #require(PushLocale(rawValue: "zh-Hant-TW")).fallbacks.map(\.rawValue) == ["zh-Hant-TW", "zh-Hant", "zh"])
+        #expect(PushLocale.en.fallbacks == [.en])
+    }
+
+    @Test("a device locale uses its own templates, else its shorter tags', else the app default's; a partial folder borrows the rest")
+    func localeFallback() throws {
+        var sources = Self.sources()
+        let hant = try #require(PushLocale(rawValue: "zh-Hant"))
+        let ja = try #require(PushLocale(rawValue: "ja"))
+        sources[hant] = ["TIMLocationElem": "[位置·繁]"]
+        sources[ja] = Self.sources()[.zh]?.mapValues { $0.replacingOccurrences(of: "[", with: "「").replacingOccurrences(of: "]", with: "」") }
+        let templates = try PushTextTemplates(sources: sources, defaultLocale: .en)
+        let composer = PushComposer(templates: templates)
+        let message = PushMessage(
+            body: try Fixtures.body(#"[{"MsgType":"TIMLocationElem","MsgContent":{"Latitude":1,"Longitude":2}},{"MsgType":"TIMFaceElem","MsgContent":{"Index":1}}]"#)
+        )
+        func text(_ tag: String) throws -> PushDecision {
+            composer.compose(message, in: .c2c(senderNick: "Bob"), locale: try #require(PushLocale(rawValue: tag)))
+        }
+        #expect(try text("zh-Hant-TW") == .push(PushContent(body: "Bob:[位置·繁][TIMFaceElem]")), "zh-Hant's own, the rest from zh")
+        #expect(try text("ja-JP") == .push(PushContent(body: "Bob:「TIMLocationElem」「TIMFaceElem」")))
+        #expect(try text("ko") == .push(PushContent(body: "Bob:[TIMLocationElem][TIMFaceElem]")), "no ko templates: the app default")
+        #expect(templates.resolve(try #require(PushLocale(rawValue: "zh-Hant-HK"))) == hant)
+        #expect(templates.borrowed[hant]?.count == PushTextTemplates.Name.allCases.count - 1 && templates.borrowed[ja] == nil)
+        #expect(templates.parent(of: hant) == .zh)
     }
 
     @Test("A template that does not parse is reported")

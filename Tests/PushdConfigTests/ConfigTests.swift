@@ -140,9 +140,14 @@ struct ConfigTests {
               - sdkappid: 1
                 secret_key: k
                 default_locale: fr
+              - sdkappid: 2
+                secret_key: k
+                default_locale: "zh Hant"
             """
         let (_, problems) = try check(text)
-        #expect(problems.contains("line 7: apps[0].default_locale: bad locale \"fr\" (expected zh or en)"))
+        // fr is a language tag, but a default locale needs templates.
+        #expect(problems.contains { $0.hasPrefix("apps[0].templates: template fr/") && $0.hasSuffix("missing from \(Self.repoRoot)/Templates") }, "\(problems)")
+        #expect(problems.contains { $0.hasSuffix("apps[1].default_locale: bad locale \"zh Hant\" (expected a language tag such as zh, en, ja, zh-Hant)") })
         #expect(problems.contains("storage.backend: \"mysql\" is not sqlite or postgres"))
         #expect(problems.contains("listen: \"nowhere\" is not HOST:PORT"))
     }
@@ -268,6 +273,26 @@ struct ConfigTests {
             #"apps[0].vendors.huawei.intent: "pushd://chat" is not an intent URI (…#Intent;…;end)"#,
             #"apps[0].vendors.honor.action: "open chat" is not an action name (letters, digits, _ and .)"#,
         ])
+    }
+
+    /// Issue 25, part 4: `config check` lists the locales whose folder lacks templates.
+    @Test("any locale folder is loaded; config check names what a partial one lacks and where it comes from")
+    func localeFolders() throws {
+        let scratch = try Scratch()
+        let templates = scratch.folder.appendingPathComponent("templates")
+        for locale in ["zh", "en"] {
+            try FileManager.default.copyItem(atPath: Self.repoRoot + "/Templates/" + locale, toPath: templates.appendingPathComponent(locale).path)
+        }
+        try FileManager.default.createDirectory(at: templates.appendingPathComponent("zh-Hant"), withIntermediateDirectories: true)
+        try "[位置·繁]\n".write(to: templates.appendingPathComponent("zh-Hant/TIMLocationElem.mustache"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: templates.appendingPathComponent("not a locale"), withIntermediateDirectories: true)
+        let text = yaml(scratch, vendors: "").replacingOccurrences(of: "templates: \(Self.repoRoot)/Templates", with: "templates: \(templates.path)")
+        let loaded = try ConfigLoader(environment: [:]).parse(text)
+        let warnings = ConfigValidator().validate(loaded.config).filter { $0.kind == .warning }.map(\.description)
+        #expect(warnings.count == 1 && warnings.first?.hasPrefix("warning: apps[0].templates: locale zh-Hant has no TIMFaceElem, ") == true, "\(warnings)")
+        #expect(warnings.first?.hasSuffix("; it uses zh's") == true)
+        let compiled = try TemplateLoader.load(defaultFolder: templates.path)
+        #expect(compiled.locales.map(\.rawValue) == ["en", "zh", "zh-Hant"])
     }
 
     @Test("JSON is accepted as YAML")

@@ -1,8 +1,66 @@
 import Mustache
 
-/// Device locale for push text.
-public enum PushLocale: String, Sendable, CaseIterable, Codable {
-    case zh, en
+/// The locale of a device or an app's default: a BCP 47 language tag (`zh`, `en`, `ja`,
+/// `zh-Hant`, `zh-Hant-TW`), kept in its canonical case (language lower, script title, region
+/// upper) with `-` between subtags; `_` is read as `-`.
+public struct PushLocale: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    public static let zh = PushLocale(canonical: "zh")
+    public static let en = PushLocale(canonical: "en")
+    /// At most 35 characters, as BCP 47's longest registered tags.
+    public static let maxLength = 35
+
+    private init(canonical: String) { rawValue = canonical }
+
+    /// Nil unless `rawValue` is a language (2 to 8 ASCII letters) followed by subtags of 1 to 8 ASCII
+    /// letters or digits.
+    public init?(rawValue: String) {
+        guard (2...Self.maxLength).contains(rawValue.utf8.count) else { return nil }
+        let subtags = rawValue.split(separator: "-", omittingEmptySubsequences: false).flatMap {
+            $0.split(separator: "_", omittingEmptySubsequences: false)
+        }
+        guard let language = subtags.first, (2...8).contains(language.utf8.count), language.utf8.allSatisfy(Self.isLetter) else { return nil }
+        var canonical = language.lowercased()
+        for subtag in subtags.dropFirst() {
+            guard (1...8).contains(subtag.utf8.count), subtag.utf8.allSatisfy({ Self.isLetter($0) || (48...57).contains($0) }) else { return nil }
+            let text = String(subtag)
+            switch text.utf8.count {
+            case 4 where text.utf8.allSatisfy(Self.isLetter): canonical += "-" + text.prefix(1).uppercased() + text.dropFirst().lowercased()
+            case 2 where text.utf8.allSatisfy(Self.isLetter): canonical += "-" + text.uppercased()
+            default: canonical += "-" + text.lowercased()
+            }
+        }
+        self.rawValue = canonical
+    }
+
+    private static func isLetter(_ byte: UInt8) -> Bool { (65...90).contains(byte) || (97...122).contains(byte) }
+
+    /// Itself, then each shorter tag down to the language: `zh-Hant-TW`, `zh-Hant`, `zh`.
+    public var fallbacks: [PushLocale] {
+        var tags = [self]
+        var text = rawValue[...]
+        while let dash = text.lastIndex(of: "-") {
+            text = text[..<dash]
+            tags.append(PushLocale(canonical: String(text)))
+        }
+        return tags
+    }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let locale = PushLocale(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a language tag: \(text)"))
+        }
+        self = locale
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
 }
 
 /// The push text templates of one app: element placeholders and prefix formats per locale,
@@ -44,24 +102,57 @@ public struct PushTextTemplates: Sendable {
         public var description: String { "template \(locale.rawValue)/\(name).mustache: \(reason)" }
     }
 
-    let zh: LocaleTemplates
-    let en: LocaleTemplates
+    private let byLocale: [PushLocale: LocaleTemplates]
+    private let fallback: LocaleTemplates
+    /// The app's default locale: what a locale without templates of its own falls back to.
+    public let defaultLocale: PushLocale
+    /// Per locale, the templates it lacks and takes from a shorter tag or the default locale.
+    public let borrowed: [PushLocale: [Name]]
 
     /// Compiles templates from sources keyed by locale and template name.
     ///
-    /// - Parameter sources: `[locale: [name: mustache source]]`; every name of ``Name`` is required
-    ///   for both locales.
-    public init(sources: [PushLocale: [String: String]]) throws(Failure) {
-        zh = try LocaleTemplates(locale: .zh, sources: sources[.zh] ?? [:])
-        en = try LocaleTemplates(locale: .en, sources: sources[.en] ?? [:])
+    /// - Parameter sources: `[locale: [name: mustache source]]`. Every name of ``Name`` is required
+    ///   for `defaultLocale`; another locale takes a name it lacks from its shorter tags
+    ///   (`zh-Hant-TW` from `zh-Hant`, then `zh`), else from the default locale.
+    public init(sources: [PushLocale: [String: String]], defaultLocale: PushLocale = .zh) throws(Failure) {
+        self.defaultLocale = defaultLocale
+        let base = sources[defaultLocale] ?? [:]
+        var compiled: [PushLocale: LocaleTemplates] = [:]
+        var borrowed: [PushLocale: [Name]] = [:]
+        fallback = try LocaleTemplates(locale: defaultLocale, sources: base)
+        compiled[defaultLocale] = fallback
+        for (locale, own) in sources where locale != defaultLocale {
+            var merged = base
+            for tag in locale.fallbacks.reversed() { merged.merge(sources[tag] ?? [:]) { $1 } }
+            let lacking = Name.allCases.filter { own[$0.rawValue] == nil }
+            if !lacking.isEmpty { borrowed[locale] = lacking }
+            compiled[locale] = try LocaleTemplates(locale: locale, sources: merged)
+        }
+        byLocale = compiled
+        self.borrowed = borrowed
     }
 
-    
+    /// The locales with templates of their own.
+    public var locales: [PushLocale] { byLocale.keys.sorted { $0.rawValue < $1.rawValue } }
+
+    /// The templates for a device's locale: its own, else those of its shorter tags, else the
+    /// default locale's.
     func templates(for locale: PushLocale) -> LocaleTemplates {
-        switch locale {
-        case .zh: zh
-        case .en: en
+        for tag in locale.fallbacks {
+            if let templates = byLocale[tag] { return templates }
         }
+        return fallback
+    }
+
+    /// The locale whose templates a device's locale uses.
+    public func resolve(_ locale: PushLocale) -> PushLocale {
+        locale.fallbacks.first { byLocale[$0] != nil } ?? defaultLocale
+    }
+
+    /// Where a locale's missing templates come from: its nearest shorter tag with templates, else
+    /// the default locale.
+    public func parent(of locale: PushLocale) -> PushLocale {
+        locale.fallbacks.dropFirst().first { byLocale[$0] != nil } ?? defaultLocale
     }
 }
 
