@@ -46,6 +46,7 @@ struct GroupCommands: Sendable {
             "group_open_http_svc/get_joined_group_list": .init(adminOnly: true, run: joinedGroups),
             "group_open_http_svc/get_appid_group_list": .init(adminOnly: true, run: appGroups),
             "group_open_http_svc/forbid_send_msg": .init(adminOnly: true, run: forbidSend),
+            "group_open_http_svc/group_msg_recall": .init(adminOnly: true, run: recall),
             "group_open_http_svc/send_group_system_notification": .init(adminOnly: true, run: systemNotification),
             "group_open_http_svc/send_group_msg": .init(adminOnly: true, run: send),
         ]
@@ -321,6 +322,32 @@ struct GroupCommands: Sendable {
         _ = try await store.muteGroupMembers(sdkAppID: app, groupID: group.groupID, userIDs: r.Members_Account, untilMillis: until)
         return .ok()
     }
+
+    struct Recall: Decodable {
+        struct Seq: Decodable { var MsgSeq: Int64 }
+        var GroupId: String?
+        var MsgSeqList: [Seq]
+    }
+
+    /// Up to 10 messages by `MsgSeq`: each leaves roaming and the members' pushes not sent yet are
+    /// never sent. `RecallRetList` answers per message: 0, or 10030 when there is no such message
+    /// (or it was recalled before).
+    @Sendable func recall(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(Recall.self, body)
+        try Self.require((1...Self.maxRecall).contains(r.MsgSeqList.count), "MsgSeqList must hold 1 to \(Self.maxRecall) messages")
+        let app = caller.app.sdkAppID
+        let (group, _) = try await group(app, r.GroupId)
+        var results: [[String: any Sendable]] = []
+        for seq in r.MsgSeqList.map(\.MsgSeq) {
+            let result = try await store.withdraw(Withdrawal(sdkAppID: app, .group(groupID: group.groupID, msgSeq: seq)))
+            let code = if case .withdrawn = result { 0 } else { RestCode.groupMessageNotFound }
+            results.append(["MsgSeq": seq, "RetCode": code])
+        }
+        return .ok([("RecallRetList", results)])
+    }
+
+    /// `group_msg_recall` takes at most 10 messages.
+    static let maxRecall = 10
 
     struct SystemNotification: Decodable {
         var GroupId: String?

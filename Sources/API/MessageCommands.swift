@@ -21,6 +21,7 @@ struct MessageCommands: Sendable {
             "openim/sendmsg": .init(adminOnly: true, run: sendmsg),
             "openim/batchsendmsg": .init(adminOnly: true, run: batchsendmsg),
             "openim/importmsg": .init(adminOnly: true, run: importmsg),
+            "openim/admin_msgwithdraw": .init(adminOnly: true, run: withdraw),
             "timpush/batch": .init(adminOnly: true, run: pushBatch),
             "openim/admin_getroammsg": .init(adminOnly: true, run: roamingMessages),
             "pushd/get_push_records": .init(adminOnly: true, run: pushRecords),
@@ -141,6 +142,32 @@ struct MessageCommands: Sendable {
         _ = try await writes({ try await sends.storeMessage(message(m, to: to, body: body, dedupeKey: dedupeKey, caller: caller), jobs: []) })
         return .ok()
     }
+
+    struct Withdraw: Decodable {
+        var From_Account: String?
+        var To_Account: String?
+        var MsgKey: String?
+    }
+
+    /// `{"From_Account", "To_Account", "MsgKey"}`: the message leaves roaming and its push, when not
+    /// sent yet, is never sent (recorded as skipped, `Withdrawn`). 20022 when there is no such
+    /// message, 20023 when it was withdrawn before.
+    @Sendable func withdraw(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
+        let r = try RestAPI.decode(Withdraw.self, body)
+        guard let from = r.From_Account, !from.isEmpty else { return .fail(RestCode.noFromAccount, "From_Account is required") }
+        guard let to = r.To_Account, !to.isEmpty else { return .fail(RestCode.noToAccount, "To_Account is required") }
+        guard let key = r.MsgKey, !key.isEmpty, key.utf8.count <= Self.maxMsgKeyBytes else {
+            return .fail(RestCode.badMsgKey, "MsgKey must be 1 to \(Self.maxMsgKeyBytes) bytes")
+        }
+        switch try await store.withdraw(Withdrawal(sdkAppID: caller.app.sdkAppID, .c2c(msgKey: key, from: from, to: to))) {
+        case .notFound: return .fail(RestCode.noSuchMessage, "no message \(key) from \(from) to \(to)")
+        case .alreadyWithdrawn: return .fail(RestCode.alreadyWithdrawn, "message \(key) was withdrawn before")
+        case .withdrawn: return .ok()
+        }
+    }
+
+    /// A `MsgKey` pushd issues is under 64 bytes; anything much longer is not one.
+    static let maxMsgKeyBytes = 128
 
     /// Up to 500 recipients, one `MsgKey`; recipients that are not imported go to `ErrorList`.
     @Sendable func batchsendmsg(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {

@@ -71,6 +71,14 @@ public enum RestCode {
     public static let noToAccount = 90003
     /// `From_Account` (here `Peer_Account`) is missing or not an imported account.
     public static let noFromAccount = 90008
+    /// The message to withdraw does not exist (`admin_msgwithdraw`).
+    public static let noSuchMessage = 20022
+    /// The message was withdrawn before.
+    public static let alreadyWithdrawn = 20023
+    /// The `MsgKey` to withdraw is malformed.
+    public static let badMsgKey = 90054
+    /// A group message to recall does not exist (`group_msg_recall`'s per-message `RetCode`).
+    public static let groupMessageNotFound = 10030
     /// A body field is missing, of the wrong type, or not JSON.
     public static let badJSON = TencentError.jsonParseCode
 

@@ -395,3 +395,44 @@ public struct MessageRow: Sendable, Equatable {
     /// The request body it was sent with.
     public var body: Data
 }
+
+/// A message to withdraw: one recipient's copy of a C2C message (`admin_msgwithdraw`, a batch
+/// message included) or a group message by its sequence (`group_msg_recall`).
+public struct Withdrawal: Sendable, Equatable {
+    public enum Target: Sendable, Equatable {
+        case c2c(msgKey: String, from: String, to: String)
+        case group(groupID: String, msgSeq: Int64)
+    }
+
+    public var sdkAppID: UInt64
+    public var target: Target
+
+    public init(sdkAppID: UInt64, _ target: Target) {
+        self.sdkAppID = sdkAppID
+        self.target = target
+    }
+
+    /// The key of the withdrawal in the `withdrawn` table: its parts, each after its length in
+    /// bytes, so no two withdrawals share one whatever bytes the identifiers hold.
+    var reference: String {
+        func part(_ text: String) -> String { "\(text.utf8.count):\(text)" }
+        return switch target {
+        case .c2c(let key, let from, let to): "c2c|" + part(key) + part(from) + part(to)
+        case .group(let group, let seq): "group|" + part(group) + String(seq)
+        }
+    }
+
+    /// The reason the cancelled pushes are recorded with.
+    public static let reason = "Withdrawn"
+}
+
+/// What a withdrawal did.
+public enum WithdrawResult: Sendable, Equatable {
+    /// No such message (Tencent's 20022).
+    case notFound
+    /// Withdrawn before (20023).
+    case alreadyWithdrawn
+    /// The message is gone from roaming. `cancelled` recipients had a push not sent yet, now never
+    /// sent; `sent` recipients' pushes had been sent already.
+    case withdrawn(msgKey: String, cancelled: [String], sent: [String])
+}

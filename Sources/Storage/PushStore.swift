@@ -96,6 +96,12 @@ public protocol DeviceStore: Sendable {
 
 /// Stored messages (roaming) with their push jobs, written in one transaction, and what a send reads first.
 public protocol MessageStore: Sendable {
+    /// Withdraws a message in one transaction: it leaves roaming, and each recipient's push that is
+    /// not sent yet never is (its job is finished as `Withdrawn`, or a finished placeholder takes its
+    /// key so a fan-out that has not reached the recipient enqueues nothing). A push being sent at
+    /// that moment is counted as sent.
+    func withdraw(_ withdrawal: Withdrawal) async throws -> WithdrawResult
+
     /// Stores a message and enqueues its push jobs in one transaction, unless an equal dedupe key
     /// was stored within the message's window: then nothing is written. A group message
     /// (`groupID` set) takes the group's next sequence number, from 1; a C2C message keeps its own.

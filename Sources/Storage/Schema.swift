@@ -25,7 +25,7 @@ enum Schema {
 
     /// Every version's statements, oldest first; a store records how many it has run.
     static func migrations(_ dialect: Dialect) -> [[String]] {
-        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect), v11(dialect), v12(dialect)]
+        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect), v11(dialect), v12(dialect), v13(dialect)]
     }
 
     static func sql(_ dialect: Dialect) -> [String] {
@@ -351,6 +351,23 @@ enum Schema {
     /// (`forbid_send_msg`); 0 when they may.
     static func v12(_ dialect: Dialect) -> [String] {
         ["ALTER TABLE group_members ADD COLUMN muted_until \(Types(dialect).int) NOT NULL DEFAULT 0"]
+    }
+
+    /// Version 13: `withdrawn`, the messages withdrawn (`admin_msgwithdraw`, `group_msg_recall`),
+    /// by `Withdrawal.reference`, so a second withdrawal is told apart from a message that never was.
+    static func v13(_ dialect: Dialect) -> [String] {
+        let t = Types(dialect)
+        return [
+            """
+            CREATE TABLE withdrawn (
+              app \(t.int) NOT NULL,
+              ref TEXT NOT NULL,
+              at \(t.int) NOT NULL,
+              PRIMARY KEY (app, ref)
+            )
+            """,
+            "CREATE INDEX messages_group_seq ON messages (app, group_id, msg_seq) WHERE group_id <> ''",
+        ]
     }
 
     enum Dialect { case sqlite, postgres }

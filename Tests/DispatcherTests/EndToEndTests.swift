@@ -244,6 +244,66 @@ struct EndToEndTests {
         }
     }
 
+    /// Issue 25: `admin_msgwithdraw` and `group_msg_recall` answered 60009; a withdrawn message's
+    /// push still went out on its next retry.
+    @Test("a withdrawn message leaves roaming and its push waiting for a retry is never sent; a group recall likewise")
+    func withdrawAndRecall() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil, "carol": nil])
+            try await r.register("bob", "phone", .apns, n: 1)
+            try await r.register("carol", "phone", .apns, n: 2)
+            let first = try await r.sendmsg("alice", "bob", Self.text("first"))
+            try await r.settle()
+            // The next push meets a 429: it waits two minutes for its retry.
+            r.h.emulator.addFault(Fault(vendor: .apns, remaining: 1, status: 429, reason: "TooManyRequests", retryAfter: 120))
+            let second = try await r.sendmsg("alice", "bob", Self.text("second"))
+            try await r.h.eventually("the second push waits for its retry") {
+                try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(second):bob")?.claims == 1
+                    && r.h.emulator.requests(vendor: .apns).count == 2
+            }
+            try await r.call("openim/admin_msgwithdraw", #"{"From_Account": "alice", "To_Account": "bob", "MsgKey": "\#(second)"}"#)
+            r.h.clock.advance(seconds: 121)
+            try await r.settle()
+            #expect(r.apns(1).map(Self.body) == ["Alice:first"], "the withdrawn message's push never went out")
+            #expect(try await r.records(second, "bob").map(\.reason) == ["Withdrawn"])
+            // The delivered one can be withdrawn too: it leaves roaming (no vendor revoke for APNs).
+            try await r.call("openim/admin_msgwithdraw", #"{"From_Account": "alice", "To_Account": "bob", "MsgKey": "\#(first)"}"#)
+            let roamed = try await r.call("openim/admin_getroammsg", #"{"Operator_Account": "bob", "Peer_Account": "alice", "MaxCnt": 10, "MinTime": 0, "MaxTime": 4294967295}"#)
+            #expect((roamed["MsgList"] as? [[String: Any]])?.isEmpty == true, "\(roamed)")
+            try await r.call("openim/admin_msgwithdraw", #"{"From_Account": "alice", "To_Account": "bob", "MsgKey": "\#(first)"}"#, expect: 20023)
+            try await r.call("openim/admin_msgwithdraw", #"{"From_Account": "carol", "To_Account": "bob", "MsgKey": "\#(first)"}"#, expect: 20022)
+            try await r.call("openim/admin_msgwithdraw", #"{"From_Account": "alice", "To_Account": "bob", "MsgKey": ""}"#, expect: 90054)
+            try await r.call("openim/admin_msgwithdraw", #"{"To_Account": "bob", "MsgKey": "k"}"#, expect: 90008)
+
+            try await r.call(
+                "group_open_http_svc/create_group",
+                #"{"Owner_Account": "alice", "Type": "Work", "GroupId": "g", "Name": "G", "MemberList": [{"Member_Account": "bob"}, {"Member_Account": "carol"}]}"#
+            )
+            // A 429 on a push to carol pauses APNs for the app for two minutes: the group message's
+            // pushes then wait, unsent.
+            r.h.emulator.addFault(Fault(vendor: .apns, remaining: 1, status: 429, reason: "TooManyRequests", retryAfter: 120))
+            _ = try await r.sendmsg("alice", "carol", Self.text("pause"))
+            try await r.h.eventually("APNs paused") { r.h.emulator.requests(vendor: .apns).count == 3 }
+            let sent = try await r.call(
+                "group_open_http_svc/send_group_msg", #"{"GroupId": "g", "From_Account": "alice", "Random": 1, "MsgBody": [\#(Self.text("oops"))]}"#
+            )
+            let seq = sent["MsgSeq"] as? Int ?? -1
+            let key = sent["MsgKey"] as? String ?? ""
+            try await r.h.eventually("both members' pushes wait for the pause") {
+                let bob = try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(key):bob")
+                let carol = try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(key):carol")
+                return (bob?.claims ?? 0) > 0 && (carol?.claims ?? 0) > 0
+            }
+            let recalled = try await r.call("group_open_http_svc/group_msg_recall", #"{"GroupId": "g", "MsgSeqList": [{"MsgSeq": \#(seq)}, {"MsgSeq": 99}]}"#)
+            #expect((recalled["RecallRetList"] as? [[String: Any]])?.map { $0["RetCode"] as? Int } == [0, 10030])
+            r.h.clock.advance(seconds: 121)
+            try await r.settle()
+            #expect(r.apns(1).map(Self.body) == ["Alice:first"] && r.apns(2).map(Self.body) == ["Alice:pause"], "no member got the recalled message")
+            let again = try await r.call("group_open_http_svc/group_msg_recall", #"{"GroupId": "g", "MsgSeqList": [{"MsgSeq": \#(seq)}]}"#)
+            #expect((again["RecallRetList"] as? [[String: Any]])?.first?["RetCode"] as? Int == 10030)
+        }
+    }
+
     @Test("1.2 no push for PushFlag 1, MsgLifeTime 0, an empty text, or a message to oneself")
     func noPush() async throws {
         try await Self.with { r in

@@ -22,7 +22,7 @@ public enum HostileRequests {
     enum Kind: Sendable {
         case user, users(Int), group, uint32, int(ClosedRange<Int64>), lifetime, msgBody, offlinePush, text(Int), flag
         case choice([String]), userTags, userAttrs, attrNames, device, token, vendor, state, time, strings(Int), condition
-        case checkItems, members, profileItems, groupAt
+        case checkItems, members, profileItems, groupAt, msgSeqList
     }
 
     /// Every command with the fields of its body: the table below and the `timpush/` names of the
@@ -55,6 +55,8 @@ public enum HostileRequests {
         ("openim/querystate", [("To_Account", .users(500)), ("IsNeedDetail", .flag)]),
         ("openim/sendmsg", [("From_Account", .user), ("To_Account", .user), ("MsgRandom", .uint32), ("MsgSeq", .uint32), ("MsgLifeTime", .lifetime), ("MsgTimeStamp", .time), ("MsgBody", .msgBody), ("OfflinePushInfo", .offlinePush), ("SendMsgControl", .choice(["NoUnread", "NoLastMsg", "WithMuteNotifications"])), ("CloudCustomData", .text(12_000))]),
         ("openim/importmsg", [("SyncFromOldSystem", .int(0...3)), ("From_Account", .user), ("To_Account", .user), ("MsgRandom", .uint32), ("MsgSeq", .uint32), ("MsgTimeStamp", .time), ("MsgBody", .msgBody)]),
+        ("openim/admin_msgwithdraw", [("From_Account", .user), ("To_Account", .user), ("MsgKey", .text(200))]),
+        ("group_open_http_svc/group_msg_recall", [("GroupId", .group), ("MsgSeqList", .msgSeqList)]),
         ("openim/batchsendmsg", [("From_Account", .user), ("To_Account", .users(500)), ("MsgRandom", .uint32), ("MsgSeq", .uint32), ("MsgLifeTime", .lifetime), ("MsgBody", .msgBody), ("OfflinePushInfo", .offlinePush)]),
         ("timpush/batch", [("From_Account", .user), ("To_Account", .users(500)), ("MsgRandom", .uint32), ("OfflinePushInfo", .offlinePush), ("MsgBody", .msgBody), ("DataId", .text(64))]),
         ("openim/admin_getroammsg", [("Operator_Account", .user), ("Peer_Account", .user), ("MaxCnt", .int(1...100)), ("MinTime", .time), ("MaxTime", .time), ("LastMsgKey", .text(64))]),
@@ -227,6 +229,8 @@ public enum HostileRequests {
                 ("TagsAnd", .array([.string("vip")])), ("TagsOr", .array((0..<[1, 10, 11][rng.below(3)]).map { .string("t\($0)") })),
                 ("AttrsAnd", .object([("sex", .string("f"))])),
             ].filter { _ in rng.chance(0.5) })
+        case .msgSeqList:
+            return .array((0..<[0, 1, 10, 11][rng.below(4)]).map { _ in .object([("MsgSeq", value(.int(-1...4_294_967_296), &rng))]) })
         case .checkItems: return .array((0..<[1, 100, 101][rng.below(3)]).map { _ in .object([("UserID", .string(user(&rng)))]) })
         case .members:
             return .array((0..<[1, 3, 100, 101][rng.below(4)]).map { i in

@@ -342,6 +342,27 @@ struct QueueContractTests {
         }
     }
 
+    /// Issue 25: a batch recipient's job is written by the fan-out later; a withdrawal before that
+    /// takes the key, so the fan-out enqueues nothing for them.
+    @Test("withdrawing one recipient's copy of a batch message: gone from their roaming, their job key taken, the others untouched", arguments: Backend.available)
+    func withdrawBatchCopy(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            let app: UInt64 = 1_400_000_000
+            let message = NewMessage(
+                sdkAppID: app, msgKey: "k1", fromAccount: "alice", toAccount: "", recipients: ["bob", "carol"], msgSeq: 1, msgRandom: 1,
+                msgTime: 100, body: Data("{}".utf8), dedupeKey: "d1", dedupeWindowMillis: 1_000, expiresAtMillis: fixture.clock.nowMillis() + 60_000
+            )
+            _ = try await store.storeMessage(message, jobs: [job("k1#fanout-0", user: "")])
+            #expect(try await store.withdraw(Withdrawal(sdkAppID: app, .c2c(msgKey: "k1", from: "alice", to: "bob")))
+                == .withdrawn(msgKey: "k1", cancelled: ["bob"], sent: []))
+            #expect(try await store.enqueue([job("k1:bob", user: "bob"), job("k1:carol", user: "carol")]) == [false, true])
+            #expect(try await store.messageRecipients(sdkAppID: app, msgKey: "k1") == ["carol"])
+            #expect(try await store.withdraw(Withdrawal(sdkAppID: app, .c2c(msgKey: "k1", from: "alice", to: "bob"))) == .alreadyWithdrawn)
+            #expect(try await store.withdraw(Withdrawal(sdkAppID: app, .c2c(msgKey: "k2", from: "alice", to: "bob"))) == .notFound)
+            #expect(try await store.pushRecords(sdkAppID: app, idempotencyKey: "k1:bob").map(\.reason) == ["Withdrawn"])
+        }
+    }
+
     @Test("receive options per conversation and the do-not-disturb window", arguments: Backend.available)
     func receiveOptions(_ backend: Backend) async throws {
         try await withStore(backend) { _, store in

@@ -774,6 +774,91 @@ public final class PostgresStore: PushStore {
         return deleted
     }
 
+    public func withdraw(_ w: Withdrawal) async throws -> WithdrawResult {
+        let now = clock.nowMillis()
+        let app = Int64(w.sdkAppID)
+        let ref = w.reference
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection -> WithdrawResult in
+            func first<T: PostgresDecodable>(_ query: PostgresQuery, _ type: T.Type) async throws -> T? {
+                for try await value in try await connection.query(query, logger: logger).decode(T.self) { return value }
+                return nil
+            }
+            func withdrawnBefore() async throws -> WithdrawResult {
+                try await first("SELECT 1::bigint FROM withdrawn WHERE app = \(app) AND ref = \(ref)", Int64.self) == nil ? .notFound : .alreadyWithdrawn
+            }
+            let msgKey: String
+            var recipients: [String] = []
+            switch w.target {
+            case .c2c(let key, let from, let to):
+                if let direct = try await first(
+                    """
+                    SELECT id FROM messages WHERE app = \(app) AND msg_key = \(key) AND to_account = \(to) AND from_account = \(from) AND group_id = ''
+                    FOR UPDATE
+                    """,
+                    Int64.self
+                ) {
+                    try await connection.query("DELETE FROM messages WHERE id = \(direct)", logger: logger)
+                } else if let batch = try await first(
+                    """
+                    SELECT m.id FROM messages m JOIN message_recipients r ON r.message_id = m.id AND r.to_account = \(to)
+                    WHERE m.app = \(app) AND m.msg_key = \(key) AND m.to_account = '' AND m.from_account = \(from) AND m.group_id = ''
+                    FOR UPDATE OF r
+                    """,
+                    Int64.self
+                ) {
+                    try await connection.query("DELETE FROM message_recipients WHERE message_id = \(batch) AND to_account = \(to)", logger: logger)
+                } else {
+                    return try await withdrawnBefore()
+                }
+                msgKey = key
+                recipients = [to]
+            case .group(let group, let seq):
+                var found: (id: Int64, key: String)?
+                for try await row in try await connection.query(
+                    "SELECT id, msg_key FROM messages WHERE app = \(app) AND group_id = \(group) AND msg_seq = \(seq) FOR UPDATE", logger: logger
+                ).decode((Int64, String).self) { found = (row.0, row.1) }
+                guard let (id, key) = found else { return try await withdrawnBefore() }
+                try await connection.query("DELETE FROM messages WHERE id = \(id)", logger: logger)
+                msgKey = key
+                for try await user in try await connection.query(
+                    "SELECT user_id FROM group_members WHERE app = \(app) AND group_id = \(group) ORDER BY user_id COLLATE \"C\"", logger: logger
+                ).decode(String.self) { recipients.append(user) }
+            }
+            try await connection.query("INSERT INTO withdrawn (app, ref, at) VALUES (\(app), \(ref), \(now)) ON CONFLICT DO NOTHING", logger: logger)
+            // As in SQLite: a pending job is finished, a missing one is inserted finished, so a
+            // fan-out that has not reached the recipient finds its key taken.
+            let keys = recipients.map { "\(msgKey):\($0)" }
+            var finished = Set<String>()
+            for try await key in try await connection.query(
+                "SELECT idempotency_key FROM jobs WHERE app = \(app) AND idempotency_key = ANY(\(keys)::text[]) AND done_at IS NOT NULL", logger: logger
+            ).decode(String.self) { finished.insert(key) }
+            let open = zip(keys, recipients).filter { !finished.contains($0.0) }
+            if !open.isEmpty {
+                let reason = Withdrawal.reason
+                try await connection.query(
+                    """
+                    INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, available_at, enqueued_at, done_at, last_error)
+                    SELECT \(app), k, 0, u, ''::bytea, \(now), \(now), \(now), \(reason)
+                    FROM unnest(\(open.map(\.0))::text[], \(open.map(\.1))::text[]) AS x(k, u)
+                    ON CONFLICT (app, idempotency_key) DO UPDATE SET
+                      done_at = excluded.done_at, last_error = excluded.last_error, payload = ''::bytea, claim = jobs.claim + 1
+                    """,
+                    logger: logger
+                )
+                try await connection.query(
+                    """
+                    INSERT INTO push_records (app, job_key, user_id, device_id, vendor, outcome, reason, vendor_message_id, attempts, at)
+                    SELECT \(app), k, u, '', '', \(PushRecord.Outcome.skipped.rawValue), \(reason), NULL, 0, \(now)
+                    FROM unnest(\(open.map(\.0))::text[], \(open.map(\.1))::text[]) AS x(k, u)
+                    """,
+                    logger: logger
+                )
+            }
+            return .withdrawn(msgKey: msgKey, cancelled: open.map(\.1), sent: recipients.filter { finished.contains("\(msgKey):\($0)") })
+        }
+    }
+
     public func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String] {
         var recipients: [String] = []
         for try await to in try await client.query(

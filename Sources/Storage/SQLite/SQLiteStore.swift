@@ -514,6 +514,81 @@ public final class SQLiteStore: PushStore {
         }
     }
 
+    public func withdraw(_ w: Withdrawal) async throws -> WithdrawResult {
+        let now = clock.nowMillis()
+        let app = Int64(w.sdkAppID)
+        return try await write { db in
+            let msgKey: String
+            let recipients: [String]
+            switch w.target {
+            case .c2c(let key, let from, let to):
+                let direct = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM messages WHERE app = ? AND msg_key = ? AND to_account = ? AND from_account = ? AND group_id = ''",
+                    arguments: [app, key, to, from]
+                )
+                if let direct {
+                    try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [direct])
+                } else if let batch = try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT m.id FROM messages m JOIN message_recipients r ON r.message_id = m.id AND r.to_account = ?
+                        WHERE m.app = ? AND m.msg_key = ? AND m.to_account = '' AND m.from_account = ? AND m.group_id = ''
+                        """,
+                    arguments: [to, app, key, from]
+                ) {
+                    try db.execute(sql: "DELETE FROM message_recipients WHERE message_id = ? AND to_account = ?", arguments: [batch, to])
+                } else {
+                    return try Self.withdrawnBefore(w, db: db)
+                }
+                (msgKey, recipients) = (key, [to])
+            case .group(let group, let seq):
+                guard let row = try Row.fetchOne(
+                    db, sql: "SELECT id, msg_key FROM messages WHERE app = ? AND group_id = ? AND msg_seq = ?", arguments: [app, group, seq]
+                ) else { return try Self.withdrawnBefore(w, db: db) }
+                try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [row[0] as Int64])
+                msgKey = row[1]
+                recipients = try String.fetchAll(
+                    db, sql: "SELECT user_id FROM group_members WHERE app = ? AND group_id = ? ORDER BY user_id", arguments: [app, group]
+                )
+            }
+            try db.execute(sql: "INSERT INTO withdrawn (app, ref, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", arguments: [app, w.reference, now])
+            // A finished job keeps its key: a pending one is finished here, a missing one is
+            // inserted finished, so the fan-out that would enqueue it finds the key taken.
+            let done = try db.cachedStatement(sql: "SELECT done_at IS NOT NULL FROM jobs WHERE app = ? AND idempotency_key = ?")
+            let cancel = try db.cachedStatement(
+                sql: """
+                    INSERT INTO jobs (app, idempotency_key, lane, user_id, payload, available_at, enqueued_at, done_at, last_error)
+                    VALUES (?, ?, 0, ?, x'', ?, ?, ?, ?)
+                    ON CONFLICT (app, idempotency_key) DO UPDATE SET
+                      done_at = excluded.done_at, last_error = excluded.last_error, payload = x'', claim = jobs.claim + 1
+                    """
+            )
+            let record = try db.cachedStatement(
+                sql: """
+                    INSERT INTO push_records (app, job_key, user_id, device_id, vendor, outcome, reason, vendor_message_id, attempts, at)
+                    VALUES (?, ?, ?, '', '', ?, ?, NULL, 0, ?)
+                    """
+            )
+            var (cancelled, sent): ([String], [String]) = ([], [])
+            for user in recipients {
+                let key = "\(msgKey):\(user)"
+                if try Bool.fetchOne(done, arguments: [app, key]) == true {
+                    sent.append(user)
+                    continue
+                }
+                try cancel.execute(arguments: [app, key, user, now, now, now, Withdrawal.reason])
+                try record.execute(arguments: [app, key, user, PushRecord.Outcome.skipped.rawValue, Withdrawal.reason, now])
+                cancelled.append(user)
+            }
+            return .withdrawn(msgKey: msgKey, cancelled: cancelled, sent: sent)
+        }
+    }
+
+    static func withdrawnBefore(_ w: Withdrawal, db: Database) throws -> WithdrawResult {
+        let known = try Int.fetchOne(db, sql: "SELECT 1 FROM withdrawn WHERE app = ? AND ref = ?", arguments: [Int64(w.sdkAppID), w.reference])
+        return known == nil ? .notFound : .alreadyWithdrawn
+    }
+
     public func messageRecipients(sdkAppID: UInt64, msgKey: String) async throws -> [String] {
         try await pool.read { db in
             try String.fetchAll(
