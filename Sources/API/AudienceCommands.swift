@@ -78,15 +78,23 @@ struct AudienceCommands: Sendable {
     // MARK: Tags
 
     @Sendable func addTags(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
-        let tags = try RestAPI.decode(AudienceEntries<TagValues>.self, body).entries.map { (userID: $0.userID, tags: $0.value.tags) }
-        for (user, list) in tags {
-            try RestAPI.require(list.count <= Self.maxTagsPerRequest, "at most \(Self.maxTagsPerRequest) tags per user in one request (\(user))", code: RestCode.tooManyTags)
-        }
+        let tags = try Self.tagsToAdd(body)
         let over = try await store.addTags(sdkAppID: caller.app.sdkAppID, tags, maxPerUser: Self.maxTagsPerUser)
         guard over.isEmpty else {
             return .fail(RestCode.tooManyTags, "a user holds at most \(Self.maxTagsPerUser) tags; remove some first: \(over.sorted().joined(separator: ", "))")
         }
         return .ok()
+    }
+
+    /// The users' tags to add, at most `maxTagsPerRequest` per user. Kept out of `addTags`: Swift
+    /// 6.3.1's release build crashed (LLVM coroutine splitting, signal 11) on this loop of
+    /// typed-throws checks inside the async function.
+    static func tagsToAdd(_ body: Data) throws -> [(userID: String, tags: [String])] {
+        let tags = try RestAPI.decode(AudienceEntries<TagValues>.self, body).entries.map { (userID: $0.userID, tags: $0.value.tags) }
+        for (user, list) in tags {
+            try RestAPI.require(list.count <= maxTagsPerRequest, "at most \(maxTagsPerRequest) tags per user in one request (\(user))", code: RestCode.tooManyTags)
+        }
+        return tags
     }
 
     @Sendable func getTags(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
