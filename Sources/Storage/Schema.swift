@@ -330,7 +330,9 @@ enum Schema {
     /// Version 11: `unread`, a user's unread count per C2C peer (`get_c2c_unread_msg_num`), raised
     /// with the badge when a counted job is enqueued and cleared by a read mark
     /// (`admin_set_msg_read`), which lowers the badge by as much. `last_at` is when the newest
-    /// counted message arrived.
+    /// counted message arrived. SQLite keeps it `WITHOUT ROWID`, one B-tree instead of a table and
+    /// its key index. Every counted C2C push writes a row: expanding a batch fan-out costs about 20 %
+    /// more (docs/benchmarks.md).
     static func v11(_ dialect: Dialect) -> [String] {
         let t = Types(dialect)
         return [
@@ -342,7 +344,7 @@ enum Schema {
               count \(t.int) NOT NULL,
               last_at \(t.int) NOT NULL,
               PRIMARY KEY (app, user_id, peer)
-            )
+            )\(dialect == .sqlite ? " WITHOUT ROWID" : "")
             """
         ]
     }
