@@ -37,7 +37,7 @@ struct DeviceCommands: Sendable {
         let r = try RestAPI.decode(Kick.self, body)
         guard let user = r.UserID ?? r.Identifier, !user.isEmpty else { throw TencentError(code: RestCode.badJSON, message: "UserID is required") }
         let app = caller.app.sdkAppID
-        guard try await store.profiles(sdkAppID: app, userIDs: [user])[ExactString(user)] != nil else {
+        guard try await store.importedAccounts(sdkAppID: app, userIDs: [user]).contains(ExactString(user)) else {
             return .fail(RestCode.notImported, "UserID \(user) is not imported")
         }
         for device in try await store.devices(sdkAppID: app, userIDs: [user]) where device.state != .offline {

@@ -35,9 +35,9 @@ struct UnreadCommands: Sendable {
         let app = caller.app.sdkAppID
         guard let user = r.Report_Account, !user.isEmpty else { return .fail(RestCode.noToAccount, "Report_Account is required") }
         guard let peer = r.Peer_Account, !peer.isEmpty else { return .fail(RestCode.noFromAccount, "Peer_Account is required") }
-        let profiles = try await store.profiles(sdkAppID: app, userIDs: [user, peer])
-        guard profiles[ExactString(user)] != nil else { return .fail(RestCode.noToAccount, "Report_Account \(user) is not imported") }
-        guard profiles[ExactString(peer)] != nil else { return .fail(RestCode.noFromAccount, "Peer_Account \(peer) is not imported") }
+        let imported = try await store.importedAccounts(sdkAppID: app, userIDs: [user, peer])
+        guard imported.contains(ExactString(user)) else { return .fail(RestCode.noToAccount, "Report_Account \(user) is not imported") }
+        guard imported.contains(ExactString(peer)) else { return .fail(RestCode.noFromAccount, "Peer_Account \(peer) is not imported") }
         let readAt = r.MsgReadTime.map { Int64($0.value) * 1000 } ?? clock.nowMillis()
         _ = try await store.markRead(sdkAppID: app, userID: user, peer: peer, readAtMillis: readAt)
         return .ok()
@@ -57,18 +57,18 @@ struct UnreadCommands: Sendable {
         if let peers = r.Peer_Account {
             try RestAPI.require(peers.count <= Self.maxPeers, "Peer_Account holds at most \(Self.maxPeers) accounts")
         }
-        let profiles = try await store.profiles(sdkAppID: app, userIDs: [user] + (r.Peer_Account ?? []))
-        guard profiles[ExactString(user)] != nil else { return .fail(RestCode.noToAccount, "To_Account \(user) is not imported") }
+        let imported = try await store.importedAccounts(sdkAppID: app, userIDs: [user] + (r.Peer_Account ?? []))
+        guard imported.contains(ExactString(user)) else { return .fail(RestCode.noToAccount, "To_Account \(user) is not imported") }
         guard let peers = r.Peer_Account else {
             let counts = try await store.unreadCounts(sdkAppID: app, userID: user, peers: nil)
             return .ok([("AllC2CUnreadMsgNum", counts.values.reduce(0) { $0 &+ $1 })])
         }
-        let known = peers.filter { profiles[ExactString($0)] != nil }
+        let known = peers.filter { imported.contains(ExactString($0)) }
         let counts = try await store.unreadCounts(sdkAppID: app, userID: user, peers: known)
         var fields: [(String, any Sendable)] = [
             ("C2CUnreadMsgNumList", known.map { ["Peer_Account": $0, "C2CUnreadMsgNum": counts[ExactString($0)] ?? 0] as [String: any Sendable] })
         ]
-        let unknown = peers.filter { profiles[ExactString($0)] == nil }
+        let unknown = peers.filter { !imported.contains(ExactString($0)) }
         if !unknown.isEmpty {
             fields.append(("ErrorList", unknown.map { ["Peer_Account": $0, "ErrorCode": RestCode.notImported] as [String: any Sendable] }))
         }

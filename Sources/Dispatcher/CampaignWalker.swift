@@ -121,30 +121,37 @@ struct CampaignWalker: Sendable {
         var cursor: String
         var done: Bool
         var devices: [Device]
+        /// The users of `users` with at least one device: the only ones who get a job.
+        var withDevice: Set<ExactString>
         var settings: [ExactString: ReceiveSettings]
     }
 
     private func read(_ audience: Audience, of app: UInt64, after cursor: String, jobs: CampaignJobs) async throws -> Page {
         let page = try await store.audiencePage(sdkAppID: app, audience, after: cursor, limit: pageSize)
-        guard !page.users.isEmpty else { return Page(users: [], cursor: page.cursor, done: page.done, devices: [], settings: [:]) }
+        guard !page.users.isEmpty else {
+            return Page(users: [], cursor: page.cursor, done: page.done, devices: [], withDevice: [], settings: [:])
+        }
         let devices = try await store.devices(sdkAppID: app, userIDs: page.users)
-        let withDevice = page.users.filter { user in devices.contains { $0.userID.sameBytes(as: user) } }
+        let withDevice = devices.map(\.userID).exactSet
         let settings =
-            withDevice.isEmpty ? [:] : try await store.receiveSettings(sdkAppID: app, userIDs: withDevice, conversation: jobs.conversation)
-        return Page(users: page.users, cursor: page.cursor, done: page.done, devices: devices, settings: settings)
+            withDevice.isEmpty
+            ? [:] : try await store.receiveSettings(sdkAppID: app, userIDs: withDevice.map(\.value), conversation: jobs.conversation)
+        return Page(users: page.users, cursor: page.cursor, done: page.done, devices: devices, withDevice: withDevice, settings: settings)
     }
 
     private func advance(_ walk: CampaignWalk, page: Page?, jobs plan: CampaignJobs) async throws -> CampaignStep? {
         let devices = page?.devices ?? []
-        let withDevice = devices.map(\.userID).exactSet
+        let withDevice = page?.withDevice ?? []
         let users = page?.users ?? []
         let nowSeconds = clock.nowSeconds()
         let jobs = users.compactMap { user -> NewJob? in
             guard withDevice.contains(ExactString(user)) else { return nil }
             return plan.job(for: user, settings: page?.settings[ExactString(user)], nowSeconds: nowSeconds)
         }
+        // The sender has a device but no job: not a user without a device.
+        let withoutDevice = users.count - users.lazy.filter { withDevice.contains(ExactString($0)) }.count
         let next = try await store.advanceCampaign(
-            walk, cursor: page?.cursor ?? walk.cursor, users: users.count, usersWithoutDevice: users.count - jobs.count, devices: devices.count,
+            walk, cursor: page?.cursor ?? walk.cursor, users: users.count, usersWithoutDevice: withoutDevice, devices: devices.count,
             jobs: jobs, last: page?.done ?? false, leaseMillis: leaseMillis, claimMillis: sender.claimMillis
         )
         if next == nil { logger.info("campaign walk ended: cancelled or taken over", metadata: ["task": "\(walk.taskID)"]) }

@@ -90,11 +90,12 @@ struct JobProcessor: Sendable {
                 recipients.append(device)
             }
         }
-        // Compose once per locale among the recipients.
+        // Compose once per template locale among the recipients (`zh-Hant-TW` and `zh-Hant-HK`
+        // share `zh-Hant`'s templates, so one text).
         var contents: [PushLocale: PushDecision] = [:]
         var decisions: [PushDecision] = []
         for device in recipients {
-            let locale = device.locale ?? app.defaultLocale
+            let locale = app.composer.templates.resolve(device.locale ?? app.defaultLocale)
             let decision = contents[locale] ?? app.composer.compose(spec.message, in: spec.conversation, locale: locale)
             contents[locale] = decision
             decisions.append(decision)

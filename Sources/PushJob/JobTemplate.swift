@@ -39,6 +39,7 @@ public struct JobTemplate: Sendable {
     /// The jobs of `recipients` in order; the silent ones' payloads are encoded once per reason.
     public func jobs(_ recipients: [(to: String, silent: String?)]) throws(TencentError) -> [NewJob] {
         var quiet: [String: Data] = [:]
+        let unreadPeer = job.unreadPeer
         var jobs: [NewJob] = []
         jobs.reserveCapacity(recipients.count)
         for (to, silent) in recipients {
@@ -55,7 +56,7 @@ public struct JobTemplate: Sendable {
             jobs.append(
                 NewJob(
                     sdkAppID: app, idempotencyKey: key, lane: job.lane, userID: to, payload: bytes, countsForBadge: countsForBadge,
-                    unreadPeer: job.unreadPeer
+                    unreadPeer: unreadPeer
                 )
             )
         }

@@ -257,8 +257,10 @@ struct EndToEndTests {
             // The next push meets a 429: it waits two minutes for its retry.
             r.h.emulator.addFault(Fault(vendor: .apns, remaining: 1, status: 429, reason: "TooManyRequests", retryAfter: 120))
             let second = try await r.sendmsg("alice", "bob", Self.text("second"))
+            // Back in the queue until the Retry-After, not held by a worker: nothing is in flight.
+            let retryAt = r.h.clock.nowMillis() + 120_000
             try await r.h.eventually("the second push waits for its retry") {
-                try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(second):bob")?.claims == 1
+                try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(second):bob")?.availableAtMillis == retryAt
                     && r.h.emulator.requests(vendor: .apns).count == 2
             }
             try await r.call("openim/admin_msgwithdraw", #"{"From_Account": "alice", "To_Account": "bob", "MsgKey": "\#(second)"}"#)
@@ -289,10 +291,12 @@ struct EndToEndTests {
             )
             let seq = sent["MsgSeq"] as? Int ?? -1
             let key = sent["MsgKey"] as? String ?? ""
+            // Both back in the queue until the pause ends, not held by a worker.
+            let pauseEnd = r.h.clock.nowMillis() + 120_000
             try await r.h.eventually("both members' pushes wait for the pause") {
                 let bob = try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(key):bob")
                 let carol = try await r.h.store.jobStatus(sdkAppID: DispatchHarness.app, idempotencyKey: "\(key):carol")
-                return (bob?.claims ?? 0) > 0 && (carol?.claims ?? 0) > 0
+                return bob?.availableAtMillis == pauseEnd && carol?.availableAtMillis == pauseEnd
             }
             let recalled = try await r.call("group_open_http_svc/group_msg_recall", #"{"GroupId": "g", "MsgSeqList": [{"MsgSeq": \#(seq)}, {"MsgSeq": 99}]}"#)
             #expect((recalled["RecallRetList"] as? [[String: Any]])?.map { $0["RetCode"] as? Int } == [0, 10030])

@@ -94,6 +94,7 @@ struct CLITests {
             let body = object(request["body"])
             let form = request["form"] as? [String: String]
             let vendor = request["vendor"] as? String ?? "?"
+            if vendor == "apns" || vendor == "fcm" { continue }  // they may go without a title (push-rules.md 3.4)
             let title: String? =
                 switch vendor {
                 case "huawei": ((object(body?["message"])?["android"] as? [String: Any])?["notification"] as? [String: Any])?["title"] as? String
@@ -102,7 +103,7 @@ struct CLITests {
                 case "oppo": (object(form?["message"])?["notification"] as? [String: Any])?["title"] as? String
                 case "vivo": body?["title"] as? String
                 case "meizu": (object(form?["messageJson"])?["noticeBarInfo"] as? [String: Any])?["title"] as? String
-                default: "Example IM"  // APNs and FCM may go without one
+                default: nil
                 }
             #expect(title == "Example IM", "\(vendor)")
         }

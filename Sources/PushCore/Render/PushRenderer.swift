@@ -9,10 +9,13 @@ public struct PushRenderer: Sendable {
     let vivo: VivoRenderer?
     let meizu: MeizuRenderer?
     let honor: HonorRenderer?
+    /// The app has a title for messages without one (`default_title` or `app_name`).
+    let hasFallbackTitle: Bool
 
     public init(app: AppPushSettings) {
         self.app = app
         let title = app.fallbackTitle
+        hasFallbackTitle = !title.isEmpty
         apns = app.apns.map { APNsRenderer(settings: $0) }
         fcm = app.fcm.map { FCMRenderer(settings: $0) }
         huawei = app.huawei.map { HuaweiRenderer(settings: $0, defaultTitle: title) }
@@ -39,14 +42,11 @@ public struct PushRenderer: Sendable {
                 vendor: vendor, field: "tokens", reason: "holds \(target.tokens.count); 1 to \(Self.maxTokens(vendor)) per request"
             )
         }
-        guard app.configures(vendor) else { throw .vendorNotConfigured(vendor) }
-        var content = content
-        if vendor.requiresTitle {
-            // push-rules.md 3.4: these vendors refuse an empty title, so none is ever sent.
-            guard let title = content.title ?? app.fallbackTitle.nonEmpty else {
-                throw .invalidField(vendor: vendor, field: "title", reason: "is empty: the message gives none and the app has no app_name")
-            }
-            content.title = title
+        // push-rules.md 3.4: these vendors refuse an empty title. Their renderers fall back to the
+        // app's title; when there is none either, no request is made.
+        if vendor.requiresTitle, content.title.nonEmpty == nil, !hasFallbackTitle {
+            guard app.configures(vendor) else { throw .vendorNotConfigured(vendor) }
+            throw .invalidField(vendor: vendor, field: "title", reason: "is empty: the message gives none and the app has no app_name")
         }
         return switch vendor {
         case .apns: try require(apns, vendor).render(content, to: target)

@@ -138,10 +138,7 @@ public struct PushTextTemplates: Sendable {
     /// The templates for a device's locale: its own, else those of its shorter tags, else the
     /// default locale's.
     func templates(for locale: PushLocale) -> LocaleTemplates {
-        for tag in locale.fallbacks {
-            if let templates = byLocale[tag] { return templates }
-        }
-        return fallback
+        byLocale[resolve(locale)] ?? fallback
     }
 
     /// The locale whose templates a device's locale uses.
