@@ -329,17 +329,18 @@ struct GroupCommands: Sendable {
         var MsgSeqList: [Seq]
     }
 
-    /// Up to 10 messages by `MsgSeq`: each leaves roaming and the members' pushes not sent yet are
-    /// never sent. `RecallRetList` answers per message: 0, or 10030 when there is no such message
+    /// Up to 10 messages by `MsgSeq`: each leaves roaming, the members' pushes not sent yet are
+    /// never sent and those delivered are revoked where the vendor can. `RecallRetList` answers per message: 0, or 10030 when there is no such message
     /// (or it was recalled before).
     @Sendable func recall(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let r = try RestAPI.decode(Recall.self, body)
         try Self.require((1...Self.maxRecall).contains(r.MsgSeqList.count), "MsgSeqList must hold 1 to \(Self.maxRecall) messages")
         let app = caller.app.sdkAppID
         let (group, _) = try await group(app, r.GroupId)
+        let revocation = try PushJobSpec.revocation(sdkAppID: app)
         var results: [[String: any Sendable]] = []
         for seq in r.MsgSeqList.map(\.MsgSeq) {
-            let result = try await store.withdraw(Withdrawal(sdkAppID: app, .group(groupID: group.groupID, msgSeq: seq)))
+            let result = try await store.withdraw(Withdrawal(sdkAppID: app, .group(groupID: group.groupID, msgSeq: seq), revocationJob: revocation))
             let code = if case .withdrawn = result { 0 } else { RestCode.groupMessageNotFound }
             results.append(["MsgSeq": seq, "RetCode": code])
         }

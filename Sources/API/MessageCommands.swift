@@ -150,7 +150,8 @@ struct MessageCommands: Sendable {
     }
 
     /// `{"From_Account", "To_Account", "MsgKey"}`: the message leaves roaming and its push, when not
-    /// sent yet, is never sent (recorded as skipped, `Withdrawn`). 20022 when there is no such
+    /// sent yet, is never sent (recorded as skipped, `Withdrawn`); when delivered, it is revoked
+    /// where the vendor can (recorded as `Revoked`, or skipped as `RevokeUnsupported`). 20022 when there is no such
     /// message, 20023 when it was withdrawn before.
     @Sendable func withdraw(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let r = try RestAPI.decode(Withdraw.self, body)
@@ -159,7 +160,10 @@ struct MessageCommands: Sendable {
         guard let key = r.MsgKey, !key.isEmpty, key.utf8.count <= Self.maxMsgKeyBytes else {
             return .fail(RestCode.badMsgKey, "MsgKey must be 1 to \(Self.maxMsgKeyBytes) bytes")
         }
-        switch try await store.withdraw(Withdrawal(sdkAppID: caller.app.sdkAppID, .c2c(msgKey: key, from: from, to: to))) {
+        let withdrawal = Withdrawal(
+            sdkAppID: caller.app.sdkAppID, .c2c(msgKey: key, from: from, to: to), revocationJob: try PushJobSpec.revocation(sdkAppID: caller.app.sdkAppID)
+        )
+        switch try await store.withdraw(withdrawal) {
         case .notFound: return .fail(RestCode.noSuchMessage, "no message \(key) from \(from) to \(to)")
         case .alreadyWithdrawn: return .fail(RestCode.alreadyWithdrawn, "message \(key) was withdrawn before")
         case .withdrawn: return .ok()
@@ -347,7 +351,12 @@ struct MessageCommands: Sendable {
         }
         var items: [[String: any Sendable]] = []
         for recipient in recipients {
-            for r in try await store.pushRecords(sdkAppID: caller.app.sdkAppID, idempotencyKey: "\(prefix):\(recipient)") {
+            let key = "\(prefix):\(recipient)"
+            // A withdrawn message's revocations follow its pushes.
+            let records =
+                try await store.pushRecords(sdkAppID: caller.app.sdkAppID, idempotencyKey: key)
+                + store.pushRecords(sdkAppID: caller.app.sdkAppID, idempotencyKey: Withdrawal.revocationKey(of: key))
+            for r in records {
                 items.append([
                     "UserID": recipient, "DeviceId": r.deviceID, "Vendor": r.vendor, "Outcome": r.outcome.rawValue, "Reason": r.reason ?? "",
                     "VendorMessageId": r.vendorMessageID ?? "", "Attempts": r.attempts, "Time": r.atMillis,

@@ -76,6 +76,7 @@ struct JobProcessor: Sendable {
         guard let app = apps[job.sdkAppID] else { return dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured") }
         var targets = devices
         if let only = job.deviceIDs { targets = targets.filter { only.contains($0.deviceID) } }
+        if spec.revoke { return await revoke(job, devices: targets, app: app) }
         var results: [DeviceResult] = []
         var recipients: [Device] = []
         let suppression = spec.suppression(nowMillis: now)
@@ -118,6 +119,51 @@ struct JobProcessor: Sendable {
             return .final(skipped(device, reason.rawValue, job, clock.nowMillis()), invalidation: nil, dead: nil)
         case .push(let c): content = c
         }
+        return await exchange(with: device, job: job, success: .delivered) { now throws(RenderError) in
+            let target = PushTarget(
+                token: device.token, badge: device.badge, pushID: Self.pushID(job: job.id, device: device.deviceID), nowMillis: now,
+                revocationKey: job.idempotencyKey
+            )
+            return try app.renderer.render(content, vendor: device.vendor, to: target)
+        }
+    }
+
+    /// A revocation job: takes back what the withdrawn message's job delivered to `devices`,
+    /// where the vendor has a revoke API; elsewhere (APNs among them) it records that it has none.
+    func revoke(_ job: ClaimedJob, devices: [Device], app: AppPipeline) async -> JobCompletion {
+        guard let key = Withdrawal.revokedKey(job.idempotencyKey) else {
+            return dead(job, reason: "BadJob: \(job.idempotencyKey) is not a revocation's key")
+        }
+        let results = await withTaskGroup(of: DeviceResult.self) { group in
+            for device in devices {
+                group.addTask {
+                    let request: VendorRequest?
+                    do throws(RenderError) {
+                        request = try app.renderer.revoke(key, vendor: device.vendor, tokens: [device.token])
+                    } catch {
+                        return self.permanent(device, job, reason: error.reason)
+                    }
+                    guard let request else {
+                        self.metrics.skipped(reason: Self.revokeUnsupported)
+                        return .final(self.skipped(device, Self.revokeUnsupported, job, self.clock.nowMillis()), invalidation: nil, dead: nil)
+                    }
+                    return await self.exchange(with: device, job: job, success: .revoked) { _ throws(RenderError) in request }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        return completion(job, results)
+    }
+
+    /// The reason a delivered push is not revoked: its vendor has no revoke API.
+    static let revokeUnsupported = "RevokeUnsupported"
+
+    /// One request to a device's vendor, built by `request` at the send time once the vendor may
+    /// take it: waits for a campaign place and the vendor's pacing, sends, classifies the answer;
+    /// a success is recorded as `success`.
+    func exchange(
+        with device: Device, job: ClaimedJob, success: PushRecord.Outcome, request build: (Int64) throws(RenderError) -> VendorRequest
+    ) async -> DeviceResult {
         guard let client = gateways.client(app: job.sdkAppID, vendor: device.vendor) else {
             metrics.skipped(reason: "VendorNotConfigured")
             return .final(skipped(device, "VendorNotConfigured", job, clock.nowMillis()), invalidation: nil, dead: nil)
@@ -140,8 +186,7 @@ struct JobProcessor: Sendable {
         let now = clock.nowMillis()
         let request: VendorRequest
         do {
-            let target = PushTarget(token: device.token, badge: device.badge, pushID: Self.pushID(job: job.id, device: device.deviceID), nowMillis: now)
-            request = try app.renderer.render(content, vendor: device.vendor, to: target)
+            request = try build(now)
         } catch {
             return permanent(device, job, reason: error.reason)
         }
@@ -156,7 +201,7 @@ struct JobProcessor: Sendable {
             metrics.sent(vendor: device.vendor, outcome: "delivered", nanoseconds: nanos)
             metrics.enqueueToSend(lane: job.lane, nanoseconds: max(0, clock.nowMillis() - job.enqueuedAtMillis) * 1_000_000)
             if logger.logLevel <= .debug { log.debug("delivered", metadata: ["outcome": "delivered", "vendor_message_id": "\(id ?? "")"]) }
-            return .final(record(device, .delivered, job, vendorMessageID: id), invalidation: nil, dead: nil)
+            return .final(record(device, success, job, vendorMessageID: id), invalidation: nil, dead: nil)
         case .tokenInvalid(let reason, let at):
             metrics.sent(vendor: device.vendor, outcome: "token_invalid", nanoseconds: nanos)
             metrics.invalidated(vendor: device.vendor)

@@ -9,6 +9,7 @@ extension GatewayEmulator {
         Route("POST", "huawei/oauth2/v3/token", .plain { $0.oauthToken(.huawei, Form.parse($1.body)) }),
         Route("POST", "honor/token", .plain { $0.oauthToken(.honor, Form.parse($1.body)) }),
         Route("POST", "huawei/v1/:appId/messages:send", .send(.huawei) { $0.huaweiSend(request: $1, body: $1.body) }),
+        Route("POST", "huawei/v1/:appId/messages:revoke", .send(.huawei) { $0.huaweiRevoke(request: $1, body: $1.body) }),
         Route("POST", "honor/api/v1/:appId/sendMessage", .send(.honor) { $0.honorSend(request: $1, body: $1.body) }),
     ]
 
@@ -85,6 +86,10 @@ extension GatewayEmulator {
         if let notification, !opensSomething(notification["click_action"]) {
             return code("80100003", "Illegal payload, click_action", status: .badRequest)
         }
+        // notify_id is an Integer; pushd keeps it to 31 bits, as MiPush needs.
+        if let notification, let id = notification["notify_id"], !Self.isNotifyID(id) {
+            return code("80100001", "Some request parameters are incorrect: notify_id", status: .badRequest)
+        }
         if tokens.count > 1000 { return code("80300010", "The number of tokens in the message body exceeds the default value") }
         let tokenBytes = tokens.reduce(0) { $0 + $1.utf8.count }
         if body.count - tokenBytes > 4096 { return code("80300008", "The message body size exceeds the default value") }
@@ -95,6 +100,31 @@ extension GatewayEmulator {
             let text = String(decoding: (try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
             return code("80100000", text)
         }
+        return code("80000000", "Success")
+    }
+
+    static func isNotifyID(_ value: Any) -> Bool {
+        guard !(value is Bool), let id = value as? Int else { return false }
+        return (0...2_147_483_647).contains(id)
+    }
+
+    /// Huawei's revoke (`messages:revoke`): `push-type` 0 (notification) or 2 (text-to-speech),
+    /// `notifyId` an integer, `token` 1 to 1000 push tokens; 80000000 on success.
+    func huaweiRevoke(request: EmulatorRequest, body: Data) -> Answer {
+        func code(_ code: String, _ msg: String, status: HTTPResponse.Status = .ok) -> Answer {
+            Answer(status: status, json: ["code": code, "msg": msg, "requestId": state.nextID()], result: code == "80000000" ? "ok" : code)
+        }
+        guard bearerIsValid(request, .huawei) else { return code("80200003", "OAuth token expired.", status: .unauthorized) }
+        guard let type = request.header("push-type"), type == "0" || type == "2" else {
+            return code("80100003", "Illegal payload, The header does not contain valid push-type", status: .badRequest)
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], let id = object["notifyId"], Self.isNotifyID(id) else {
+            return code("80100001", "Some request parameters are incorrect: notifyId", status: .badRequest)
+        }
+        guard let tokens = object["token"] as? [String], (1...1000).contains(tokens.count) else {
+            return code("80100001", "Some request parameters are incorrect: token", status: .badRequest)
+        }
+        if body.count - tokens.reduce(0, { $0 + $1.utf8.count }) > 4096 { return code("80300008", "The message body size exceeds the default value") }
         return code("80000000", "Success")
     }
 

@@ -37,12 +37,16 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
     public var groupName: String?
     public var silent: String?
     public var expiresAtMillis: Int64?
+    /// A revocation (`"Revoke": true`): it takes back what the job its key names
+    /// (``Withdrawal/revokedKey(_:)``) delivered to the devices it is limited to.
+    public var revoke: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case sdkAppID = "SdkAppID", toAccount = "To_Account", idempotencyKey = "IdempotencyKey", lane = "Lane"
         case msgBody = "MsgBody", offlinePushInfo = "OfflinePushInfo", msgLifeTime = "MsgLifeTime"
         case onlineOnlyFlag = "OnlineOnlyFlag", sendMsgControl = "SendMsgControl", conversationType = "ConversationType"
         case senderNick = "SenderNick", fromAccount = "From_Account", groupId = "GroupId", groupName = "GroupName", silent = "Silent", expiresAtMillis = "ExpiresAt"
+        case revoke = "Revoke"
     }
 
     public init(
@@ -91,6 +95,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         groupName = try c.decodeIfPresent(String.self, forKey: .groupName)
         silent = try c.decodeIfPresent(String.self, forKey: .silent)
         expiresAtMillis = try c.decodeIfPresent(Int64.self, forKey: .expiresAtMillis)
+        revoke = try c.decodeIfPresent(Bool.self, forKey: .revoke) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -111,6 +116,14 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(groupName, forKey: .groupName)
         try c.encodeIfPresent(silent, forKey: .silent)
         try c.encodeIfPresent(expiresAtMillis, forKey: .expiresAtMillis)
+        if revoke { try c.encode(revoke, forKey: .revoke) }
+    }
+
+    /// The payload of an app's revocation jobs (``Withdrawal/revocationJob``).
+    public static func revocation(sdkAppID: UInt64) throws(TencentError) -> Data {
+        var spec = PushJobSpec(sdkAppID: sdkAppID, msgBody: .empty)
+        spec.revoke = true
+        return try spec.encoded()
     }
 
     /// The job as stored: compact JSON, keys sorted (the same job gives the same bytes).

@@ -186,6 +186,8 @@ public struct PushRecord: Sendable, Equatable {
         case tokenInvalid = "TokenInvalid"
         case failed = "Failed"
         case skipped = "Skipped"
+        /// A delivered push the vendor took back (a withdrawn message).
+        case revoked = "Revoked"
     }
 
     public var deviceID: String
@@ -406,10 +408,36 @@ public struct Withdrawal: Sendable, Equatable {
 
     public var sdkAppID: UInt64
     public var target: Target
+    /// The payload of the job that revokes a recipient's pushes already delivered (enqueued, in
+    /// the same transaction, for the devices that got one); nil to revoke nothing.
+    public var revocationJob: Data?
 
-    public init(sdkAppID: UInt64, _ target: Target) {
+    public init(sdkAppID: UInt64, _ target: Target, revocationJob: Data? = nil) {
         self.sdkAppID = sdkAppID
         self.target = target
+        self.revocationJob = revocationJob
+    }
+
+    /// The key of the job revoking what the job `key` delivered.
+    public static func revocationKey(of key: String) -> String { key + revocationSuffix }
+
+    /// The key of the job a revocation job's key names; nil when `key` is no revocation's.
+    public static func revokedKey(_ key: String) -> String? {
+        key.hasSuffix(revocationSuffix) ? String(key.dropLast(revocationSuffix.count)) : nil
+    }
+
+    static let revocationSuffix = "/revoke"
+
+    /// The revocation jobs for the delivered pushes among `delivered` (a job key and a device
+    /// that got its push), one per job key, limited to those devices.
+    func revocations(_ delivered: [(key: String, device: String)], users: [String: String]) -> [NewJob] {
+        guard let payload = revocationJob else { return [] }
+        var devices: [String: [String]] = [:]
+        for (key, device) in delivered { devices[key, default: []].append(device) }
+        return devices.keys.sorted().compactMap { key in
+            guard let user = users[key], let ids = devices[key] else { return nil }
+            return NewJob(sdkAppID: sdkAppID, idempotencyKey: Self.revocationKey(of: key), userID: user, payload: payload, deviceIDs: ids)
+        }
     }
 
     /// The key of the withdrawal in the `withdrawn` table: its parts, each after its length in

@@ -244,6 +244,39 @@ struct EndToEndTests {
         }
     }
 
+    /// Issue 25: a withdrawn message's push that had been delivered stayed in the notification
+    /// bar. Huawei documents a revoke by token and `notifyId` (Push Kit, "Message Revocation");
+    /// APNs has none, and gets nothing new.
+    @Test("a withdrawn message's delivered push is revoked on Huawei with the notifyId it carried; APNs gets nothing new; both recorded")
+    func withdrawRevokesDelivered() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil])
+            try await r.register("bob", "phone", .huawei, n: 1)
+            try await r.register("bob", "pad", .apns, n: 2)
+            let key = try await r.sendmsg("alice", "bob", Self.text("oops"))
+            try await r.settle()
+            let sent = try #require(r.h.emulator.requests(vendor: .huawei).first { $0.path.hasSuffix("messages:send") && $0.status == 200 })
+            let pushed = try #require(try JSONSerialization.jsonObject(with: Data(sent.body.utf8)) as? [String: Any])
+            let notifyID = try #require(
+                ((pushed["message"] as? [String: Any])?["android"] as? [String: Any]).flatMap { ($0["notification"] as? [String: Any])?["notify_id"] as? Int }
+            )
+            try await r.call("openim/admin_msgwithdraw", #"{"From_Account": "alice", "To_Account": "bob", "MsgKey": "\#(key)"}"#)
+            try await r.settle()
+            let revokes = r.h.emulator.requests(vendor: .huawei).filter { $0.path.hasSuffix("messages:revoke") }
+            #expect(revokes.count == 1 && revokes.first?.status == 200)
+            #expect(revokes.first?.headers.first { $0.key.lowercased() == "push-type" }?.value == "0")
+            let revoked = try #require(try JSONSerialization.jsonObject(with: Data((revokes.first?.body ?? "").utf8)) as? [String: Any])
+            #expect(revoked["notifyId"] as? Int == notifyID && revoked["token"] as? [String] == [DispatchHarness.token(.huawei, 1)])
+            #expect(r.apns(2).count == 1, "APNs gets nothing new")
+            let records = try await r.h.store.pushRecords(sdkAppID: DispatchHarness.app, idempotencyKey: Withdrawal.revocationKey(of: "\(key):bob"))
+            #expect(Set(records.map { "\($0.vendor) \($0.outcome.rawValue) \($0.reason ?? "")" }) == ["huawei Revoked ", "apns Skipped RevokeUnsupported"])
+            // The push records show the push and its revocation together.
+            let reply = try await r.call("pushd/get_push_records", #"{"TaskId": "\#(key)", "UserID": "bob"}"#)
+            let outcomes = (reply["Records"] as? [[String: Any]] ?? []).compactMap { $0["Outcome"] as? String }.sorted()
+            #expect(outcomes == ["Delivered", "Delivered", "Revoked", "Skipped"], "\(reply)")
+        }
+    }
+
     /// Issue 25: `admin_msgwithdraw` and `group_msg_recall` answered 60009; a withdrawn message's
     /// push still went out on its next retry.
     @Test("a withdrawn message leaves roaming and its push waiting for a retry is never sent; a group recall likewise")

@@ -141,6 +141,30 @@ struct VendorRenderingTests {
         #expect(notification["click_action", "type"] as? Int == 3)
     }
 
+    /// Issue 25: a withdrawn message's delivered Huawei push stayed on the device. Huawei revokes
+    /// by token and the `notifyId` the push carried (Push Kit, "Message Revocation": `POST
+    /// /v1/[clientId]/messages:revoke`, header `push-type: 0`, body `{"notifyId", "token": [...]}`).
+    @Test("Huawei: a push carries the notify_id of its job's key; the revoke names that id and the token; other vendors have no revoke")
+    func huaweiRevoke() throws {
+        var target = Fixtures.target
+        target.revocationKey = "key-1:bob"
+        let sent = try Fixtures.json(Fixtures.render(try Self.content("{}"), .huawei, target: target))
+        let notifyID = try #require(sent["message", "android", "notification", "notify_id"] as? Int)
+        #expect((0...2_147_483_647).contains(notifyID))
+        #expect(try Fixtures.json(Fixtures.render(try Self.content("{}"), .huawei))["message", "android", "notification", "notify_id"] == nil)
+        let renderer = PushRenderer(app: Fixtures.allVendorsApp)
+        let revoke = try #require(try renderer.revoke("key-1:bob", vendor: .huawei, tokens: ["t1", "t2"]))
+        #expect(revoke.path == "/v1/10086/messages:revoke")
+        #expect(revoke.headers.contains(.init("push-type", "0")))
+        let body = try Fixtures.json(revoke)
+        #expect(body["notifyId"] as? Int == notifyID && body["token"] as? [String] == ["t1", "t2"])
+        let other = try #require(try renderer.revoke("key-2:bob", vendor: .huawei, tokens: ["t1"]))
+        #expect(try Fixtures.json(other)["notifyId"] as? Int != notifyID, "another push's id")
+        for vendor in Vendor.allCases where vendor != .huawei {
+            #expect(try renderer.revoke("key-1:bob", vendor: vendor, tokens: ["t1"]) == nil, "\(vendor)")
+        }
+    }
+
     @Test("4: HuaWeiImportance and HuaWeiCategory override")
     func huaweiOverrides() throws {
         let content = try Self.content(#"{"Ext":"a b","AndroidInfo":{"HuaWeiImportance":"LOW","HuaWeiCategory":"WORK"}}"#)

@@ -363,6 +363,38 @@ struct QueueContractTests {
         }
     }
 
+    /// Issue 25: a withdrawn message's push that was already delivered stayed on the device. The
+    /// withdrawal now enqueues, in its transaction, one revocation job per recipient, limited to
+    /// the devices the push reached, with the payload it was given.
+    @Test("withdrawing a delivered message enqueues its revocation for the devices that got it, the cancelled recipients none", arguments: Backend.available)
+    func withdrawRevokesDelivered(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            let app: UInt64 = 1_400_000_000
+            _ = try await store.createGroup(
+                Group(sdkAppID: app, groupID: "g", type: .work, name: "G", owner: "alice"), members: ["alice", "bob", "carol"].map { GroupMember(userID: $0) }
+            )
+            let message = NewMessage(
+                sdkAppID: app, msgKey: "k1", fromAccount: "alice", toAccount: "", groupID: "g", msgSeq: 0, msgRandom: 1,
+                msgTime: 100, body: Data("{}".utf8), dedupeKey: "d1", dedupeWindowMillis: 1_000, expiresAtMillis: fixture.clock.nowMillis() + 60_000
+            )
+            let stored = try await store.storeMessage(message, jobs: [job("k1:bob", user: "bob"), job("k1:carol", user: "carol")])
+            guard case .stored(let seq) = stored else { Issue.record("not stored: \(stored)"); return }
+            let claimed = try await store.claim(limit: 10, leaseMillis: Self.lease).sorted { $0.userID < $1.userID }
+            // bob's phone got it and his tablet was skipped; carol's push waits for a retry.
+            try await store.complete([
+                JobCompletion(job: claimed[0], records: [record("phone", .delivered), record("tablet", .skipped)]),
+                JobCompletion(job: claimed[1], retry: .init(deviceIDs: ["d9"], notBeforeMillis: fixture.clock.nowMillis() + 60_000, lastError: "429")),
+            ])
+            let payload = Data(#"{"Revoke":true}"#.utf8)
+            let result = try await store.withdraw(Withdrawal(sdkAppID: app, .group(groupID: "g", msgSeq: seq), revocationJob: payload))
+            #expect(result == .withdrawn(msgKey: "k1", cancelled: ["alice", "carol"], sent: ["bob"]))
+            let revocations = try await store.claim(limit: 10, leaseMillis: Self.lease)
+            #expect(revocations.map(\.idempotencyKey) == ["k1:bob/revoke"] && revocations.map(\.userID) == ["bob"])
+            #expect(revocations.map(\.deviceIDs) == [["phone"]] && revocations.map(\.payload) == [payload])
+            #expect(Withdrawal.revokedKey("k1:bob/revoke") == "k1:bob" && Withdrawal.revokedKey("k1:bob") == nil)
+        }
+    }
+
     @Test("receive options per conversation and the do-not-disturb window", arguments: Backend.available)
     func receiveOptions(_ backend: Backend) async throws {
         try await withStore(backend) { _, store in

@@ -21,6 +21,21 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
         )
     }
 
+    /// Huawei's revoke (`POST /v1/<appId>/messages:revoke`, `push-type: 0` for a notification):
+    /// removes the notification a push carrying the same `notify_id` left on these devices, if the
+    /// user has not tapped it yet.
+    public func revoke(_ revocationKey: String, tokens: [String]) -> VendorRequest {
+        var json = JSONWriter(capacity: 64 + tokens.reduce(0) { $0 + $1.utf8.count + 3 })
+        json.beginObject()
+        json.field("notifyId", NotifyID.of(revocationKey))
+        json.field("token", tokenList: tokens)
+        json.endObject()
+        return VendorRequest(
+            vendor: .huawei, path: "/v1/\(settings.appID)/messages:revoke",
+            headers: [.init("content-type", "application/json;charset=utf-8"), .init("push-type", "0")], body: .json(json.finish())
+        )
+    }
+
     func payload(_ content: PushContent, body: String, target: PushTarget) -> (bytes: [UInt8], counted: Int) {
         let android = content.android
         let title = content.title ?? defaultTitle
@@ -40,6 +55,7 @@ public struct HuaweiRenderer: Sendable, SizedPayloadRenderer {
         json.field("body", body)
         json.field("channel_id", ifPresent: android.huaWeiChannelID.nonEmpty ?? settings.defaultChannelID)
         json.field("importance", android.huaWeiImportance.nonEmpty ?? "NORMAL")
+        if let key = target.revocationKey { json.field("notify_id", NotifyID.of(key)) }
         if let sound = PushSound.androidResource(content.androidSound) {
             json.field("sound", "/raw/" + sound)
             json.field("default_sound", false)

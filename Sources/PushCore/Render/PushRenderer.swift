@@ -60,6 +60,14 @@ public struct PushRenderer: Sendable {
         }
     }
 
+    /// The request that removes a push already shown on `tokens` (push-rules: a withdrawn
+    /// message), or nil where the vendor has no revoke API pushd speaks: only Huawei documents one
+    /// by token and notification id; APNs gets nothing new.
+    public func revoke(_ revocationKey: String, vendor: Vendor, tokens: [String]) throws(RenderError) -> VendorRequest? {
+        guard vendor == .huawei else { return nil }
+        return try require(huawei, vendor).revoke(revocationKey, tokens: tokens)
+    }
+
     private func require<R>(_ renderer: R?, _ vendor: Vendor) throws(RenderError) -> R {
         guard let renderer else { throw .vendorNotConfigured(vendor) }
         return renderer

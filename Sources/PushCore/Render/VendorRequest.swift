@@ -121,6 +121,9 @@ public struct PushTarget: Sendable, Equatable {
     public var nowMillis: Int64
     /// APNs `apns-collapse-id` (at most 64 bytes).
     public var collapseID: String?
+    /// The key of the message's push to this user (the job's key): Huawei's `notify_id` is derived
+    /// from it, so a withdrawal can name the notification to revoke. Nil: the vendor picks one.
+    public var revocationKey: String?
 
     /// The first (usually the only) token.
     public var token: String {
@@ -128,16 +131,19 @@ public struct PushTarget: Sendable, Equatable {
         set { tokens = [newValue] }
     }
 
-    public init(token: String, badge: Int? = nil, pushID: String, nowMillis: Int64, collapseID: String? = nil) {
-        self.init(tokens: [token], badge: badge, pushID: pushID, nowMillis: nowMillis, collapseID: collapseID)
+    public init(token: String, badge: Int? = nil, pushID: String, nowMillis: Int64, collapseID: String? = nil, revocationKey: String? = nil) {
+        self.init(tokens: [token], badge: badge, pushID: pushID, nowMillis: nowMillis, collapseID: collapseID, revocationKey: revocationKey)
     }
 
-    public init(tokens: [String], badge: Int? = nil, pushID: String, nowMillis: Int64, collapseID: String? = nil) {
+    public init(
+        tokens: [String], badge: Int? = nil, pushID: String, nowMillis: Int64, collapseID: String? = nil, revocationKey: String? = nil
+    ) {
         self.tokens = tokens
         self.badge = badge
         self.pushID = pushID
         self.nowMillis = nowMillis
         self.collapseID = collapseID
+        self.revocationKey = revocationKey
     }
 }
 

@@ -14,17 +14,6 @@ public struct XiaomiRenderer: Sendable {
         self.defaultTitle = defaultTitle
     }
 
-    /// A stable `notify_id` (MiPush takes 0 to 2147483647) for a conversation or a push: the 31 low
-    /// bits of the key's 32-bit FNV-1a hash, the same in every process and build.
-    public static func notifyID(_ key: String) -> Int {
-        var hash: UInt32 = 0x811c_9dc5
-        for byte in key.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 0x0100_0193
-        }
-        return Int(hash & 0x7fff_ffff)
-    }
-
     public func render(_ content: PushContent, to target: PushTarget) throws(RenderError) -> VendorRequest {
         var fields: [VendorRequest.FormField] = [
             .init("registration_id", target.tokens.joined(separator: ",")),
@@ -40,7 +29,7 @@ public struct XiaomiRenderer: Sendable {
             }
             fields.append(.init("payload", ext))
         }
-        fields.append(.init("notify_id", String(Self.notifyID(settings.notifyID == .conversation ? content.thread ?? target.pushID : target.pushID))))
+        fields.append(.init("notify_id", String(NotifyID.of(settings.notifyID == .conversation ? content.thread ?? target.pushID : target.pushID))))
         fields.append(.init("time_to_live", String(content.lifetime * 1000)))
         if let channel = content.android.xiaoMiChannelID.nonEmpty ?? settings.defaultChannelID.nonEmpty {
             fields.append(.init("extra.channel_id", channel))

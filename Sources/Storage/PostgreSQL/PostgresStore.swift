@@ -855,6 +855,21 @@ public final class PostgresStore: PushStore {
                     logger: logger
                 )
             }
+            // Pushes already delivered (a finished job, or devices done before a retry) are revoked.
+            if w.revocationJob != nil {
+                var delivered: [(key: String, device: String)] = []
+                for try await (key, device) in try await connection.query(
+                    """
+                    SELECT job_key, device_id FROM push_records
+                    WHERE app = \(app) AND job_key = ANY(\(keys)::text[]) AND outcome = \(PushRecord.Outcome.delivered.rawValue) AND device_id <> ''
+                    ORDER BY id
+                    """,
+                    logger: logger
+                ).decode((String, String).self) { delivered.append((key, device)) }
+                let users = Dictionary(zip(keys, recipients).map { ($0, $1) }, uniquingKeysWith: { a, _ in a })
+                let revocations = w.revocations(delivered, users: users)
+                if !revocations.isEmpty { _ = try await Self.insert(revocations, handingTo: nil, connection: connection, now: now, logger: logger) }
+            }
             return .withdrawn(msgKey: msgKey, cancelled: open.map(\.1), sent: recipients.filter { finished.contains("\(msgKey):\($0)") })
         }
     }

@@ -517,7 +517,7 @@ public final class SQLiteStore: PushStore {
     public func withdraw(_ w: Withdrawal) async throws -> WithdrawResult {
         let now = clock.nowMillis()
         let app = Int64(w.sdkAppID)
-        return try await write { db in
+        let (result, inserted) = try await write { db -> (WithdrawResult, InsertedJobs?) in
             let msgKey: String
             let recipients: [String]
             switch w.target {
@@ -538,13 +538,13 @@ public final class SQLiteStore: PushStore {
                 ) {
                     try db.execute(sql: "DELETE FROM message_recipients WHERE message_id = ? AND to_account = ?", arguments: [batch, to])
                 } else {
-                    return try Self.withdrawnBefore(w, db: db)
+                    return (try Self.withdrawnBefore(w, db: db), nil)
                 }
                 (msgKey, recipients) = (key, [to])
             case .group(let group, let seq):
                 guard let row = try Row.fetchOne(
                     db, sql: "SELECT id, msg_key FROM messages WHERE app = ? AND group_id = ? AND msg_seq = ?", arguments: [app, group, seq]
-                ) else { return try Self.withdrawnBefore(w, db: db) }
+                ) else { return (try Self.withdrawnBefore(w, db: db), nil) }
                 try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [row[0] as Int64])
                 msgKey = row[1]
                 recipients = try String.fetchAll(
@@ -580,8 +580,24 @@ public final class SQLiteStore: PushStore {
                 try record.execute(arguments: [app, key, user, PushRecord.Outcome.skipped.rawValue, Withdrawal.reason, now])
                 cancelled.append(user)
             }
-            return .withdrawn(msgKey: msgKey, cancelled: cancelled, sent: sent)
+            // Pushes already delivered (a finished job, or devices done before a retry) are revoked.
+            let keys = Dictionary(recipients.map { ("\(msgKey):\($0)", $0) }, uniquingKeysWith: { a, _ in a })
+            var revocations: [NewJob] = []
+            if w.revocationJob != nil {
+                let delivered = try db.cachedStatement(
+                    sql: "SELECT device_id FROM push_records WHERE app = ? AND job_key = ? AND outcome = ? AND device_id <> '' ORDER BY id"
+                )
+                var pairs: [(key: String, device: String)] = []
+                for key in keys.keys {
+                    for device in try String.fetchAll(delivered, arguments: [app, key, PushRecord.Outcome.delivered.rawValue]) { pairs.append((key, device)) }
+                }
+                revocations = w.revocations(pairs, users: keys)
+            }
+            let inserted = revocations.isEmpty ? nil : try Self.insert(revocations, handingTo: nil, db: db, now: now)
+            return (.withdrawn(msgKey: msgKey, cancelled: cancelled, sent: sent), inserted)
         }
+        if let inserted { hand(inserted, to: nil) }
+        return result
     }
 
     static func withdrawnBefore(_ w: Withdrawal, db: Database) throws -> WithdrawResult {
