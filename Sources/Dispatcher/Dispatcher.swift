@@ -36,6 +36,10 @@ public final class Dispatcher: Service, Sendable {
         public var campaignInFlight: Int
         public var campaignLeaseMillis: Int64 = 15_000
         public var campaignIdleInterval: Duration = .seconds(1)
+        /// Device sends one worker keeps going at once, across the jobs of its claim: twice the
+        /// streams one vendor takes (`max_in_flight`), enough to keep the connections full
+        /// without holding a task and a request for every device of a large claim.
+        public var sendWindow: Int
 
         public init(_ d: PushdConfig.Dispatcher) {
             workers = d.workers
@@ -48,6 +52,7 @@ public final class Dispatcher: Service, Sendable {
             campaignPage = d.campaignPage
             campaignBacklog = d.campaignBacklog
             campaignInFlight = d.campaignInFlight
+            sendWindow = max(16, 2 * d.maxInFlight)
         }
     }
 
@@ -69,6 +74,9 @@ public final class Dispatcher: Service, Sendable {
     /// Finishes the walker's steps: the completions of steps that finish while one finishing
     /// transaction waits or runs go into the next one together (group commit).
     private let stepCompletions: Coalescer<[JobCompletion], Void>
+    /// Finishes the workers' jobs as each one's sends are done: the jobs that finish while one
+    /// finishing transaction runs go into the next one together (group commit).
+    private let completions: Coalescer<[JobCompletion], Void>
 
     public init(
         store: any PushStore, gateways: VendorGateways, config: PushdConfig, clock: any EpochClock = SystemEpochClock(),
@@ -97,6 +105,10 @@ public final class Dispatcher: Service, Sendable {
         stepCompletions = Coalescer(maxWeight: 4 * max(1, settings.campaignPage), weight: { $0.count }) { steps in
             try await store.complete(steps.flatMap { $0 })
             return steps.map { _ in () }
+        }
+        completions = Coalescer(maxWeight: 4 * max(1, settings.batchSize), weight: { $0.count }) { batches in
+            try await store.complete(batches.flatMap { $0 })
+            return batches.map { _ in () }
         }
         self.store = store
         self.settings = settings
@@ -196,16 +208,14 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    /// Sends `jobs` and finishes them, by default in a transaction of their own; the walker's steps
-    /// go through `stepCompletions` instead.
+    /// Sends `jobs` and finishes each as soon as its sends are done, by default through
+    /// `completions`; the walker's steps go through `stepCompletions` instead.
     private func processAndComplete(
         _ jobs: [ClaimedJob], devices: [Device]? = nil, finish: (@Sendable ([JobCompletion]) async throws -> Void)? = nil
     ) async throws {
         guard !jobs.isEmpty else { return }
-        let completions = try await withLeaseHeartbeat(jobs) { try await self.process(jobs, devices: devices) }
-        // Finish even when cancelled by a shutdown: the outcomes are known and must be kept.
-        let finish = finish ?? { [store] in try await store.complete($0) }
-        try await Task { try await finish(completions) }.value
+        let finish = finish ?? { [completions] in try await completions.submit($0) }
+        try await withLeaseHeartbeat(jobs) { try await self.process(jobs, devices: devices, finish: finish) }
     }
 
     /// The campaign walker. It sends what it enqueues like a worker, with the devices it read, and
@@ -246,9 +256,7 @@ public final class Dispatcher: Service, Sendable {
     /// Runs `work` while renewing the leases of `jobs` every third of a lease: however long a batch
     /// takes, its jobs stay this worker's, and no other worker sends them again. A worker that dies
     /// stops renewing, and its jobs come back when the last lease runs out.
-    func withLeaseHeartbeat(
-        _ jobs: [ClaimedJob], _ work: @escaping @Sendable () async throws -> [JobCompletion]
-    ) async throws -> [JobCompletion] {
+    func withLeaseHeartbeat<T: Sendable>(_ jobs: [ClaimedJob], _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         let heartbeat = Task { [store, logger, lease = settings.leaseMillis] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(max(1, lease / 3)))
@@ -270,13 +278,17 @@ public final class Dispatcher: Service, Sendable {
     static func isPoison(_ job: ClaimedJob, maxAttempts: Int) -> Bool { job.openClaims > maxAttempts }
 
     /// Sends a batch: fan-out jobs expanded first, devices fetched per app in one query (unless
-    /// `known`: the devices of every job's user, read by the caller), jobs processed concurrently.
-    func process(_ jobs: [ClaimedJob], devices known: [Device]? = nil) async throws -> [JobCompletion] {
-        var poisoned: [JobCompletion] = []
+    /// `known`: the devices of every job's user, read by the caller), then at most `sendWindow`
+    /// device sends at once across the jobs, in claim order. Each job is handed to `finish` as soon
+    /// as its last send is done, while the others' sends go on.
+    func process(
+        _ jobs: [ClaimedJob], devices known: [Device]? = nil, finish: @escaping @Sendable ([JobCompletion]) async throws -> Void
+    ) async throws {
+        var ready: [JobCompletion] = []
         var healthy: [ClaimedJob] = []
         for job in jobs {
             if Self.isPoison(job, maxAttempts: processor.maxAttempts) {
-                poisoned.append(
+                ready.append(
                     processor.dead(job, reason: "Poison: claimed \(job.openClaims) times and never finished (max_attempts \(processor.maxAttempts))")
                 )
             } else {
@@ -284,7 +296,7 @@ public final class Dispatcher: Service, Sendable {
             }
         }
         let (fanOuts, jobs) = (healthy.filter(FanOut.isFanOut), healthy.filter { !FanOut.isFanOut($0) })
-        let expanded = try await expand(fanOuts) + poisoned
+        ready += try await expand(fanOuts)
         // By bytes: canonically equivalent user IDs are different accounts with different devices.
         var devices: [UInt64: [ExactString: [Device]]] = [:]
         for (app, appJobs) in Dictionary(grouping: jobs, by: \.sdkAppID) {
@@ -297,12 +309,49 @@ public final class Dispatcher: Service, Sendable {
             devices[app] = Dictionary(grouping: found, by: { ExactString($0.userID) })
         }
         let processor = self.processor
-        return await withTaskGroup(of: JobCompletion.self) { group in
-            for job in jobs {
-                let mine = devices[job.sdkAppID]?[ExactString(job.userID)] ?? []
-                group.addTask { await processor.process(job, devices: mine) }
-            }
-            return await group.reduce(into: expanded) { $0.append($1) }
+        let prepared = jobs.map { processor.prepare($0, devices: devices[$0.sdkAppID]?[ExactString($0.userID)] ?? []) }
+        var results = prepared.map(\.results)
+        var left = prepared.map(\.sends.count)
+        for (i, job) in prepared.enumerated() where left[i] == 0 {
+            ready.append(job.dead ?? processor.completion(job.job, job.results))
+        }
+        enum Event: Sendable {
+            case sent(job: Int, JobProcessor.DeviceResult)
+            case finished
+        }
+        // Finishing is not cancelled by a shutdown: the outcomes are known and must be kept.
+        @Sendable func finishing(_ done: [JobCompletion]) async throws -> Event {
+            try await Task { try await finish(done) }.value
+            return .finished
+        }
+        let window = settings.sendWindow
+        try await withThrowingTaskGroup(of: Event.self) { group in
+            if !ready.isEmpty { group.addTask { [ready] in try await finishing(ready) } }
+            var next = (job: 0, send: 0)
+            var inFlight = 0
+            repeat {
+                while inFlight < window, next.job < prepared.count {
+                    let job = prepared[next.job]
+                    guard next.send < job.sends.count else {
+                        next = (next.job + 1, 0)
+                        continue
+                    }
+                    let (index, send) = (next.job, job.sends[next.send])
+                    next.send += 1
+                    inFlight += 1
+                    group.addTask { .sent(job: index, await processor.run(send, of: job.job)) }
+                }
+                guard let event = try await group.next() else { break }
+                guard case .sent(let index, let result) = event else { continue }
+                inFlight -= 1
+                results[index].append(result)
+                left[index] -= 1
+                if left[index] == 0 {
+                    let completion = processor.completion(prepared[index].job, results[index])
+                    results[index] = []
+                    group.addTask { try await finishing([completion]) }
+                }
+            } while true
         }
     }
 

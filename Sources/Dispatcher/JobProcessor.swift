@@ -65,49 +65,82 @@ struct JobProcessor: Sendable {
         case retry(deviceID: String, vendor: String, token: String, reason: String, delayMillis: Int64, uncounted: Bool)
     }
 
-    func process(_ job: ClaimedJob, devices: [Device]) async -> JobCompletion {
+    /// A claimed job made ready to send: what is known without a send, and the sends to make.
+    struct PreparedJob: Sendable {
+        var job: ClaimedJob
+        /// Results decided without a send (suppressed, excluded devices).
+        var results: [DeviceResult] = []
+        var sends: [Send] = []
+        /// The job cannot be sent at all (a bad job, an unknown app): its completion.
+        var dead: JobCompletion?
+    }
+
+    /// One device's send within a job.
+    struct Send: Sendable {
+        enum Work: Sendable {
+            case push(PushDecision)
+            /// Revokes what the job of this key delivered to the device.
+            case revoke(String)
+        }
+
+        var device: Device
+        var work: Work
+        var app: AppPipeline
+    }
+
+    /// Decodes the job, sorts its devices into results known now and sends to make, and composes
+    /// the push text once per template locale among the recipients (`zh-Hant-TW` and `zh-Hant-HK`
+    /// share `zh-Hant`'s templates, so one text).
+    func prepare(_ job: ClaimedJob, devices: [Device]) -> PreparedJob {
+        var prepared = PreparedJob(job: job)
         let now = clock.nowMillis()
         let spec: PushJobSpec
         do {
             spec = try specs.decode(job.payload)
         } catch {
-            return dead(job, reason: "BadJob: \(error.message)")
+            prepared.dead = dead(job, reason: "BadJob: \(error.message)")
+            return prepared
         }
-        guard let app = apps[job.sdkAppID] else { return dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured") }
+        guard let app = apps[job.sdkAppID] else {
+            prepared.dead = dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured")
+            return prepared
+        }
         var targets = devices
         if let only = job.deviceIDs { targets = targets.filter { only.contains($0.deviceID) } }
-        if spec.revoke { return await revoke(job, devices: targets, app: app) }
-        var results: [DeviceResult] = []
-        var recipients: [Device] = []
+        if spec.revoke {
+            guard let key = Withdrawal.revokedKey(job.idempotencyKey) else {
+                prepared.dead = dead(job, reason: "BadJob: \(job.idempotencyKey) is not a revocation's key")
+                return prepared
+            }
+            prepared.sends = targets.map { Send(device: $0, work: .revoke(key), app: app) }
+            return prepared
+        }
         let suppression = spec.suppression(nowMillis: now)
+        var contents: [PushLocale: PushDecision] = [:]
+        prepared.sends.reserveCapacity(targets.count)
         for device in targets {
             if let suppression {
                 metrics.skipped(reason: suppression)
-                results.append(.final(skipped(device, suppression, job, now), invalidation: nil, dead: nil))
+                prepared.results.append(.final(skipped(device, suppression, job, now), invalidation: nil, dead: nil))
             } else if let exclusion = PushAudience.exclusion(of: device, nowMillis: now) {
                 metrics.skipped(reason: exclusion.rawValue)
-                results.append(.final(skipped(device, exclusion.rawValue, job, now), invalidation: nil, dead: nil))
+                prepared.results.append(.final(skipped(device, exclusion.rawValue, job, now), invalidation: nil, dead: nil))
             } else {
-                recipients.append(device)
+                let locale = app.composer.templates.resolve(device.locale ?? app.defaultLocale)
+                let decision = contents[locale] ?? app.composer.compose(spec.message, in: spec.conversation, locale: locale)
+                contents[locale] = decision
+                prepared.sends.append(Send(device: device, work: .push(decision), app: app))
             }
         }
-        // Compose once per template locale among the recipients (`zh-Hant-TW` and `zh-Hant-HK`
-        // share `zh-Hant`'s templates, so one text).
-        var contents: [PushLocale: PushDecision] = [:]
-        var decisions: [PushDecision] = []
-        for device in recipients {
-            let locale = app.composer.templates.resolve(device.locale ?? app.defaultLocale)
-            let decision = contents[locale] ?? app.composer.compose(spec.message, in: spec.conversation, locale: locale)
-            contents[locale] = decision
-            decisions.append(decision)
+        return prepared
+    }
+
+    /// Makes one send of a prepared job.
+    func run(_ send: Send, of job: ClaimedJob) async -> DeviceResult {
+        switch send.work {
+        case .push(let decision): await self.send(decision, to: send.device, job: job, app: send.app)
+        case .revoke(let key): await revoke(key, on: send.device, job: job, app: send.app)
         }
-        results += await withTaskGroup(of: DeviceResult.self) { group in
-            for (device, decision) in zip(recipients, decisions) {
-                group.addTask { await self.send(decision, to: device, job: job, app: app) }
-            }
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-        return completion(job, results)
     }
 
     /// Sends to one device and classifies the outcome.
@@ -128,31 +161,20 @@ struct JobProcessor: Sendable {
         }
     }
 
-    /// A revocation job: takes back what the withdrawn message's job delivered to `devices`,
-    /// where the vendor has a revoke API; elsewhere (APNs among them) it records that it has none.
-    func revoke(_ job: ClaimedJob, devices: [Device], app: AppPipeline) async -> JobCompletion {
-        guard let key = Withdrawal.revokedKey(job.idempotencyKey) else {
-            return dead(job, reason: "BadJob: \(job.idempotencyKey) is not a revocation's key")
+    /// Takes back what the withdrawn message's job `key` delivered to `device`, where the vendor
+    /// has a revoke API; elsewhere (APNs among them) records that it has none.
+    func revoke(_ key: String, on device: Device, job: ClaimedJob, app: AppPipeline) async -> DeviceResult {
+        let request: VendorRequest?
+        do throws(RenderError) {
+            request = try app.renderer.revoke(key, vendor: device.vendor, tokens: [device.token])
+        } catch {
+            return permanent(device, job, reason: error.reason)
         }
-        let results = await withTaskGroup(of: DeviceResult.self) { group in
-            for device in devices {
-                group.addTask {
-                    let request: VendorRequest?
-                    do throws(RenderError) {
-                        request = try app.renderer.revoke(key, vendor: device.vendor, tokens: [device.token])
-                    } catch {
-                        return self.permanent(device, job, reason: error.reason)
-                    }
-                    guard let request else {
-                        self.metrics.skipped(reason: Self.revokeUnsupported)
-                        return .final(self.skipped(device, Self.revokeUnsupported, job, self.clock.nowMillis()), invalidation: nil, dead: nil)
-                    }
-                    return await self.exchange(with: device, job: job, success: .revoked) { _ throws(RenderError) in request }
-                }
-            }
-            return await group.reduce(into: []) { $0.append($1) }
+        guard let request else {
+            metrics.skipped(reason: Self.revokeUnsupported)
+            return .final(skipped(device, Self.revokeUnsupported, job, clock.nowMillis()), invalidation: nil, dead: nil)
         }
-        return completion(job, results)
+        return await exchange(with: device, job: job, success: .revoked) { _ throws(RenderError) in request }
     }
 
     /// The reason a delivered push is not revoked: its vendor has no revoke API.
