@@ -36,9 +36,10 @@ public final class Dispatcher: Service, Sendable {
         public var campaignInFlight: Int
         public var campaignLeaseMillis: Int64 = 15_000
         public var campaignIdleInterval: Duration = .seconds(1)
-        /// Device sends one worker keeps going at once, across the jobs of its claim: twice the
-        /// streams one vendor takes (`max_in_flight`), enough to keep the connections full
-        /// without holding a task and a request for every device of a large claim.
+        /// Device sends one worker keeps going at once, across the jobs of its claim: the streams
+        /// one vendor takes (`max_in_flight`), enough to keep its connections full without holding
+        /// a task and a request for every device of a large claim. (Measured with `pushd-bench
+        /// e2e`: 1× gave 44.6k pushes/s, 2× 43.2k, 4× 40.8k; docs/benchmarks.md.)
         public var sendWindow: Int
 
         public init(_ d: PushdConfig.Dispatcher) {
@@ -52,7 +53,7 @@ public final class Dispatcher: Service, Sendable {
             campaignPage = d.campaignPage
             campaignBacklog = d.campaignBacklog
             campaignInFlight = d.campaignInFlight
-            sendWindow = max(16, 2 * d.maxInFlight)
+            sendWindow = max(16, d.maxInFlight)
         }
     }
 
@@ -336,10 +337,10 @@ public final class Dispatcher: Service, Sendable {
                         next = (next.job + 1, 0)
                         continue
                     }
-                    let (index, send) = (next.job, job.sends[next.send])
+                    let (index, send) = next
                     next.send += 1
                     inFlight += 1
-                    group.addTask { .sent(job: index, await processor.run(send, of: job.job)) }
+                    group.addTask { .sent(job: index, await processor.run(send, of: job)) }
                 }
                 guard let event = try await group.next() else { break }
                 guard case .sent(let index, let result) = event else { continue }

@@ -65,14 +65,24 @@ struct JobProcessor: Sendable {
         case retry(deviceID: String, vendor: String, token: String, reason: String, delayMillis: Int64, uncounted: Bool)
     }
 
-    /// A claimed job made ready to send: what is known without a send, and the sends to make.
-    struct PreparedJob: Sendable {
-        var job: ClaimedJob
+    /// A claimed job made ready to send: what is known without a send, and the sends to make. A
+    /// class: every send of the job refers to it, rather than carrying its own copy.
+    final class PreparedJob: Sendable {
+        let job: ClaimedJob
+        let app: AppPipeline?
         /// Results decided without a send (suppressed, excluded devices).
-        var results: [DeviceResult] = []
-        var sends: [Send] = []
+        let results: [DeviceResult]
+        let sends: [Send]
         /// The job cannot be sent at all (a bad job, an unknown app): its completion.
-        var dead: JobCompletion?
+        let dead: JobCompletion?
+
+        init(job: ClaimedJob, app: AppPipeline? = nil, results: [DeviceResult] = [], sends: [Send] = [], dead: JobCompletion? = nil) {
+            self.job = job
+            self.app = app
+            self.results = results
+            self.sends = sends
+            self.dead = dead
+        }
     }
 
     /// One device's send within a job.
@@ -85,61 +95,59 @@ struct JobProcessor: Sendable {
 
         var device: Device
         var work: Work
-        var app: AppPipeline
     }
 
     /// Decodes the job, sorts its devices into results known now and sends to make, and composes
     /// the push text once per template locale among the recipients (`zh-Hant-TW` and `zh-Hant-HK`
     /// share `zh-Hant`'s templates, so one text).
     func prepare(_ job: ClaimedJob, devices: [Device]) -> PreparedJob {
-        var prepared = PreparedJob(job: job)
         let now = clock.nowMillis()
         let spec: PushJobSpec
         do {
             spec = try specs.decode(job.payload)
         } catch {
-            prepared.dead = dead(job, reason: "BadJob: \(error.message)")
-            return prepared
+            return PreparedJob(job: job, dead: dead(job, reason: "BadJob: \(error.message)"))
         }
         guard let app = apps[job.sdkAppID] else {
-            prepared.dead = dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured")
-            return prepared
+            return PreparedJob(job: job, dead: dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured"))
         }
         var targets = devices
         if let only = job.deviceIDs { targets = targets.filter { only.contains($0.deviceID) } }
         if spec.revoke {
             guard let key = Withdrawal.revokedKey(job.idempotencyKey) else {
-                prepared.dead = dead(job, reason: "BadJob: \(job.idempotencyKey) is not a revocation's key")
-                return prepared
+                return PreparedJob(job: job, dead: dead(job, reason: "BadJob: \(job.idempotencyKey) is not a revocation's key"))
             }
-            prepared.sends = targets.map { Send(device: $0, work: .revoke(key), app: app) }
-            return prepared
+            return PreparedJob(job: job, app: app, sends: targets.map { Send(device: $0, work: .revoke(key)) })
         }
         let suppression = spec.suppression(nowMillis: now)
         var contents: [PushLocale: PushDecision] = [:]
-        prepared.sends.reserveCapacity(targets.count)
+        var results: [DeviceResult] = []
+        var sends: [Send] = []
+        sends.reserveCapacity(targets.count)
         for device in targets {
             if let suppression {
                 metrics.skipped(reason: suppression)
-                prepared.results.append(.final(skipped(device, suppression, job, now), invalidation: nil, dead: nil))
+                results.append(.final(skipped(device, suppression, job, now), invalidation: nil, dead: nil))
             } else if let exclusion = PushAudience.exclusion(of: device, nowMillis: now) {
                 metrics.skipped(reason: exclusion.rawValue)
-                prepared.results.append(.final(skipped(device, exclusion.rawValue, job, now), invalidation: nil, dead: nil))
+                results.append(.final(skipped(device, exclusion.rawValue, job, now), invalidation: nil, dead: nil))
             } else {
                 let locale = app.composer.templates.resolve(device.locale ?? app.defaultLocale)
                 let decision = contents[locale] ?? app.composer.compose(spec.message, in: spec.conversation, locale: locale)
                 contents[locale] = decision
-                prepared.sends.append(Send(device: device, work: .push(decision), app: app))
+                sends.append(Send(device: device, work: .push(decision)))
             }
         }
-        return prepared
+        return PreparedJob(job: job, app: app, results: results, sends: sends)
     }
 
-    /// Makes one send of a prepared job.
-    func run(_ send: Send, of job: ClaimedJob) async -> DeviceResult {
+    /// Makes the `index`th send of a prepared job.
+    func run(_ index: Int, of prepared: PreparedJob) async -> DeviceResult {
+        let send = prepared.sends[index]
+        guard let app = prepared.app else { return retry(send.device, reason: "UnknownApp", delayMillis: 0) }
         switch send.work {
-        case .push(let decision): await self.send(decision, to: send.device, job: job, app: send.app)
-        case .revoke(let key): await revoke(key, on: send.device, job: job, app: send.app)
+        case .push(let decision): return await self.send(decision, to: send.device, job: prepared.job, app: app)
+        case .revoke(let key): return await revoke(key, on: send.device, job: prepared.job, app: app)
         }
     }
 
