@@ -311,48 +311,65 @@ public final class Dispatcher: Service, Sendable {
         }
         let processor = self.processor
         let prepared = jobs.map { processor.prepare($0, devices: devices[$0.sdkAppID]?[ExactString($0.userID)] ?? []) }
-        var results = prepared.map(\.results)
-        var left = prepared.map(\.sends.count)
-        for (i, job) in prepared.enumerated() where left[i] == 0 {
+        for job in prepared where job.sends.isEmpty {
             ready.append(job.dead ?? processor.completion(job.job, job.results))
         }
-        enum Event: Sendable {
-            case sent(job: Int, JobProcessor.DeviceResult)
-            case finished
-        }
         // Finishing is not cancelled by a shutdown: the outcomes are known and must be kept.
-        @Sendable func finishing(_ done: [JobCompletion]) async throws -> Event {
+        @Sendable func finishing(_ done: [JobCompletion]) async throws {
             try await Task { try await finish(done) }.value
-            return .finished
         }
-        let window = settings.sendWindow
-        try await withThrowingTaskGroup(of: Event.self) { group in
+        // `sendWindow` senders take the sends in claim order, one at a time: a few long-lived
+        // tasks rather than one task per device. The sender that makes a job's last send
+        // finishes the job.
+        let progress = Locked(SendProgress(results: prepared.map(\.results), left: prepared.map(\.sends.count)))
+        let total = prepared.reduce(0) { $0 + $1.sends.count }
+        try await withThrowingTaskGroup(of: Void.self) { group in
             if !ready.isEmpty { group.addTask { [ready] in try await finishing(ready) } }
-            var next = (job: 0, send: 0)
-            var inFlight = 0
-            repeat {
-                while inFlight < window, next.job < prepared.count {
-                    let job = prepared[next.job]
-                    guard next.send < job.sends.count else {
-                        next = (next.job + 1, 0)
-                        continue
+            for _ in 0..<min(settings.sendWindow, total) {
+                group.addTask {
+                    while let (index, send) = progress.withLock({ $0.take(prepared) }) {
+                        let result = await processor.run(send, of: prepared[index])
+                        let done = progress.withLock { $0.record(result, of: index) }
+                        if let done { try await finishing([processor.completion(prepared[index].job, done)]) }
                     }
-                    let (index, send) = next
-                    next.send += 1
-                    inFlight += 1
-                    group.addTask { .sent(job: index, await processor.run(send, of: job)) }
                 }
-                guard let event = try await group.next() else { break }
-                guard case .sent(let index, let result) = event else { continue }
-                inFlight -= 1
-                results[index].append(result)
-                left[index] -= 1
-                if left[index] == 0 {
-                    let completion = processor.completion(prepared[index].job, results[index])
-                    results[index] = []
-                    group.addTask { try await finishing([completion]) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// A value behind a lock, shared by the senders of one claim.
+    final class Locked<Value: Sendable>: Sendable {
+        private let mutex: Mutex<Value>
+        init(_ value: Value) { mutex = Mutex(value) }
+        func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+    }
+
+    /// Which send comes next across a claim's jobs, and each job's results so far.
+    struct SendProgress: Sendable {
+        var results: [[JobProcessor.DeviceResult]]
+        var left: [Int]
+        var next = (job: 0, send: 0)
+
+        /// The next send in claim order: its job's index and the send's; nil when all are taken.
+        mutating func take(_ prepared: [JobProcessor.PreparedJob]) -> (Int, Int)? {
+            while next.job < prepared.count {
+                if next.send < prepared[next.job].sends.count {
+                    defer { next.send += 1 }
+                    return next
                 }
-            } while true
+                next = (next.job + 1, 0)
+            }
+            return nil
+        }
+
+        /// Records a send's result; the job's results when it was its last.
+        mutating func record(_ result: JobProcessor.DeviceResult, of job: Int) -> [JobProcessor.DeviceResult]? {
+            results[job].append(result)
+            left[job] -= 1
+            guard left[job] == 0 else { return nil }
+            defer { results[job] = [] }
+            return results[job]
         }
     }
 
