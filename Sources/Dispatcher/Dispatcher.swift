@@ -9,8 +9,8 @@ import Storage
 import ServiceLifecycle
 import Synchronization
 
-/// The daemon's workers: claim a batch of jobs, expand and send them, finish them in one
-/// transaction; repeat. A job is finished only when its outcome is final (delivered, token invalid,
+/// The daemon's workers: claim a batch of jobs, expand them, send them through at most
+/// `sendWindow` senders, and finish each job as its last send is done (group commit); repeat. A job is finished only when its outcome is final (delivered, token invalid,
 /// dead letter) or it is rescheduled; a crash leaves it leased until the lease runs out.
 ///
 /// Graceful shutdown: no more claims; in-flight sends get `shutdownGrace`, then they are
