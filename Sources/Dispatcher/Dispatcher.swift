@@ -10,8 +10,9 @@ import ServiceLifecycle
 import Synchronization
 
 /// The daemon's workers: claim a batch of jobs, expand them, send them through at most
-/// `sendWindow` senders, and finish each job as its last send is done (group commit); repeat. A job is finished only when its outcome is final (delivered, token invalid,
-/// dead letter) or it is rescheduled; a crash leaves it leased until the lease runs out.
+/// `sendWindow` senders, and finish each job as its last send is done (group commit); repeat. A
+/// job is finished only when its outcome is final (delivered, token invalid, dead letter) or it is
+/// rescheduled; a crash leaves it leased until the lease runs out.
 ///
 /// Graceful shutdown: no more claims; in-flight sends get `shutdownGrace`, then they are
 /// cancelled and their jobs handed back to the queue unsent.
@@ -103,18 +104,21 @@ public final class Dispatcher: Service, Sendable {
         )
         campaignSlots = Mutex(Self.campaignClaimDepth * inFlight)
         campaignClaim = min(settings.batchSize, inFlight)
-        stepCompletions = Coalescer(maxWeight: 4 * max(1, settings.campaignPage), weight: { $0.count }) { steps in
-            try await store.complete(steps.flatMap { $0 })
-            return steps.map { _ in () }
-        }
-        completions = Coalescer(maxWeight: 4 * max(1, settings.batchSize), weight: { $0.count }) { batches in
-            try await store.complete(batches.flatMap { $0 })
-            return batches.map { _ in () }
-        }
+        stepCompletions = Self.groupCommit(store, maxJobs: 4 * max(1, settings.campaignPage))
+        completions = Self.groupCommit(store, maxJobs: 4 * max(1, settings.batchSize))
         self.store = store
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
+    }
+
+    /// Finishes the completions submitted while one finishing transaction runs together in the
+    /// next one, up to `maxJobs` jobs.
+    static func groupCommit(_ store: any PushStore, maxJobs: Int) -> Coalescer<[JobCompletion], Void> {
+        Coalescer(maxWeight: maxJobs, weight: { $0.count }) { batches in
+            try await store.complete(batches.flatMap { $0 })
+            return batches.map { _ in () }
+        }
     }
 
     /// Runs until cancelled or, under a service group, until graceful shutdown has drained.
@@ -310,10 +314,15 @@ public final class Dispatcher: Service, Sendable {
             devices[app] = Dictionary(grouping: found, by: { ExactString($0.userID) })
         }
         let processor = self.processor
-        let prepared = jobs.map { processor.prepare($0, devices: devices[$0.sdkAppID]?[ExactString($0.userID)] ?? []) }
-        for job in prepared where job.sends.isEmpty {
-            ready.append(job.dead ?? processor.completion(job.job, job.results))
+        var sending: [JobProcessor.PreparedJob] = []
+        for job in jobs {
+            switch processor.prepare(job, devices: devices[job.sdkAppID]?[ExactString(job.userID)] ?? []) {
+            case .dead(let completion): ready.append(completion)
+            case .ready(let job) where job.sends.isEmpty: ready.append(processor.completion(job.job, job.results))
+            case .ready(let job): sending.append(job)
+            }
         }
+        let prepared = sending
         // Finishing is not cancelled by a shutdown: the outcomes are known and must be kept.
         @Sendable func finishing(_ done: [JobCompletion]) async throws {
             try await Task { try await finish(done) }.value

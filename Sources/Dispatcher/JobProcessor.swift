@@ -69,20 +69,24 @@ struct JobProcessor: Sendable {
     /// class: every send of the job refers to it, rather than carrying its own copy.
     final class PreparedJob: Sendable {
         let job: ClaimedJob
-        let app: AppPipeline?
+        let app: AppPipeline
         /// Results decided without a send (suppressed, excluded devices).
         let results: [DeviceResult]
         let sends: [Send]
-        /// The job cannot be sent at all (a bad job, an unknown app): its completion.
-        let dead: JobCompletion?
 
-        init(job: ClaimedJob, app: AppPipeline? = nil, results: [DeviceResult] = [], sends: [Send] = [], dead: JobCompletion? = nil) {
+        init(job: ClaimedJob, app: AppPipeline, results: [DeviceResult] = [], sends: [Send]) {
             self.job = job
             self.app = app
             self.results = results
             self.sends = sends
-            self.dead = dead
         }
+    }
+
+    /// What preparing a job gave: its sends, or its completion when it cannot be sent at all (a
+    /// bad job, an unknown app).
+    enum Preparation: Sendable {
+        case ready(PreparedJob)
+        case dead(JobCompletion)
     }
 
     /// One device's send within a job.
@@ -100,24 +104,24 @@ struct JobProcessor: Sendable {
     /// Decodes the job, sorts its devices into results known now and sends to make, and composes
     /// the push text once per template locale among the recipients (`zh-Hant-TW` and `zh-Hant-HK`
     /// share `zh-Hant`'s templates, so one text).
-    func prepare(_ job: ClaimedJob, devices: [Device]) -> PreparedJob {
+    func prepare(_ job: ClaimedJob, devices: [Device]) -> Preparation {
         let now = clock.nowMillis()
         let spec: PushJobSpec
         do {
             spec = try specs.decode(job.payload)
         } catch {
-            return PreparedJob(job: job, dead: dead(job, reason: "BadJob: \(error.message)"))
+            return .dead(dead(job, reason: "BadJob: \(error.message)"))
         }
         guard let app = apps[job.sdkAppID] else {
-            return PreparedJob(job: job, dead: dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured"))
+            return .dead(dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured"))
         }
         var targets = devices
         if let only = job.deviceIDs { targets = targets.filter { only.contains($0.deviceID) } }
         if spec.revoke {
             guard let key = Withdrawal.revokedKey(job.idempotencyKey) else {
-                return PreparedJob(job: job, dead: dead(job, reason: "BadJob: \(job.idempotencyKey) is not a revocation's key"))
+                return .dead(dead(job, reason: "BadJob: \(job.idempotencyKey) is not a revocation's key"))
             }
-            return PreparedJob(job: job, app: app, sends: targets.map { Send(device: $0, work: .revoke(key)) })
+            return .ready(PreparedJob(job: job, app: app, sends: targets.map { Send(device: $0, work: .revoke(key)) }))
         }
         let suppression = spec.suppression(nowMillis: now)
         var contents: [PushLocale: PushDecision] = [:]
@@ -126,11 +130,9 @@ struct JobProcessor: Sendable {
         sends.reserveCapacity(targets.count)
         for device in targets {
             if let suppression {
-                metrics.skipped(reason: suppression)
-                results.append(.final(skipped(device, suppression, job, now), invalidation: nil, dead: nil))
+                results.append(skip(device, suppression, job, now))
             } else if let exclusion = PushAudience.exclusion(of: device, nowMillis: now) {
-                metrics.skipped(reason: exclusion.rawValue)
-                results.append(.final(skipped(device, exclusion.rawValue, job, now), invalidation: nil, dead: nil))
+                results.append(skip(device, exclusion.rawValue, job, now))
             } else {
                 let locale = app.composer.templates.resolve(device.locale ?? app.defaultLocale)
                 let decision = contents[locale] ?? app.composer.compose(spec.message, in: spec.conversation, locale: locale)
@@ -138,16 +140,15 @@ struct JobProcessor: Sendable {
                 sends.append(Send(device: device, work: .push(decision)))
             }
         }
-        return PreparedJob(job: job, app: app, results: results, sends: sends)
+        return .ready(PreparedJob(job: job, app: app, results: results, sends: sends))
     }
 
     /// Makes the `index`th send of a prepared job.
     func run(_ index: Int, of prepared: PreparedJob) async -> DeviceResult {
         let send = prepared.sends[index]
-        guard let app = prepared.app else { return retry(send.device, reason: "UnknownApp", delayMillis: 0) }
         switch send.work {
-        case .push(let decision): return await self.send(decision, to: send.device, job: prepared.job, app: app)
-        case .revoke(let key): return await revoke(key, on: send.device, job: prepared.job, app: app)
+        case .push(let decision): return await self.send(decision, to: send.device, job: prepared.job, app: prepared.app)
+        case .revoke(let key): return await revoke(key, on: send.device, job: prepared.job, app: prepared.app)
         }
     }
 
@@ -156,8 +157,7 @@ struct JobProcessor: Sendable {
         let content: PushContent
         switch decision {
         case .skip(let reason):
-            metrics.skipped(reason: reason.rawValue)
-            return .final(skipped(device, reason.rawValue, job, clock.nowMillis()), invalidation: nil, dead: nil)
+            return skip(device, reason.rawValue, job, clock.nowMillis())
         case .push(let c): content = c
         }
         return await exchange(with: device, job: job, success: .delivered) { now throws(RenderError) in
@@ -178,10 +178,7 @@ struct JobProcessor: Sendable {
         } catch {
             return permanent(device, job, reason: error.reason)
         }
-        guard let request else {
-            metrics.skipped(reason: Self.revokeUnsupported)
-            return .final(skipped(device, Self.revokeUnsupported, job, clock.nowMillis()), invalidation: nil, dead: nil)
-        }
+        guard let request else { return skip(device, Self.revokeUnsupported, job, clock.nowMillis()) }
         return await exchange(with: device, job: job, success: .revoked) { _ throws(RenderError) in request }
     }
 
@@ -195,8 +192,7 @@ struct JobProcessor: Sendable {
         with device: Device, job: ClaimedJob, success: PushRecord.Outcome, request build: (Int64) throws(RenderError) -> VendorRequest
     ) async -> DeviceResult {
         guard let client = gateways.client(app: job.sdkAppID, vendor: device.vendor) else {
-            metrics.skipped(reason: "VendorNotConfigured")
-            return .final(skipped(device, "VendorNotConfigured", job, clock.nowMillis()), invalidation: nil, dead: nil)
+            return skip(device, "VendorNotConfigured", job, clock.nowMillis())
         }
         // A campaign push takes its place first, then checks the vendor: a push that waited for a
         // place while the vendor answered 429 must see that pause, not send into it.
@@ -328,6 +324,12 @@ struct JobProcessor: Sendable {
             deviceID: device.deviceID, vendor: device.vendor.rawValue, outcome: outcome, reason: reason, vendorMessageID: vendorMessageID,
             attempts: job.attempts + 1, atMillis: clock.nowMillis()
         )
+    }
+
+    /// A device not sent to, for `reason`: counted and recorded as skipped.
+    func skip(_ device: Device, _ reason: String, _ job: ClaimedJob, _ now: Int64) -> DeviceResult {
+        metrics.skipped(reason: reason)
+        return .final(skipped(device, reason, job, now), invalidation: nil, dead: nil)
     }
 
     func skipped(_ device: Device, _ reason: String, _ job: ClaimedJob, _ now: Int64) -> PushRecord {

@@ -65,10 +65,13 @@ extension GatewayEmulator {
         return (valid, invalid)
     }
 
+    /// Huawei's answer: `{"code", "msg", "requestId"}`, 80000000 for success.
+    func huaweiAnswer(_ code: String, _ msg: String, status: HTTPResponse.Status = .ok) -> Answer {
+        Answer(status: status, json: ["code": code, "msg": msg, "requestId": state.nextID()], result: code == "80000000" ? "ok" : code)
+    }
+
     func huaweiSend(request: EmulatorRequest, body: Data) -> Answer {
-        func code(_ code: String, _ msg: String, status: HTTPResponse.Status = .ok) -> Answer {
-            Answer(status: status, json: ["code": code, "msg": msg, "requestId": state.nextID()], result: code == "80000000" ? "ok" : code)
-        }
+        func code(_ code: String, _ msg: String, status: HTTPResponse.Status = .ok) -> Answer { huaweiAnswer(code, msg, status: status) }
         guard bearerIsValid(request, .huawei) else { return code("80200003", "OAuth token expired.", status: .unauthorized) }
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
             let message = object["message"] as? [String: Any]
@@ -111,9 +114,7 @@ extension GatewayEmulator {
     /// Huawei's revoke (`messages:revoke`): `push-type` 0 (notification) or 2 (text-to-speech),
     /// `notifyId` an integer, `token` 1 to 1000 push tokens; 80000000 on success.
     func huaweiRevoke(request: EmulatorRequest, body: Data) -> Answer {
-        func code(_ code: String, _ msg: String, status: HTTPResponse.Status = .ok) -> Answer {
-            Answer(status: status, json: ["code": code, "msg": msg, "requestId": state.nextID()], result: code == "80000000" ? "ok" : code)
-        }
+        func code(_ code: String, _ msg: String, status: HTTPResponse.Status = .ok) -> Answer { huaweiAnswer(code, msg, status: status) }
         guard bearerIsValid(request, .huawei) else { return code("80200003", "OAuth token expired.", status: .unauthorized) }
         guard let type = request.header("push-type"), type == "0" || type == "2" else {
             return code("80100003", "Illegal payload, The header does not contain valid push-type", status: .badRequest)

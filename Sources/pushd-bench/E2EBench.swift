@@ -227,7 +227,7 @@ struct E2EBench: Sendable {
         for u in 0..<users {
             try await store.upsertDevices(
                 (0..<devices).map { d in
-                    Device(sdkAppID: Self.app, userID: "u\(u)", deviceID: "d\(d)", vendor: .apns, token: Self.token(u * devices + d), locale: .en, registeredAtMillis: now)
+                    Device(sdkAppID: Self.app, userID: "u\(u)", deviceID: "d\(d)", vendor: .apns, token: DispatchBench.token(u * devices + d), locale: .en, registeredAtMillis: now)
                 }
             )
         }
@@ -241,8 +241,6 @@ struct E2EBench: Sendable {
         }
     }
 
-    static func token(_ i: Int) -> String { String(format: "%064x", i + 1) }
-
     // MARK: Reference and sink
 
     /// h2load posting `n` APNs requests like pushd's (same headers, a payload of the same size,
@@ -252,12 +250,12 @@ struct E2EBench: Sendable {
         let now = SystemEpochClock().nowMillis()
         let request = try renderer.render(
             PushContent(body: "sender:hello 1", title: "pushd demo"), vendor: .apns,
-            to: .init(token: Self.token(0), badge: 1, pushID: UUID().uuidString.lowercased(), nowMillis: now)
+            to: .init(token: DispatchBench.token(0), badge: 1, pushID: UUID().uuidString.lowercased(), nowMillis: now)
         )
         let bodyFile = folder + "/h2load-body"
         try Data(request.body.bytes).write(to: URL(fileURLWithPath: bodyFile))
         let uriFile = folder + "/h2load-uris"
-        try ((0..<min(n, 10_000)).map { "\(sink)/apns/3/device/\(Self.token($0))" }.joined(separator: "\n") + "\n")
+        try ((0..<min(n, 10_000)).map { "\(sink)/apns/3/device/\(DispatchBench.token($0))" }.joined(separator: "\n") + "\n")
             .write(toFile: uriFile, atomically: true, encoding: .utf8)
         var arguments = ["-n", String(n), "-c", String(connections), "-m", String(streams), "-d", bodyFile, "-i", uriFile]
         for header in request.headers { arguments += ["-H", "\(header.name): \(header.value)"] }
@@ -265,20 +263,9 @@ struct E2EBench: Sendable {
             kid: DemoCredentials.keyID, claims: ["iss": DemoCredentials.teamID, "iat": Int64(Date().timeIntervalSince1970)], key: demo.apnsKey
         )
         arguments += ["-H", "authorization: bearer " + jwt]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/h2load")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        for line in text.split(separator: "\n") where line.hasPrefix("finished in") {
-            let parts = line.split(separator: ",")
-            if parts.count > 1, let rate = Double(parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) { return rate }
-        }
-        throw ValidationError("h2load gave no rate:\n\(text)")
+        let (text, rate) = try h2load(arguments)
+        guard let rate else { throw ValidationError("h2load gave no rate:\n\(text)") }
+        return rate
     }
 
     /// nginx with one worker answering 200 to everything over HTTP/2 and TLS.

@@ -180,23 +180,10 @@ struct GatewayBench {
         ]
         for header in request.headers { arguments += ["-H", "\(header.name): \(header.value)"] }
         for header in try credentialHeaders(state: state, demo: demo, apnsKey: apnsKey) { arguments += ["-H", header] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/h2load")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
         let cpuBefore = (process: CPUTime.process(), children: CPUTime.children())
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (text, h2loadRate) = try h2load(arguments)
         let cpu = (process: CPUTime.process() - cpuBefore.process, children: CPUTime.children() - cpuBefore.children)
-        var rate = 0.0
-        for line in text.split(separator: "\n") where line.contains("req/s") && line.hasPrefix("finished in") {
-            // "finished in 1.23s, 81234.56 req/s, 12.3MB/s"
-            let parts = line.split(separator: ",")
-            if parts.count > 1 { rate = Double(parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) ?? 0 }
-        }
+        let rate = h2loadRate ?? 0
         let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
         var latencies: [Double] = []
         var ok = 0
@@ -262,6 +249,24 @@ struct GatewayBench {
         oppo: .init(defaultChannelID: "chat", defaultCategory: "IM"), vivo: .init(appID: "10010", defaultCategory: "IM"), meizu: .init(appID: "20020"),
         honor: .init(appID: "30030")
     )
+}
+
+/// Runs h2load with `arguments`: what it printed, and its requests/s (nil when it printed none).
+func h2load(_ arguments: [String]) throws -> (output: String, rate: Double?) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/h2load")
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    // "finished in 1.23s, 81234.56 req/s, 12.3MB/s"
+    let line = text.split(separator: "\n").first { $0.hasPrefix("finished in") && $0.contains("req/s") }
+    let parts = line?.split(separator: ",") ?? []
+    let rate = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ").first.flatMap { Double($0) } : nil
+    return (text, rate)
 }
 
 /// Hands out request indexes to the senders of `measurePushd`, each once.
