@@ -85,6 +85,40 @@ struct E2EBench: Sendable {
         }
     }
 
+    /// CPU seconds by program name (`postgres`, `nginx`, `pushd`) over every process, and the
+    /// machine's busy seconds over all cores: where a round's CPU went.
+    struct CPUShares {
+        var byProgram: [String: Double]
+        var machineBusy: Double
+
+        static func read() -> CPUShares {
+            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+            var byProgram: [String: Double] = [:]
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where entry.allSatisfy(\.isNumber) {
+                guard let text = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                    let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close
+                else { continue }
+                let program = String(text[text.index(after: open)..<close])
+                guard ["postgres", "nginx", "pushd"].contains(program) else { continue }
+                let fields = text[text.index(after: close)...].split(separator: " ")
+                guard fields.count > 12 else { continue }
+                byProgram[program, default: 0] += ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks
+            }
+            // /proc/stat "cpu user nice system idle iowait irq softirq steal ...": busy is all but idle and iowait.
+            let line = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?.split(separator: "\n").first ?? ""
+            let values = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            let busy = values.enumerated().filter { $0.offset != 3 && $0.offset != 4 && $0.offset < 8 }.map(\.element).reduce(0, +)
+            return CPUShares(byProgram: byProgram, machineBusy: busy / ticks)
+        }
+
+        /// "pushd/postgres/nginx/machine" in cores over `seconds`; a process that ended or started
+        /// in between counts only its part inside.
+        func cores(since earlier: CPUShares, seconds: Double) -> String {
+            let programs = ["pushd", "postgres", "nginx"].map { max(0, (byProgram[$0] ?? 0) - (earlier.byProgram[$0] ?? 0)) / seconds }
+            return (programs + [(machineBusy - earlier.machineBusy) / seconds]).map { String(format: "%.2f", $0) }.joined(separator: "/")
+        }
+    }
+
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-e2e-bench-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder + "/nginx-tmp", withIntermediateDirectories: true)
@@ -107,6 +141,7 @@ struct E2EBench: Sendable {
         )
         var table = BenchTable(header: [
             "processes", "pushes", "pushd pushes/s", "h2load req/s", "ratio", "CPU µs/push", "minor faults/push", "peak RSS MB",
+            "cores pushd/postgres/nginx/machine",
         ])
         for k in processes {
             var first: Double?
@@ -118,7 +153,7 @@ struct E2EBench: Sendable {
                 table.add([
                     "\(k)", "\(pushes)", String(format: "%.0f", ours.rate), String(format: "%.0f", reference), String(format: "%.2f", ours.rate / reference),
                     String(format: "%.1f", ours.usage.cpuSeconds * 1e6 / Double(pushes)), String(format: "%.3f", ours.usage.minorFaults / Double(pushes)),
-                    String(format: "%.0f", ours.peakRSSKB / 1024),
+                    String(format: "%.0f", ours.peakRSSKB / 1024), ours.cores,
                 ])
                 if let first, index > 0 {
                     print(String(format: "%d pushes ran at %.2f of the first round's rate", pushes, ours.rate / first))
@@ -134,7 +169,7 @@ struct E2EBench: Sendable {
     /// `sends` batchsendmsg posted to the first; the rate from the first post to an empty queue.
     func runPushd(
         sends: Int, processes: Int, sink: String, caFile: String, demo: DemoCredentials, folder: String
-    ) async throws -> (rate: Double, usage: Usage, peakRSSKB: Double) {
+    ) async throws -> (rate: Double, usage: Usage, peakRSSKB: Double, cores: String) {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let storage: String
         if backend == "postgres", let serverURL {
@@ -192,10 +227,12 @@ struct E2EBench: Sendable {
         try await send(0)
         try await waitDrained(store)
         let before = children.map { Usage.read($0.processIdentifier) }
+        let shares = CPUShares.read()
         let started = ContinuousClock.now
         for n in 1...sends { try await send(n) }
         try await waitDrained(store)
         let elapsed = (ContinuousClock.now - started).seconds
+        let cores = CPUShares.read().cores(since: shares, seconds: elapsed)
         var usage = Usage(cpuSeconds: 0, minorFaults: 0)
         for (child, was) in zip(children, before) {
             let now = Usage.read(child.processIdentifier) - was
@@ -209,7 +246,7 @@ struct E2EBench: Sendable {
         if Int(delivered) != (sends + 1) * users * devices {
             print("warning: \(Int(delivered)) pushes delivered of \((sends + 1) * users * devices) (warm-up included)")
         }
-        return (Double(sends * users * devices) / elapsed, usage, peak)
+        return (Double(sends * users * devices) / elapsed, usage, peak, cores)
     }
 
     /// The sum of `pushd_sends_total{outcome="delivered"}` on a `pushd serve`'s `/metrics`.
