@@ -42,6 +42,9 @@ public final class Dispatcher: Service, Sendable {
         /// a task and a request for every device of a large claim. (Measured with `pushd-bench
         /// e2e`: 1× gave 44.6k pushes/s, 2× 43.2k, 4× 40.8k; docs/benchmarks.md.)
         public var sendWindow: Int
+        /// Pushes of one content to many devices of a vendor that takes many tokens go out as one
+        /// request (``MulticastPlan``); off, every device is a request of its own.
+        public var multicast = true
 
         public init(_ d: PushdConfig.Dispatcher) {
             workers = d.workers
@@ -327,19 +330,33 @@ public final class Dispatcher: Service, Sendable {
         @Sendable func finishing(_ done: [JobCompletion]) async throws {
             try await Task { try await finish(done) }.value
         }
-        // `sendWindow` senders take the sends in claim order, one at a time: a few long-lived
-        // tasks rather than one task per device. The sender that makes a job's last send
-        // finishes the job.
-        let progress = Locked(SendProgress(results: prepared.map(\.results), left: prepared.map(\.sends.count)))
+        // `sendWindow` senders take the sends in claim order, one at a time (a multicast's
+        // devices at once): a few long-lived tasks rather than one task per device. The sender
+        // that makes a job's last send finishes the job.
+        let plan = settings.multicast ? MulticastPlan(prepared, processor: processor) : MulticastPlan(jobs: prepared.count)
+        let progress = Locked(SendProgress(results: prepared.map(\.results), left: prepared.map(\.sends.count), groups: plan.groups.count))
         let total = prepared.reduce(0) { $0 + $1.sends.count }
         try await withThrowingTaskGroup(of: Void.self) { group in
             if !ready.isEmpty { group.addTask { [ready] in try await finishing(ready) } }
             for _ in 0..<min(settings.sendWindow, total) {
                 group.addTask {
-                    while let (index, send) = progress.withLock({ $0.take(prepared) }) {
-                        let result = await processor.run(send, of: prepared[index])
-                        let done = progress.withLock { $0.record(result, of: index) }
-                        if let done { try await finishing([processor.completion(prepared[index].job, done)]) }
+                    while let next = progress.withLock({ $0.take(prepared, plan) }) {
+                        let done: [JobCompletion]
+                        switch next {
+                        case .alone(let index, let send):
+                            let result = await processor.run(send, of: prepared[index])
+                            done = progress.withLock { $0.record(result, of: index) }.map { [processor.completion(prepared[index].job, $0)] } ?? []
+                        case .multicast(let g):
+                            let members = plan.groups[g]
+                            let recipients = members.map { JobProcessor.Recipient(device: prepared[$0.job].sends[$0.send].device, job: prepared[$0.job].job) }
+                            let results = await processor.multicast(plan.contents[g], to: recipients, app: prepared[members[0].job].app)
+                            done = progress.withLock { progress in
+                                zip(members, results).compactMap { member, result in
+                                    progress.record(result, of: member.job).map { processor.completion(prepared[member.job].job, $0) }
+                                }
+                            }
+                        }
+                        if !done.isEmpty { try await finishing(done) }
                     }
                 }
             }
@@ -358,14 +375,34 @@ public final class Dispatcher: Service, Sendable {
     struct SendProgress: Sendable {
         var results: [[JobProcessor.DeviceResult]]
         var left: [Int]
+        /// Multicasts already taken by a sender.
+        var taken: [Bool]
         var next = (job: 0, send: 0)
 
-        /// The next send in claim order: its job's index and the send's; nil when all are taken.
-        mutating func take(_ prepared: [JobProcessor.PreparedJob]) -> (Int, Int)? {
+        init(results: [[JobProcessor.DeviceResult]], left: [Int], groups: Int) {
+            self.results = results
+            self.left = left
+            taken = Array(repeating: false, count: groups)
+        }
+
+        enum Next: Sendable {
+            /// A job's index and the send's.
+            case alone(Int, Int)
+            /// A multicast's index in the plan.
+            case multicast(Int)
+        }
+
+        /// The next send in claim order, or the multicast it is the first untaken member of; nil
+        /// when all are taken.
+        mutating func take(_ prepared: [JobProcessor.PreparedJob], _ plan: MulticastPlan) -> Next? {
             while next.job < prepared.count {
                 if next.send < prepared[next.job].sends.count {
-                    defer { next.send += 1 }
-                    return next
+                    let (job, send) = next
+                    next.send += 1
+                    guard let g = plan.group(job: job, send: send) else { return .alone(job, send) }
+                    if taken[g] { continue }
+                    taken[g] = true
+                    return .multicast(g)
                 }
                 next = (next.job + 1, 0)
             }

@@ -161,11 +161,7 @@ struct JobProcessor: Sendable {
         case .push(let c): content = c
         }
         return await exchange(with: device, job: job, success: .delivered) { now throws(RenderError) in
-            let target = PushTarget(
-                token: device.token, badge: device.badge, pushID: Self.pushID(job: job.id, device: device.deviceID), nowMillis: now,
-                revocationKey: job.idempotencyKey
-            )
-            return try app.renderer.render(content, vendor: device.vendor, to: target)
+            try app.renderer.render(content, vendor: device.vendor, to: target(tokens: [device.token], of: device, job: job, now: now))
         }
     }
 
@@ -174,7 +170,7 @@ struct JobProcessor: Sendable {
     func revoke(_ key: String, on device: Device, job: ClaimedJob, app: AppPipeline) async -> DeviceResult {
         let request: VendorRequest?
         do throws(RenderError) {
-            request = try app.renderer.revoke(key, vendor: device.vendor, tokens: [device.token])
+            request = try app.renderer.revoke(Self.messageKey(key, userID: job.userID), vendor: device.vendor, tokens: [device.token])
         } catch {
             return permanent(device, job, reason: error.reason)
         }
@@ -200,15 +196,9 @@ struct JobProcessor: Sendable {
         await gate?.acquire()
         defer { gate?.release() }
         let key = VendorThrottle.Key(app: job.sdkAppID, vendor: device.vendor)
-        if let until = throttle.pausedUntil(key) {
-            // Retried when the pause ends, but never later than a backoff could put it.
-            return retry(device, reason: "VendorPaused", delayMillis: min(until - clock.nowMillis(), backoff.maxMillis), uncounted: true)
+        if let deferral = await pace(key) {
+            return retry(device, reason: deferral.reason, delayMillis: deferral.delayMillis, uncounted: true)
         }
-        let wait = throttle.reserve(key)
-        if wait > maxThrottleWaitMillis { return retry(device, reason: "RateLimited", delayMillis: wait, uncounted: true) }
-        if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
-        if Task.isCancelled { return retry(device, reason: "shutdown", delayMillis: 0, uncounted: true) }
-
         let now = clock.nowMillis()
         let request: VendorRequest
         do {
@@ -218,8 +208,101 @@ struct JobProcessor: Sendable {
         }
         let started = ContinuousClock.now
         let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
-        let elapsed = ContinuousClock.now - started
-        let nanos = elapsed.nanoseconds
+        let nanos = (ContinuousClock.now - started).nanoseconds
+        return classify(outcome, device: device, job: job, key: key, success: success, now: now, nanoseconds: nanos)
+    }
+
+    /// One device of a multicast, and the job it is sent for.
+    struct Recipient: Sendable {
+        var device: Device
+        var job: ClaimedJob
+    }
+
+    /// Sends `content` to several devices of one app and vendor in one request (Huawei, Honor,
+    /// Xiaomi, vivo and Meizu take many tokens; ``MulticastPlan`` decides who goes together): one
+    /// campaign place and one rate-limit token for the request, and each device's result from the
+    /// vendor's answer for its token, recorded for its own job.
+    func multicast(_ content: PushContent, to recipients: [Recipient], app: AppPipeline) async -> [DeviceResult] {
+        guard let first = recipients.first else { return [] }
+        guard let client = gateways.client(app: first.job.sdkAppID, vendor: first.device.vendor) as? any BatchVendorClient else {
+            var results: [DeviceResult] = []
+            for recipient in recipients { results.append(await send(.push(content), to: recipient.device, job: recipient.job, app: app)) }
+            return results
+        }
+        let gate = first.job.lane == .campaign ? campaignSends : nil
+        await gate?.acquire()
+        defer { gate?.release() }
+        let key = VendorThrottle.Key(app: first.job.sdkAppID, vendor: first.device.vendor)
+        if let deferral = await pace(key) {
+            return recipients.map { retry($0.device, reason: deferral.reason, delayMillis: deferral.delayMillis, uncounted: true) }
+        }
+        let now = clock.nowMillis()
+        var tokens: [String] = []
+        var seen = Set<ExactString>()
+        for recipient in recipients where seen.insert(ExactString(recipient.device.token)).inserted { tokens.append(recipient.device.token) }
+        let request: VendorRequest
+        do {
+            request = try app.renderer.render(content, vendor: first.device.vendor, to: target(tokens: tokens, of: first.device, job: first.job, now: now))
+        } catch {
+            return recipients.map { permanent($0.device, $0.job, reason: error.reason) }
+        }
+        let started = ContinuousClock.now
+        let outcomes = await client.send(request, tokens: tokens)
+        let nanos = (ContinuousClock.now - started).nanoseconds
+        return recipients.map { recipient in
+            // A token the answer does not name is sent again rather than lost.
+            let outcome = outcomes[recipient.device.token] ?? .retry(reason: "no outcome for the token", afterSeconds: nil)
+            return classify(outcome, device: recipient.device, job: recipient.job, key: key, success: .delivered, now: now, nanoseconds: nanos)
+        }
+    }
+
+    /// The devices a push goes to, named as the renderer wants them: `tokens` (the device's own,
+    /// or a multicast's), the device's badge, a push id stable across retries, and the key
+    /// Huawei's `notify_id` comes from.
+    func target(tokens: [String], of device: Device, job: ClaimedJob, now: Int64) -> PushTarget {
+        PushTarget(
+            tokens: tokens, badge: device.badge, pushID: Self.pushID(job: job.id, device: device.deviceID), nowMillis: now,
+            revocationKey: device.vendor == .huawei ? Self.messageKey(job.idempotencyKey, userID: job.userID) : nil
+        )
+    }
+
+    /// The key of the message a recipient's job key was made from (`<message key>:<user>`, as
+    /// sendmsg, the group fan-outs and campaigns write them), compared as bytes; the job key
+    /// itself when it has no such tail. Huawei's `notify_id` is derived from it, so a message's
+    /// pushes to many users carry one id and can go out in one multicast, and the withdrawal's
+    /// revocation job (which has the job key and the user) names the same id.
+    static func messageKey(_ jobKey: String, userID: String) -> String {
+        let key = Array(jobKey.utf8)
+        let tail = Array((":" + userID).utf8)
+        guard key.count > tail.count, key.suffix(tail.count).elementsEqual(tail) else { return jobKey }
+        return String(decoding: key.dropLast(tail.count), as: UTF8.self)
+    }
+
+    /// Why a request is not sent now; retried after `delayMillis` without counting an attempt.
+    struct Deferral {
+        var reason: String
+        var delayMillis: Int64
+    }
+
+    /// Waits for the vendor's pacing; a deferral when it is paused, when the wait would be longer
+    /// than `maxThrottleWaitMillis`, or at shutdown.
+    func pace(_ key: VendorThrottle.Key) async -> Deferral? {
+        if let until = throttle.pausedUntil(key) {
+            // Retried when the pause ends, but never later than a backoff could put it.
+            return Deferral(reason: "VendorPaused", delayMillis: min(until - clock.nowMillis(), backoff.maxMillis))
+        }
+        let wait = throttle.reserve(key)
+        if wait > maxThrottleWaitMillis { return Deferral(reason: "RateLimited", delayMillis: wait) }
+        if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
+        if Task.isCancelled { return Deferral(reason: "shutdown", delayMillis: 0) }
+        return nil
+    }
+
+    /// Sorts a vendor's answer for one device into its result: counted, logged off the delivered
+    /// path, and the vendor paused when it asked to slow down or refused the configuration.
+    func classify(
+        _ outcome: PushOutcome, device: Device, job: ClaimedJob, key: VendorThrottle.Key, success: PushRecord.Outcome, now: Int64, nanoseconds nanos: Int64
+    ) -> DeviceResult {
         // Built only off the delivered path (or when debugging): metadata costs a few strings.
         var log: Logger { logger.with(job: job, device: device) }
         switch outcome {

@@ -84,9 +84,10 @@ struct EndToEndTests {
     }
 
     static func with(
-        dispatcher configure: (inout PushdConfig.Dispatcher) -> Void = { _ in }, _ body: @escaping @Sendable (Rest) async throws -> Void
+        dispatcher configure: (inout PushdConfig.Dispatcher) -> Void = { _ in }, app: (inout PushdConfig.App) -> Void = { _ in },
+        _ body: @escaping @Sendable (Rest) async throws -> Void
     ) async throws {
-        try await DispatchHarness.with(dispatcher: configure) { h in
+        try await DispatchHarness.with(dispatcher: configure, app: app) { h in
             let router = Router(context: PushdRequestContext.self)
             RestAPI(config: h.config, store: h.store, clock: h.clock).addRoutes(to: router)
             try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
@@ -274,6 +275,71 @@ struct EndToEndTests {
             let reply = try await r.call("pushd/get_push_records", #"{"TaskId": "\#(key)", "UserID": "bob"}"#)
             let outcomes = (reply["Records"] as? [[String: Any]] ?? []).compactMap { $0["Outcome"] as? String }.sorted()
             #expect(outcomes == ["Delivered", "Delivered", "Revoked", "Skipped"], "\(reply)")
+        }
+    }
+
+    /// Issue 26: a fan-out sent one Huawei request per device, though Push Kit takes up to 1,000
+    /// tokens in `message.token` and answers which of them are illegal (`80100000`,
+    /// `illegal_tokens`).
+    @Test("batchsendmsg to four users with Huawei phones: one Huawei request for all four; the dead token recorded alone; a withdrawal revokes the message's notify_id for one user")
+    func huaweiMulticast() async throws {
+        try await Self.with { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil, "carol": nil, "dave": nil, "erin": nil])
+            for (n, user) in ["bob", "carol", "dave", "erin"].enumerated() { try await r.register(user, "phone", .huawei, n: n + 1) }
+            try await r.register("carol", "pad", .apns, n: 1)
+            r.h.emulator.setToken(DispatchHarness.token(.huawei, 4), vendor: .huawei, state: .unregistered(sinceMillis: r.h.clock.nowMillis()))
+            let reply = try await r.call(
+                "openim/batchsendmsg", #"{"From_Account": "alice", "To_Account": ["bob", "carol", "dave", "erin"], "MsgRandom": 9, "MsgBody": [\#(Self.text("hi all"))]}"#
+            )
+            let key = try #require(reply["MsgKey"] as? String)
+            try await r.settle()
+            let sends = r.h.emulator.requests(vendor: .huawei).filter { $0.path.hasSuffix("messages:send") }
+            #expect(sends.count == 1, "one request for the four phones: \(sends.map(\.body))")
+            let pushed = try #require(try JSONSerialization.jsonObject(with: Data((sends.first?.body ?? "").utf8)) as? [String: Any])
+            let message = try #require(pushed["message"] as? [String: Any])
+            #expect(Set(message["token"] as? [String] ?? []) == Set((1...4).map { DispatchHarness.token(.huawei, $0) }))
+            #expect(r.apns(1).count == 1, "APNs still one request per device")
+            let records = try await r.call("pushd/get_push_records", #"{"MsgKey": "\#(key)"}"#)["Records"] as? [[String: Any]] ?? []
+            #expect(
+                records.map { "\($0["UserID"] ?? "")/\($0["Vendor"] ?? "")/\($0["Outcome"] ?? "")" }.sorted()
+                    == ["bob/huawei/Delivered", "carol/apns/Delivered", "carol/huawei/Delivered", "dave/huawei/Delivered", "erin/huawei/TokenInvalid"],
+                "\(records)"
+            )
+            // The notify_id is the message's, so the revocation of dave's push names it.
+            let notifyID = try #require(((message["android"] as? [String: Any])?["notification"] as? [String: Any])?["notify_id"] as? Int)
+            try await r.call("openim/admin_msgwithdraw", #"{"From_Account": "alice", "To_Account": "dave", "MsgKey": "\#(key)"}"#)
+            try await r.settle()
+            let revokes = r.h.emulator.requests(vendor: .huawei).filter { $0.path.hasSuffix("messages:revoke") }
+            let revoked = try #require(try JSONSerialization.jsonObject(with: Data((revokes.first?.body ?? "").utf8)) as? [String: Any])
+            #expect(revokes.count == 1 && revokes.first?.status == 200)
+            #expect(revoked["notifyId"] as? Int == notifyID && revoked["token"] as? [String] == [DispatchHarness.token(.huawei, 3)])
+        }
+    }
+
+    /// Issue 26: a multicast carries one badge, so devices whose badges differ cannot share one
+    /// where the vendor's request has the badge (Honor with a `badge_class`).
+    @Test("Honor with a badge class: recipients with the same badge share a request, a different badge goes alone")
+    func multicastKeepsBadges() async throws {
+        try await Self.with(app: { $0.vendors[.honor]?.fields["badge_class"] = "com.example.Main" }) { r in
+            try await r.importUsers(["alice": "Alice", "bob": nil, "carol": nil, "dave": nil])
+            for (n, user) in ["bob", "carol", "dave"].enumerated() { try await r.register(user, "phone", .honor, n: n + 1) }
+            try await r.call("pushd/report_state", #"{"DeviceId": "phone", "State": "PushOnline", "Unread": 4}"#, as: "bob")
+            try await r.call(
+                "openim/batchsendmsg", #"{"From_Account": "alice", "To_Account": ["bob", "carol", "dave"], "MsgRandom": 10, "MsgBody": [\#(Self.text("hi"))]}"#
+            )
+            try await r.settle()
+            let requests = r.h.emulator.requests(vendor: .honor).filter { $0.status == 200 }.compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any]
+            }
+            let byBadge = Dictionary(
+                requests.map { request in
+                    let badge = ((request["android"] as? [String: Any])?["notification"] as? [String: Any])?["badge"] as? [String: Any]
+                    return (badge?["setNum"] as? Int ?? -1, Set(request["token"] as? [String] ?? []))
+                },
+                uniquingKeysWith: { a, b in a.union(b) }
+            )
+            #expect(requests.count == 2, "\(requests)")
+            #expect(byBadge == [5: [DispatchHarness.token(.honor, 1)], 1: [DispatchHarness.token(.honor, 2), DispatchHarness.token(.honor, 3)]])
         }
     }
 

@@ -35,6 +35,17 @@ public struct PushRenderer: Sendable {
         }
     }
 
+    /// Whether `vendor`'s request carries `PushTarget.badge`: APNs always, Huawei and Honor when a
+    /// badge class is configured. Devices with different badges then need different requests.
+    public func sendsBadge(_ vendor: Vendor) -> Bool {
+        switch vendor {
+        case .apns: true
+        case .huawei: app.huawei.map { !$0.badgeClass.isEmpty } ?? false
+        case .honor: app.honor.map { !$0.badgeClass.isEmpty } ?? false
+        case .fcm, .xiaomi, .oppo, .vivo, .meizu: false
+        }
+    }
+
     /// The request for the devices of `target` on `vendor`, or why there is none.
     public func render(_ content: PushContent, vendor: Vendor, to target: PushTarget) throws(RenderError) -> VendorRequest {
         guard !target.tokens.isEmpty, target.tokens.count <= Self.maxTokens(vendor) else {
