@@ -110,19 +110,28 @@ struct MessageCommands: Sendable {
         let request = try RestAPI.decode(SendMsgRequest.self, body)
         let to = request.to
         let m = C2C(request.message, caller: caller, clock: clock)
-        let app = caller.app.sdkAppID
-        let facts = try await sends.facts(
-            SendLookup(sdkAppID: app, accounts: [m.from, to], recipients: [to], conversation: ReceiveSettings.conversation(peer: m.from))
-        )
-        let profiles = facts.profiles
-        if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller, code: RestCode.noSuchUser) { return refusal }
-        guard profiles[ExactString(to)] != nil else { return .fail(RestCode.noSuchUser, "To_Account \(to) is not imported") }
-        let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
-        let job = m.lifetime > 0 ? try template.job(to: to, fate: fate(m, to: to, settings: facts.settings[ExactString(to)])) : nil
-        let message = message(m, to: to, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller)
-        switch try await writes({ try await sends.storeMessage(message, jobs: job.map { [$0] } ?? []) }) {
-        case .duplicate(let key, let time, _): return .ok([("MsgTime", time), ("MsgKey", key)])
-        case .stored, .groupNotFound: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
+        let lookup = SendLookup(sdkAppID: caller.app.sdkAppID, accounts: [m.from, to], recipients: [to], conversation: ReceiveSettings.conversation(peer: m.from))
+        /// Nil when the accounts allow the send.
+        @Sendable func refusal(_ facts: SendFacts) -> RestReply? {
+            if let refusal = Self.senderRefusal(m.from, profiles: facts.profiles, caller: caller, code: RestCode.noSuchUser) { return refusal }
+            return facts.profiles[ExactString(to)] == nil ? .fail(RestCode.noSuchUser, "To_Account \(to) is not imported") : nil
+        }
+        // The accounts are read in the transaction that stores the message.
+        let result = try await writes({
+            try await sends.store(
+                LookedUpSend(lookup: lookup) { facts in
+                    guard refusal(facts) == nil else { return nil }
+                    let template = try template(m, nick: AccountCommands.nick(of: m.from, in: facts.profiles), caller: caller)
+                    let job = m.lifetime > 0 ? try template.job(to: to, fate: fate(m, to: to, settings: facts.settings[ExactString(to)])) : nil
+                    let message = message(m, to: to, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller)
+                    return (message, job.map { [$0] } ?? [])
+                }
+            )
+        })
+        switch result.stored {
+        case .duplicate(let key, let time, _)?: return .ok([("MsgTime", time), ("MsgKey", key)])
+        case .stored?, .groupNotFound?: return .ok([("MsgTime", m.msgTime), ("MsgKey", m.msgKey)])
+        case nil: return refusal(result.facts) ?? .fail(RestCode.noSuchUser, "the send was refused")
         }
     }
 

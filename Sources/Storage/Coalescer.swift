@@ -110,10 +110,14 @@ public struct SendCoalescer: Sendable {
 
     let reads: Coalescer<SendLookup, SendFacts>
     let writes: Coalescer<[Entry], [StoredMessage]>
+    let lookedUp: Coalescer<LookedUpSend, LookedUpSend.Result>
 
     /// Requests that may wait for a read or a write at once, by default: about a second of the
     /// store's pace, so an overload answers "busy" instead of growing memory and latency.
     public static let defaultMaxPending = 10_000
+
+    /// Batches of looked-up sends in flight at least, whatever the store's writers.
+    static let lookedUpBatches = 4
 
     /// One read holds up to `maxLookups` requests' lookups; one transaction up to `maxMessages`
     /// messages or batch recipients (a single larger request is written whole).
@@ -133,6 +137,18 @@ public struct SendCoalescer: Sendable {
                 return Array(results.prefix(entries.count))
             }
         }
+        // Even on SQLite's one writer, several batches at once: the writer runs the queued ones
+        // back to back (`WriteQueue`) instead of idling while a finished batch's callers resume
+        // and the next batch is handed over (about 0.8 ms a batch, measured; issue 26).
+        lookedUp = Coalescer(maxWeight: maxLookups, concurrency: max(concurrency, Self.lookedUpBatches), maxPending: maxPending) { sends in
+            try await store.storeMessages(lookingUp: sends)
+        }
+    }
+
+    /// As `MessageStore.storeMessages(lookingUp:)` for one send, in a transaction that may carry
+    /// other requests' sends; returns once it has committed.
+    public func store(_ send: LookedUpSend) async throws -> LookedUpSend.Result {
+        try await lookedUp.submit(send)
     }
 
     public func facts(_ lookup: SendLookup) async throws -> SendFacts {

@@ -125,6 +125,46 @@ public protocol MessageStore: Sendable {
 
     /// Several sends' reads at once, one `SendFacts` per lookup, in order.
     func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts]
+
+    /// Sends whose message depends on what the store knows: each send's facts, and what was
+    /// stored of what its `build` made of them (nil when `build` refused), in order. SQLite reads
+    /// and writes in one transaction; by default the facts are read first, then the messages are
+    /// stored as `storeMessages` does.
+    func storeMessages(lookingUp sends: [LookedUpSend]) async throws -> [LookedUpSend.Result]
+}
+
+extension MessageStore {
+    public func storeMessages(lookingUp sends: [LookedUpSend]) async throws -> [LookedUpSend.Result] {
+        let facts = try await sendFacts(sends.map(\.lookup))
+        let entries = try zip(sends, facts).map { send, facts in try send.build(facts) }
+        var stored = try await storeMessages(entries.compactMap { $0 })[...]
+        return zip(facts, entries).map { facts, entry in
+            guard entry != nil else { return LookedUpSend.Result(facts: facts, stored: nil) }
+            defer { stored = stored.dropFirst() }
+            return LookedUpSend.Result(facts: facts, stored: stored.first)
+        }
+    }
+}
+
+/// A send whose message is made from what the store knows when it is written: `build` turns the
+/// facts of `lookup` into the message and its jobs, or nil when the send is refused (the caller
+/// answers from the facts).
+public struct LookedUpSend: Sendable {
+    public typealias Entry = (message: NewMessage, jobs: [NewJob])
+
+    public var lookup: SendLookup
+    public var build: @Sendable (SendFacts) throws -> Entry?
+
+    public init(lookup: SendLookup, build: @escaping @Sendable (SendFacts) throws -> Entry?) {
+        self.lookup = lookup
+        self.build = build
+    }
+
+    public struct Result: Sendable {
+        public var facts: SendFacts
+        /// Nil when `build` refused the send.
+        public var stored: StoredMessage?
+    }
 }
 
 /// Accounts and profiles, groups and their members, receive options and do-not-disturb windows.

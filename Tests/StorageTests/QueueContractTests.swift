@@ -277,6 +277,37 @@ struct QueueContractTests {
         }
     }
 
+    /// Issue 26: sendmsg reads the accounts and writes the message in one call; each build sees
+    /// its own lookup's facts, a refusal stores nothing, and repeats are duplicates as in
+    /// `storeMessages`.
+    @Test("sends looked up as they are stored: each build sees its facts, a refused one stores nothing, a repeat is a duplicate", arguments: Backend.available)
+    func lookedUpSends(_ backend: Backend) async throws {
+        try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in
+            let app: UInt64 = 1_400_000_000
+            try await store.importAccounts(sdkAppID: app, [("alice", ["Tag_Profile_IM_Nick": #""Alice""#]), ("bob", [:])])
+            try await store.setReceiveOption(sdkAppID: app, userID: "bob", conversation: "c2c:alice", muted: true)
+            let clock = fixture.clock
+            func send(_ key: String, to: String) -> LookedUpSend {
+                LookedUpSend(lookup: SendLookup(sdkAppID: app, accounts: ["alice", to], recipients: [to], conversation: "c2c:alice")) { facts in
+                    // Refused unless the recipient is imported, as sendmsg refuses.
+                    guard facts.profiles[ExactString(to)] != nil else { return nil }
+                    let message = NewMessage(
+                        sdkAppID: app, msgKey: key, fromAccount: "alice", toAccount: to, msgSeq: 5, msgRandom: 7, msgTime: 1_795_000_000,
+                        body: Data("{}".utf8), dedupeKey: "alice|\(to)|5|7", dedupeWindowMillis: 120_000, expiresAtMillis: clock.nowMillis() + 1_000
+                    )
+                    return (message, [NewJob(sdkAppID: app, idempotencyKey: "\(key):\(to)", userID: to, payload: Data("{}".utf8))])
+                }
+            }
+            let results = try await store.storeMessages(lookingUp: [send("k1", to: "bob"), send("k2", to: "zed"), send("k3", to: "bob")])
+            #expect(results.map(\.stored) == [.stored(msgSeq: 5), nil, .duplicate(msgKey: "k1", msgTime: 1_795_000_000, msgSeq: 5)])
+            #expect(results[0].facts.profiles == ["alice": ["Tag_Profile_IM_Nick": #""Alice""#], "bob": [:]])
+            #expect(results[0].facts.settings == ["bob": ReceiveSettings(muted: true)])
+            #expect(results[1].facts.profiles == ["alice": ["Tag_Profile_IM_Nick": #""Alice""#]], "zed is not imported")
+            #expect(try await store.stats().lanes[.chat]?.pending == 1, "only k1:bob is queued")
+            #expect(try await store.jobStatus(sdkAppID: app, idempotencyKey: "k2:zed") == nil)
+        }
+    }
+
     @Test("groups: members, MsgFlag, rename, destroy; group messages take MsgSeq 1, 2, … in one transaction", arguments: Backend.available)
     func groups(_ backend: Backend) async throws {
         try await withStore(backend) { (fixture: StoreFixture, store: any PushStore) async throws in

@@ -128,6 +128,26 @@ public final class SQLiteStore: PushStore {
         return results
     }
 
+    /// The lookups, the builds and the writes in one write transaction: the facts are as fresh as
+    /// the write, and a send crosses one queue instead of a read's and then a write's.
+    public func storeMessages(lookingUp sends: [LookedUpSend]) async throws -> [LookedUpSend.Result] {
+        let now = clock.nowMillis()
+        let (results, inserted, handoff) = try await write { [signal] db -> ([LookedUpSend.Result], InsertedJobs, JobHandoff?) in
+            var jobs: [NewJob] = []
+            let results = try sends.map { send -> LookedUpSend.Result in
+                let facts = try Self.facts(send.lookup, db: db)
+                guard let entry = try send.build(facts) else { return LookedUpSend.Result(facts: facts, stored: nil) }
+                let stored = try Self.store(entry.message, db: db, now: now)
+                if case .stored = stored { jobs += entry.jobs }
+                return LookedUpSend.Result(facts: facts, stored: stored)
+            }
+            let handoff = signal.taker(for: jobs, now: now)
+            return (results, try Self.insert(jobs, handingTo: handoff, db: db, now: now), handoff)
+        }
+        hand(inserted, to: handoff)
+        return results
+    }
+
     /// Stores one message inside the caller's transaction, unless it is a duplicate or its group is gone.
     static func store(_ m: NewMessage, db: Database, now: Int64) throws -> StoredMessage {
         let duplicate = try db.cachedStatement(sql: "SELECT msg_key, msg_time, msg_seq FROM messages WHERE app = ? AND dedupe = ? AND created_at >= ? LIMIT 1")
@@ -709,14 +729,14 @@ public final class SQLiteStore: PushStore {
 
     /// Every lookup in one read transaction.
     public func sendFacts(_ lookups: [SendLookup]) async throws -> [SendFacts] {
-        try await pool.read { db in
-            try lookups.map { l in
-                SendFacts(
-                    profiles: try Self.profiles(db, sdkAppID: l.sdkAppID, userIDs: l.accounts),
-                    settings: try Self.receiveSettings(db, sdkAppID: l.sdkAppID, userIDs: l.recipients, conversation: l.conversation)
-                )
-            }
-        }
+        try await pool.read { db in try lookups.map { try Self.facts($0, db: db) } }
+    }
+
+    static func facts(_ l: SendLookup, db: Database) throws -> SendFacts {
+        SendFacts(
+            profiles: try profiles(db, sdkAppID: l.sdkAppID, userIDs: l.accounts),
+            settings: try receiveSettings(db, sdkAppID: l.sdkAppID, userIDs: l.recipients, conversation: l.conversation)
+        )
     }
 
     // MARK: Groups and receive options
