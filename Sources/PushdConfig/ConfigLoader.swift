@@ -33,11 +33,13 @@ public struct ConfigLoader: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigLoadError(description: "\(path): cannot read the config file")
         }
-        return try parse(String(decoding: data, as: UTF8.self), source: path)
+        return try parse(String(decoding: data, as: UTF8.self), source: path, folder: (path as NSString).deletingLastPathComponent)
     }
 
-    /// Parses YAML text (JSON is valid YAML).
-    public func parse(_ yaml: String, source: String = "config") throws(ConfigLoadError) -> LoadedConfig {
+    /// Parses YAML text (JSON is valid YAML). Relative paths in the text (storage path, templates,
+    /// CA and key files) resolve against `folder`, the file's folder; the environment's are kept
+    /// as given (they resolve against the working directory).
+    public func parse(_ yaml: String, source: String = "config", folder: String? = nil) throws(ConfigLoadError) -> LoadedConfig {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -47,6 +49,7 @@ public struct ConfigLoader: Sendable {
         var walker = Walker()
         var config = PushdConfig()
         if let root { walker.readRoot(root, into: &config) }
+        if let folder { config.resolvePaths(against: folder) }
         let unused = applyEnvironment(to: &config)
         return LoadedConfig(config: config, problems: walker.problems, unusedEnvironment: unused)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import PushCore
 
 /// The configuration file (`Config/pushd.yaml`), after environment overrides.
@@ -107,6 +108,30 @@ public struct PushdConfig: Sendable, Equatable {
     /// The app with that SDKAppID.
     public func app(_ sdkAppID: UInt64) -> App? {
         apps.first { $0.sdkAppID == sdkAppID }
+    }
+
+    /// Makes every relative path of the config (storage path, templates, CA file, apps' template
+    /// folders and vendors' key files) relative to `folder` instead of the working directory.
+    mutating func resolvePaths(against folder: String) {
+        func resolve(_ path: inout String) {
+            guard !path.isEmpty, !path.hasPrefix("/"), !folder.isEmpty else { return }
+            path = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: folder, isDirectory: true)).standardizedFileURL.path
+        }
+        resolve(&templates)
+        resolve(&storage.path)
+        resolve(&tls.caFile)
+        for a in apps.indices {
+            resolve(&apps[a].templates)
+            for (vendor, settings) in apps[a].vendors {
+                var resolved = settings
+                for field in VendorSchema.fields(vendor) where field.isFile {
+                    guard var value = resolved.fields[field.name] else { continue }
+                    resolve(&value)
+                    resolved.fields[field.name] = value
+                }
+                apps[a].vendors[vendor] = resolved
+            }
+        }
     }
 }
 

@@ -307,9 +307,8 @@ struct DispatchBench: Sendable {
     }
 
     func configYAML(_ rig: Rig, storage: String) throws -> String {
-        let templates = FileManager.default.currentDirectoryPath + "/Templates"
-        return rig.yaml.replacingOccurrences(of: "storage: { backend: sqlite, path: data/pushd.sqlite }", with: storage)
-            .replacingOccurrences(of: "templates: Templates", with: "templates: \(templates)")
+        // The demo config's templates are the working directory's already.
+        rig.yaml.replacingOccurrences(of: "storage: \(DemoCredentials.demoStorage)", with: storage)
             + "dispatcher: { workers: \(workers), batch_size: \(batch), connections: \(connections), max_in_flight: \(connections * streams) }\n"
     }
 

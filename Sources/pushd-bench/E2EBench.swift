@@ -173,9 +173,9 @@ struct E2EBench: Sendable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let storage: String
         if backend == "postgres", let serverURL {
-            storage = "storage: { backend: postgres, url: \"\(try await freshBenchDatabase("pushd_e2e_", serverURL: serverURL))\" }"
+            storage = "{ backend: postgres, url: \"\(try await freshBenchDatabase("pushd_e2e_", serverURL: serverURL))\" }"
         } else {
-            storage = "storage: { backend: sqlite, path: \(folder)/pushd.sqlite }"
+            storage = "{ backend: sqlite, path: \(folder)/pushd.sqlite }"
         }
         var ports: [Int] = []
         var children: [Process] = []
@@ -187,12 +187,11 @@ struct E2EBench: Sendable {
         for i in 0..<processes {
             let port = try freePort()
             ports.append(port)
-            let file = try demo.write(to: folder + "/p\(i)", emulator: sink, caFile: caFile, listen: "127.0.0.1:\(port)")
-            let templates = FileManager.default.currentDirectoryPath + "/Templates"
+            let file = try demo.write(
+                to: folder + "/p\(i)", emulator: sink, caFile: caFile, listen: "127.0.0.1:\(port)", storage: storage,
+                templates: FileManager.default.currentDirectoryPath + "/Templates"
+            )
             let yaml = try String(contentsOfFile: file, encoding: .utf8)
-                .replacingOccurrences(of: "storage: { backend: sqlite, path: data/pushd.sqlite }", with: storage)
-                .replacingOccurrences(of: "templates: Templates", with: "templates: \(templates)")
-            try yaml.write(toFile: file, atomically: true, encoding: .utf8)
             if store == nil {
                 let opened = try await openStore(try ConfigLoader().parse(yaml).config)
                 try await seed(opened)

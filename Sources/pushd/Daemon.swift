@@ -52,7 +52,7 @@ struct BuiltInEmulator {
         demo.register(with: state)
         let running = try await GatewayEmulator(state: state, certificates: certificates).start()
         let base = "https://127.0.0.1:\(running.port)"
-        let path = try demo.write(to: folder, emulator: base, caFile: caFile, listen: config.listen)
+        let path = try demo.write(to: folder, emulator: base, caFile: caFile, listen: config.listen, templates: config.templates)
         let demoConfig = try ConfigLoader().load(path: path).config
         let demoApp = demoConfig.apps[0]
         if config.apps.isEmpty { config.apps = [demoApp] }

@@ -30,8 +30,7 @@ struct DaemonTests {
             }
             base = String(url)
             let yaml = try String(contentsOfFile: folder + "/pushd-emulator.yaml", encoding: .utf8)
-                .replacingOccurrences(of: "path: data/pushd.sqlite", with: "path: \(folder)/pushd.sqlite")
-                .replacingOccurrences(of: "templates: Templates", with: "templates: \(Child.repoRoot.path)/Templates")
+                .replacingOccurrences(of: "storage: \(DemoCredentials.demoStorage)", with: "storage: { backend: sqlite, path: \(folder)/pushd.sqlite }")
                 .replacingOccurrences(of: #"listen: "127.0.0.1:8080""#, with: #"listen: "127.0.0.1:0""#)
             config = folder + "/pushd.yaml"
             try (yaml + "dispatcher:\n" + dispatcher).write(toFile: config, atomically: true, encoding: .utf8)

@@ -23,11 +23,11 @@ struct CLITests {
         return folder.appendingPathComponent("pushd")
     }
 
-    static func run(_ arguments: [String], stdin: String = "", environment: [String: String] = [:]) throws -> Run {
+    static func run(_ arguments: [String], stdin: String = "", environment: [String: String] = [:], in directory: URL = repoRoot) throws -> Run {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        process.currentDirectoryURL = repoRoot
+        process.currentDirectoryURL = directory
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let input = Pipe()
         let output = Pipe()
@@ -49,6 +49,39 @@ struct CLITests {
 
     static func json(_ text: String) throws -> Any {
         try JSONSerialization.jsonObject(with: Data(text.utf8))
+    }
+
+    /// Issue 28: there was no `--version`.
+    @Test("--version prints the version and the git commit the binary was built from")
+    func version() throws {
+        let result = try Self.run(["--version"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(line.wholeMatch(of: /pushd \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(\+dirty)?|unknown)\)/) != nil, "\(line)")
+        // In a git checkout, the commit is the checkout's (the tests and the binary are built together).
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        git.arguments = ["-C", Self.repoRoot.path, "rev-parse", "--short=12", "HEAD"]
+        let output = Pipe()
+        git.standardOutput = output
+        git.standardError = Pipe()
+        if (try? git.run()) != nil {
+            let head = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            git.waitUntilExit()
+            if git.terminationStatus == 0 { #expect(line.contains("(commit \(head)"), "\(line) vs \(head)") }
+        }
+    }
+
+    /// Issue 28 and interface.md section 2: from another working directory, `--config` found the
+    /// file but not the templates it names.
+    @Test("config check from another working directory finds the shipped config's templates")
+    func configFromElsewhere() throws {
+        let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-cwd-\(UUID())")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let config = Self.repoRoot.appendingPathComponent("Config/pushd.yaml").path
+        let result = try Self.run(["config", "check", "--config", config], environment: ["PUSHD_1400000000_SECRET_KEY": "s3cret"], in: elsewhere)
+        #expect(result.status == 0 && result.stdout == "\(config): OK (1 app(s))\n", "stdout: \(result.stdout) stderr: \(result.stderr)")
     }
 
     @Test("render prints the worked example's APNs request")

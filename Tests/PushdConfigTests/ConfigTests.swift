@@ -53,12 +53,44 @@ struct ConfigTests {
     func shippedConfig() throws {
         let loaded = try ConfigLoader(environment: [:]).load(path: Self.repoRoot + "/Config/pushd.yaml")
         #expect(loaded.problems.isEmpty)
-        var config = loaded.config
-        config.templates = Self.repoRoot + "/Templates"
+        let config = loaded.config
+        // Its paths are the file's folder's: it works from any working directory.
+        #expect(config.templates == Self.repoRoot + "/Templates" && config.storage.path == Self.repoRoot + "/data/pushd.sqlite")
         #expect(ConfigValidator().validate(config).map(\.description) == [
             "apps[0].secret_key: missing (set it in the file or PUSHD_1400000000_SECRET_KEY)"
         ])
         #expect(config.storage.backend == "sqlite" && config.apps.first?.defaultLocale == .zh)
+    }
+
+    /// Issue 28 and interface.md section 2: run outside the repository, `serve --config` found the
+    /// file but not its templates; relative paths resolved against the working directory.
+    @Test("Relative paths in a config file resolve against its folder; absolute ones and the environment's stay as given")
+    func relativePaths() throws {
+        let scratch = try Scratch()
+        let folder = scratch.folder.appendingPathComponent("etc").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let file = folder + "/pushd.yaml"
+        try """
+            storage: { backend: sqlite, path: ../var/pushd.sqlite }
+            tls: { ca_file: ca.pem }
+            templates: tpl
+            apps:
+              - sdkappid: 1400000000
+                templates: app-tpl
+                vendors:
+                  apns: { team_id: T, key_id: K, private_key_file: keys/AuthKey.p8, bundle_id: b }
+                  fcm: { service_account_file: \(scratch.serviceAccount) }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let root = scratch.folder.standardizedFileURL.path
+        let config = try ConfigLoader(environment: [:]).load(path: file).config
+        #expect(config.storage.path == root + "/var/pushd.sqlite")
+        #expect(config.tls.caFile == root + "/etc/ca.pem" && config.templates == root + "/etc/tpl")
+        #expect(config.apps.first?.templates == root + "/etc/app-tpl")
+        #expect(config.apps.first?.vendors[.apns]?["private_key_file"] == root + "/etc/keys/AuthKey.p8")
+        #expect(config.apps.first?.vendors[.apns]?["key_id"] == "K", "not a path")
+        #expect(config.apps.first?.vendors[.fcm]?["service_account_file"] == scratch.serviceAccount)
+        let fromEnvironment = try ConfigLoader(environment: ["PUSHD_1400000000_APNS_PRIVATE_KEY_FILE": "here.p8"]).load(path: file).config
+        #expect(fromEnvironment.apps.first?.vendors[.apns]?["private_key_file"] == "here.p8", "the environment's paths are the working directory's")
     }
 
     @Test("A complete config with all eight vendors has no problems")

@@ -1,0 +1,10 @@
+# Sourced by scripts/demo and scripts/test: installs the Debian packages the build needs (and curl)
+# when they are missing, as root.
+need=()
+for package in zlib1g-dev libsqlite3-dev libnghttp2-dev curl; do
+  dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
