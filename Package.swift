@@ -260,7 +260,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PushdConfigTests",
-            dependencies: ["PushdConfig", "PushCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "PushdConfig", "PushdRuntime", "PushCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

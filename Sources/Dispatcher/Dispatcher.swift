@@ -62,7 +62,7 @@ public final class Dispatcher: Service, Sendable {
     }
 
     private let store: any PushStore
-    private let processor: JobProcessor
+    let processor: JobProcessor
     private let settings: Settings
     private let metrics: DispatcherMetrics
     private let logger: Logger

@@ -337,7 +337,7 @@ struct JobProcessor: Sendable {
             return permanent(device, job, reason: reason)
         case .configAlarm(let reason):
             metrics.sent(vendor: device.vendor, outcome: "config_alarm", nanoseconds: nanos)
-            if throttle.pause(key, untilMillis: now.addingSaturating(alarmPauseMillis)) {
+            if throttle.pause(key, untilMillis: now.addingSaturating(alarmPauseMillis), alarm: reason) {
                 log.error(
                     "vendor configuration refused; vendor paused for this app",
                     metadata: ["outcome": "config_alarm", "reason": "\(reason)", "pause_seconds": "\(alarmPauseMillis / 1000)"]

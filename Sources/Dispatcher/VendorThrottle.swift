@@ -47,6 +47,13 @@ public final class VendorThrottle: Sendable {
     private struct State {
         var buckets: [Key: TokenBucket] = [:]
         var pausedUntil: [Key: Int64] = [:]
+        var alarms: [Key: Alarm] = [:]
+    }
+
+    /// A pause for a configuration the vendor refused: why, and until when.
+    public struct Alarm: Sendable, Equatable {
+        public var reason: String
+        public var untilMillis: Int64
     }
 
     private let state: Mutex<State>
@@ -69,14 +76,25 @@ public final class VendorThrottle: Sendable {
 
     /// Pauses the vendor for the app until `untilMillis` (a later pause wins). True when this call
     /// started the pause, so the caller logs it once.
+    /// `alarm`: the vendor refused the app's configuration, for that reason (``alarms()``).
     @discardableResult
-    public func pause(_ key: Key, untilMillis: Int64) -> Bool {
+    public func pause(_ key: Key, untilMillis: Int64, alarm: String? = nil) -> Bool {
         let now = clock.nowMillis()
         return state.withLock { s in
+            if let alarm { s.alarms[key] = Alarm(reason: alarm, untilMillis: max(untilMillis, s.alarms[key]?.untilMillis ?? 0)) }
             let current = s.pausedUntil[key] ?? 0
             guard untilMillis > current else { return false }
             s.pausedUntil[key] = untilMillis
             return current <= now
+        }
+    }
+
+    /// The configuration alarms whose pause has not ended.
+    public func alarms() -> [Key: Alarm] {
+        let now = clock.nowMillis()
+        return state.withLock { s in
+            s.alarms = s.alarms.filter { $0.value.untilMillis > now }
+            return s.alarms
         }
     }
 

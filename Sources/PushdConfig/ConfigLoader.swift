@@ -129,6 +129,26 @@ private struct Walker {
                 for e in entries(entry.value, path: entry.path) {
                     if e.key == "ca_file" { string(e).map { config.tls.caFile = $0 } } else { unknown(e) }
                 }
+            case "log":
+                for e in entries(entry.value, path: entry.path) {
+                    switch e.key {
+                    case "format":
+                        guard let text = string(e) else { break }
+                        if let format = PushdConfig.Log.Format(rawValue: text) {
+                            config.log.format = format
+                        } else {
+                            report(.error, e.path, e.value, "must be text or json, got \"\(text)\"")
+                        }
+                    case "level":
+                        guard let text = string(e) else { break }
+                        if PushdConfig.Log.levels.contains(text) {
+                            config.log.level = text
+                        } else {
+                            report(.error, e.path, e.value, "must be one of \(PushdConfig.Log.levels.joined(separator: ", ")), got \"\(text)\"")
+                        }
+                    default: unknown(e)
+                    }
+                }
             case "dispatcher": readDispatcher(entry, into: &config.dispatcher)
             case "limits":
                 readIntegers(entry, into: &config.limits, [

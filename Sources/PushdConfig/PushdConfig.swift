@@ -6,6 +6,7 @@ public struct PushdConfig: Sendable, Equatable {
     public var listen: String = "127.0.0.1:8080"
     public var storage = Storage()
     public var tls = TLS()
+    public var log = Log()
     /// Folder of the default push text templates (`<locale>/<name>.mustache`).
     public var templates: String = "Templates"
     public var apps: [App] = []
@@ -81,6 +82,28 @@ public struct PushdConfig: Sendable, Equatable {
     public struct TLS: Sendable, Equatable {
         /// Extra PEM CA bundle trusted for vendor endpoints.
         public var caFile: String = ""
+    }
+
+    /// `log:`: how `serve` writes its log lines on standard error.
+    public struct Log: Sendable, Equatable {
+        public enum Format: String, Sendable, Equatable {
+            /// swift-log's text lines.
+            case text
+            /// One JSON object a line: timestamp, level, label, message and the metadata.
+            case json
+        }
+
+        public var format: Format = .text
+        /// swift-log's levels, `trace` to `critical`; `PUSHD_LOG_LEVEL` overrides it.
+        public var level: String = "info"
+
+        public init(format: Format = .text, level: String = "info") {
+            self.format = format
+            self.level = level
+        }
+
+        /// The levels `level` takes, quietest last.
+        public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     }
 
     /// One IM app (`sdkappid`) and its vendors.

@@ -39,8 +39,21 @@ struct ServeCommand: ParsableCommand {
             FileHandle.standardError.write(Data("pushd: \(missing)\n".utf8))
             throw ExitCode(2)
         }
+        Self.bootstrapLogging(config.log)
         try runBlocking { [config, warnings, demo] in
             try await Self.serve(config: config, warnings: warnings, dataFolder: dataFolder, demo: demo)
+        }
+    }
+
+    /// Every logger of the process writes as `log.format` says, from `log.level` up
+    /// (`PUSHD_LOG_LEVEL` wins).
+    static func bootstrapLogging(_ log: PushdConfig.Log) {
+        let name = ProcessInfo.processInfo.environment["PUSHD_LOG_LEVEL"] ?? log.level
+        let level = Logger.Level(rawValue: name) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = log.format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
         }
     }
 
@@ -56,8 +69,7 @@ struct ServeCommand: ParsableCommand {
 
     static func serve(config: PushdConfig, warnings: [ConfigProblem], dataFolder: String, demo: Bool) async throws {
         var config = config
-        var logger = Logger(label: "pushd")
-        logger.logLevel = ProcessInfo.processInfo.environment["PUSHD_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let logger = Logger(label: "pushd")
         for warning in warnings { logger.warning("config: \(warning)") }
         guard let address = HostPort(config.listen) else { throw ValidationError("listen must be HOST:PORT, got \(config.listen)") }
 
@@ -77,6 +89,8 @@ struct ServeCommand: ParsableCommand {
         }
 
         let registry = PrometheusCollectorRegistry()
+        // Which build is running, as Prometheus's `*_build_info` convention has it: always 1.
+        registry.makeGauge(name: "pushd_build_info", labels: [("version", pushdVersion), ("commit", buildCommit)]).set(1.0)
         let metrics = DispatcherMetrics(factory: PrometheusMetricsFactory(registry: registry))
         let store = try await openStore(config, logger: logger)
         let gateways = try VendorGateways(config: config)
@@ -90,6 +104,18 @@ struct ServeCommand: ParsableCommand {
             } catch {
                 return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "store: \(error)\n")))
             }
+        }
+        router.get("readyz") { _, _ -> Response in
+            var storeError: (any Error)?
+            do { try await store.healthCheck() } catch { storeError = error }
+            let readiness = dispatcher.readiness(storeError: storeError)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let body = try encoder.encode(readiness)
+            return Response(
+                status: readiness.ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body))
+            )
         }
         router.get("metrics") { _, _ -> Response in
             if let stats = try? await store.stats() { metrics.record(stats) }

@@ -184,11 +184,15 @@ struct DaemonTests {
         // The port comes from the log line; /healthz and /metrics answer there.
         let port = try Child.port(of: serve)
         #expect(try await Setup.curl(["http://127.0.0.1:\(port)/healthz"]) == Data("ok\n".utf8))
+        // Issue 28: ready, with a JSON body saying so.
+        let ready = String(decoding: try await Setup.curl(["-w", " %{http_code}", "http://127.0.0.1:\(port)/readyz"]), as: UTF8.self)
+        #expect(ready == #"{"ready":true,"reasons":[]} 200"#, "\(ready)")
         // A REST call, refused for its missing UserSig, is still timed under its command.
         _ = try await Setup.curl(["-d", "{}", "http://127.0.0.1:\(port)/v4/openim/sendmsg?sdkappid=1400000000&identifier=x&usersig=x"])
         let metrics = String(decoding: try await Setup.curl(["http://127.0.0.1:\(port)/metrics"]), as: UTF8.self)
         #expect(metrics.contains(#"pushd_sends_total{vendor="honor",outcome="delivered"} 1"#), "\(metrics.prefix(2_000))")
         #expect(metrics.contains(#"pushd_queue_pending{lane="chat"} 0"#))
+        #expect(metrics.contains(#/pushd_build_info\{version="\d+\.\d+\.\d+",commit="[0-9a-f+dirtyunknown]+"\} 1/#), "\(metrics.prefix(2_000))")
         #expect(metrics.contains(#"pushd_api_request_duration_seconds_count{command="openim/sendmsg"} 1"#), "\(metrics.prefix(4_000))")
         serve.kill(SIGTERM)
         #expect(try await serve.exitStatus(within: .seconds(15)) == 0)

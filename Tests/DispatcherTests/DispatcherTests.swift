@@ -375,6 +375,40 @@ struct DispatcherTests {
         }
     }
 
+    /// Issue 28, interface.md "Plain endpoints": `/readyz` is 503 with the reasons while every
+    /// vendor of an app is paused by a configuration alarm.
+    @Test("readiness: not ready while every vendor of an app is paused by a configuration alarm, with the reason; ready again when the pause ends")
+    func readiness() async throws {
+        struct Down: Error, CustomStringConvertible { var description: String { "unreachable" } }
+        for vendors in [[Vendor.apns, .xiaomi], [.apns]] {
+            let h = try await DispatchHarness(dispatcher: { $0.alarmPauseSeconds = 60 }, app: { $0.vendors = $0.vendors.filter { vendors.contains($0.key) } })
+            let dispatcher = try h.makeDispatcher()
+            let task = Task { try await dispatcher.run() }
+            #expect(dispatcher.readiness(storeError: nil) == Readiness(reasons: []))
+            #expect(dispatcher.readiness(storeError: Down()) == Readiness(reasons: ["store: unreachable"]))
+            try await h.register("bob", "d1", .apns, n: 1)
+            h.emulator.addFault(Fault(vendor: .apns, status: 403, reason: "InvalidProviderToken"))
+            try await h.enqueue("m1", to: "bob")
+            _ = try await h.waitRescheduled("m1", attempts: 1)
+            let readiness = dispatcher.readiness(storeError: nil)
+            if vendors.count > 1 {
+                #expect(readiness.ready, "Xiaomi still delivers: \(readiness)")
+            } else {
+                #expect(!readiness.ready && readiness.reasons.count == 1, "\(readiness)")
+                #expect(
+                    readiness.reasons.first?.hasPrefix("app \(DispatchHarness.app): every vendor is paused by a configuration alarm: apns (InvalidProviderToken, until ") == true,
+                    "\(readiness)"
+                )
+                h.emulator.clearFaults()
+                h.clock.advance(seconds: 61)
+                #expect(dispatcher.readiness(storeError: nil) == Readiness(reasons: []), "the pause is over")
+            }
+            task.cancel()
+            _ = await task.result
+            await h.shutdown()
+        }
+    }
+
     @Test("graceful shutdown: no new claims, in-flight sends finish or are handed back, nothing lost")
     func gracefulShutdown() async throws {
         let h = try await DispatchHarness()
