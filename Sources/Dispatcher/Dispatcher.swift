@@ -349,7 +349,9 @@ public final class Dispatcher: Service, Sendable {
                         case .multicast(let g):
                             let members = plan.groups[g]
                             let recipients = members.map { JobProcessor.Recipient(device: prepared[$0.job].sends[$0.send].device, job: prepared[$0.job].job) }
-                            let results = await processor.multicast(plan.contents[g], to: recipients, app: prepared[members[0].job].app)
+                            let results = await processor.multicast(
+                                plan.contents[g], to: recipients, through: plan.clients[g], app: prepared[members[0].job].app
+                            )
                             done = progress.withLock { progress in
                                 zip(members, results).compactMap { member, result in
                                     progress.record(result, of: member.job).map { processor.completion(prepared[member.job].job, $0) }

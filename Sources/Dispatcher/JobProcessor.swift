@@ -190,26 +190,20 @@ struct JobProcessor: Sendable {
         guard let client = gateways.client(app: job.sdkAppID, vendor: device.vendor) else {
             return skip(device, "VendorNotConfigured", job, clock.nowMillis())
         }
-        // A campaign push takes its place first, then checks the vendor: a push that waited for a
-        // place while the vendor answered 429 must see that pause, not send into it.
-        let gate = job.lane == .campaign ? campaignSends : nil
-        await gate?.acquire()
-        defer { gate?.release() }
         let key = VendorThrottle.Key(app: job.sdkAppID, vendor: device.vendor)
-        if let deferral = await pace(key) {
-            return retry(device, reason: deferral.reason, delayMillis: deferral.delayMillis, uncounted: true)
+        return await admitted(job.lane, key, deferred: { retry(device, reason: $0.reason, delayMillis: $0.delayMillis, uncounted: true) }) {
+            let now = clock.nowMillis()
+            let request: VendorRequest
+            do throws(RenderError) {
+                request = try build(now)
+            } catch {
+                return permanent(device, job, reason: error.reason)
+            }
+            let started = ContinuousClock.now
+            let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
+            let nanos = (ContinuousClock.now - started).nanoseconds
+            return classify(outcome, device: device, job: job, key: key, success: success, now: now, nanoseconds: nanos)
         }
-        let now = clock.nowMillis()
-        let request: VendorRequest
-        do {
-            request = try build(now)
-        } catch {
-            return permanent(device, job, reason: error.reason)
-        }
-        let started = ContinuousClock.now
-        let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
-        let nanos = (ContinuousClock.now - started).nanoseconds
-        return classify(outcome, device: device, job: job, key: key, success: success, now: now, nanoseconds: nanos)
     }
 
     /// One device of a multicast, and the job it is sent for.
@@ -218,41 +212,35 @@ struct JobProcessor: Sendable {
         var job: ClaimedJob
     }
 
-    /// Sends `content` to several devices of one app and vendor in one request (Huawei, Honor,
-    /// Xiaomi, vivo and Meizu take many tokens; ``MulticastPlan`` decides who goes together): one
-    /// campaign place and one rate-limit token for the request, and each device's result from the
-    /// vendor's answer for its token, recorded for its own job.
-    func multicast(_ content: PushContent, to recipients: [Recipient], app: AppPipeline) async -> [DeviceResult] {
+    /// Sends `content` to several devices of one app and vendor in one request through `client`
+    /// (Huawei, Honor, Xiaomi, vivo and Meizu take many tokens; ``MulticastPlan`` decides who goes
+    /// together): one campaign place and one rate-limit token for the request, and each device's
+    /// result from the vendor's answer for its token, recorded for its own job.
+    func multicast(_ content: PushContent, to recipients: [Recipient], through client: any BatchVendorClient, app: AppPipeline) async -> [DeviceResult] {
         guard let first = recipients.first else { return [] }
-        guard let client = gateways.client(app: first.job.sdkAppID, vendor: first.device.vendor) as? any BatchVendorClient else {
-            var results: [DeviceResult] = []
-            for recipient in recipients { results.append(await send(.push(content), to: recipient.device, job: recipient.job, app: app)) }
-            return results
-        }
-        let gate = first.job.lane == .campaign ? campaignSends : nil
-        await gate?.acquire()
-        defer { gate?.release() }
         let key = VendorThrottle.Key(app: first.job.sdkAppID, vendor: first.device.vendor)
-        if let deferral = await pace(key) {
-            return recipients.map { retry($0.device, reason: deferral.reason, delayMillis: deferral.delayMillis, uncounted: true) }
+        let deferred = { (deferral: Deferral) in
+            recipients.map { retry($0.device, reason: deferral.reason, delayMillis: deferral.delayMillis, uncounted: true) }
         }
-        let now = clock.nowMillis()
-        var tokens: [String] = []
-        var seen = Set<ExactString>()
-        for recipient in recipients where seen.insert(ExactString(recipient.device.token)).inserted { tokens.append(recipient.device.token) }
-        let request: VendorRequest
-        do {
-            request = try app.renderer.render(content, vendor: first.device.vendor, to: target(tokens: tokens, of: first.device, job: first.job, now: now))
-        } catch {
-            return recipients.map { permanent($0.device, $0.job, reason: error.reason) }
-        }
-        let started = ContinuousClock.now
-        let outcomes = await client.send(request, tokens: tokens)
-        let nanos = (ContinuousClock.now - started).nanoseconds
-        return recipients.map { recipient in
-            // A token the answer does not name is sent again rather than lost.
-            let outcome = outcomes[recipient.device.token] ?? .retry(reason: "no outcome for the token", afterSeconds: nil)
-            return classify(outcome, device: recipient.device, job: recipient.job, key: key, success: .delivered, now: now, nanoseconds: nanos)
+        return await admitted(first.job.lane, key, deferred: deferred) {
+            let now = clock.nowMillis()
+            var tokens: [String] = []
+            var seen = Set<ExactString>()
+            for recipient in recipients where seen.insert(ExactString(recipient.device.token)).inserted { tokens.append(recipient.device.token) }
+            let request: VendorRequest
+            do throws(RenderError) {
+                request = try app.renderer.render(content, vendor: first.device.vendor, to: target(tokens: tokens, of: first.device, job: first.job, now: now))
+            } catch {
+                return recipients.map { permanent($0.device, $0.job, reason: error.reason) }
+            }
+            let started = ContinuousClock.now
+            let outcomes = await client.send(request, tokens: tokens)
+            let nanos = (ContinuousClock.now - started).nanoseconds
+            return recipients.map { recipient in
+                // A token the answer does not name is sent again rather than lost.
+                let outcome = outcomes[recipient.device.token] ?? .retry(reason: "no outcome for the token", afterSeconds: nil)
+                return classify(outcome, device: recipient.device, job: recipient.job, key: key, success: .delivered, now: now, nanoseconds: nanos)
+            }
         }
     }
 
@@ -284,18 +272,24 @@ struct JobProcessor: Sendable {
         var delayMillis: Int64
     }
 
-    /// Waits for the vendor's pacing; a deferral when it is paused, when the wait would be longer
-    /// than `maxThrottleWaitMillis`, or at shutdown.
-    func pace(_ key: VendorThrottle.Key) async -> Deferral? {
+    /// Runs `send` once a request of `lane` may go to the vendor of `key`: a campaign request
+    /// first takes its place among `campaignSends`, then the vendor's pacing is checked (a request
+    /// that waited for a place while the vendor answered 429 must see that pause, not send into
+    /// it). When the vendor is paused, the wait would be longer than `maxThrottleWaitMillis`, or
+    /// the dispatcher is stopping, `deferred` gives the result instead.
+    func admitted<T>(_ lane: Lane, _ key: VendorThrottle.Key, deferred: (Deferral) -> T, _ send: () async -> T) async -> T {
+        let gate = lane == .campaign ? campaignSends : nil
+        await gate?.acquire()
+        defer { gate?.release() }
         if let until = throttle.pausedUntil(key) {
             // Retried when the pause ends, but never later than a backoff could put it.
-            return Deferral(reason: "VendorPaused", delayMillis: min(until - clock.nowMillis(), backoff.maxMillis))
+            return deferred(Deferral(reason: "VendorPaused", delayMillis: min(until - clock.nowMillis(), backoff.maxMillis)))
         }
         let wait = throttle.reserve(key)
-        if wait > maxThrottleWaitMillis { return Deferral(reason: "RateLimited", delayMillis: wait) }
+        if wait > maxThrottleWaitMillis { return deferred(Deferral(reason: "RateLimited", delayMillis: wait)) }
         if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
-        if Task.isCancelled { return Deferral(reason: "shutdown", delayMillis: 0) }
-        return nil
+        if Task.isCancelled { return deferred(Deferral(reason: "shutdown", delayMillis: 0)) }
+        return await send()
     }
 
     /// Sorts a vendor's answer for one device into its result: counted, logged off the delivered

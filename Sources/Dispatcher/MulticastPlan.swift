@@ -19,6 +19,8 @@ struct MulticastPlan: Sendable {
     /// The multicasts, each of two devices or more, in claim order of their first member.
     private(set) var groups: [[Member]] = []
     private(set) var contents: [PushContent] = []
+    /// The client each multicast goes through.
+    private(set) var clients: [any BatchVendorClient] = []
     /// Per job, per send: its multicast's index, or -1 when it goes alone; nil for a job with none.
     private(set) var groupOf: [[Int]?]
 
@@ -42,24 +44,26 @@ struct MulticastPlan: Sendable {
 
     init(_ prepared: [JobProcessor.PreparedJob], processor: JobProcessor) {
         self.init(jobs: prepared.count)
-        var multicasting: [Route: Bool] = [:]
+        var batchClients: [Route: (any BatchVendorClient)?] = [:]
         var open: [Key: [Int]] = [:]
         for (j, job) in prepared.enumerated() {
+            let claimed = job.job
+            // Huawei's notify_id is the message's: computed once for the job, when needed.
+            var message: ExactString?
             for (s, send) in job.sends.enumerated() {
                 guard case .push(.push(let content)) = send.work else { continue }
                 let vendor = send.device.vendor
                 let limit = PushRenderer.maxTokens(vendor)
                 guard limit > 1 else { continue }
-                let claimed = job.job
+                let route = Route(app: claimed.sdkAppID, vendor: vendor)
+                let known = batchClients[route] ?? (processor.gateways.client(app: route.app, vendor: vendor) as? any BatchVendorClient)
+                batchClients[route] = known
+                guard let client = known else { continue }
+                if vendor == .huawei, message == nil { message = ExactString(JobProcessor.messageKey(claimed.idempotencyKey, userID: claimed.userID)) }
                 let key = Key(
                     app: claimed.sdkAppID, vendor: vendor, lane: claimed.lane,
-                    badge: job.app.renderer.sendsBadge(vendor) ? send.device.badge : nil,
-                    message: vendor == .huawei ? ExactString(JobProcessor.messageKey(claimed.idempotencyKey, userID: claimed.userID)) : nil
+                    badge: job.app.renderer.sendsBadge(vendor) ? send.device.badge : nil, message: vendor == .huawei ? message : nil
                 )
-                let route = Route(app: claimed.sdkAppID, vendor: vendor)
-                let takesMany = multicasting[route] ?? (processor.gateways.client(app: route.app, vendor: vendor) is any BatchVendorClient)
-                multicasting[route] = takesMany
-                guard takesMany else { continue }
                 if groupOf[j] == nil { groupOf[j] = Array(repeating: -1, count: job.sends.count) }
                 let joined = open[key]?.first { contents[$0] == content && groups[$0].count < limit }
                 if let g = joined {
@@ -71,6 +75,7 @@ struct MulticastPlan: Sendable {
                     open[key, default: []].append(groups.count)
                     groups.append([Member(job: j, send: s)])
                     contents.append(content)
+                    clients.append(client)
                 }
             }
         }

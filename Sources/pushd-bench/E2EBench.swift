@@ -70,14 +70,17 @@ struct E2EBench: Sendable {
         var minorFaults: Double
 
         static func read(_ pid: Int32) -> Usage {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = text.lastIndex(of: ")")
-            else { return Usage(cpuSeconds: 0, minorFaults: 0) }
+            (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)).flatMap(parse)?.usage ?? Usage(cpuSeconds: 0, minorFaults: 0)
+        }
+
+        /// A `/proc/<pid>/stat` line: the program's name and its usage so far.
+        static func parse(_ text: String) -> (program: String, usage: Usage)? {
+            guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close else { return nil }
             // Fields after "(comm)": state is field 3, minflt 10, utime 14, stime 15.
             let fields = text[text.index(after: close)...].split(separator: " ")
             func field(_ n: Int) -> Double { fields.count > n - 3 ? Double(fields[n - 3]) ?? 0 : 0 }
             let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-            return Usage(cpuSeconds: (field(14) + field(15)) / ticks, minorFaults: field(10))
+            return (String(text[text.index(after: open)..<close]), Usage(cpuSeconds: (field(14) + field(15)) / ticks, minorFaults: field(10)))
         }
 
         static func - (a: Usage, b: Usage) -> Usage {
@@ -95,14 +98,10 @@ struct E2EBench: Sendable {
             let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
             var byProgram: [String: Double] = [:]
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where entry.allSatisfy(\.isNumber) {
-                guard let text = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                    let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close
+                guard let text = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8), let (program, usage) = Usage.parse(text),
+                    ["postgres", "nginx", "pushd"].contains(program)
                 else { continue }
-                let program = String(text[text.index(after: open)..<close])
-                guard ["postgres", "nginx", "pushd"].contains(program) else { continue }
-                let fields = text[text.index(after: close)...].split(separator: " ")
-                guard fields.count > 12 else { continue }
-                byProgram[program, default: 0] += ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks
+                byProgram[program, default: 0] += usage.cpuSeconds
             }
             // /proc/stat "cpu user nice system idle iowait irq softirq steal ...": busy is all but idle and iowait.
             let line = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?.split(separator: "\n").first ?? ""

@@ -113,33 +113,38 @@ public final class SQLiteStore: PushStore {
     }
 
     public func storeMessages(_ messages: [(message: NewMessage, jobs: [NewJob])]) async throws -> [StoredMessage] {
-        let now = clock.nowMillis()
-        let handoff = signal.taker(for: messages.flatMap(\.jobs), now: now)
-        let (results, inserted) = try await write { db -> ([StoredMessage], InsertedJobs) in
-            var jobs: [NewJob] = []
-            let results = try messages.map { m, messageJobs -> StoredMessage in
-                let result = try Self.store(m, db: db, now: now)
-                if case .stored = result { jobs += messageJobs }
-                return result
-            }
-            return (results, try Self.insert(jobs, handingTo: handoff, db: db, now: now))
+        try await storeEach(messages) { entry, db, now in
+            let stored = try Self.store(entry.message, db: db, now: now)
+            guard case .stored = stored else { return (stored, []) }
+            return (stored, entry.jobs)
         }
-        hand(inserted, to: handoff)
-        return results
     }
 
     /// The lookups, the builds and the writes in one write transaction: the facts are as fresh as
     /// the write, and a send crosses one queue instead of a read's and then a write's.
     public func storeMessages(lookingUp sends: [LookedUpSend]) async throws -> [LookedUpSend.Result] {
+        try await storeEach(sends) { send, db, now in
+            let facts = try Self.facts(send.lookup, db: db)
+            guard let entry = try send.build(facts) else { return (LookedUpSend.Result(facts: facts, stored: nil), []) }
+            let stored = try Self.store(entry.message, db: db, now: now)
+            guard case .stored = stored else { return (LookedUpSend.Result(facts: facts, stored: stored), []) }
+            return (LookedUpSend.Result(facts: facts, stored: stored), entry.jobs)
+        }
+    }
+
+    /// Stores `items` in one write transaction, `each` storing one and giving its result and the
+    /// jobs to queue for it (none for a duplicate), then queues those jobs, handed to a waiting
+    /// worker when one waits.
+    private func storeEach<Item: Sendable, Result: Sendable>(
+        _ items: [Item], _ each: @escaping @Sendable (Item, Database, Int64) throws -> (Result, [NewJob])
+    ) async throws -> [Result] {
         let now = clock.nowMillis()
-        let (results, inserted, handoff) = try await write { [signal] db -> ([LookedUpSend.Result], InsertedJobs, JobHandoff?) in
+        let (results, inserted, handoff) = try await write { [signal] db -> ([Result], InsertedJobs, JobHandoff?) in
             var jobs: [NewJob] = []
-            let results = try sends.map { send -> LookedUpSend.Result in
-                let facts = try Self.facts(send.lookup, db: db)
-                guard let entry = try send.build(facts) else { return LookedUpSend.Result(facts: facts, stored: nil) }
-                let stored = try Self.store(entry.message, db: db, now: now)
-                if case .stored = stored { jobs += entry.jobs }
-                return LookedUpSend.Result(facts: facts, stored: stored)
+            let results = try items.map { item -> Result in
+                let (result, itemJobs) = try each(item, db, now)
+                jobs += itemJobs
+                return result
             }
             let handoff = signal.taker(for: jobs, now: now)
             return (results, try Self.insert(jobs, handingTo: handoff, db: db, now: now), handoff)
