@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -81,6 +82,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -248,7 +250,7 @@ let package = Package(
             ]
         ),
         // Test helpers: waiting for explicit conditions, a clock that moves only when told to.
-        .target(name: "TestSupport", dependencies: ["PushCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PushCore", "Emulator"], path: "Tests/TestSupport"),
         // Generated hostile REST calls, shared by the in-process and the daemon fuzz tests.
         .target(name: "RequestFuzzing", dependencies: ["PushCore"], path: "Tests/RequestFuzzing"),
         .testTarget(

@@ -30,6 +30,10 @@ public final class VendorGateways: Sendable {
         )
         for app in config.apps {
             for (vendor, fields) in app.vendors {
+                var settings = settings
+                settings.proxy = ProxyAddress.effective(global: config.proxy, vendor: fields).map {
+                    HTTPProxy(host: $0.host, port: $0.port, username: $0.username, password: $0.password)
+                }
                 let transport = try VendorTransport(settings: settings)
                 transports.append(transport)
                 do {

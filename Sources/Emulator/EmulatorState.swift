@@ -133,6 +133,11 @@ public final class EmulatorState: Sendable {
         }
     }
 
+    /// Access tokens issued for a vendor and not revoked (expired ones included).
+    public func accessTokensIssued(vendor: Vendor) -> Int {
+        data.withLock { $0.accessTokens.values.count { $0.vendor == vendor } }
+    }
+
     /// Forgets every issued access token, as a vendor does when it rotates or revokes them.
     public func revokeAccessTokens() {
         data.withLock { $0.accessTokens.removeAll() }

@@ -53,18 +53,39 @@ final class HTTP2Connection: Sendable {
     /// False once the server sent GOAWAY or the connection closed: new requests go elsewhere.
     var isUsable: Bool { open.value.load(ordering: .relaxed) }
 
-    /// Connects, completes the TLS handshake and checks that ALPN chose `h2`.
+    /// Connects (through `proxy`'s `CONNECT` tunnel when one is given), completes the TLS handshake
+    /// and checks that ALPN chose `h2`.
     static func connect(
-        host: String, port: Int, sslContext: NIOSSLContext, group: any EventLoopGroup, connectTimeout: TimeAmount
+        host: String, port: Int, proxy: HTTPProxy? = nil, sslContext: NIOSSLContext, group: any EventLoopGroup, connectTimeout: TimeAmount
     ) async throws -> HTTP2Connection {
         let open = OpenFlag()
         let bracketed = host.contains(":") ? "[\(host)]" : host
         let authority = port == 443 ? bracketed : "\(bracketed):\(port)"
         let sniHost = host.isIPAddressLiteral ? nil : host
-        // The handshake may finish before `connect` returns: the ALPN handler is in the pipeline
-        // from the start.
         let eventLoop = group.next()
         let ready = eventLoop.makePromise(of: NIOLoopBound<HTTP2ClientHandler>.self)
+        // TLS, then HTTP/2 once ALPN chose it. The handshake may finish before `connect` returns:
+        // the ALPN handler is in the pipeline from the start.
+        let addTLS = { @Sendable (channel: any Channel) throws in
+            let tls = try NIOSSLClientHandler(context: sslContext, serverHostname: sniHost)
+            let alpn = ALPNHandler { negotiated in
+                guard negotiated == "h2" else { throw HTTP2ConnectionError.notHTTP2(negotiated: negotiated) }
+                let client = try HTTP2ClientHandler(authority: authority, open: open)
+                try channel.pipeline.syncOperations.addHandler(client)
+                return client
+            } onResult: { result in
+                switch result {
+                case .success(let client):
+                    // Usable once the server's SETTINGS are in: its stream limit applies
+                    // from the first request on (APNs may allow only one stream at first).
+                    client.onSettings = { ready.succeed(NIOLoopBound(client, eventLoop: channel.eventLoop)) }
+                case .failure(let error):
+                    ready.fail(error)
+                }
+            }
+            try channel.pipeline.syncOperations.addHandlers([tls, alpn])
+        }
+        let tunnel = proxy.map { _ in eventLoop.makePromise(of: Void.self) }
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
@@ -72,29 +93,32 @@ final class HTTP2Connection: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let tls = try NIOSSLClientHandler(context: sslContext, serverHostname: sniHost)
-                        let alpn = ALPNHandler { negotiated in
-                            guard negotiated == "h2" else { throw HTTP2ConnectionError.notHTTP2(negotiated: negotiated) }
-                            let client = try HTTP2ClientHandler(authority: authority, open: open)
-                            try channel.pipeline.syncOperations.addHandler(client)
-                            return client
-                        } onResult: { result in
-                            switch result {
-                            case .success(let client):
-                                // Usable once the server's SETTINGS are in: its stream limit applies
-                                // from the first request on (APNs may allow only one stream at first).
-                                client.onSettings = { ready.succeed(NIOLoopBound(client, eventLoop: channel.eventLoop)) }
-                            case .failure(let error):
-                                ready.fail(error)
-                            }
+                        if let proxy, let tunnel {
+                            try proxy.addTunnelHandlers(
+                                to: channel, host: host, port: port, deadline: .now() + connectTimeout, opened: tunnel
+                            )
+                        } else {
+                            try addTLS(channel)
                         }
-                        try channel.pipeline.syncOperations.addHandlers([tls, alpn])
                     }
                 }
-                .connect(host: host, port: port).get()
+                .connect(host: proxy?.host ?? host, port: proxy?.port ?? port).get()
         } catch {
+            tunnel?.fail(error)
             ready.fail(error)
             throw error
+        }
+        if let proxy, let tunnel {
+            do {
+                try await tunnel.futureResult
+                    .flatMap { proxy.removeTunnelHandlers(from: channel) }
+                    .flatMapThrowing { try addTLS(channel) }
+                    .get()
+            } catch {
+                ready.fail(error)
+                channel.close(promise: nil)
+                throw HTTPProxyError(description: "proxy \(proxy.host):\(proxy.port) opened no tunnel to \(authority): \(error)")
+            }
         }
         let deadline = channel.eventLoop.scheduleTask(in: connectTimeout) {
             ready.fail(HTTP2ConnectionError.deadlineExceeded)

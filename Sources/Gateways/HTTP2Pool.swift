@@ -14,6 +14,7 @@ final class HTTP2Pool: Sendable {
 
     private let host: String
     private let port: Int
+    private let proxy: HTTPProxy?
     private let sslContext: NIOSSLContext
     private let group: any EventLoopGroup
     private let connectTimeout: TimeAmount
@@ -22,9 +23,13 @@ final class HTTP2Pool: Sendable {
     private let next = Atomic<Int>(0)
     private let http2 = Atomic<Bool>(true)
 
-    init(host: String, port: Int, connections: Int, sslContext: NIOSSLContext, group: any EventLoopGroup, connectTimeout: TimeAmount) {
+    init(
+        host: String, port: Int, proxy: HTTPProxy?, connections: Int, sslContext: NIOSSLContext, group: any EventLoopGroup,
+        connectTimeout: TimeAmount
+    ) {
         self.host = host
         self.port = port
+        self.proxy = proxy
         self.sslContext = sslContext
         self.group = group
         self.connectTimeout = connectTimeout
@@ -56,8 +61,10 @@ final class HTTP2Pool: Sendable {
             if let connection = slots[index].connection, connection.isUsable { return .ready(connection) }
             slots[index].connection = nil
             if let connecting = slots[index].connecting { return .connecting(connecting) }
-            let connecting = Task { [host, port, sslContext, group, connectTimeout] in
-                try await HTTP2Connection.connect(host: host, port: port, sslContext: sslContext, group: group, connectTimeout: connectTimeout)
+            let connecting = Task { [host, port, proxy, sslContext, group, connectTimeout] in
+                try await HTTP2Connection.connect(
+                    host: host, port: port, proxy: proxy, sslContext: sslContext, group: group, connectTimeout: connectTimeout
+                )
             }
             slots[index].connecting = connecting
             return .connecting(connecting)

@@ -20,12 +20,17 @@ public final class VendorTransport: Sendable {
         public var timeout: Duration
         /// Extra PEM CA bundle trusted in addition to the system roots (`tls.ca_file`).
         public var caFile: String?
+        /// Every connection goes through this proxy's `CONNECT` tunnel (`proxy`).
+        public var proxy: HTTPProxy?
 
-        public init(connections: Int = 2, maxInFlight: Int = 1000, timeout: Duration = .seconds(15), caFile: String? = nil) {
+        public init(
+            connections: Int = 2, maxInFlight: Int = 1000, timeout: Duration = .seconds(15), caFile: String? = nil, proxy: HTTPProxy? = nil
+        ) {
             self.connections = max(1, connections)
             self.maxInFlight = max(1, maxInFlight)
             self.timeout = timeout
             self.caFile = caFile
+            self.proxy = proxy
         }
     }
 
@@ -61,6 +66,7 @@ public final class VendorTransport: Sendable {
         // Connect includes the TLS handshake: AsyncHTTPClient's default 10 s.
         configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool = .init(idleTimeout: .seconds(300))
+        configuration.proxy = settings.proxy?.asyncHTTPClientProxy
         http1Configuration = configuration
         http1 = Mutex(nil)
         tls.applicationProtocols = ["h2", "http/1.1"]
@@ -100,7 +106,7 @@ public final class VendorTransport: Sendable {
         let pool = pools.withLock { pools in
             if let pool = pools[target.origin] { return pool }
             let pool = HTTP2Pool(
-                host: target.host, port: target.port, connections: settings.connections, sslContext: sslContext,
+                host: target.host, port: target.port, proxy: settings.proxy, connections: settings.connections, sslContext: sslContext,
                 group: HTTPClient.defaultEventLoopGroup, connectTimeout: .seconds(10)
             )
             pools[target.origin] = pool

@@ -18,7 +18,7 @@ public struct ConfigLoadError: Error, Sendable, CustomStringConvertible {
 
 /// Reads the YAML config, reports unknown keys and wrong types, applies environment overrides.
 ///
-/// Environment variables win over the file: `PUSHD_STORAGE_URL`, `PUSHD_<SDKAPPID>_SECRET_KEY`, and
+/// Environment variables win over the file: `PUSHD_STORAGE_URL`, `PUSHD_PROXY`, `PUSHD_<SDKAPPID>_SECRET_KEY`, and
 /// `PUSHD_<SDKAPPID>_<VENDOR>_<FIELD>` for any field of a vendor the file configures, e.g.
 /// `PUSHD_1400000000_HUAWEI_CLIENT_SECRET`.
 public struct ConfigLoader: Sendable {
@@ -68,6 +68,10 @@ public struct ConfigLoader: Sendable {
             config.storage.backend = "postgres"
             used.insert("PUSHD_STORAGE_URL")
         }
+        if let proxy = environment["PUSHD_PROXY"] {
+            config.proxy = proxy
+            used.insert("PUSHD_PROXY")
+        }
         for index in config.apps.indices {
             let prefix = "PUSHD_\(config.apps[index].sdkAppID)_"
             if let key = environment[prefix + "SECRET_KEY"] {
@@ -116,6 +120,7 @@ private struct Walker {
             switch entry.key {
             case "listen": string(entry).map { config.listen = $0 }
             case "templates": string(entry).map { config.templates = $0 }
+            case "proxy": string(entry).map { config.proxy = $0 }
             case "storage":
                 for e in entries(entry.value, path: entry.path) {
                     switch e.key {

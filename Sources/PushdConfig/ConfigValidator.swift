@@ -24,6 +24,9 @@ public struct ConfigValidator: Sendable {
         default:
             fail("storage.backend", "\"\(config.storage.backend)\" is not sqlite or postgres")
         }
+        if !config.proxy.isEmpty, ProxyAddress(config.proxy) == nil {
+            fail("proxy", Self.proxyShape)
+        }
         if !config.tls.caFile.isEmpty, !FileManager.default.isReadableFile(atPath: config.tls.caFile) {
             fail("tls.ca_file", "cannot read \(config.tls.caFile)")
         }
@@ -66,6 +69,9 @@ public struct ConfigValidator: Sendable {
         return problems
     }
 
+    /// What a proxy must look like; its text is not repeated (it may carry a password).
+    static let proxyShape = "is not an HTTP proxy URL: http://[user:password@]host[:port]"
+
     private func validate(_ settings: VendorConfig, app: PushdConfig.App, path: String) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         let vendor = settings.vendor
@@ -79,6 +85,9 @@ public struct ConfigValidator: Sendable {
             }
             if ["rate_limit", "burst"].contains(field.name), !value.isEmpty, (Int(value) ?? -1) < 0 {
                 problems.append(.init(.error, location, "\"\(value)\" is not a number of pushes per second"))
+            }
+            if field.name == "proxy", !value.isEmpty, ProxyAddress(value) == nil {
+                problems.append(.init(.error, location, Self.proxyShape))
             }
             if field.name == "intent", !value.isEmpty, !InAppPage.isIntentURI(value) {
                 problems.append(.init(.error, location, "\"\(value)\" is not an intent URI (…#Intent;…;end)"))

@@ -6,6 +6,9 @@ public struct PushdConfig: Sendable, Equatable {
     public var listen: String = "127.0.0.1:8080"
     public var storage = Storage()
     public var tls = TLS()
+    /// Outbound HTTP `CONNECT` proxy for every vendor connection (`http://[user:pass@]host:port`);
+    /// a vendor's own `proxy` wins. Empty: direct.
+    public var proxy: String = ""
     public var log = Log()
     /// Folder of the default push text templates (`<locale>/<name>.mustache`).
     public var templates: String = "Templates"
@@ -194,6 +197,8 @@ public enum VendorSchema {
             field("rate_limit", default: "0"),
             // Pushes the bucket may send at once after a quiet spell; defaults to one second's worth.
             field("burst"),
+            // This vendor's outbound proxy, over the global `proxy`.
+            field("proxy"),
         ]
     }
 

@@ -124,7 +124,7 @@ struct E2EBench: Sendable {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let certificates = try EmulatorCertificates()
         let caFile = try certificates.writeCA(to: folder)
-        let sinkPort = try freePort()
+        let sinkPort = try LoopbackPort.free()
         let nginx = try startNginx(folder: folder, port: sinkPort, certificates: certificates)
         defer {
             nginx.terminate()
@@ -184,7 +184,7 @@ struct E2EBench: Sendable {
         }
         var store: (any PushStore)?
         for i in 0..<processes {
-            let port = try freePort()
+            let port = try LoopbackPort.free()
             ports.append(port)
             let file = try demo.write(
                 to: folder + "/p\(i)", emulator: sink, caFile: caFile, listen: "127.0.0.1:\(port)", storage: storage,
@@ -348,38 +348,9 @@ struct E2EBench: Sendable {
     }
 }
 
-/// A TCP port nothing listens on now (the kernel's pick).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw ValidationError("socket failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw ValidationError("bind failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// Waits until something accepts TCP connections on the port (30 s at most).
 func waitForPort(_ port: Int) async throws {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while ContinuousClock.now < deadline {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        close(fd)
-        if connected { return }
-        try await Task.sleep(for: .milliseconds(50))
+    guard await LoopbackPort.waitUntilListening(port, timeout: .seconds(30)) else {
+        throw ValidationError("nothing listens on port \(port)")
     }
-    throw ValidationError("nothing listens on port \(port)")
 }

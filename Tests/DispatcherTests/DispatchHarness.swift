@@ -29,7 +29,10 @@ final class DispatchHarness: Sendable {
     /// that depend on the time of day (do-not-disturb windows) see the same time on every run.
     static let startMillis: Int64 = 1_795_143_600_000
 
-    init(dispatcher: (inout PushdConfig.Dispatcher) -> Void = { _ in }, app: (inout PushdConfig.App) -> Void = { _ in }) async throws {
+    init(
+        dispatcher: (inout PushdConfig.Dispatcher) -> Void = { _ in }, app: (inout PushdConfig.App) -> Void = { _ in },
+        global: (inout PushdConfig) -> Void = { _ in }
+    ) async throws {
         clock = ManualEpochClock(millis: Self.startMillis)
         emulator = EmulatorState()
         let certificates = try EmulatorCertificates()
@@ -45,6 +48,7 @@ final class DispatchHarness: Sendable {
         config.dispatcher.batchSize = 16
         dispatcher(&config.dispatcher)
         app(&config.apps[0])
+        global(&config)
         self.config = config
         store = try SQLiteStore(path: folder + "/pushd.sqlite", clock: clock)
         // The gateways keep real time: the emulator checks JWT ages against its own clock.
@@ -61,9 +65,9 @@ final class DispatchHarness: Sendable {
     /// Runs `body` with a harness and a running dispatcher; stops both afterwards.
     static func with(
         dispatcher configure: (inout PushdConfig.Dispatcher) -> Void = { _ in }, app: (inout PushdConfig.App) -> Void = { _ in },
-        _ body: (DispatchHarness) async throws -> Void
+        global: (inout PushdConfig) -> Void = { _ in }, _ body: (DispatchHarness) async throws -> Void
     ) async throws {
-        let harness = try await DispatchHarness(dispatcher: configure, app: app)
+        let harness = try await DispatchHarness(dispatcher: configure, app: app, global: global)
         let dispatcher = try harness.makeDispatcher()
         let task = Task { try await dispatcher.run() }
         do {

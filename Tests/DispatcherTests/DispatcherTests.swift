@@ -7,6 +7,7 @@ import PushJob
 import Storage
 import ServiceLifecycle
 import Testing
+import TestSupport
 
 @Suite("Dispatcher against the emulator")
 struct DispatcherTests {
@@ -29,6 +30,31 @@ struct DispatcherTests {
             #expect(apns.body.contains("\"badge\":3"), "badge base 2 plus this counted message")
             #expect(apns.body.contains("Alice"), "nickname prefix")
             #expect(try await h.pending() == 0)
+        }
+    }
+
+    /// Issue 28 section 6: `proxy` in the config reaches the vendor connections.
+    @Test("proxy from the config: APNs goes through the global proxy, FCM (token request included) through its own")
+    func configuredProxies() async throws {
+        let global = try TinyProxy()
+        let fcmOwn = try TinyProxy()
+        defer {
+            global.stop()
+            fcmOwn.stop()
+        }
+        try await DispatchHarness.with(
+            app: { $0.vendors[.fcm]?.fields["proxy"] = fcmOwn.url() }, global: { $0.proxy = global.url() }
+        ) { h in
+            try await h.register("bob", "iphone", .apns, n: 1)
+            try await h.register("bob", "pixel", .fcm, n: 2)
+            #expect(try await h.enqueue("m1", to: "bob"))
+            try await h.eventually("both delivered") { try await h.records("m1").filter { $0.outcome == .delivered }.count == 2 }
+            let origin = "127.0.0.1:\(h.running.port)"
+            #expect(global.connectTargets().contains(origin))
+            #expect(fcmOwn.connectTargets().contains(origin))
+            // Each transport is one app and vendor: the FCM tunnels are the FCM proxy's alone.
+            #expect(global.connectTargets().count <= 2 && fcmOwn.connectTargets().count <= 2)
+            #expect(h.emulator.accessTokensIssued(vendor: .fcm) == 1)
         }
     }
 

@@ -533,15 +533,21 @@ struct HTTP2ClientTests {
         }
     }
 
-    @Test("An origin that does not offer h2 by ALPN is served over HTTP/1.1 by the same transport")
-    func fallsBackToHTTP1() async throws {
+    @Test(
+        "An origin that does not offer h2 by ALPN is served over HTTP/1.1 by the same transport, directly and through a proxy",
+        arguments: [false, true]
+    )
+    func fallsBackToHTTP1(throughProxy: Bool) async throws {
+        let tinyproxy = throughProxy ? try TinyProxy() : nil
+        defer { tinyproxy?.stop() }
         let certificates = try EmulatorCertificates()
         let state = EmulatorState()
         state.registerXiaomi(appSecret: "mi-secret", packageName: Harness.bundleID)
         let running = try await GatewayEmulator(state: state, certificates: certificates).start(http1Only: true)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-h1-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let transport = try VendorTransport(settings: .init(connections: 1, caFile: try certificates.writeCA(to: folder.path)))
+        let proxy = tinyproxy.map { HTTPProxy(host: "127.0.0.1", port: $0.port, username: $0.username, password: $0.password) }
+        let transport = try VendorTransport(settings: .init(connections: 1, caFile: try certificates.writeCA(to: folder.path), proxy: proxy))
         let renderer = PushRenderer(app: Harness.app)
         let client = XiaomiClient(appSecret: "mi-secret", endpoint: running.endpoint(.xiaomi), transport: transport)
         for n in 0..<3 {
@@ -553,7 +559,46 @@ struct HTTP2ClientTests {
             #expect(outcome.isDelivered, "\(outcome)")
         }
         #expect(state.requests(vendor: .xiaomi).count == 3)
+        if let tinyproxy {
+            let origin = try #require(HTTPSTarget(running.endpoint(.xiaomi)))
+            // One tunnel for the TLS handshake that found no h2, one for AsyncHTTPClient's HTTP/1.1
+            // connection, which the three pushes share.
+            #expect(tinyproxy.connectTargets() == Array(repeating: "\(origin.host):\(origin.port)", count: 2))
+        }
         try await transport.shutdown()
         await running.stop()
+    }
+
+    @Test("An HTTP CONNECT proxy (tinyproxy, Basic auth) carries APNs and FCM, FCM's OAuth token request included")
+    func throughProxy() async throws {
+        let tinyproxy = try TinyProxy()
+        defer { tinyproxy.stop() }
+        let proxy = HTTPProxy(host: "127.0.0.1", port: tinyproxy.port, username: tinyproxy.username, password: tinyproxy.password)
+        try await Harness.with(proxy: proxy) { (h: Harness) async throws in
+            for vendor in [Vendor.apns, .fcm] {
+                let outcome = try await h.send(vendor)
+                #expect(outcome.isDelivered, "\(vendor): \(outcome)")
+                #expect(h.state.requests(vendor: vendor).count == 1)
+            }
+            // FCM's first send fetched its OAuth token on the same transport, so through the tunnel too.
+            #expect(h.state.accessTokensIssued(vendor: .fcm) == 1)
+            let origins = Set([Vendor.apns, .fcm].compactMap { HTTPSTarget(h.endpoint($0)).map { "\($0.host):\($0.port)" } })
+            #expect(!origins.isEmpty)
+            #expect(Set(tinyproxy.connectTargets()) == origins, "\(tinyproxy.connectTargets())")
+        }
+    }
+
+    @Test("A proxy that refuses the credentials sends nothing on: the push is a transport retry")
+    func proxyRefusesCredentials() async throws {
+        let tinyproxy = try TinyProxy()
+        defer { tinyproxy.stop() }
+        let proxy = HTTPProxy(host: "127.0.0.1", port: tinyproxy.port, username: tinyproxy.username, password: "wrong")
+        try await Harness.with(proxy: proxy) { (h: Harness) async throws in
+            for vendor in [Vendor.apns, .fcm] {
+                let outcome = try await h.send(vendor)
+                #expect(outcome.retryAfter != nil, "\(vendor): \(outcome)")
+                #expect(h.state.requests(vendor: vendor).isEmpty)
+            }
+        }
     }
 }

@@ -28,14 +28,14 @@ final class Harness: Sendable {
     /// The emulator's CA, for more transports.
     let caFile: String
 
-    init(maxConcurrentStreams: Int = 1000) async throws {
+    init(maxConcurrentStreams: Int = 1000, proxy: HTTPProxy? = nil) async throws {
         clock = ManualEpochClock(millis: SystemEpochClock().nowMillis())
         state = EmulatorState(clock: clock)
         let certificates = try EmulatorCertificates()
         running = try await GatewayEmulator(state: state, certificates: certificates).start(maxConcurrentStreams: maxConcurrentStreams)
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-gw-\(UUID())")
         caFile = try certificates.writeCA(to: folder.path)
-        transport = try VendorTransport(settings: .init(connections: 2, maxInFlight: 256, timeout: .seconds(10), caFile: caFile))
+        transport = try VendorTransport(settings: .init(connections: 2, maxInFlight: 256, timeout: .seconds(10), caFile: caFile, proxy: proxy))
         state.registerAPNsKey(keyID: Self.keyID, teamID: Self.teamID, publicKey: apnsKey.publicKey, topics: [Self.bundleID])
         state.registerServiceAccount(email: Self.serviceAccount, publicKey: Self.rsaKey.publicKey)
         state.registerOAuthClient(vendor: .huawei, clientID: "10086", secret: "hw-secret")
@@ -47,8 +47,8 @@ final class Harness: Sendable {
     }
 
     /// Runs `body` with a fresh harness and always shuts it down.
-    static func with(maxConcurrentStreams: Int = 1000, _ body: (Harness) async throws -> Void) async throws {
-        let harness = try await Harness(maxConcurrentStreams: maxConcurrentStreams)
+    static func with(maxConcurrentStreams: Int = 1000, proxy: HTTPProxy? = nil, _ body: (Harness) async throws -> Void) async throws {
+        let harness = try await Harness(maxConcurrentStreams: maxConcurrentStreams, proxy: proxy)
         do {
             try await body(harness)
         } catch {

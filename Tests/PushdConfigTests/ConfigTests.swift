@@ -218,6 +218,36 @@ struct ConfigTests {
         #expect(config.storage.url == "postgres://u:p@127.0.0.1/pushd")
     }
 
+    /// Issue 28 section 6: `proxy` globally and per vendor (interface.md section 2).
+    @Test("proxy: global, per vendor (which wins) and PUSHD_PROXY; a malformed one is refused without echoing its password")
+    func proxySettings() throws {
+        let scratch = try Scratch()
+        let vendors = #"""
+                  huawei: { app_id: "1", client_secret: "s", default_category: "IM", action: "a.B", proxy: "http://hw:p%40ss@10.0.0.2:3128" }
+                  meizu: { app_id: "2", app_secret: "s" }
+            """#
+        let (config, problems) = try check(yaml(scratch, vendors: vendors, extra: #"proxy: "http://proxy.example:8080""#))
+        #expect(problems == [])
+        let app = config.apps[0]
+        let huawei = try #require(app.vendors[.huawei])
+        #expect(ProxyAddress.effective(global: config.proxy, vendor: huawei) == ProxyAddress("http://hw:p%40ss@10.0.0.2:3128"))
+        #expect(ProxyAddress("http://hw:p%40ss@10.0.0.2:3128")?.password == "p@ss")
+        let meizu = try #require(app.vendors[.meizu])
+        #expect(ProxyAddress.effective(global: config.proxy, vendor: meizu).map { "\($0.host):\($0.port)" } == "proxy.example:8080")
+        #expect(ProxyAddress.effective(global: "", vendor: meizu) == nil)
+        #expect(ProxyAddress("http://[::1]:3128")?.host == "::1")
+        #expect(ProxyAddress("http://proxy.example")?.port == 80)
+
+        let (fromEnvironment, _) = try check(yaml(scratch, vendors: vendors), environment: ["PUSHD_PROXY": "http://u:v@127.0.0.1:3128"])
+        #expect(fromEnvironment.proxy == "http://u:v@127.0.0.1:3128")
+
+        for bad in ["socks5://127.0.0.1:1080", "http://:8080", "http://h:0", "http://h:70000", "http://u:hunter2@h:1/path", "http://h:1?x=1", "h:1"] {
+            let (_, refused) = try check(yaml(scratch, vendors: vendors, extra: "proxy: \"\(bad)\""))
+            #expect(refused.contains { $0.contains("proxy") && $0.contains("is not an HTTP proxy URL") }, "\(bad): \(refused)")
+            #expect(!refused.joined().contains("hunter2"))
+        }
+    }
+
     /// Issue 24: the README says secrets come from the environment, yet a vendor the file did not
     /// list could not be configured there, and a mistyped variable went unnoticed.
     @Test("the environment alone configures a vendor; variables that set nothing are named")
