@@ -45,7 +45,8 @@ public struct RestAPI: Sendable {
         }
     }
 
-    let apps: [UInt64: PushdConfig.App]
+    /// The apps by SDKAppID; a config reload replaces them (``reload(_:)``).
+    let apps: Reloadable<[UInt64: PushdConfig.App]>
     let commands: [String: Command]
     let clock: any EpochClock
     let logger: Logger
@@ -60,7 +61,7 @@ public struct RestAPI: Sendable {
         logger: Logger = Logger(label: "pushd.api")
     ) {
         let writes = WriteTimer(factory: factory)
-        apps = Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
+        apps = Reloadable(Self.apps(config))
         self.clock = clock
         self.logger = logger
         let sends = SendCoalescer(store: store, maxPending: maxPendingWrites)
@@ -72,6 +73,17 @@ public struct RestAPI: Sendable {
             AudienceCommands(store: store).commands, CampaignCommands(store: store, clock: clock).commands,
         ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
         metrics = APIMetrics(commands: Array(commands.keys), writes: writes, factory: factory)
+    }
+
+    /// Takes a reloaded config's apps: an app it no longer lists is refused from the next request
+    /// on, a changed `secret_key` applies to the next UserSig (verified ones are forgotten).
+    public func reload(_ config: PushdConfig) {
+        apps.replace(Self.apps(config))
+        verified.removeAll()
+    }
+
+    static func apps(_ config: PushdConfig) -> [UInt64: PushdConfig.App] {
+        Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Every `service/command` served.
@@ -124,7 +136,7 @@ public struct RestAPI: Sendable {
     /// The caller of a request: the app from `sdkappid`, the identifier proven by `usersig`.
     func authenticate(_ query: [String: String]) throws(TencentError) -> Caller {
         guard let text = query["sdkappid"], !text.isEmpty else { throw TencentError(code: RestCode.missingSDKAppID, message: "sdkappid is required") }
-        guard let id = UInt64(text), let app = apps[id] else {
+        guard let id = UInt64(text), let app = apps.current[id] else {
             throw TencentError(code: RestCode.unknownSDKAppID, message: "SDKAppID \(text) does not exist")
         }
         guard let identifier = query["identifier"], !identifier.isEmpty, identifier.utf8.count <= AccountCommands.maxUserID else {

@@ -32,6 +32,11 @@ final class VerifiedSigs: Sendable {
         entries.withLock { $0[key].map { now <= $0 } ?? false }
     }
 
+    /// Forgets every verification (a reload may have changed an app's key).
+    func removeAll() {
+        entries.withLock { $0.removeAll() }
+    }
+
     func insert(_ key: Key, expiresAt: Int64) {
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }

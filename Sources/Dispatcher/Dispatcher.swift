@@ -89,16 +89,11 @@ public final class Dispatcher: Service, Sendable {
         settings: Settings? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) throws {
         let settings = settings ?? Settings(config.dispatcher)
-        var rates: [VendorThrottle.Key: (rate: Double, burst: Double?)] = [:]
-        for app in config.apps {
-            for (vendor, fields) in app.vendors {
-                rates[.init(app: app.sdkAppID, vendor: vendor)] = (fields.rate.perSecond, fields.rate.burst)
-            }
-        }
         let d = config.dispatcher
         let inFlight = max(1, settings.campaignInFlight)
         processor = JobProcessor(
-            apps: try AppPipeline.all(config), gateways: gateways, throttle: VendorThrottle(rates: rates, clock: clock),
+            apps: Reloadable(try AppPipeline.all(config)), gateways: gateways,
+            throttle: VendorThrottle(rates: VendorThrottle.rates(config), clock: clock),
             backoff: Backoff(baseMillis: Int64(d.backoffBaseMillis), maxMillis: Int64(d.backoffMaxSeconds) * 1000), maxAttempts: d.maxAttempts,
             alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxPauseMillis: Int64(d.maxVendorPauseSeconds) * 1000,
             maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
@@ -113,6 +108,22 @@ public final class Dispatcher: Service, Sendable {
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
+    }
+
+    /// Applies a reloaded config to delivery: each app's templates and rendering settings, its
+    /// vendor clients (``VendorGateways/stage(_:)``) and rate limits. Everything is built first;
+    /// when any of it fails nothing changes. Jobs prepared before the swap finish with what they
+    /// were prepared with; an app the config no longer lists keeps its pipeline and clients, so its
+    /// queued jobs still go out (the API refuses its new messages). The `dispatcher:` settings
+    /// themselves need a restart.
+    public func reload(_ config: PushdConfig) throws {
+        var apps = processor.apps.current
+        let fresh = try AppPipeline.all(config)
+        let staged = try processor.gateways.stage(config)
+        apps.merge(fresh) { _, new in new }
+        processor.gateways.commit(staged)
+        processor.throttle.update(rates: VendorThrottle.rates(config), resetting: staged.changed)
+        processor.apps.replace(apps)
     }
 
     /// Finishes the completions submitted while one finishing transaction runs together in the

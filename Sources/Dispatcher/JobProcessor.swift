@@ -36,7 +36,8 @@ public struct AppPipeline: Sendable {
 /// per locale, renders per device, sends, and sorts the outcomes into records, token
 /// invalidations, retries and dead letters.
 struct JobProcessor: Sendable {
-    var apps: [UInt64: AppPipeline]
+    /// Each app's pipeline; a config reload replaces them (``Dispatcher/reload(_:)``).
+    var apps: Reloadable<[UInt64: AppPipeline]>
     var gateways: VendorGateways
     var throttle: VendorThrottle
     var backoff: Backoff
@@ -112,7 +113,7 @@ struct JobProcessor: Sendable {
         } catch {
             return .dead(dead(job, reason: "BadJob: \(error.message)"))
         }
-        guard let app = apps[job.sdkAppID] else {
+        guard let app = apps.current[job.sdkAppID] else {
             return .dead(dead(job, reason: "UnknownApp: \(job.sdkAppID) is not configured"))
         }
         var targets = devices

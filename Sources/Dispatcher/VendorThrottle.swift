@@ -1,4 +1,5 @@
 import PushCore
+import PushdConfig
 import Synchronization
 
 /// A token bucket: `rate` sends per second, at most `burst` at once. Pure: time comes in.
@@ -59,13 +60,41 @@ public final class VendorThrottle: Sendable {
     private let state: Mutex<State>
     private let clock: any EpochClock
 
-    /// `rates`: pushes per second and burst per app and vendor; absent or 0 is unlimited.
-    public init(rates: [Key: (rate: Double, burst: Double?)], clock: any EpochClock) {
-        let now = clock.nowMillis()
-        var state = State()
-        for (key, r) in rates where r.rate.isFinite && r.rate > 0 { state.buckets[key] = TokenBucket(rate: r.rate, burst: r.burst, nowMillis: now) }
-        self.state = Mutex(state)
+    /// Pushes per second and burst per app and vendor; absent or 0 is unlimited.
+    public typealias Rates = [Key: (rate: Double, burst: Double?)]
+
+    public init(rates: Rates, clock: any EpochClock) {
         self.clock = clock
+        state = Mutex(State())
+        update(rates: rates, resetting: [])
+    }
+
+    /// The rates of each app's vendors in a config.
+    public static func rates(_ config: PushdConfig) -> Rates {
+        var rates: Rates = [:]
+        for app in config.apps {
+            for (vendor, fields) in app.vendors { rates[Key(app: app.sdkAppID, vendor: vendor)] = (fields.rate.perSecond, fields.rate.burst) }
+        }
+        return rates
+    }
+
+    /// A config reload: buckets whose rate or burst changed start full at the new rate, the others
+    /// keep their tokens; `resetting` (vendors given new credentials or settings) lose their pauses
+    /// and alarms, so a corrected key is tried at once.
+    public func update(rates: Rates, resetting: Set<Key>) {
+        let now = clock.nowMillis()
+        state.withLock { s in
+            var buckets: [Key: TokenBucket] = [:]
+            for (key, r) in rates where r.rate.isFinite && r.rate > 0 {
+                let fresh = TokenBucket(rate: r.rate, burst: r.burst, nowMillis: now)
+                if let old = s.buckets[key], old.rate == fresh.rate, old.burst == fresh.burst { buckets[key] = old } else { buckets[key] = fresh }
+            }
+            s.buckets = buckets
+            for key in resetting {
+                s.pausedUntil[key] = nil
+                s.alarms[key] = nil
+            }
+        }
     }
 
     /// When the key is paused, the time it resumes.

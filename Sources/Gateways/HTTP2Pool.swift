@@ -22,6 +22,8 @@ final class HTTP2Pool: Sendable {
     private let count: Int
     private let next = Atomic<Int>(0)
     private let http2 = Atomic<Bool>(true)
+    /// Set by ``retire()``: a request that still comes closes its connection behind it.
+    private let retired = Atomic<Bool>(false)
 
     init(
         host: String, port: Int, proxy: HTTPProxy?, connections: Int, sslContext: NIOSSLContext, group: any EventLoopGroup,
@@ -48,6 +50,7 @@ final class HTTP2Pool: Sendable {
     func execute(method: HTTPMethod, path: String, headers: HTTPHeaders, body: [UInt8], timeout: TimeAmount) async throws -> VendorTransport.Response {
         let slot = next.wrappingAdd(1, ordering: .relaxed).oldValue % count
         let connection = try await connection(in: slot)
+        defer { if retired.load(ordering: .relaxed) { retireConnections() } }
         return try await connection.execute(method: method, path: path, headers: headers, body: body, timeout: timeout)
     }
 
@@ -89,6 +92,13 @@ final class HTTP2Pool: Sendable {
             }
             throw error
         }
+    }
+
+    /// The pool's owner was replaced (a config reload): the connections close once their requests
+    /// are answered, and so does any connection a late request still opens.
+    func retire() {
+        retired.store(true, ordering: .relaxed)
+        retireConnections()
     }
 
     /// Later requests go on new connections; the current ones finish what they carry, then close.

@@ -11,7 +11,7 @@ import Synchronization
 /// requests in flight, and a deadline on every request.
 public final class VendorTransport: Sendable {
     /// Connection and stream settings.
-    public struct Settings: Sendable {
+    public struct Settings: Sendable, Equatable {
         /// HTTP/2 connections per origin (each multiplexes many requests); HTTP/1.1 pools otherwise.
         public var connections: Int
         /// Requests in flight across all connections.
@@ -94,6 +94,13 @@ public final class VendorTransport: Sendable {
     public func renewConnections(to url: String) {
         guard let target = HTTPSTarget(url) else { return }
         pools.withLock { $0[target.origin] }?.retireConnections()
+    }
+
+    /// A config reload replaced this transport: its HTTP/2 connections close once the requests on
+    /// them are answered, and a request that still comes (a send that looked its client up before
+    /// the reload) gets a connection that closes behind it.
+    public func retire() {
+        for pool in pools.withLock({ Array($0.values) }) { pool.retire() }
     }
 
     /// HTTP/2 connections to `url`'s origin that take new requests.

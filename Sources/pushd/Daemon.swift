@@ -19,9 +19,19 @@ struct StoreOptions: ParsableArguments {
         } catch {
             throw ValidationError(error.description)
         }
-        var config = loaded.config
+        return (applying(to: loaded.config), loaded.problems)
+    }
+
+    /// `--data` applied to a loaded config.
+    func applying(to loaded: PushdConfig) -> PushdConfig {
+        var config = loaded
         if let data { config.storage.path = (data as NSString).appendingPathComponent("pushd.sqlite") }
-        return (config, loaded.problems)
+        return config
+    }
+
+    /// Where `serve` writes its process id, for `pushd config reload`.
+    func pidFile(_ config: PushdConfig) -> String {
+        (dataFolder(config) as NSString).appendingPathComponent("pushd.pid")
     }
 
     /// The data folder: `--data`, else the folder of the SQLite file.
@@ -39,6 +49,9 @@ struct BuiltInEmulator {
     let state: EmulatorState
     /// The demo config written beside the CA (it holds the demo app's UserSig key).
     let configFile: String
+    /// The demo app: its vendors (the emulator's) and its key.
+    let demoApp: PushdConfig.App
+    let caFile: String
 
     static let recordLimit = 10_000
 
@@ -54,7 +67,13 @@ struct BuiltInEmulator {
         let base = "https://127.0.0.1:\(running.port)"
         let path = try demo.write(to: folder, emulator: base, caFile: caFile, listen: config.listen, templates: config.templates)
         let demoConfig = try ConfigLoader().load(path: path).config
-        let demoApp = demoConfig.apps[0]
+        let emulator = BuiltInEmulator(running: running, base: base, state: state, configFile: path, demoApp: demoConfig.apps[0], caFile: caFile)
+        emulator.apply(to: &config)
+        return emulator
+    }
+
+    /// Points every app of `config` at the emulator (at start and at every reload).
+    func apply(to config: inout PushdConfig) {
         if config.apps.isEmpty { config.apps = [demoApp] }
         for index in config.apps.indices {
             config.apps[index].vendors = demoApp.vendors
@@ -62,7 +81,6 @@ struct BuiltInEmulator {
             if config.apps[index].appName.isEmpty { config.apps[index].appName = demoApp.appName }
         }
         config.tls.caFile = caFile
-        return BuiltInEmulator(running: running, base: base, state: state, configFile: path)
     }
 }
 

@@ -40,8 +40,20 @@ struct ServeCommand: ParsableCommand {
             throw ExitCode(2)
         }
         Self.bootstrapLogging(config.log)
+        // SIGHUP reloads the config once the service group runs; until then it must not stop pushd.
+        signal(SIGHUP, SIG_IGN)
+        let options = store
+        let listen = listen
+        let reread: @Sendable () throws -> LoadedConfig = {
+            var loaded = try ConfigLoader().load(path: options.config)
+            loaded.config = options.applying(to: loaded.config)
+            if let listen { loaded.config.listen = listen }
+            return loaded
+        }
         try runBlocking { [config, warnings, demo] in
-            try await Self.serve(config: config, warnings: warnings, dataFolder: dataFolder, demo: demo)
+            try await Self.serve(
+                config: config, warnings: warnings, dataFolder: dataFolder, pidFile: options.pidFile(config), demo: demo, reread: reread
+            )
         }
     }
 
@@ -67,7 +79,10 @@ struct ServeCommand: ParsableCommand {
             + "PUSHD_<SDKAPPID>_<VENDOR>_<FIELD> variables"
     }
 
-    static func serve(config: PushdConfig, warnings: [ConfigProblem], dataFolder: String, demo: Bool) async throws {
+    static func serve(
+        config: PushdConfig, warnings: [ConfigProblem], dataFolder: String, pidFile: String, demo: Bool,
+        reread: @escaping @Sendable () throws -> LoadedConfig
+    ) async throws {
         var config = config
         let logger = Logger(label: "pushd")
         for warning in warnings { logger.warning("config: \(warning)") }
@@ -95,6 +110,23 @@ struct ServeCommand: ParsableCommand {
         let store = try await openStore(config, logger: logger)
         let gateways = try VendorGateways(config: config)
         let dispatcher = try Dispatcher(store: store, gateways: gateways, config: config, metrics: metrics, logger: logger)
+        let api = RestAPI(
+            config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites,
+            metrics: PrometheusMetricsFactory(registry: registry), logger: logger
+        )
+        let reloader = ConfigReloader(
+            running: config,
+            read: { [emulator] in
+                var loaded = try reread()
+                emulator?.apply(to: &loaded.config)
+                return loaded
+            },
+            apply: { config in
+                try dispatcher.reload(config)
+                api.reload(config)
+            },
+            metrics: PrometheusMetricsFactory(registry: registry), logger: logger
+        )
 
         let router = Router(context: PushdRequestContext.self)
         router.get("healthz") { _, _ -> Response in
@@ -108,7 +140,7 @@ struct ServeCommand: ParsableCommand {
         router.get("readyz") { _, _ -> Response in
             var storeError: (any Error)?
             do { try await store.healthCheck() } catch { storeError = error }
-            let readiness = dispatcher.readiness(storeError: storeError)
+            let readiness = dispatcher.readiness(storeError: storeError, config: reloader.status)
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             let body = try encoder.encode(readiness)
@@ -127,10 +159,7 @@ struct ServeCommand: ParsableCommand {
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer))
             )
         }
-        RestAPI(
-            config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites,
-            metrics: PrometheusMetricsFactory(registry: registry), logger: logger
-        ).addRoutes(to: router)
+        api.addRoutes(to: router)
         if let state = emulator?.state {
             // The built-in emulator's recorder on pushd's own port, so a demo needs no TLS client.
             router.get("emulator/requests") { request, _ -> Response in
@@ -149,6 +178,8 @@ struct ServeCommand: ParsableCommand {
                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
             ),
             onServerRunning: { channel in
+                // `pushd config reload` finds the process here.
+                try? "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
                 // Tests and scripts read the port from this line.
                 print("pushd: listening on \(address.host):\(channel.localAddress?.port ?? address.port), store \(backend)")
                 fflush(nil)
@@ -159,7 +190,8 @@ struct ServeCommand: ParsableCommand {
         // drains, then the emulator, the vendor connections and the store close.
         app.addServices(ResourceService { try await store.close() }, ResourceService { try await gateways.shutdown() })
         if let emulator { app.addServices(ResourceService { await emulator.running.stop() }) }
-        app.addServices(dispatcher)
+        app.addServices(dispatcher, ReloadOnHangup(reloader: reloader))
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch {

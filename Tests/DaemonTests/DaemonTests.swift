@@ -155,6 +155,104 @@ struct DaemonTests {
         await setup.stop()
     }
 
+    /// Issue 28 section 4: SIGHUP and `pushd config reload`.
+    @Test("reload: a new Huawei channel ID on the next push; a bad file refused and counted; 10,000 queued pushes across five reloads, none lost or repeated")
+    func hotReload() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 4\n  batch_size: 64\n")
+        let store = try setup.store()
+        let n = 10_000
+        let now = SystemEpochClock().nowMillis()
+        try await store.upsertDevices(
+            (0..<n).map { i in
+                Device(sdkAppID: DemoCredentials.sdkAppID, userID: "u\(i)", deviceID: "d", vendor: .apns, token: Self.token(i), registeredAtMillis: now)
+            } + [Device(sdkAppID: DemoCredentials.sdkAppID, userID: "hw", deviceID: "mate", vendor: .huawei, token: "hw-token", registeredAtMillis: now)]
+        )
+        let (serve, port) = try await setup.serve()
+        let original = try String(contentsOfFile: setup.config, encoding: .utf8)
+        let huaweiChannel = #"default_channel_id: "chat", default_category: "IM", action"#
+        #expect(original.contains(huaweiChannel))
+        func enqueue(_ jobs: [String]) async throws {
+            let result = try await Child.run(["enqueue", "--config", setup.config], stdin: jobs.joined(separator: "\n"))
+            #expect(result.status == 0 && result.stdout.contains(#""Enqueued":\#(jobs.count)"#), "\(result)")
+        }
+        func job(_ user: String, _ key: String) -> String {
+            #"{"SdkAppID":\#(DemoCredentials.sdkAppID),"To_Account":"\#(user)","IdempotencyKey":"\#(key)","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"reload"}}]}"#
+        }
+        func huaweiChannels() async throws -> [String] {
+            let requests = try JSONSerialization.jsonObject(with: try await setup.admin("GET", "/admin/requests?vendor=huawei")) as? [[String: Any]] ?? []
+            return requests.compactMap { $0["body"] as? String }.compactMap { body in
+                body.range(of: #""channel_id":""#).map { String(body[$0.upperBound...].prefix { $0 != "\"" }) }
+            }
+        }
+        func reloads() -> Int { serve.log.components(separatedBy: "config reloaded").count - 1 }
+        func refusals() -> Int { serve.log.components(separatedBy: "config reload refused").count - 1 }
+
+        try await enqueue([job("hw", "hw-1")])
+        try await Setup.waitUntil("the first Huawei push") { try await huaweiChannels().count == 1 }
+        #expect(try await huaweiChannels() == ["chat"])
+
+        // `pushd config reload` checks the file and signals the process in the pid file.
+        try original.replacingOccurrences(of: huaweiChannel, with: #"default_channel_id: "chat-v2", default_category: "IM", action"#)
+            .write(toFile: setup.config, atomically: true, encoding: .utf8)
+        let sent = try await Child.run(["config", "reload", "--config", setup.config])
+        #expect(sent.status == 0 && sent.stdout.contains("sent SIGHUP"), "\(sent)")
+        try await Setup.waitUntil("the reload") { reloads() == 1 }
+        try await enqueue([job("hw", "hw-2")])
+        try await Setup.waitUntil("the second Huawei push") { try await huaweiChannels().count == 2 }
+        #expect(try await huaweiChannels() == ["chat", "chat-v2"])
+
+        // A file that fails config check: the command refuses to signal; SIGHUP itself is refused and counted.
+        let good = try String(contentsOfFile: setup.config, encoding: .utf8)
+        try (good.replacingOccurrences(of: #"  - sdkappid: "#, with: #"  - sdkappid: x"#)).write(toFile: setup.config, atomically: true, encoding: .utf8)
+        let refusedCommand = try await Child.run(["config", "reload", "--config", setup.config])
+        #expect(refusedCommand.status != 0 && !refusedCommand.stdout.contains("sent SIGHUP"), "\(refusedCommand)")
+        serve.kill(SIGHUP)
+        try await Setup.waitUntil("the refusal") { refusals() == 1 }
+        let metrics = String(decoding: try await Setup.curl(["http://127.0.0.1:\(port)/metrics"]), as: UTF8.self)
+        #expect(metrics.contains(#"pushd_config_reloads_total{result="ok"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"pushd_config_reloads_total{result="refused"} 1"#))
+        #expect(metrics.contains("pushd_config_last_reload_successful 0"))
+        let ready = String(decoding: try await Setup.curl(["-w", " %{http_code}", "http://127.0.0.1:\(port)/readyz"]), as: UTF8.self)
+        #expect(ready.hasPrefix(#"{"config":{"generation":2,"last_reload":{"#) && ready.contains(#""result":"refused""#), "\(ready)")
+        #expect(ready.hasSuffix(#""ready":true,"reasons":[]} 200"#), "the running config still delivers: \(ready)")
+        try await enqueue([job("hw", "hw-3")])
+        try await Setup.waitUntil("the third Huawei push") { try await huaweiChannels().count == 3 }
+        #expect(try await huaweiChannels() == ["chat", "chat-v2", "chat-v2"])
+
+        // A backlog of 10,000 while the APNs client is swapped five times (its sandbox endpoint
+        // changes, so each reload builds a new client and retires the old connections).
+        try good.write(toFile: setup.config, atomically: true, encoding: .utf8)
+        try await setup.admin("POST", "/admin/faults", body: #"{"vendor":"apns","latencyMillis":20}"#)
+        try await enqueue((0..<n).map { job("u\($0)", "m\($0)") })
+        for round in 1...5 {
+            try await Task.sleep(for: .milliseconds(300))
+            let sandbox = round % 2 == 1 ? "/apns/" : "/apns"
+            let text = good.replacingOccurrences(of: #"/apns", team_id"#, with: sandbox + #"", team_id"#)
+            #expect(text != good || round % 2 == 0)
+            try text.write(toFile: setup.config, atomically: true, encoding: .utf8)
+            serve.kill(SIGHUP)
+            try await Setup.waitUntil("reload \(round)") { reloads() == 1 + round }
+        }
+        let pendingAtLastReload = try await store.stats().lanes[.chat]!.pending
+        try await setup.admin("DELETE", "/admin/faults")
+        try await Setup.waitUntil("the backlog drained", timeout: .seconds(120)) { try await store.stats().lanes[.chat]!.pending == 0 }
+        let tokens = try await setup.deliveredTokens()
+        #expect(Set(tokens).count == n, "\(n - Set(tokens).count) pushes lost")
+        #expect(tokens.count == n, "\(tokens.count - n) pushes repeated")
+        #expect(try await store.stats().deadLetters == 0)
+        let apns = try JSONSerialization.jsonObject(with: try await setup.admin("GET", "/admin/requests?vendor=apns")) as? [[String: Any]] ?? []
+        let connections = Set(apns.compactMap { $0["connection"] as? Int }).count
+        #expect(connections > 2, "each reload's new APNs client opened its own connections: \(connections)")
+        print("reload test: \(pendingAtLastReload) of \(n) still queued at the fifth reload; \(connections) APNs connections")
+        #expect(pendingAtLastReload > 0, "the reloads happened during the backlog")
+
+        serve.kill(SIGTERM)
+        #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
+        #expect(!FileManager.default.fileExists(atPath: setup.folder + "/pushd.pid"), "the pid file goes with the process")
+        try await store.close()
+        await setup.stop()
+    }
+
     @Test("pushd serve delivers a queued job to every vendor; devices registered with pushd device")
     func everyVendor() async throws {
         let setup = try await Setup(dispatcher: "  workers: 2\n")
@@ -186,7 +284,7 @@ struct DaemonTests {
         #expect(try await Setup.curl(["http://127.0.0.1:\(port)/healthz"]) == Data("ok\n".utf8))
         // Issue 28: ready, with a JSON body saying so.
         let ready = String(decoding: try await Setup.curl(["-w", " %{http_code}", "http://127.0.0.1:\(port)/readyz"]), as: UTF8.self)
-        #expect(ready == #"{"ready":true,"reasons":[]} 200"#, "\(ready)")
+        #expect(ready == #"{"config":{"generation":1},"ready":true,"reasons":[]} 200"#, "\(ready)")
         // A REST call, refused for its missing UserSig, is still timed under its command.
         _ = try await Setup.curl(["-d", "{}", "http://127.0.0.1:\(port)/v4/openim/sendmsg?sdkappid=1400000000&identifier=x&usersig=x"])
         let metrics = String(decoding: try await Setup.curl(["http://127.0.0.1:\(port)/metrics"]), as: UTF8.self)

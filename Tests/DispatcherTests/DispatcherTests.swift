@@ -58,6 +58,52 @@ struct DispatcherTests {
         }
     }
 
+    /// Issue 28 section 4: a reload changes channel IDs, credentials and rate limits in place.
+    @Test("reload: the next Huawei push carries the new default channel ID; APNs keeps its connections; a bad key changes nothing; a removed app's queued job still goes out")
+    func reload() async throws {
+        let h = try await DispatchHarness(app: { $0.vendors[.huawei]?.fields["default_channel_id"] = "chat-v1" })
+        let dispatcher = try h.makeDispatcher()
+        let task = Task { try await dispatcher.run() }
+        defer { task.cancel() }
+        try await h.register("bob", "mate", .huawei, n: 1)
+        for n in 1...4 { try await h.register("bob", "iphone-\(n)", .apns, n: n) }
+        func deliver(_ key: String) async throws {
+            #expect(try await h.enqueue(key, to: "bob"))
+            try await h.eventually("\(key) delivered") { try await h.records(key).filter { $0.outcome == .delivered }.count == 5 }
+        }
+        func lastHuaweiBody() -> String { h.emulator.requests(vendor: .huawei).last { $0.path.hasSuffix("/messages:send") }?.body ?? "" }
+        func apnsConnections() -> Set<Int> { Set(h.emulator.requests(vendor: .apns).compactMap(\.connection)) }
+
+        try await deliver("m1")
+        #expect(lastHuaweiBody().contains(#""channel_id":"chat-v1""#), "\(lastHuaweiBody())")
+        let connections = apnsConnections()
+
+        var changed = h.config
+        changed.apps[0].vendors[.huawei]?.fields["default_channel_id"] = "chat-v2"
+        try dispatcher.reload(changed)
+        try await deliver("m2")
+        #expect(lastHuaweiBody().contains(#""channel_id":"chat-v2""#), "\(lastHuaweiBody())")
+        #expect(apnsConnections() == connections, "APNs' settings did not change: its connections stay")
+
+        // A key file that does not load: refused as a whole, the running config stays.
+        var broken = changed
+        broken.apps[0].vendors[.huawei]?.fields["default_channel_id"] = "chat-v3"
+        broken.apps[0].vendors[.fcm]?.fields["service_account_file"] = h.folder + "/missing.json"
+        #expect(throws: (any Error).self) { try dispatcher.reload(broken) }
+        try await deliver("m3")
+        #expect(lastHuaweiBody().contains(#""channel_id":"chat-v2""#), "\(lastHuaweiBody())")
+
+        // The app is gone from the file: its jobs already queued still go out.
+        var removed = changed
+        removed.apps = []
+        try dispatcher.reload(removed)
+        try await deliver("m4")
+        #expect(try await h.store.stats().deadLetters == 0)
+        task.cancel()
+        _ = await task.result
+        await h.shutdown()
+    }
+
     @Test("only PushOnline devices with live tokens get the push; the others are recorded as skipped")
     func audience() async throws {
         try await DispatchHarness.with { h in
