@@ -237,6 +237,7 @@ let package = Package(
             dependencies: [
                 "Dispatcher", "PushJob", "Storage", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,16 +1,20 @@
 import CoreMetrics
 import PushCore
+import Synchronization
 
 /// The REST API's metrics, made by an injected factory (Prometheus in `pushd serve`) rather than
 /// the global bootstrap, every timer up front: how long each command takes
 /// (`pushd_api_request_duration_seconds`, by command) and how long durable writes take, a message
 /// and its push jobs reaching the store (`pushd_api_write_duration_seconds`).
-struct APIMetrics: Sendable {
+final class APIMetrics: Sendable {
     /// The `command` label of requests for a command the API does not serve.
     static let unknownCommand = "unknown"
 
     private let requests: [String: Timer]
     let writes: WriteTimer
+    private let factory: any MetricsFactory
+    /// `pushd_api_errors_total{code}`: the codes come from pushd's own answers, made on first use.
+    private let errors = Mutex<[Int: Counter]>([:])
 
     /// Timers for `commands` (`service/command`) and for unknown commands.
     init(commands: [String], writes: WriteTimer, factory: any MetricsFactory) {
@@ -20,6 +24,20 @@ struct APIMetrics: Sendable {
             }
         )
         self.writes = writes
+        self.factory = factory
+    }
+
+    /// Counts a failed answer under its Tencent error code; returns the reply.
+    @discardableResult
+    func answered(_ reply: RestReply) -> RestReply {
+        guard reply.code != 0 else { return reply }
+        errors.withLock { errors in
+            if let counter = errors[reply.code] { return counter }
+            let counter = Counter(label: "pushd_api_errors_total", dimensions: [("code", String(reply.code))], factory: factory)
+            errors[reply.code] = counter
+            return counter
+        }.increment()
+        return reply
     }
 
     func handled(_ command: String, since start: ContinuousClock.Instant) {

@@ -95,15 +95,15 @@ public struct RestAPI: Sendable {
         let start = ContinuousClock.now
         let name = "\(service)/\(command)"
         defer { metrics.handled(name, since: start) }
-        guard let handler = commands[name] else { return Self.unknown(name) }
-        guard body.count <= Self.maxBodyBytes else { return Self.tooLarge }
+        guard let handler = commands[name] else { return metrics.answered(Self.unknown(name)) }
+        guard body.count <= Self.maxBodyBytes else { return metrics.answered(Self.tooLarge) }
         let caller: Caller
         do {
             caller = try authenticate(query)
         } catch {
-            return RestReply(error)
+            return metrics.answered(RestReply(error))
         }
-        return await run(handler, name: name, caller: caller, body: body)
+        return metrics.answered(await run(handler, name: name, caller: caller, body: body))
     }
 
     /// The answer to a command the API does not serve.

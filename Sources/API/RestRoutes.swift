@@ -33,7 +33,7 @@ struct UserSigAuthentication<Context: RestRequestContext>: RouterMiddleware {
         do {
             context.caller = try api.authenticate(query)
         } catch {
-            return RestReply(error).response
+            return api.metrics.answered(RestReply(error)).response
         }
         return try await next(request, context)
     }
@@ -69,19 +69,19 @@ extension RestAPI {
             let name = "\(context.parameters.get("service") ?? "")/\(context.parameters.get("command") ?? "")"
             let start = ContinuousClock.now
             defer { metrics.handled(name, since: start) }
-            return Self.unknown(name)
+            return metrics.answered(Self.unknown(name))
         }
         let authenticated = v4.group().add(middleware: CommandTiming(metrics: metrics)).add(middleware: UserSigAuthentication(api: self))
         for (name, handler) in commands {
             authenticated.post(RouterPath(name)) { request, context -> RestReply in
-                guard let caller = context.caller else { return .fail(RestCode.badRequest, "not authenticated") }
+                guard let caller = context.caller else { return metrics.answered(.fail(RestCode.badRequest, "not authenticated")) }
                 let body: ByteBuffer
                 do {
                     body = try await request.body.collect(upTo: Self.maxBodyBytes)
                 } catch {
-                    return Self.tooLarge
+                    return metrics.answered(Self.tooLarge)
                 }
-                return await run(handler, name: name, caller: caller, body: Data(buffer: body))
+                return metrics.answered(await run(handler, name: name, caller: caller, body: Data(buffer: body)))
             }
         }
     }

@@ -64,7 +64,7 @@ public final class Dispatcher: Service, Sendable {
     private let store: any PushStore
     let processor: JobProcessor
     private let settings: Settings
-    private let metrics: DispatcherMetrics
+    let metrics: DispatcherMetrics
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     /// Campaign jobs that may be in hand at once, in units of `campaignInFlight`: enough work to

@@ -12,7 +12,9 @@ public final class DispatcherMetrics: Sendable {
     static let outcomes = ["delivered", "token_invalid", "retry", "permanent", "config_alarm"]
 
     private let factory: any MetricsFactory
-    private let sends: [Vendor: [String: Counter]]
+    /// `pushd_sends_total{app,vendor,outcome}`: apps come and go with reloads, so their counters
+    /// are made on first use.
+    private let sends = Mutex<[SendKey: Counter]>([:])
     private let durations: [Vendor: Timer]
     private let latency: [Lane: Timer]
     private let retries: [String: Counter]
@@ -36,13 +38,6 @@ public final class DispatcherMetrics: Sendable {
         func byVendorName(_ label: String) -> [String: Counter] {
             Dictionary(uniqueKeysWithValues: vendorNames.map { ($0, Counter(label: label, dimensions: [("vendor", $0)], factory: factory)) })
         }
-        sends = byVendor { vendor in
-            Dictionary(
-                uniqueKeysWithValues: Self.outcomes.map {
-                    ($0, Counter(label: "pushd_sends_total", dimensions: [("vendor", vendor.rawValue), ("outcome", $0)], factory: factory))
-                }
-            )
-        }
         durations = byVendor { Timer(label: "pushd_send_duration_seconds", dimensions: [("vendor", $0.rawValue)], factory: factory) }
         latency = byLane { Timer(label: "pushd_enqueue_to_send_seconds", dimensions: [("lane", $0.description)], factory: factory) }
         retries = byVendorName("pushd_retries_total")
@@ -59,10 +54,50 @@ public final class DispatcherMetrics: Sendable {
         deadLetterGauge = Gauge(label: "pushd_dead_letters", dimensions: [], factory: factory)
     }
 
-    /// One send to a vendor and what came of it, with its duration.
-    func sent(vendor: Vendor, outcome: String, nanoseconds: Int64) {
-        sends[vendor]?[outcome]?.increment()
+    struct SendKey: Hashable {
+        var app: UInt64
+        var vendor: Vendor
+        var outcome: String
+    }
+
+    /// One send of an app to a vendor and what came of it, with its duration.
+    func sent(app: UInt64, vendor: Vendor, outcome: String, nanoseconds: Int64) {
+        let key = SendKey(app: app, vendor: vendor, outcome: outcome)
+        made(sends, key) {
+            Counter(
+                label: "pushd_sends_total", dimensions: [("app", String(app)), ("vendor", vendor.rawValue), ("outcome", outcome)], factory: factory
+            )
+        }.increment()
         durations[vendor]?.recordNanoseconds(nanoseconds)
+    }
+
+    /// The metric of `key` in `cache`, made on first use.
+    private func made<Key: Hashable & Sendable, M: Sendable>(_ cache: borrowing Mutex<[Key: M]>, _ key: Key, _ make: () -> M) -> M {
+        cache.withLock { cache in
+            if let metric = cache[key] { return metric }
+            let metric = make()
+            cache[key] = metric
+            return metric
+        }
+    }
+
+    /// `pushd_vendor_paused{app,vendor}` (1 while `Retry-After` or an alarm pauses it) and
+    /// `pushd_vendor_config_alarm{app,vendor}` (1 while the pause is a configuration alarm).
+    private let vendorGauges = Mutex<[VendorThrottle.Key: (paused: Gauge, alarm: Gauge)]>([:])
+
+    /// Each configured app's vendors: paused or not, by a configuration alarm or not.
+    func record(vendors: [(key: VendorThrottle.Key, paused: Bool, alarm: Bool)]) {
+        for state in vendors {
+            let gauges = made(vendorGauges, state.key) {
+                let dimensions = [("app", String(state.key.app)), ("vendor", state.key.vendor.rawValue)]
+                return (
+                    Gauge(label: "pushd_vendor_paused", dimensions: dimensions, factory: factory),
+                    Gauge(label: "pushd_vendor_config_alarm", dimensions: dimensions, factory: factory)
+                )
+            }
+            gauges.paused.record(state.paused ? 1 : 0)
+            gauges.alarm.record(state.alarm ? 1 : 0)
+        }
     }
 
     /// Time from enqueue to a final outcome for a device.
@@ -75,12 +110,7 @@ public final class DispatcherMetrics: Sendable {
     func invalidated(vendor: Vendor) { invalidations[vendor]?.increment() }
 
     func skipped(reason: String) {
-        skips.withLock { s in
-            if let counter = s[reason] { return counter }
-            let counter = Counter(label: "pushd_skipped_total", dimensions: [("reason", reason)], factory: factory)
-            s[reason] = counter
-            return counter
-        }.increment()
+        made(skips, reason) { Counter(label: "pushd_skipped_total", dimensions: [("reason", reason)], factory: factory) }.increment()
     }
 
     /// Queue depth per lane, age of the oldest ready job, dead letters.

@@ -302,12 +302,12 @@ struct JobProcessor: Sendable {
         var log: Logger { logger.with(job: job, device: device) }
         switch outcome {
         case .delivered(let id):
-            metrics.sent(vendor: device.vendor, outcome: "delivered", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "delivered", nanoseconds: nanos)
             metrics.enqueueToSend(lane: job.lane, nanoseconds: max(0, clock.nowMillis() - job.enqueuedAtMillis) * 1_000_000)
             if logger.logLevel <= .debug { log.debug("delivered", metadata: ["outcome": "delivered", "vendor_message_id": "\(id ?? "")"]) }
             return .final(record(device, success, job, vendorMessageID: id), invalidation: nil, dead: nil)
         case .tokenInvalid(let reason, let at):
-            metrics.sent(vendor: device.vendor, outcome: "token_invalid", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "token_invalid", nanoseconds: nanos)
             metrics.invalidated(vendor: device.vendor)
             log.info("token invalid", metadata: ["outcome": "token_invalid", "reason": "\(reason)"])
             return .final(
@@ -315,7 +315,7 @@ struct JobProcessor: Sendable {
                 invalidation: TokenInvalidation(deviceID: device.deviceID, token: device.token, atMillis: at ?? now), dead: nil
             )
         case .retry(let reason, let after):
-            metrics.sent(vendor: device.vendor, outcome: "retry", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "retry", nanoseconds: nanos)
             if Task.isCancelled { return retry(device, reason: reason, delayMillis: 0, uncounted: true) }
             let delay = backoff.delayMillis(attempt: job.attempts + 1, retryAfterSeconds: after, unit: random())
             // A vendor that says when to come back is paused for every worker until then, and the
@@ -328,10 +328,10 @@ struct JobProcessor: Sendable {
             }
             return retry(device, reason: reason, delayMillis: delay, uncounted: true)
         case .permanent(let reason):
-            metrics.sent(vendor: device.vendor, outcome: "permanent", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "permanent", nanoseconds: nanos)
             return permanent(device, job, reason: reason)
         case .configAlarm(let reason):
-            metrics.sent(vendor: device.vendor, outcome: "config_alarm", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "config_alarm", nanoseconds: nanos)
             if throttle.pause(key, untilMillis: now.addingSaturating(alarmPauseMillis), alarm: reason) {
                 log.error(
                     "vendor configuration refused; vendor paused for this app",

@@ -129,6 +129,7 @@ struct ServeCommand: ParsableCommand {
         )
 
         let router = Router(context: PushdRequestContext.self)
+        router.add(middleware: HTTPObserver(factory: PrometheusMetricsFactory(registry: registry)))
         router.get("healthz") { _, _ -> Response in
             do {
                 try await store.healthCheck()
@@ -151,6 +152,7 @@ struct ServeCommand: ParsableCommand {
         }
         router.get("metrics") { _, _ -> Response in
             if let stats = try? await store.stats() { metrics.record(stats) }
+            dispatcher.recordVendorStates()
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16_384)
             registry.emit(into: &buffer)

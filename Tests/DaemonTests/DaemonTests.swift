@@ -288,7 +288,14 @@ struct DaemonTests {
         // A REST call, refused for its missing UserSig, is still timed under its command.
         _ = try await Setup.curl(["-d", "{}", "http://127.0.0.1:\(port)/v4/openim/sendmsg?sdkappid=1400000000&identifier=x&usersig=x"])
         let metrics = String(decoding: try await Setup.curl(["http://127.0.0.1:\(port)/metrics"]), as: UTF8.self)
-        #expect(metrics.contains(#"pushd_sends_total{vendor="honor",outcome="delivered"} 1"#), "\(metrics.prefix(2_000))")
+        #expect(metrics.contains(#"pushd_sends_total{app="1400000000",vendor="honor",outcome="delivered"} 1"#), "\(metrics.prefix(2_000))")
+        // Issue 28 section 3: every HTTP request by route and status, API errors by code, vendor state per app.
+        #expect(metrics.contains(#"pushd_http_requests_total{route="/v4/openim/sendmsg",method="POST",status="200"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"pushd_http_requests_total{route="/readyz",method="GET",status="200"} 1"#))
+        #expect(metrics.contains(#"pushd_http_request_duration_seconds_count{route="/healthz",method="GET",status="200"} 1"#))
+        #expect(metrics.contains(#/pushd_api_errors_total\{code="70\d{3}"\} 1/#), "the refused UserSig, by its code")
+        #expect(metrics.contains(#"pushd_vendor_paused{app="1400000000",vendor="apns"} 0"#))
+        #expect(metrics.contains(#"pushd_vendor_config_alarm{app="1400000000",vendor="honor"} 0"#))
         #expect(metrics.contains(#"pushd_queue_pending{lane="chat"} 0"#))
         #expect(metrics.contains(#/pushd_build_info\{version="\d+\.\d+\.\d+",commit="([0-9a-f]{12}(\+dirty)?|unknown)"\} 1/#), "\(metrics.prefix(2_000))")
         #expect(metrics.contains(#"pushd_api_request_duration_seconds_count{command="openim/sendmsg"} 1"#), "\(metrics.prefix(4_000))")

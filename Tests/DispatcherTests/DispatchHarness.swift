@@ -55,11 +55,13 @@ final class DispatchHarness: Sendable {
         gateways = try VendorGateways(config: config)
     }
 
-    func makeDispatcher(logger: Logger = Logger(label: "test")) throws -> Dispatcher {
+    func makeDispatcher(logger: Logger = Logger(label: "test"), metrics: DispatcherMetrics = DispatcherMetrics()) throws -> Dispatcher {
         var settings = Dispatcher.Settings(config.dispatcher)
         settings.pollInterval = .milliseconds(20)
         settings.shutdownGrace = .seconds(2)
-        return try Dispatcher(store: store, gateways: gateways, config: config, clock: clock, logger: logger, settings: settings, random: { 0.5 })
+        return try Dispatcher(
+            store: store, gateways: gateways, config: config, clock: clock, metrics: metrics, logger: logger, settings: settings, random: { 0.5 }
+        )
     }
 
     /// Runs `body` with a harness and a running dispatcher; stops both afterwards.

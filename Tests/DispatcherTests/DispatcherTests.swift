@@ -8,6 +8,7 @@ import Storage
 import ServiceLifecycle
 import Testing
 import TestSupport
+import MetricsTestKit
 
 @Suite("Dispatcher against the emulator")
 struct DispatcherTests {
@@ -454,14 +455,22 @@ struct DispatcherTests {
         struct Down: Error, CustomStringConvertible { var description: String { "unreachable" } }
         for vendors in [[Vendor.apns, .xiaomi], [.apns]] {
             let h = try await DispatchHarness(dispatcher: { $0.alarmPauseSeconds = 60 }, app: { $0.vendors = $0.vendors.filter { vendors.contains($0.key) } })
-            let dispatcher = try h.makeDispatcher()
+            let recorded = TestMetrics()
+            let dispatcher = try h.makeDispatcher(metrics: DispatcherMetrics(factory: recorded))
             let task = Task { try await dispatcher.run() }
             #expect(dispatcher.readiness(storeError: nil) == Readiness(reasons: []))
+            func vendorGauge(_ name: String, _ vendor: Vendor) throws -> Double? {
+                dispatcher.recordVendorStates()
+                return try recorded.expectGauge(name, [("app", String(DispatchHarness.app)), ("vendor", vendor.rawValue)]).values.last
+            }
+            #expect(try vendorGauge("pushd_vendor_config_alarm", .apns) == 0)
             #expect(dispatcher.readiness(storeError: Down()) == Readiness(reasons: ["store: unreachable"]))
             try await h.register("bob", "d1", .apns, n: 1)
             h.emulator.addFault(Fault(vendor: .apns, status: 403, reason: "InvalidProviderToken"))
             try await h.enqueue("m1", to: "bob")
             _ = try await h.waitRescheduled("m1", attempts: 1)
+            // Issue 28 section 3: the vendor's state per app in /metrics.
+            #expect(try vendorGauge("pushd_vendor_config_alarm", .apns) == 1 && vendorGauge("pushd_vendor_paused", .apns) == 1)
             let readiness = dispatcher.readiness(storeError: nil)
             if vendors.count > 1 {
                 #expect(readiness.ready, "Xiaomi still delivers: \(readiness)")

@@ -1,0 +1,74 @@
+import CoreMetrics
+import Hummingbird
+import Logging
+import PushCore
+import Synchronization
+
+/// Every HTTP request of `serve`, counted and timed by route, method and status
+/// (`pushd_http_requests_total`, `pushd_http_request_duration_seconds`), and logged at debug level
+/// with its route, status and duration. The route is the matched path (one per REST command), or
+/// `unmatched`: a client cannot grow the label set.
+public struct HTTPObserver<Context: RequestContext>: RouterMiddleware {
+    private let metrics: Metrics
+
+    public init(factory: any MetricsFactory) {
+        metrics = Metrics(factory: factory)
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let status: HTTPResponse.Status
+        let response: Response
+        do {
+            response = try await next(request, context)
+            status = response.status
+        } catch {
+            let failed = (error as? any HTTPResponseError)?.status ?? .internalServerError
+            observe(request, context: context, status: failed, since: start)
+            throw error
+        }
+        observe(request, context: context, status: status, since: start)
+        return response
+    }
+
+    private func observe(_ request: Request, context: Context, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
+        let route = context.endpointPath ?? "unmatched"
+        let nanoseconds = (ContinuousClock.now - start).nanoseconds
+        metrics.record(Metrics.Key(route: route, method: request.method.rawValue, status: status.code), nanoseconds: nanoseconds)
+        context.logger.debug(
+            "http request",
+            metadata: ["route": "\(route)", "method": "\(request.method)", "status": "\(status.code)", "duration_ms": "\(nanoseconds / 1_000_000)"]
+        )
+    }
+
+    /// The counters and timers, made on first use of a route, method and status.
+    final class Metrics: Sendable {
+        struct Key: Hashable, Sendable {
+            var route: String
+            var method: String
+            var status: Int
+        }
+
+        private let factory: any MetricsFactory
+        private let made = Mutex<[Key: (requests: Counter, duration: Timer)]>([:])
+
+        init(factory: any MetricsFactory) {
+            self.factory = factory
+        }
+
+        func record(_ key: Key, nanoseconds: Int64) {
+            let metrics = made.withLock { made in
+                if let metrics = made[key] { return metrics }
+                let dimensions = [("route", key.route), ("method", key.method), ("status", String(key.status))]
+                let metrics = (
+                    Counter(label: "pushd_http_requests_total", dimensions: dimensions, factory: factory),
+                    Timer(label: "pushd_http_request_duration_seconds", dimensions: dimensions, factory: factory)
+                )
+                made[key] = metrics
+                return metrics
+            }
+            metrics.requests.increment()
+            metrics.duration.recordNanoseconds(nanoseconds)
+        }
+    }
+}
