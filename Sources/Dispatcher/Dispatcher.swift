@@ -61,7 +61,7 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    private let store: any PushStore
+    let store: any PushStore
     let processor: JobProcessor
     private let settings: Settings
     let metrics: DispatcherMetrics

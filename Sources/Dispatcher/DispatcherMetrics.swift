@@ -85,6 +85,33 @@ public final class DispatcherMetrics: Sendable {
     /// `pushd_vendor_config_alarm{app,vendor}` (1 while the pause is a configuration alarm).
     private let vendorGauges = Mutex<[VendorThrottle.Key: (paused: Gauge, alarm: Gauge)]>([:])
 
+    /// An app's campaigns that are not over.
+    public struct CampaignProgress: Sendable, Equatable {
+        public var running = 0
+        public var jobs = 0
+        public var jobsDone = 0
+    }
+
+    /// `pushd_campaigns_running{app}`, `pushd_campaign_jobs{app}` and `pushd_campaign_jobs_done{app}`:
+    /// per app, not per campaign, so the series stay as many as the apps.
+    private let campaignGauges = Mutex<[UInt64: (running: Gauge, jobs: Gauge, done: Gauge)]>([:])
+
+    func record(campaigns: [UInt64: CampaignProgress]) {
+        for (app, progress) in campaigns {
+            let gauges = made(campaignGauges, app) {
+                let dimensions = [("app", String(app))]
+                return (
+                    Gauge(label: "pushd_campaigns_running", dimensions: dimensions, factory: factory),
+                    Gauge(label: "pushd_campaign_jobs", dimensions: dimensions, factory: factory),
+                    Gauge(label: "pushd_campaign_jobs_done", dimensions: dimensions, factory: factory)
+                )
+            }
+            gauges.running.record(progress.running)
+            gauges.jobs.record(progress.jobs)
+            gauges.done.record(progress.jobsDone)
+        }
+    }
+
     /// Each configured app's vendors: paused or not, by a configuration alarm or not.
     func record(vendors: [(key: VendorThrottle.Key, paused: Bool, alarm: Bool)]) {
         for state in vendors {

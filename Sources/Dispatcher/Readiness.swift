@@ -34,18 +34,3 @@ extension Dispatcher {
         return Readiness(reasons: reasons, config: config)
     }
 }
-
-extension Dispatcher {
-    /// Sets the vendor state gauges (``DispatcherMetrics/record(vendors:)``) for a scrape.
-    public func recordVendorStates() {
-        let alarms = processor.throttle.alarms()
-        var states: [(key: VendorThrottle.Key, paused: Bool, alarm: Bool)] = []
-        for app in processor.apps.current.keys.sorted() {
-            for vendor in Vendor.allCases where processor.gateways.client(app: app, vendor: vendor) != nil {
-                let key = VendorThrottle.Key(app: app, vendor: vendor)
-                states.append((key, processor.throttle.pausedUntil(key) != nil, alarms[key] != nil))
-            }
-        }
-        metrics.record(vendors: states)
-    }
-}

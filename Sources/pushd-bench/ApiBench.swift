@@ -91,6 +91,8 @@ struct ApiBench: Sendable {
 
         let timings = TimerTotals()
         let router = Router(context: PushdRequestContext.self)
+        // As in `pushd serve`: every request counted and timed by route and status.
+        router.add(middleware: HTTPObserver(factory: timings))
         RestAPI(config: config, store: store, metrics: timings).addRoutes(to: router)
         let port = PortBox()
         let server = Application(

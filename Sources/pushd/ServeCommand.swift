@@ -129,7 +129,7 @@ struct ServeCommand: ParsableCommand {
         )
 
         let router = Router(context: PushdRequestContext.self)
-        router.add(middleware: HTTPObserver(factory: PrometheusMetricsFactory(registry: registry)))
+        router.add(middleware: HTTPObserver(factory: PrometheusMetricsFactory(registry: registry), logRequests: logger.logLevel <= .debug))
         router.get("healthz") { _, _ -> Response in
             do {
                 try await store.healthCheck()
@@ -153,6 +153,7 @@ struct ServeCommand: ParsableCommand {
         router.get("metrics") { _, _ -> Response in
             if let stats = try? await store.stats() { metrics.record(stats) }
             dispatcher.recordVendorStates()
+            try? await dispatcher.recordCampaignProgress()
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16_384)
             registry.emit(into: &buffer)

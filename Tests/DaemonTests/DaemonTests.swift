@@ -296,6 +296,7 @@ struct DaemonTests {
         #expect(metrics.contains(#/pushd_api_errors_total\{code="70\d{3}"\} 1/#), "the refused UserSig, by its code")
         #expect(metrics.contains(#"pushd_vendor_paused{app="1400000000",vendor="apns"} 0"#))
         #expect(metrics.contains(#"pushd_vendor_config_alarm{app="1400000000",vendor="honor"} 0"#))
+        #expect(metrics.contains(#"pushd_campaigns_running{app="1400000000"} 0"#))
         #expect(metrics.contains(#"pushd_queue_pending{lane="chat"} 0"#))
         #expect(metrics.contains(#/pushd_build_info\{version="\d+\.\d+\.\d+",commit="([0-9a-f]{12}(\+dirty)?|unknown)"\} 1/#), "\(metrics.prefix(2_000))")
         #expect(metrics.contains(#"pushd_api_request_duration_seconds_count{command="openim/sendmsg"} 1"#), "\(metrics.prefix(4_000))")

@@ -448,6 +448,32 @@ struct DispatcherTests {
         }
     }
 
+    /// Issue 28 section 3: campaign progress per app in /metrics.
+    @Test("campaign gauges: a campaign not over counts as running per app, with its planned and done jobs; a cancelled one does not")
+    func campaignGauges() async throws {
+        let h = try await DispatchHarness()
+        let recorded = TestMetrics()
+        let dispatcher = try h.makeDispatcher(metrics: DispatcherMetrics(factory: recorded))
+        func gauge(_ name: String) throws -> Double? {
+            try recorded.expectGauge(name, [("app", String(DispatchHarness.app))]).values.last
+        }
+        let template = Data(#"{"SdkAppID":\#(DispatchHarness.app),"Lane":"campaign","MsgBody":[]}"#.utf8)
+        for (task, random) in [("t1", Int64(1)), ("t2", 2)] {
+            h.clock.advance(seconds: 2)
+            let created = try await h.store.createCampaign(
+                NewCampaign(sdkAppID: DispatchHarness.app, taskID: task, msgRandom: random, audience: .everyone, template: template, countsForBadge: false),
+                quota: CampaignQuota()
+            )
+            #expect(created == .created)
+        }
+        try await dispatcher.recordCampaignProgress()
+        #expect(try gauge("pushd_campaigns_running") == 2 && gauge("pushd_campaign_jobs") == 0 && gauge("pushd_campaign_jobs_done") == 0)
+        #expect(try await h.store.cancelCampaign(sdkAppID: DispatchHarness.app, taskID: "t1"))
+        try await dispatcher.recordCampaignProgress()
+        #expect(try gauge("pushd_campaigns_running") == 1)
+        await h.shutdown()
+    }
+
     /// Issue 28, interface.md "Plain endpoints": `/readyz` is 503 with the reasons while every
     /// vendor of an app is paused by a configuration alarm.
     @Test("readiness: not ready while every vendor of an app is paused by a configuration alarm, with the reason; ready again when the pause ends")
