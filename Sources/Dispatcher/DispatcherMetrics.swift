@@ -12,9 +12,10 @@ public final class DispatcherMetrics: Sendable {
     static let outcomes = ["delivered", "token_invalid", "retry", "permanent", "config_alarm"]
 
     private let factory: any MetricsFactory
-    /// `pushd_sends_total{app,vendor,outcome}`: apps come and go with reloads, so their counters
-    /// are made on first use.
-    private let sends = Mutex<[SendKey: Counter]>([:])
+    /// `pushd_sends_total{app,vendor,outcome}`: apps come and go with reloads, so each app and
+    /// vendor's counters (one per outcome) are made on its first send; a send then hashes only the
+    /// app and vendor under the lock, and finds its outcome in an immutable table.
+    private let sends = Mutex<[VendorThrottle.Key: [String: Counter]]>([:])
     private let durations: [Vendor: Timer]
     private let latency: [Lane: Timer]
     private let retries: [String: Counter]
@@ -54,20 +55,16 @@ public final class DispatcherMetrics: Sendable {
         deadLetterGauge = Gauge(label: "pushd_dead_letters", dimensions: [], factory: factory)
     }
 
-    struct SendKey: Hashable {
-        var app: UInt64
-        var vendor: Vendor
-        var outcome: String
-    }
-
     /// One send of an app to a vendor and what came of it, with its duration.
     func sent(app: UInt64, vendor: Vendor, outcome: String, nanoseconds: Int64) {
-        let key = SendKey(app: app, vendor: vendor, outcome: outcome)
-        made(sends, key) {
-            Counter(
-                label: "pushd_sends_total", dimensions: [("app", String(app)), ("vendor", vendor.rawValue), ("outcome", outcome)], factory: factory
+        let counters = made(sends, VendorThrottle.Key(app: app, vendor: vendor)) {
+            Dictionary(
+                uniqueKeysWithValues: Self.outcomes.map {
+                    ($0, Counter(label: "pushd_sends_total", dimensions: [("app", String(app)), ("vendor", vendor.rawValue), ("outcome", $0)], factory: factory))
+                }
             )
-        }.increment()
+        }
+        counters[outcome]?.increment()
         durations[vendor]?.recordNanoseconds(nanoseconds)
     }
 

@@ -24,8 +24,9 @@ extension Dispatcher {
         var reasons: [String] = []
         if let storeError { reasons.append("store: \(storeError)") }
         let alarms = processor.throttle.alarms()
+        let vendors = processor.gateways.configuredVendors()
         for app in processor.apps.current.keys.sorted() {
-            let configured = Vendor.allCases.filter { processor.gateways.client(app: app, vendor: $0) != nil }
+            let configured = vendors[app] ?? []
             let paused = configured.compactMap { vendor in alarms[VendorThrottle.Key(app: app, vendor: vendor)].map { (vendor, $0) } }
             guard !configured.isEmpty, paused.count == configured.count else { continue }
             let why = paused.map { "\($0.0.rawValue) (\($0.1.reason), until \($0.1.untilMillis))" }.joined(separator: ", ")

@@ -7,8 +7,8 @@ extension Dispatcher {
     public func recordVendorStates() {
         let alarms = processor.throttle.alarms()
         var states: [(key: VendorThrottle.Key, paused: Bool, alarm: Bool)] = []
-        for app in processor.apps.current.keys.sorted() {
-            for vendor in Vendor.allCases where processor.gateways.client(app: app, vendor: vendor) != nil {
+        for (app, vendors) in processor.gateways.configuredVendors() {
+            for vendor in vendors {
                 let key = VendorThrottle.Key(app: app, vendor: vendor)
                 states.append((key, processor.throttle.pausedUntil(key) != nil, alarms[key] != nil))
             }

@@ -61,6 +61,16 @@ public final class VendorGateways: Sendable {
         state.withLock { $0.entries[Key(app: app, vendor: vendor)]?.client }
     }
 
+    /// The vendors each app has a client for, in `Vendor.allCases` order.
+    public func configuredVendors() -> [UInt64: [Vendor]] {
+        let keys = state.withLock { Array($0.entries.keys) }
+        var vendors: [UInt64: [Vendor]] = [:]
+        for vendor in Vendor.allCases {
+            for key in keys where key.vendor == vendor { vendors[key.app, default: []].append(vendor) }
+        }
+        return vendors
+    }
+
     /// Builds the clients `config` needs, reusing every one whose fingerprint is unchanged; throws
     /// (changing nothing) when a credential cannot be loaded. Apps the config no longer lists keep
     /// their clients, so their queued jobs still go out.

@@ -15,8 +15,8 @@ struct ConfigCommand: ParsableCommand {
         @Option(help: "The config file.") var config = "Config/pushd.yaml"
 
         func run() throws {
-            let apps = try ConfigCommand.check(config)
-            print("\(config): OK (\(apps) app(s))")
+            let checked = try ConfigCommand.check(config)
+            print("\(config): OK (\(checked.apps.count) app(s))")
         }
     }
 
@@ -34,9 +34,7 @@ struct ConfigCommand: ParsableCommand {
         @Option(help: "The serve process id (default: read from DATA/pushd.pid).") var pid: Int32?
 
         func run() throws {
-            _ = try ConfigCommand.check(store.config)
-            let (config, _) = try store.load()
-            let file = store.pidFile(config)
+            let file = store.pidFile(store.applying(to: try ConfigCommand.check(store.config)))
             let target: Int32
             if let pid {
                 target = pid
@@ -60,8 +58,8 @@ struct ConfigCommand: ParsableCommand {
         }
     }
 
-    /// Prints every problem of the file; throws exit code 1 when one is an error. The number of apps otherwise.
-    static func check(_ path: String) throws -> Int {
+    /// Prints every problem of the file; throws exit code 1 when one is an error, else returns the config.
+    static func check(_ path: String) throws -> PushdConfig {
         let loaded: LoadedConfig
         do {
             loaded = try ConfigLoader().load(path: path)
@@ -73,6 +71,6 @@ struct ConfigCommand: ParsableCommand {
         let problems = loaded.problems + ConfigValidator().validate(loaded.config) + unused
         for problem in problems { print("\(path): \(problem)") }
         if problems.contains(where: { $0.kind != .warning }) { throw ExitCode(1) }
-        return loaded.config.apps.count
+        return loaded.config
     }
 }

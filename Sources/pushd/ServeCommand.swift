@@ -31,8 +31,22 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Demo mode: every vendor is the built-in gateway emulator; nothing reaches a real device.") var demo = false
 
     func run() throws {
-        var (config, warnings) = try store.load()
-        if let listen { config.listen = listen }
+        // How the file is read at start and at every reload: `--data` and `--listen` applied.
+        let options = store
+        let listen = listen
+        let reread: @Sendable () throws -> LoadedConfig = {
+            var loaded = try ConfigLoader().load(path: options.config)
+            loaded.config = options.applying(to: loaded.config)
+            if let listen { loaded.config.listen = listen }
+            return loaded
+        }
+        let loaded: LoadedConfig
+        do {
+            loaded = try reread()
+        } catch {
+            throw ValidationError(String(describing: error))
+        }
+        let (config, warnings) = (loaded.config, loaded.problems)
         let dataFolder = store.dataFolder(config)
         if !demo, let missing = Self.missingVendors(config) {
             // One line, on stderr, naming the way out.
@@ -42,14 +56,6 @@ struct ServeCommand: ParsableCommand {
         Self.bootstrapLogging(config.log)
         // SIGHUP reloads the config once the service group runs; until then it must not stop pushd.
         signal(SIGHUP, SIG_IGN)
-        let options = store
-        let listen = listen
-        let reread: @Sendable () throws -> LoadedConfig = {
-            var loaded = try ConfigLoader().load(path: options.config)
-            loaded.config = options.applying(to: loaded.config)
-            if let listen { loaded.config.listen = listen }
-            return loaded
-        }
         try runBlocking { [config, warnings, demo] in
             try await Self.serve(
                 config: config, warnings: warnings, dataFolder: dataFolder, pidFile: options.pidFile(config), demo: demo, reread: reread
@@ -104,15 +110,16 @@ struct ServeCommand: ParsableCommand {
         }
 
         let registry = PrometheusCollectorRegistry()
+        let factory = PrometheusMetricsFactory(registry: registry)
         // Which build is running, as Prometheus's `*_build_info` convention has it: always 1.
         registry.makeGauge(name: "pushd_build_info", labels: [("version", pushdVersion), ("commit", buildCommit)]).set(1.0)
-        let metrics = DispatcherMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let metrics = DispatcherMetrics(factory: factory)
         let store = try await openStore(config, logger: logger)
         let gateways = try VendorGateways(config: config)
         let dispatcher = try Dispatcher(store: store, gateways: gateways, config: config, metrics: metrics, logger: logger)
         let api = RestAPI(
             config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites,
-            metrics: PrometheusMetricsFactory(registry: registry), logger: logger
+            metrics: factory, logger: logger
         )
         let reloader = ConfigReloader(
             running: config,
@@ -125,11 +132,11 @@ struct ServeCommand: ParsableCommand {
                 try dispatcher.reload(config)
                 api.reload(config)
             },
-            metrics: PrometheusMetricsFactory(registry: registry), logger: logger
+            metrics: factory, logger: logger
         )
 
         let router = Router(context: PushdRequestContext.self)
-        router.add(middleware: HTTPObserver(factory: PrometheusMetricsFactory(registry: registry), logRequests: logger.logLevel <= .debug))
+        router.add(middleware: HTTPObserver(factory: factory, logRequests: logger.logLevel <= .debug))
         router.get("healthz") { _, _ -> Response in
             do {
                 try await store.healthCheck()
