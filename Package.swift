@@ -127,6 +127,24 @@ let package = Package(
             name: "PushJob",
             dependencies: ["PushCore", "Messaging", "Storage"]
         ),
+        // Events to the IM servers: outcome events made where outcomes are decided, the outbox's sender.
+        .target(
+            name: "Callbacks",
+            dependencies: [
+                "PushCore",
+                "Storage",
+                "PushdConfig",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Workers that turn queued jobs into vendor sends: retries, dead letters, token cleanup, rate limits.
         .target(
             name: "Dispatcher",
@@ -137,6 +155,7 @@ let package = Package(
                 "PushJob",
                 "Gateways",
                 "PushdConfig",
+                "Callbacks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -172,6 +191,7 @@ let package = Package(
             name: "pushd",
             dependencies: [
                 "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "Messaging", "Storage", "PushJob", "Dispatcher", "API", "PushdRuntime",
+                "Callbacks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -236,6 +256,8 @@ let package = Package(
             name: "DispatcherTests",
             dependencies: [
                 "Dispatcher", "PushJob", "Storage", "Messaging", "Gateways", "Emulator", "PushCore", "PushdConfig", "API", "UserSig", "TestSupport",
+                "Callbacks",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -252,13 +274,19 @@ let package = Package(
             ]
         ),
         // Test helpers: waiting for explicit conditions, a clock that moves only when told to.
-        .target(name: "TestSupport", dependencies: ["PushCore", "Emulator"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "PushCore", "Emulator", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         // Generated hostile REST calls, shared by the in-process and the daemon fuzz tests.
         .target(name: "RequestFuzzing", dependencies: ["PushCore"], path: "Tests/RequestFuzzing"),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "pushd", "Storage", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing", "TestSupport",
+                "pushd", "Storage", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing", "TestSupport", "Callbacks",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

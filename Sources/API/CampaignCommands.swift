@@ -95,7 +95,7 @@ struct CampaignCommands: Sendable {
 
     @Sendable func getTask(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let status = try await status(caller, body)
-        return .ok(Self.fields(status))
+        return .ok(status.summary)
     }
 
     @Sendable func cancelTask(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
@@ -114,21 +114,6 @@ struct CampaignCommands: Sendable {
             throw TencentError(code: RestCode.unknownTask, message: "no task \(task)")
         }
         return status
-    }
-
-    /// `pushd/get_task`'s fields. Devices are counted as the walk reaches their users; users
-    /// without any device are counted as skipped (`NoDevice`).
-    static func fields(_ s: CampaignStatus) -> [(String, any Sendable)] {
-        let delivered = s.count(.delivered), invalid = s.count(.tokenInvalid), failed = s.count(.failed)
-        var skipped = s.reasons(.skipped)
-        if s.usersWithoutDevice > 0 { skipped["NoDevice"] = s.usersWithoutDevice }
-        return [
-            ("TaskId", s.taskID), ("State", s.state.rawValue), ("Users", s.audienceSize ?? 0), ("UsersWalked", s.users),
-            ("Total", s.devices), ("Sent", delivered + invalid + failed), ("Delivered", delivered), ("InvalidTokens", invalid),
-            ("Failed", failed), ("FailedByReason", s.reasons(.failed)), ("Skipped", skipped.values.reduce(0, +)), ("SkippedByReason", skipped),
-            ("Pending", max(0, s.jobs - s.jobsDone - s.jobsCancelled)), ("CancelledPushes", s.jobsCancelled),
-            ("StartTime", s.createdAtMillis / 1000), ("SelectedTime", (s.walkedAtMillis ?? 0) / 1000), ("EndTime", (s.finishedAtMillis ?? 0) / 1000),
-        ]
     }
 
     struct StatisticsQuery: Decodable {

@@ -1,3 +1,4 @@
+import Callbacks
 import Foundation
 import Gateways
 import Logging
@@ -12,11 +13,14 @@ public struct AppPipeline: Sendable {
     public var composer: PushComposer
     public var renderer: PushRenderer
     public var defaultLocale: PushLocale
+    /// The events the app's IM server is told about (`callback:`); none when it has no callback.
+    public var callbackEvents: Set<CallbackEventKind>
 
-    public init(composer: PushComposer, renderer: PushRenderer, defaultLocale: PushLocale) {
+    public init(composer: PushComposer, renderer: PushRenderer, defaultLocale: PushLocale, callbackEvents: Set<CallbackEventKind> = []) {
         self.composer = composer
         self.renderer = renderer
         self.defaultLocale = defaultLocale
+        self.callbackEvents = callbackEvents
     }
 
     /// The pipelines of every app of a config; templates are compiled here, once.
@@ -25,7 +29,8 @@ public struct AppPipeline: Sendable {
         for app in config.apps {
             let templates = try TemplateLoader.load(defaultFolder: config.templates, appFolder: app.templates, defaultLocale: app.defaultLocale)
             apps[app.sdkAppID] = AppPipeline(
-                composer: PushComposer(templates: templates), renderer: PushRenderer(app: app.pushSettings()), defaultLocale: app.defaultLocale
+                composer: PushComposer(templates: templates), renderer: PushRenderer(app: app.pushSettings()), defaultLocale: app.defaultLocale,
+                callbackEvents: app.callback.wanted
             )
         }
         return apps
@@ -350,6 +355,7 @@ struct JobProcessor: Sendable {
         var delay: Int64 = 0
         var lastError = ""
         var uncounted = true
+        var exhausted: Set<String> = []
         let attempt = job.attempts + 1
         let now = clock.nowMillis()
         for result in results {
@@ -368,6 +374,7 @@ struct JobProcessor: Sendable {
                     )
                     completion.deadDevices.append(.init(deviceID: id, vendor: vendor, token: token, error: "\(reason) (after \(attempt) attempts)"))
                     metrics.deadLettered(vendor: vendor)
+                    exhausted.insert(id)
                     continue
                 }
                 metrics.retried(vendor: vendor)
@@ -380,7 +387,54 @@ struct JobProcessor: Sendable {
         if !retryIDs.isEmpty {
             completion.retry = .init(deviceIDs: retryIDs, notBeforeMillis: now + max(0, delay), lastError: lastError, countsAsAttempt: !uncounted)
         }
+        completion.events = callbackEvents(of: completion, exhausted: exhausted)
         return completion
+    }
+
+    /// The events a completion tells the app's IM server, when it wants them: each device's
+    /// outcome (a skip only when the message expired; `exhausted` devices gave up after their
+    /// retries), each dead token, and a job that could not be sent at all.
+    func callbackEvents(of completion: JobCompletion, exhausted: Set<String> = []) -> [NewCallbackEvent] {
+        let job = completion.job
+        guard let wanted = apps.current[job.sdkAppID]?.callbackEvents, !wanted.isEmpty else { return [] }
+        var events = OutcomeEvents(sdkAppID: job.sdkAppID, wanted: wanted)
+        let message = Self.message(of: job, spec: try? specs.decode(job.payload))
+        func outcome(_ kind: CallbackEventKind, device: String, vendor: String, reason: String?, vendorMessageID: String? = nil, attempts: Int, at: Int64) {
+            events.outcome(
+                kind, user: job.userID, jobKey: job.idempotencyKey, message: message, deviceID: device, vendor: vendor, reason: reason,
+                vendorMessageID: vendorMessageID, attempts: attempts, atMillis: at
+            )
+        }
+        for r in completion.records {
+            let kind: CallbackEventKind
+            switch r.outcome {
+            case .delivered: kind = .delivered
+            case .tokenInvalid: kind = .failed
+            case .failed: kind = exhausted.contains(r.deviceID) ? .deadLettered : .failed
+            case .skipped where r.reason == PushJobSpec.expiredReason: kind = .expired
+            case .skipped, .revoked: continue
+            }
+            outcome(kind, device: r.deviceID, vendor: r.vendor, reason: r.reason, vendorMessageID: r.vendorMessageID, attempts: r.attempts, at: r.atMillis)
+        }
+        for i in completion.invalidations {
+            let record = completion.records.first { $0.deviceID == i.deviceID && $0.outcome == .tokenInvalid }
+            events.tokenInvalidated(
+                user: job.userID, deviceID: i.deviceID, vendor: record?.vendor ?? "", token: i.token, reason: record?.reason, atMillis: i.atMillis
+            )
+        }
+        for dead in completion.deadDevices where dead.deviceID.isEmpty {
+            outcome(.deadLettered, device: "", vendor: "", reason: dead.error, attempts: job.attempts + 1, at: clock.nowMillis())
+        }
+        return events.events
+    }
+
+    /// What the events of a job say about its message.
+    static func message(of job: ClaimedJob, spec: PushJobSpec?) -> OutcomeEvents.Message {
+        let prefix = job.idempotencyKey.firstIndex(of: ":").map { String(job.idempotencyKey[..<$0]) }
+        if job.lane == .campaign { return OutcomeEvents.Message(eventType: 3, taskID: prefix) }
+        guard let spec, let from = spec.fromAccount, !from.isEmpty else { return OutcomeEvents.Message(eventType: 3) }
+        let group = spec.groupId.flatMap { $0.isEmpty ? nil : $0 }
+        return OutcomeEvents.Message(eventType: group == nil ? 1 : 2, from: from, groupID: group, msgKey: prefix)
     }
 
     // MARK: - Results
@@ -418,7 +472,9 @@ struct JobProcessor: Sendable {
     func dead(_ job: ClaimedJob, reason: String) -> JobCompletion {
         logger.error("job cannot be sent", metadata: ["app": "\(job.sdkAppID)", "job": "\(job.idempotencyKey)", "reason": "\(reason)"])
         metrics.deadLettered(vendor: "")
-        return JobCompletion(job: job, deadDevices: [.init(deviceID: "", vendor: "", token: "", error: reason)])
+        var completion = JobCompletion(job: job, deadDevices: [.init(deviceID: "", vendor: "", token: "", error: reason)])
+        completion.events = callbackEvents(of: completion)
+        return completion
     }
 
     /// The stable push id of one job and device (`apns-id`, vivo `requestId`): the same on every

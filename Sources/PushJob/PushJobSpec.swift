@@ -137,9 +137,12 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         }
     }
 
+    /// The skip reason of a push whose message's offline lifetime ran out before it went out.
+    public static let expiredReason = "MessageExpired"
+
     /// Why no device of this job is notified at `nowMillis`, nil when they may be.
     public func suppression(nowMillis: Int64) -> String? {
-        if let expiresAtMillis, nowMillis >= expiresAtMillis { return "MessageExpired" }
+        if let expiresAtMillis, nowMillis >= expiresAtMillis { return Self.expiredReason }
         return silent.flatMap { $0.isEmpty ? nil : $0 }
     }
 

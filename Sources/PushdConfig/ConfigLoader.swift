@@ -18,7 +18,8 @@ public struct ConfigLoadError: Error, Sendable, CustomStringConvertible {
 
 /// Reads the YAML config, reports unknown keys and wrong types, applies environment overrides.
 ///
-/// Environment variables win over the file: `PUSHD_STORAGE_URL`, `PUSHD_PROXY`, `PUSHD_<SDKAPPID>_SECRET_KEY`, and
+/// Environment variables win over the file: `PUSHD_STORAGE_URL`, `PUSHD_PROXY`, `PUSHD_<SDKAPPID>_SECRET_KEY`,
+/// `PUSHD_<SDKAPPID>_CALLBACK_URL`, `PUSHD_<SDKAPPID>_CALLBACK_KEY`, and
 /// `PUSHD_<SDKAPPID>_<VENDOR>_<FIELD>` for any field of a vendor the file configures, e.g.
 /// `PUSHD_1400000000_HUAWEI_CLIENT_SECRET`.
 public struct ConfigLoader: Sendable {
@@ -77,6 +78,14 @@ public struct ConfigLoader: Sendable {
             if let key = environment[prefix + "SECRET_KEY"] {
                 config.apps[index].secretKey = key
                 used.insert(prefix + "SECRET_KEY")
+            }
+            if let url = environment[prefix + "CALLBACK_URL"] {
+                config.apps[index].callback.url = url
+                used.insert(prefix + "CALLBACK_URL")
+            }
+            if let key = environment[prefix + "CALLBACK_KEY"] {
+                config.apps[index].callback.key = key
+                used.insert(prefix + "CALLBACK_KEY")
             }
             for vendor in Vendor.allCases {
                 let schema = VendorSchema.fields(vendor)
@@ -239,6 +248,7 @@ private struct Walker {
                 } else {
                     report(.error, entry.path, entry.value, "bad locale \"\(text)\" (expected a language tag such as zh, en, ja, zh-Hant)")
                 }
+            case "callback": readCallback(entry, into: &app.callback)
             case "vendors":
                 for e in entries(entry.value, path: entry.path) {
                     if let vendor = Vendor(rawValue: e.key) {
@@ -251,6 +261,40 @@ private struct Walker {
             }
         }
         return app
+    }
+
+    mutating func readCallback(_ entry: Entry, into callback: inout CallbackSettings) {
+        for e in entries(entry.value, path: entry.path) {
+            switch e.key {
+            case "url": string(e).map { callback.url = $0 }
+            case "key": string(e).map { callback.key = $0 }
+            case "timeout_seconds", "retention_hours":
+                guard let text = string(e) else { break }
+                let range = e.key == "timeout_seconds" ? 1...300 : 1...8_760
+                guard let value = Int(text), range.contains(value) else {
+                    report(.error, e.path, e.value, "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+                    break
+                }
+                if e.key == "timeout_seconds" { callback.timeoutSeconds = value } else { callback.retentionHours = value }
+            case "events":
+                guard let items = e.value.sequence else {
+                    report(.error, e.path, e.value, "must be a list of events")
+                    break
+                }
+                var events: Set<CallbackEventKind> = []
+                for item in items {
+                    let name = item.scalar?.string ?? ""
+                    guard let kind = CallbackEventKind(rawValue: name) else {
+                        let known = CallbackEventKind.allCases.map(\.rawValue).joined(separator: ", ")
+                        report(.error, e.path, item, "unknown event \"\(name)\" (events are \(known))")
+                        continue
+                    }
+                    events.insert(kind)
+                }
+                callback.events = events
+            default: unknown(e)
+            }
+        }
     }
 
     mutating func readVendor(_ vendor: Vendor, _ entry: Entry) -> VendorConfig {

@@ -60,6 +60,15 @@ public struct ConfigValidator: Sendable {
                 guard let settings = app.vendors[vendor] else { continue }
                 problems += validate(settings, app: app, path: "\(path).vendors.\(vendor.rawValue)")
             }
+            if app.callback.isEnabled {
+                // The URL is not repeated: its query may carry a token of the IM server.
+                if !CallbackSettings.isValidURL(app.callback.url) {
+                    fail(path + ".callback.url", "is not an http:// or https:// URL with a host")
+                }
+                if app.callback.key.isEmpty {
+                    fail(path + ".callback.key", "missing; events are signed with it (set it in the file or PUSHD_\(app.sdkAppID)_CALLBACK_KEY)")
+                }
+            }
             let needTitle = Vendor.allCases.filter { $0.requiresTitle && app.vendors[$0] != nil }
             if app.appName.isEmpty, !needTitle.isEmpty {
                 let names = needTitle.map(\.rawValue).joined(separator: ", ")

@@ -125,6 +125,8 @@ public struct PushdConfig: Sendable, Equatable {
         /// Campaigns (`im_push`, `timpush/push`) allowed in any 24 hours, and the least time between two.
         public var campaignDailyQuota: Int = 100
         public var campaignIntervalMillis: Int = 1000
+        /// Events to the app's IM server; off while its URL is empty.
+        public var callback = CallbackSettings()
 
         public init(sdkAppID: UInt64) {
             self.sdkAppID = sdkAppID

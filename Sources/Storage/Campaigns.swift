@@ -126,6 +126,22 @@ public struct CampaignStatus: Sendable, Equatable {
     public func reasons(_ outcome: PushRecord.Outcome) -> [String: Int] {
         outcomes.reduce(into: [:]) { if $1.key.outcome == outcome.rawValue { $0[$1.key.reason, default: 0] += $1.value } }
     }
+
+    /// The campaign's progress as `pushd/get_task` answers it and its finished callback reports
+    /// it. Devices are counted as the walk reaches their users; users without any device are
+    /// counted as skipped (`NoDevice`).
+    public var summary: [(String, any Sendable)] {
+        let delivered = count(.delivered), invalid = count(.tokenInvalid), failed = count(.failed)
+        var skipped = reasons(.skipped)
+        if usersWithoutDevice > 0 { skipped["NoDevice"] = usersWithoutDevice }
+        return [
+            ("TaskId", taskID), ("State", state.rawValue), ("Users", audienceSize ?? 0), ("UsersWalked", users),
+            ("Total", devices), ("Sent", delivered + invalid + failed), ("Delivered", delivered), ("InvalidTokens", invalid),
+            ("Failed", failed), ("FailedByReason", reasons(.failed)), ("Skipped", skipped.values.reduce(0, +)), ("SkippedByReason", skipped),
+            ("Pending", max(0, jobs - jobsDone - jobsCancelled)), ("CancelledPushes", jobsCancelled),
+            ("StartTime", createdAtMillis / 1000), ("SelectedTime", (walkedAtMillis ?? 0) / 1000), ("EndTime", (finishedAtMillis ?? 0) / 1000),
+        ]
+    }
 }
 
 /// A campaign leased to one walker: everything it needs to enqueue the next users.

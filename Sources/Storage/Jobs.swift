@@ -252,6 +252,9 @@ public struct JobCompletion: Sendable {
     public var deadDevices: [DeadDevice]
     /// Devices to try again; nil when the job is finished.
     public var retry: Retry?
+    /// Events for the app's IM server, written with the outcome (nothing when the completion's
+    /// claim is no longer current).
+    public var events: [NewCallbackEvent] = []
 
     public struct DeadDevice: Sendable, Equatable {
         public var deviceID: String
@@ -284,13 +287,14 @@ public struct JobCompletion: Sendable {
 
     public init(
         job: ClaimedJob, records: [PushRecord] = [], invalidations: [TokenInvalidation] = [], deadDevices: [DeadDevice] = [],
-        retry: Retry? = nil
+        retry: Retry? = nil, events: [NewCallbackEvent] = []
     ) {
         self.job = job
         self.records = records
         self.invalidations = invalidations
         self.deadDevices = deadDevices
         self.retry = retry
+        self.events = events
     }
 
     /// The job goes back to the queue untouched, claimable at once (a worker shutting down).

@@ -234,7 +234,7 @@ public protocol Directory: Sendable {
 ///
 /// Every time comes from the store's clock, so leases, retries and the 7-day presence rule can be
 /// tested with a manual clock.
-public protocol PushStore: JobQueue, DeviceStore, MessageStore, Directory, CampaignStore {
+public protocol PushStore: JobQueue, DeviceStore, MessageStore, Directory, CampaignStore, CallbackQueue {
     /// Throws when the database does not answer.
     func healthCheck() async throws
 

@@ -25,7 +25,7 @@ enum Schema {
 
     /// Every version's statements, oldest first; a store records how many it has run.
     static func migrations(_ dialect: Dialect) -> [[String]] {
-        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect), v11(dialect), v12(dialect), v13(dialect)]
+        [sql(dialect), v2(dialect), v3(dialect), v4(dialect), v5(dialect), v6(dialect), v7(dialect), v8(dialect), v9(dialect), v10(dialect), v11(dialect), v12(dialect), v13(dialect), v14(dialect)]
     }
 
     static func sql(_ dialect: Dialect) -> [String] {
@@ -369,6 +369,27 @@ enum Schema {
             )
             """,
             "CREATE INDEX messages_group_seq ON messages (app, group_id, msg_seq) WHERE group_id <> ''",
+        ]
+    }
+
+    /// Version 14: events for the IM servers (`callback_events`), written in the transaction that
+    /// decides them and deleted once their endpoint accepted them. `available_at` is when the
+    /// event may next be claimed: now, after a failed POST's backoff, or the end of a sender's lease.
+    static func v14(_ dialect: Dialect) -> [String] {
+        let t = Types(dialect)
+        return [
+            """
+            CREATE TABLE callback_events (
+              id \(t.serial),
+              app \(t.int) NOT NULL,
+              command TEXT NOT NULL,
+              body \(t.blob) NOT NULL,
+              attempts \(t.int) NOT NULL DEFAULT 0,
+              available_at \(t.int) NOT NULL,
+              created_at \(t.int) NOT NULL
+            )
+            """,
+            "CREATE INDEX callback_events_ready ON callback_events (available_at)",
         ]
     }
 

@@ -34,6 +34,8 @@ struct E2EBenchCommand: ParsableCommand {
     @Option(help: "Comma-separated `pushd serve` process counts (PostgreSQL), one set of rounds each.") var processes = "1"
     @Option(help: "h2load connections.") var connections = 4
     @Option(help: "h2load streams per connection.") var streams = 100
+    @Option(help: "Comma-separated: off, on (every callback event of every push POSTed to the same nginx), one set of rounds each.")
+    var callbacks = "off"
 
     func run() throws {
         let serverURL = try benchServerURL(backend: backend, url: url)
@@ -44,9 +46,13 @@ struct E2EBenchCommand: ParsableCommand {
         let procs = processes.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
         guard !counts.isEmpty, !procs.isEmpty, users > 0, devices > 0 else { throw ValidationError("nothing to run") }
         guard backend == "postgres" || procs == [1] else { throw ValidationError("several processes need PostgreSQL") }
+        let modes = callbacks.split(separator: ",").map { $0 == "on" }
+        guard !modes.isEmpty, callbacks.split(separator: ",").allSatisfy({ $0 == "on" || $0 == "off" }) else {
+            throw ValidationError("--callbacks takes off, on or off,on")
+        }
         let bench = E2EBench(
             backend: backend, serverURL: serverURL, users: users, devices: devices, rounds: counts, processes: procs,
-            connections: connections, streams: streams
+            connections: connections, streams: streams, callbacks: modes
         )
         try runBlocking { try await bench.run() }
     }
@@ -61,6 +67,8 @@ struct E2EBench: Sendable {
     var processes: [Int]
     var connections: Int
     var streams: Int
+    /// For each set of rounds, whether the app has a callback (every event, to the sink).
+    var callbacks: [Bool] = [false]
 
     static let app = DemoCredentials.sdkAppID
 
@@ -139,23 +147,28 @@ struct E2EBench: Sendable {
                 + "→ nginx \(Self.nginxVersion()) (HTTP/2 + TLS, return 200, one worker); h2load \(connections) connections × \(streams) streams."
         )
         var table = BenchTable(header: [
-            "processes", "pushes", "pushd pushes/s", "h2load req/s", "ratio", "CPU µs/push", "minor faults/push", "peak RSS MB",
+            "processes", "callbacks", "pushes", "pushd pushes/s", "h2load req/s", "ratio", "CPU µs/push", "minor faults/push", "peak RSS MB",
             "cores pushd/postgres/nginx/machine",
         ])
         for k in processes {
-            var first: Double?
-            for (index, count) in rounds.enumerated() {
-                let pushes = count * users * devices
-                let reference = try runH2load(n: pushes, sink: sink, folder: folder, demo: demo)
-                let ours = try await runPushd(sends: count, processes: k, sink: sink, caFile: caFile, demo: demo, folder: folder + "/run-\(k)-\(index)")
-                first = first ?? ours.rate
-                table.add([
-                    "\(k)", "\(pushes)", String(format: "%.0f", ours.rate), String(format: "%.0f", reference), String(format: "%.2f", ours.rate / reference),
-                    String(format: "%.1f", ours.usage.cpuSeconds * 1e6 / Double(pushes)), String(format: "%.3f", ours.usage.minorFaults / Double(pushes)),
-                    String(format: "%.0f", ours.peakRSSKB / 1024), ours.cores,
-                ])
-                if let first, index > 0 {
-                    print(String(format: "%d pushes ran at %.2f of the first round's rate", pushes, ours.rate / first))
+            for callback in callbacks {
+                var first: Double?
+                for (index, count) in rounds.enumerated() {
+                    let pushes = count * users * devices
+                    let reference = try runH2load(n: pushes, sink: sink, folder: folder, demo: demo)
+                    let ours = try await runPushd(
+                        sends: count, processes: k, sink: sink, caFile: caFile, demo: demo, folder: folder + "/run-\(k)-\(callback)-\(index)",
+                        callback: callback
+                    )
+                    first = first ?? ours.rate
+                    table.add([
+                        "\(k)", callback ? "on" : "off", "\(pushes)", String(format: "%.0f", ours.rate), String(format: "%.0f", reference), String(format: "%.2f", ours.rate / reference),
+                        String(format: "%.1f", ours.usage.cpuSeconds * 1e6 / Double(pushes)), String(format: "%.3f", ours.usage.minorFaults / Double(pushes)),
+                        String(format: "%.0f", ours.peakRSSKB / 1024), ours.cores,
+                    ])
+                    if let first, index > 0 {
+                        print(String(format: "%d pushes ran at %.2f of the first round's rate", pushes, ours.rate / first))
+                    }
                 }
             }
         }
@@ -167,7 +180,7 @@ struct E2EBench: Sendable {
     /// A fresh store seeded with the users and their devices, `processes` × `pushd serve` on it,
     /// `sends` batchsendmsg posted to the first; the rate from the first post to an empty queue.
     func runPushd(
-        sends: Int, processes: Int, sink: String, caFile: String, demo: DemoCredentials, folder: String
+        sends: Int, processes: Int, sink: String, caFile: String, demo: DemoCredentials, folder: String, callback: Bool = false
     ) async throws -> (rate: Double, usage: Usage, peakRSSKB: Double, cores: String) {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let storage: String
@@ -190,7 +203,14 @@ struct E2EBench: Sendable {
                 to: folder + "/p\(i)", emulator: sink, caFile: caFile, listen: "127.0.0.1:\(port)", storage: storage,
                 templates: FileManager.default.currentDirectoryPath + "/Templates"
             )
-            let yaml = try String(contentsOfFile: file, encoding: .utf8)
+            var yaml = try String(contentsOfFile: file, encoding: .utf8)
+            if callback {
+                // Every event of every push, POSTed to the sink's `return 200` like an IM server that takes them all.
+                yaml = yaml.replacingOccurrences(
+                    of: "  - sdkappid: \(Self.app)\n", with: "  - sdkappid: \(Self.app)\n    callback: { url: \"\(sink)/callback\", key: \"bench\" }\n"
+                )
+                try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            }
             if store == nil {
                 let opened = try await openStore(try ConfigLoader().parse(yaml).config)
                 try await seed(opened)
@@ -231,6 +251,21 @@ struct E2EBench: Sendable {
         try await waitDrained(store)
         let elapsed = (ContinuousClock.now - started).seconds
         let cores = CPUShares.read().cores(since: shares, seconds: elapsed)
+        if callback {
+            // The events are their own lane: how many were still waiting when the pushes were done, and how long they took after.
+            let waiting = try await store.callbackBacklog().events
+            let drained = ContinuousClock.now
+            while try await store.callbackBacklog().events > 0 {
+                guard ContinuousClock.now - drained < .seconds(600) else { throw ValidationError("callback events did not drain in 10 minutes") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            print(
+                String(
+                    format: "callbacks: %d events waiting when the last push was done; all accepted %.2f s later (%.0f events/s overall)", waiting,
+                    (ContinuousClock.now - drained).seconds, Double((sends + 1) * users * devices) / (ContinuousClock.now - started).seconds
+                )
+            )
+        }
         var usage = Usage(cpuSeconds: 0, minorFaults: 0)
         for (child, was) in zip(children, before) {
             let now = Usage.read(child.processIdentifier) - was

@@ -1,5 +1,6 @@
-import ArgumentParser
 import API
+import ArgumentParser
+import Callbacks
 import Dispatcher
 import Foundation
 import Hummingbird
@@ -121,6 +122,7 @@ struct ServeCommand: ParsableCommand {
             config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites,
             metrics: factory, logger: logger
         )
+        let callbacks = CallbackSender(store: store, config: config, metrics: CallbackMetrics(factory: factory), logger: logger)
         let reloader = ConfigReloader(
             running: config,
             read: { [emulator] in
@@ -131,6 +133,7 @@ struct ServeCommand: ParsableCommand {
             apply: { config in
                 try dispatcher.reload(config)
                 api.reload(config)
+                callbacks.reload(config)
             },
             metrics: factory, logger: logger
         )
@@ -200,7 +203,9 @@ struct ServeCommand: ParsableCommand {
         // drains, then the emulator, the vendor connections and the store close.
         app.addServices(ResourceService { try await store.close() }, ResourceService { try await gateways.shutdown() })
         if let emulator { app.addServices(ResourceService { await emulator.running.stop() }) }
-        app.addServices(dispatcher, ReloadOnHangup(reloader: reloader))
+        // Callbacks stop after the dispatcher: the events of its last completions are written, and
+        // those not sent yet wait in the store for the next start.
+        app.addServices(callbacks, dispatcher, ReloadOnHangup(reloader: reloader))
         defer { try? FileManager.default.removeItem(atPath: pidFile) }
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])

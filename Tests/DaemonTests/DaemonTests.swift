@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Callbacks
 import Emulator
 import Foundation
 import Messaging
@@ -413,10 +414,16 @@ struct DaemonTests {
         await setup.stop()
     }
 
-    @Test("over HTTP: import accounts, register a device, sendmsg; the push reaches the emulator and get_push_records shows it")
+    @Test("over HTTP: import accounts, register a device, sendmsg; the push reaches the emulator, get_push_records shows it, the IM server hears of it")
     func restEndToEnd() async throws {
         let setup = try await Setup(dispatcher: "  workers: 2\n")
         let key = try setup.secretKey()
+        // Issue 28 section 5: the app's IM server gets the outcome as a signed callback.
+        let receiver = try await CallbackReceiver.start()
+        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8).replacingOccurrences(
+            of: "  - sdkappid: 1400000000\n", with: "  - sdkappid: 1400000000\n    callback: { url: \"\(receiver.url)\", key: \"cb-key\" }\n"
+        )
+        try yaml.write(toFile: setup.config, atomically: true, encoding: .utf8)
         let (serve, port) = try await setup.serve()
         func call(_ command: String, _ body: String, as identifier: String = "administrator") async throws -> [String: Any] {
             let sig = UserSig.generate(sdkAppID: 1_400_000_000, key: key, identifier: identifier, time: Int64(Date().timeIntervalSince1970))
@@ -443,6 +450,16 @@ struct DaemonTests {
         #expect(body.contains(#""alert":"Alice:hi bob""#) && body.contains(#""badge":3"#), "\(body)")
         let emulatorRoute = try await Setup.curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/emulator/requests"])
         #expect(String(decoding: emulatorRoute, as: UTF8.self) == "404", "no /emulator routes outside demo mode")
+        try await Setup.waitUntil("the callback received") { !receiver.requests.isEmpty }
+        let callback = receiver.requests[0]
+        #expect(callback.query["CallbackCommand"] == "Push.OfflinePush" && callback.query["SdkAppid"] == "1400000000")
+        let time = try #require(callback.query["RequestTime"].flatMap { Int64($0) })
+        #expect(abs(time - Int64(Date().timeIntervalSince1970)) < 60)
+        #expect(CallbackSignature.isValid(callback.query["Sign"] ?? "", key: "cb-key", requestTime: time, body: callback.body))
+        let event = try #require(callback.events.first)
+        #expect(event["Outcome"] as? String == "Delivered" && event["MsgKey"] as? String == msgKey && event["From_Account"] as? String == "alice")
+        #expect(event["To_Account"] as? String == "bob" && event["DeviceId"] as? String == "iphone")
+        await receiver.stop()
         serve.kill(SIGTERM)
         #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
         await setup.stop()

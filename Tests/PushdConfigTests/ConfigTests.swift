@@ -248,6 +248,43 @@ struct ConfigTests {
         }
     }
 
+    /// Issue 28 section 5: `callback` per app (interface.md section 2).
+    @Test("callback: url, key, events, timeout and retention; the key from the environment; a bad URL, a missing key or an unknown event refused")
+    func callbackSettings() throws {
+        func app(_ callback: String) -> String {
+            """
+            templates: \(Self.repoRoot)/Templates
+            apps:
+              - sdkappid: 1400000000
+                secret_key: "s"
+                callback: \(callback)
+            """
+        }
+        let (config, problems) = try check(
+            app(#"{ url: "https://im.example/cb?x=1", key: "k", events: [Delivered, TokenInvalidated], timeout_seconds: 3, retention_hours: 24 }"#)
+        )
+        #expect(problems == [])
+        let callback = config.apps[0].callback
+        #expect(callback.url == "https://im.example/cb?x=1" && callback.key == "k" && callback.timeoutSeconds == 3 && callback.retentionHours == 24)
+        #expect(callback.wanted == [.delivered, .tokenInvalidated])
+        #expect(PushdConfig.App(sdkAppID: 1).callback.wanted.isEmpty, "no URL, no events")
+
+        let (fromEnvironment, none) = try check(app(#"{ url: "http://10.0.0.1:8080/cb" }"#), environment: ["PUSHD_1400000000_CALLBACK_KEY": "env-key"])
+        #expect(none == [] && fromEnvironment.apps[0].callback.key == "env-key")
+        #expect(fromEnvironment.apps[0].callback.wanted == Set(CallbackEventKind.allCases), "every event by default")
+
+        let (_, keyless) = try check(app(#"{ url: "https://im.example/cb" }"#))
+        #expect(keyless.contains { $0.contains("callback.key") && $0.contains("PUSHD_1400000000_CALLBACK_KEY") }, "\(keyless)")
+        for bad in ["ftp://im.example/cb", "im.example/cb", "https:///cb", "https://im.example/cb#frag"] {
+            let (_, refused) = try check(app(#"{ url: "\#(bad)", key: "k" }"#))
+            #expect(refused.contains { $0.contains("callback.url") }, "\(bad): \(refused)")
+        }
+        let (_, unknown) = try check(app(#"{ url: "https://im.example/cb", key: "k", events: [Delivered, Clicked], timeout_seconds: 0, colour: red }"#))
+        #expect(unknown.contains { $0.contains("unknown event \"Clicked\"") }, "\(unknown)")
+        #expect(unknown.contains { $0.contains("timeout_seconds") && $0.contains("from 1 to 300") })
+        #expect(unknown.contains { $0.contains("callback.colour") })
+    }
+
     /// Issue 24: the README says secrets come from the environment, yet a vendor the file did not
     /// list could not be configured there, and a mistyped variable went unnoticed.
     @Test("the environment alone configures a vendor; variables that set nothing are named")

@@ -341,7 +341,13 @@ extension PostgresStore {
         binds.append(now)
         binds.append(app)
         binds.append(taskID)
-        try await connection.query(PostgresQuery(unsafeSQL: CampaignProgress.finish { "$\($0)" }, binds: binds), logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: CampaignProgress.finish { "$\($0)" } + " RETURNING task_id", binds: binds), logger: logger
+        )
+        var finished = false
+        for try await _ in rows { finished = true }
+        guard finished else { return }
+        try await insert([CallbackCommand.campaignFinished(app: app, taskID: taskID, nowMillis: now)], connection: connection, now: now, logger: logger)
     }
 
     /// Folds finished campaign jobs and their device outcomes into the campaigns' counts, inside

@@ -509,6 +509,7 @@ public final class PostgresStore: PushStore {
                     logger: logger
                 )
             }
+            try await Self.insert(live.flatMap(\.events), connection: connection, now: now, logger: logger)
             try await Self.tally(CampaignTally(live), connection: connection, now: now, logger: logger)
             if live.contains(where: { $0.retry != nil }) {
                 try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)

@@ -326,6 +326,8 @@ extension SQLiteStore {
     /// Finishes a sending campaign (`CampaignProgress`).
     static func finishCampaign(_ db: Database, app: Int64, taskID: String, now: Int64) throws {
         try db.execute(sql: CampaignProgress.finish { "?\($0)" }, arguments: [now, app, taskID])
+        guard db.changesCount > 0 else { return }
+        try insert([CallbackCommand.campaignFinished(app: app, taskID: taskID, nowMillis: now)], db: db, now: now)
     }
 
     // MARK: Helpers

@@ -270,6 +270,7 @@ public final class SQLiteStore: PushStore {
                 guard db.changesCount > 0 else { continue }
                 if !f.done { requeued = (true, requeued.chat || job.lane != .campaign) }
                 live.append(completion)
+                try Self.insert(completion.events, db: db, now: now)
                 for r in completion.records {
                     try record.execute(arguments: [
                         app, job.idempotencyKey, job.userID, r.deviceID, r.vendor, r.outcome.rawValue, r.reason, r.vendorMessageID,
