@@ -3,6 +3,7 @@ import Messaging
 import PushCore
 import PushJob
 import Storage
+import Tracing
 
 /// Groups (tencent-rest-api.md sections 4.3 and 4.8): `create_group`, `add_group_member` (and
 /// `import_group_member`), `delete_group_member`, `modify_group_member_info` (`MsgFlag`),
@@ -16,6 +17,8 @@ struct GroupCommands: Sendable {
     let sends: SendCoalescer
     let clock: any EpochClock
     let writes: WriteTimer
+    /// Chat jobs carry the request's trace context when tracing is on (``JobTrace``).
+    var tracer: (any Tracer)? = nil
 
     /// Group messages with the same content and `Random` within 5 minutes are one message.
     static let dedupeWindowMillis: Int64 = 300_000
@@ -420,7 +423,7 @@ struct GroupCommands: Sendable {
                 expiresAtMillis: expiresAt
             )
             // A directed message is not counted as unread (tencent-rest-api.md section 4.3).
-            let template = try JobTemplate(job: job, keyPrefix: msgKey, countsForBadge: directed == nil)
+            let template = try JobTemplate(job: job, keyPrefix: msgKey, countsForBadge: directed == nil, trace: JobTrace.carrier(tracer))
             // A job per 500 members, which the dispatcher turns into theirs: a large group's
             // message is not a job and a badge per member in the sender's transaction.
             jobs = template.fanOuts(

@@ -3,6 +3,7 @@ import Messaging
 import PushCore
 import PushJob
 import Storage
+import Tracing
 
 /// `openim/sendmsg` and `pushd/get_push_records`: a C2C message is validated, de-duplicated,
 /// stored, and its push job written in the same transaction.
@@ -12,6 +13,8 @@ struct MessageCommands: Sendable {
     let sends: SendCoalescer
     let clock: any EpochClock
     let writes: WriteTimer
+    /// Chat jobs carry the request's trace context when tracing is on (``JobTrace``).
+    var tracer: (any Tracer)? = nil
 
     /// C2C duplicates within 120 s are one message.
     static let dedupeWindowMillis: Int64 = 120_000
@@ -79,14 +82,14 @@ struct MessageCommands: Sendable {
         profiles[ExactString(from)] != nil || from.sameBytes(as: caller.app.admin) ? nil : .fail(code, "From_Account \(from) is not imported")
     }
 
-    /// The C2C message's jobs.
-    func template(_ m: C2C, nick: String?, caller: RestAPI.Caller) throws -> JobTemplate {
+    /// The C2C message's jobs, joining the trace of `trace` (the request's, read in its task).
+    func template(_ m: C2C, nick: String?, caller: RestAPI.Caller, trace: [String: String]?) throws -> JobTemplate {
         let job = PushJobSpec(
             sdkAppID: caller.app.sdkAppID, msgBody: m.content.body, offlinePushInfo: m.fields.offlinePushInfo, msgLifeTime: m.lifetime,
             sendMsgControl: m.fields.sendMsgControl, conversationType: "C2C", senderNick: nick, fromAccount: m.from,
             expiresAtMillis: m.expiresAtMillis
         )
-        return try JobTemplate(job: job, keyPrefix: m.msgKey)
+        return try JobTemplate(job: job, keyPrefix: m.msgKey, trace: trace)
     }
 
     /// A recipient's fate (push-rules.md sections 1.2, 1.3).
@@ -116,12 +119,14 @@ struct MessageCommands: Sendable {
             if let refusal = Self.senderRefusal(m.from, profiles: facts.profiles, caller: caller, code: RestCode.noSuchUser) { return refusal }
             return facts.profiles[ExactString(to)] == nil ? .fail(RestCode.noSuchUser, "To_Account \(to) is not imported") : nil
         }
+        // The build below runs in the store's transaction, outside this request's task.
+        let trace = JobTrace.carrier(tracer)
         // The accounts are read in the transaction that stores the message.
         let result = try await writes({
             try await sends.store(
                 LookedUpSend(lookup: lookup) { facts in
                     guard refusal(facts) == nil else { return nil }
-                    let template = try template(m, nick: AccountCommands.nick(of: m.from, in: facts.profiles), caller: caller)
+                    let template = try template(m, nick: AccountCommands.nick(of: m.from, in: facts.profiles), caller: caller, trace: trace)
                     let job = m.lifetime > 0 ? try template.job(to: to, fate: fate(m, to: to, settings: facts.settings[ExactString(to)])) : nil
                     let message = message(m, to: to, body: body, dedupeKey: "\(m.from)|\(to)|\(m.seq)|\(m.random)|\(m.content.crc)", caller: caller)
                     return (message, job.map { [$0] } ?? [])
@@ -193,7 +198,7 @@ struct MessageCommands: Sendable {
         )
         let (profiles, settings) = (facts.profiles, facts.settings)
         if let refusal = Self.senderRefusal(m.from, profiles: profiles, caller: caller, code: RestCode.noSuchUser) { return refusal }
-        let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller)
+        let template = try template(m, nick: AccountCommands.nick(of: m.from, in: profiles), caller: caller, trace: JobTrace.carrier(tracer))
         var errors: [[String: any Sendable]] = []
         // The stored message keeps what roaming reads, not the 500-account request.
         let stored = try JSONEncoder().encode(StoredMessage(MsgBody: m.content.body, CloudCustomData: m.fields.cloudCustomData))
@@ -260,7 +265,7 @@ struct MessageCommands: Sendable {
             senderNick: AccountCommands.nick(of: from, in: profiles), fromAccount: from
         )
         // A push-only send never raises the unread count (push-rules.md 5.5): it carries the current badge.
-        let template = try JobTemplate(job: job, keyPrefix: taskID, countsForBadge: false)
+        let template = try JobTemplate(job: job, keyPrefix: taskID, countsForBadge: false, trace: JobTrace.carrier(tracer))
         var pushed: [(to: String, fate: Recipients.Fate)] = []
         var errors: [[String: any Sendable]] = []
         for to in recipients.exactSet.map(\.value).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {

@@ -4,6 +4,7 @@ import Logging
 import PushCore
 import PushdConfig
 import Storage
+import Tracing
 import UserSig
 
 /// The Tencent-compatible REST API: `POST /v4/<service>/<command>?sdkappid=&identifier=&usersig=`,
@@ -58,7 +59,7 @@ public struct RestAPI: Sendable {
     public init(
         config: PushdConfig, store: any PushStore, clock: any EpochClock = SystemEpochClock(),
         maxPendingWrites: Int = SendCoalescer.defaultMaxPending, metrics factory: any MetricsFactory = NOOPMetricsHandler.instance,
-        logger: Logger = Logger(label: "pushd.api")
+        logger: Logger = Logger(label: "pushd.api"), tracer: (any Tracer)? = nil
     ) {
         let writes = WriteTimer(factory: factory)
         apps = Reloadable(Self.apps(config))
@@ -68,8 +69,8 @@ public struct RestAPI: Sendable {
         commands = [
             DeviceCommands(store: store, clock: clock, maxPerUser: config.limits.maxDevicesPerUser).commands, AccountCommands(store: store).commands,
             UnreadCommands(store: store, clock: clock).commands,
-            MessageCommands(store: store, sends: sends, clock: clock, writes: writes).commands,
-            GroupCommands(store: store, sends: sends, clock: clock, writes: writes).commands, ReceiveOptionCommands(store: store).commands,
+            MessageCommands(store: store, sends: sends, clock: clock, writes: writes, tracer: tracer).commands,
+            GroupCommands(store: store, sends: sends, clock: clock, writes: writes, tracer: tracer).commands, ReceiveOptionCommands(store: store).commands,
             AudienceCommands(store: store).commands, CampaignCommands(store: store, clock: clock).commands,
         ].reduce(into: [:]) { all, more in all.merge(more) { a, _ in a } }
         metrics = APIMetrics(commands: Array(commands.keys), writes: writes, factory: factory)

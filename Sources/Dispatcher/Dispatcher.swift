@@ -8,6 +8,7 @@ import PushdConfig
 import Storage
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// The daemon's workers: claim a batch of jobs, expand them, send them through at most
 /// `sendWindow` senders, and finish each job as its last send is done (group commit); repeat. A
@@ -86,7 +87,7 @@ public final class Dispatcher: Service, Sendable {
     public init(
         store: any PushStore, gateways: VendorGateways, config: PushdConfig, clock: any EpochClock = SystemEpochClock(),
         metrics: DispatcherMetrics = DispatcherMetrics(), logger: Logger = Logger(label: "pushd.dispatcher"),
-        settings: Settings? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+        settings: Settings? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, tracer: (any Tracer)? = nil
     ) throws {
         let settings = settings ?? Settings(config.dispatcher)
         let d = config.dispatcher
@@ -98,7 +99,7 @@ public final class Dispatcher: Service, Sendable {
             alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxPauseMillis: Int64(d.maxVendorPauseSeconds) * 1000,
             maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
             metrics: metrics, logger: logger, random: random,
-            campaignSends: AsyncSemaphore(permits: inFlight)
+            campaignSends: AsyncSemaphore(permits: inFlight), tracer: tracer
         )
         campaignSlots = Mutex(Self.campaignClaimDepth * inFlight)
         campaignClaim = min(settings.batchSize, inFlight)
@@ -332,7 +333,7 @@ public final class Dispatcher: Service, Sendable {
         for job in jobs {
             switch processor.prepare(job, devices: devices[job.sdkAppID]?[ExactString(job.userID)] ?? []) {
             case .dead(let completion): ready.append(completion)
-            case .ready(let job) where job.sends.isEmpty: ready.append(processor.completion(job.job, job.results))
+            case .ready(let job) where job.sends.isEmpty: ready.append(processor.finish(job, job.results))
             case .ready(let job): sending.append(job)
             }
         }
@@ -356,16 +357,17 @@ public final class Dispatcher: Service, Sendable {
                         switch next {
                         case .alone(let index, let send):
                             let result = await processor.run(send, of: prepared[index])
-                            done = progress.withLock { $0.record(result, of: index) }.map { [processor.completion(prepared[index].job, $0)] } ?? []
+                            done = progress.withLock { $0.record(result, of: index) }.map { [processor.finish(prepared[index], $0)] } ?? []
                         case .multicast(let g):
                             let members = plan.groups[g]
                             let recipients = members.map { JobProcessor.Recipient(device: prepared[$0.job].sends[$0.send].device, job: prepared[$0.job].job) }
-                            let results = await processor.multicast(
-                                plan.contents[g], to: recipients, through: plan.clients[g], app: prepared[members[0].job].app
-                            )
+                            let first = prepared[members[0].job]
+                            let results = await processor.traced(first.sends[members[0].send].device.vendor, devices: members.count, under: first.span) {
+                                await processor.multicast(plan.contents[g], to: recipients, through: plan.clients[g], app: first.app)
+                            }
                             done = progress.withLock { progress in
                                 zip(members, results).compactMap { member, result in
-                                    progress.record(result, of: member.job).map { processor.completion(prepared[member.job].job, $0) }
+                                    progress.record(result, of: member.job).map { processor.finish(prepared[member.job], $0) }
                                 }
                             }
                         }

@@ -7,6 +7,7 @@ import PushCore
 import PushJob
 import PushdConfig
 import Storage
+import Tracing
 
 /// What the dispatcher needs of one app: its push text and its vendor payloads.
 public struct AppPipeline: Sendable {
@@ -61,6 +62,9 @@ struct JobProcessor: Sendable {
     /// Campaign pushes at the vendors at once (`dispatcher.campaign_in_flight`): a chat push
     /// never queues at a vendor behind more than this many of them.
     var campaignSends: AsyncSemaphore?
+    /// Continues the trace a job carries (``JobTrace``): a span per job, a child per vendor
+    /// request. Nil: tracing is off and nothing is traced.
+    var tracer: (any Tracer)?
 
     /// One device's result within the job.
     enum DeviceResult: Sendable {
@@ -79,12 +83,15 @@ struct JobProcessor: Sendable {
         /// Results decided without a send (suppressed, excluded devices).
         let results: [DeviceResult]
         let sends: [Send]
+        /// The job's span when its trace is followed; ended with the job's completion.
+        let span: (any Span)?
 
-        init(job: ClaimedJob, app: AppPipeline, results: [DeviceResult] = [], sends: [Send]) {
+        init(job: ClaimedJob, app: AppPipeline, results: [DeviceResult] = [], sends: [Send], span: (any Span)? = nil) {
             self.job = job
             self.app = app
             self.results = results
             self.sends = sends
+            self.span = span
         }
     }
 
@@ -123,11 +130,12 @@ struct JobProcessor: Sendable {
         }
         var targets = devices
         if let only = job.deviceIDs { targets = targets.filter { only.contains($0.deviceID) } }
+        let span = tracer.flatMap { tracer in spec.trace.map { jobSpan(tracer, carrier: $0, job: job, devices: targets.count, now: now) } }
         if spec.revoke {
             guard let key = Withdrawal.revokedKey(job.idempotencyKey) else {
                 return .dead(dead(job, reason: "BadJob: \(job.idempotencyKey) is not a revocation's key"))
             }
-            return .ready(PreparedJob(job: job, app: app, sends: targets.map { Send(device: $0, work: .revoke(key)) }))
+            return .ready(PreparedJob(job: job, app: app, sends: targets.map { Send(device: $0, work: .revoke(key)) }, span: span))
         }
         let suppression = spec.suppression(nowMillis: now)
         var contents: [PushLocale: PushDecision] = [:]
@@ -146,16 +154,69 @@ struct JobProcessor: Sendable {
                 sends.append(Send(device: device, work: .push(decision)))
             }
         }
-        return .ready(PreparedJob(job: job, app: app, results: results, sends: sends))
+        return .ready(PreparedJob(job: job, app: app, results: results, sends: sends, span: span))
     }
 
     /// Makes the `index`th send of a prepared job.
     func run(_ index: Int, of prepared: PreparedJob) async -> DeviceResult {
         let send = prepared.sends[index]
-        switch send.work {
-        case .push(let decision): return await self.send(decision, to: send.device, job: prepared.job, app: prepared.app)
-        case .revoke(let key): return await revoke(key, on: send.device, job: prepared.job, app: prepared.app)
+        return await traced(send.device.vendor, devices: 1, under: prepared.span) {
+            switch send.work {
+            case .push(let decision): return await self.send(decision, to: send.device, job: prepared.job, app: prepared.app)
+            case .revoke(let key): return await revoke(key, on: send.device, job: prepared.job, app: prepared.app)
+            }
         }
+    }
+
+    // MARK: - Tracing
+
+    /// The span of a job whose request was traced: a consumer span continuing `carrier`'s trace,
+    /// started when the job is prepared, with the time it waited in the queue.
+    func jobSpan(_ tracer: any Tracer, carrier: [String: String], job: ClaimedJob, devices: Int, now: Int64) -> any Span {
+        let span = tracer.startSpan("pushd.dispatch", context: JobTrace.context(tracer, carrier: carrier), ofKind: .consumer)
+        span.attributes["pushd.app"] = "\(job.sdkAppID)"
+        span.attributes["pushd.job"] = job.idempotencyKey
+        span.attributes["pushd.lane"] = job.lane.description
+        span.attributes["pushd.attempt"] = job.attempts + 1
+        span.attributes["pushd.devices"] = devices
+        span.attributes["pushd.queue_wait_ms"] = max(0, now - job.enqueuedAtMillis)
+        return span
+    }
+
+    /// Runs one vendor request (of `devices` devices) as a client span under the job's span, when
+    /// there is one; its outcome becomes the span's attribute.
+    func traced(_ vendor: Vendor, devices: Int, under parent: (any Span)?, _ send: () async -> DeviceResult) async -> DeviceResult {
+        await traced(vendor, devices: devices, under: parent) { [await send()] }[0]
+    }
+
+    /// ``traced(_:devices:under:_:)`` for a multicast's results.
+    func traced(_ vendor: Vendor, devices: Int, under parent: (any Span)?, _ send: () async -> [DeviceResult]) async -> [DeviceResult] {
+        guard let tracer, let parent else { return await send() }
+        let span = tracer.startSpan("pushd.send \(vendor.rawValue)", context: parent.context, ofKind: .client)
+        span.attributes["pushd.vendor"] = vendor.rawValue
+        span.attributes["pushd.devices"] = devices
+        let results = await send()
+        span.attributes["pushd.outcome"] = results.map(Self.outcome).joined(separator: ",")
+        span.end()
+        return results
+    }
+
+    /// A result as a span names it: the record's outcome, or `Retry`.
+    static func outcome(_ result: DeviceResult) -> String {
+        switch result {
+        case .final(let record, _, _): record.outcome.rawValue
+        case .retry: "Retry"
+        }
+    }
+
+    /// The completion of a prepared job whose last result is in; ends the job's span.
+    func finish(_ prepared: PreparedJob, _ results: [DeviceResult]) -> JobCompletion {
+        let completion = completion(prepared.job, results)
+        if let span = prepared.span {
+            span.attributes["pushd.retry"] = completion.retry != nil
+            span.end()
+        }
+        return completion
     }
 
     /// Sends to one device and classifies the outcome.

@@ -14,12 +14,14 @@ public struct JobTemplate: Sendable {
     /// `job` as stored.
     public let payload: Data
 
-    /// `countsForBadge: false` overrides the message's own rule (push-rules.md section 5).
-    public init(job: PushJobSpec, keyPrefix: String, countsForBadge: Bool = true) throws(TencentError) {
+    /// `countsForBadge: false` overrides the message's own rule (push-rules.md section 5). `trace`
+    /// is the making request's trace context, which every recipient's push joins.
+    public init(job: PushJobSpec, keyPrefix: String, countsForBadge: Bool = true, trace: [String: String]? = nil) throws(TencentError) {
         var job = job
         job.toAccount = ""
         job.idempotencyKey = nil
         job.silent = nil
+        if let trace { job.trace = trace }
         self.job = job
         self.keyPrefix = keyPrefix
         self.countsForBadge = countsForBadge && Badge.counts(job.message, sendMsgControl: job.sendMsgControl)

@@ -40,6 +40,9 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
     /// A revocation (`"Revoke": true`): it takes back what the job its key names
     /// (``Withdrawal/revokedKey(_:)``) delivered to the devices it is limited to.
     public var revoke: Bool = false
+    /// The trace context of the request that made the job (W3C `traceparent`, `tracestate`), so
+    /// its sends join that request's trace; nil when tracing is off.
+    public var trace: [String: String]?
 
     enum CodingKeys: String, CodingKey {
         case sdkAppID = "SdkAppID", toAccount = "To_Account", idempotencyKey = "IdempotencyKey", lane = "Lane"
@@ -47,6 +50,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         case onlineOnlyFlag = "OnlineOnlyFlag", sendMsgControl = "SendMsgControl", conversationType = "ConversationType"
         case senderNick = "SenderNick", fromAccount = "From_Account", groupId = "GroupId", groupName = "GroupName", silent = "Silent", expiresAtMillis = "ExpiresAt"
         case revoke = "Revoke"
+        case trace = "Trace"
     }
 
     public init(
@@ -96,6 +100,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         silent = try c.decodeIfPresent(String.self, forKey: .silent)
         expiresAtMillis = try c.decodeIfPresent(Int64.self, forKey: .expiresAtMillis)
         revoke = try c.decodeIfPresent(Bool.self, forKey: .revoke) ?? false
+        trace = try c.decodeIfPresent([String: String].self, forKey: .trace)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -117,6 +122,7 @@ public struct PushJobSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(silent, forKey: .silent)
         try c.encodeIfPresent(expiresAtMillis, forKey: .expiresAtMillis)
         if revoke { try c.encode(revoke, forKey: .revoke) }
+        try c.encodeIfPresent(trace, forKey: .trace)
     }
 
     /// The payload of an app's revocation jobs (``Withdrawal/revocationJob``).

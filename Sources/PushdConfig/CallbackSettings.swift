@@ -40,9 +40,12 @@ public struct CallbackSettings: Sendable, Equatable {
 
     /// The events wanted, none when the callback is off.
     public var wanted: Set<CallbackEventKind> { isEnabled ? events : [] }
+}
 
-    /// The URL as a callback may use it: `http` or `https` with a host and no fragment.
-    public static func isValidURL(_ text: String) -> Bool {
+/// An endpoint pushd POSTs to (a callback, a trace collector).
+public enum HTTPEndpoint {
+    /// Whether `text` is an `http` or `https` URL with a host and no fragment.
+    public static func isValid(_ text: String) -> Bool {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty, url.fragment == nil
         else { return false }

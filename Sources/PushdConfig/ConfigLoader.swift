@@ -163,6 +163,7 @@ private struct Walker {
                     default: unknown(e)
                     }
                 }
+            case "tracing": readTracing(entry, into: &config.tracing)
             case "dispatcher": readDispatcher(entry, into: &config.dispatcher)
             case "limits":
                 readIntegers(entry, into: &config.limits, [
@@ -261,6 +262,29 @@ private struct Walker {
             }
         }
         return app
+    }
+
+    mutating func readTracing(_ entry: Entry, into tracing: inout PushdConfig.Tracing) {
+        for e in entries(entry.value, path: entry.path) {
+            guard let text = string(e) else { continue }
+            switch e.key {
+            case "endpoint": tracing.endpoint = text
+            case "service_name": tracing.serviceName = text
+            case "protocol":
+                if PushdConfig.Tracing.protocols.contains(text) {
+                    tracing.protocol = text
+                } else {
+                    report(.error, e.path, e.value, "must be one of \(PushdConfig.Tracing.protocols.joined(separator: ", ")), got \"\(text)\"")
+                }
+            case "sample_ratio":
+                if let ratio = Double(text), ratio.isFinite, (0...1).contains(ratio) {
+                    tracing.sampleRatio = ratio
+                } else {
+                    report(.error, e.path, e.value, "must be a number from 0 to 1")
+                }
+            default: unknown(e)
+            }
+        }
     }
 
     mutating func readCallback(_ entry: Entry, into callback: inout CallbackSettings) {

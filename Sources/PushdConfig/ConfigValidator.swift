@@ -27,6 +27,9 @@ public struct ConfigValidator: Sendable {
         if !config.proxy.isEmpty, ProxyAddress(config.proxy) == nil {
             fail("proxy", Self.proxyShape)
         }
+        if config.tracing.isEnabled, !HTTPEndpoint.isValid(config.tracing.endpoint) {
+            fail("tracing.endpoint", "is not an http:// or https:// URL with a host")
+        }
         if !config.tls.caFile.isEmpty, !FileManager.default.isReadableFile(atPath: config.tls.caFile) {
             fail("tls.ca_file", "cannot read \(config.tls.caFile)")
         }
@@ -62,7 +65,7 @@ public struct ConfigValidator: Sendable {
             }
             if app.callback.isEnabled {
                 // The URL is not repeated: its query may carry a token of the IM server.
-                if !CallbackSettings.isValidURL(app.callback.url) {
+                if !HTTPEndpoint.isValid(app.callback.url) {
                     fail(path + ".callback.url", "is not an http:// or https:// URL with a host")
                 }
                 if app.callback.key.isEmpty {

@@ -10,6 +10,7 @@ public struct PushdConfig: Sendable, Equatable {
     /// a vendor's own `proxy` wins. Empty: direct.
     public var proxy: String = ""
     public var log = Log()
+    public var tracing = Tracing()
     /// Folder of the default push text templates (`<locale>/<name>.mustache`).
     public var templates: String = "Templates"
     public var apps: [App] = []
@@ -107,6 +108,25 @@ public struct PushdConfig: Sendable, Equatable {
 
         /// The levels `level` takes, quietest last.
         public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    }
+
+    /// `tracing:`: a push's path (REST command, queue, vendor request) as one trace, exported over
+    /// OTLP/HTTP. Off, and free, while `endpoint` is empty.
+    public struct Tracing: Sendable, Equatable {
+        /// The OTLP/HTTP collector's traces URL, e.g. `http://127.0.0.1:4318/v1/traces`.
+        public var endpoint: String = ""
+        /// `http/protobuf` or `http/json`.
+        public var `protocol`: String = "http/protobuf"
+        /// The share of traces kept, 0 to 1 (a trace the caller's `traceparent` samples is kept).
+        public var sampleRatio: Double = 1
+        /// `service.name` of the spans.
+        public var serviceName: String = "pushd"
+
+        public init() {}
+
+        public var isEnabled: Bool { !endpoint.isEmpty }
+
+        public static let protocols = ["http/protobuf", "http/json"]
     }
 
     /// One IM app (`sdkappid`) and its vendors.

@@ -19,7 +19,7 @@ public final class Reloadable<Value: Sendable>: Sendable {
 
 extension PushdConfig {
     /// The settings that differ in `other` and that only a restart applies (the listener, the
-    /// store, the dispatcher's workers, the limits, logging): a reload logs them.
+    /// store, the dispatcher's workers, the limits, logging, tracing): a reload logs them.
     public func restartOnlyChanges(in other: PushdConfig) -> [String] {
         var changed: [String] = []
         if listen != other.listen { changed.append("listen") }
@@ -27,6 +27,7 @@ extension PushdConfig {
         if dispatcher != other.dispatcher { changed.append("dispatcher") }
         if limits != other.limits { changed.append("limits") }
         if log != other.log { changed.append("log") }
+        if tracing != other.tracing { changed.append("tracing") }
         return changed
     }
 }

@@ -115,12 +115,13 @@ struct ServeCommand: ParsableCommand {
         // Which build is running, as Prometheus's `*_build_info` convention has it: always 1.
         registry.makeGauge(name: "pushd_build_info", labels: [("version", pushdVersion), ("commit", buildCommit)]).set(1.0)
         let metrics = DispatcherMetrics(factory: factory)
+        let tracing = try TracingBackend.make(config.tracing)
         let store = try await openStore(config, logger: logger)
         let gateways = try VendorGateways(config: config)
-        let dispatcher = try Dispatcher(store: store, gateways: gateways, config: config, metrics: metrics, logger: logger)
+        let dispatcher = try Dispatcher(store: store, gateways: gateways, config: config, metrics: metrics, logger: logger, tracer: tracing?.tracer)
         let api = RestAPI(
             config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites,
-            metrics: factory, logger: logger
+            metrics: factory, logger: logger, tracer: tracing?.tracer
         )
         let callbacks = CallbackSender(store: store, config: config, metrics: CallbackMetrics(factory: factory), logger: logger)
         let reloader = ConfigReloader(
@@ -139,7 +140,7 @@ struct ServeCommand: ParsableCommand {
         )
 
         let router = Router(context: PushdRequestContext.self)
-        router.add(middleware: HTTPObserver(factory: factory, logRequests: logger.logLevel <= .debug))
+        router.add(middleware: HTTPObserver(factory: factory, logRequests: logger.logLevel <= .debug, tracer: tracing?.tracer))
         router.get("healthz") { _, _ -> Response in
             do {
                 try await store.healthCheck()
@@ -201,6 +202,8 @@ struct ServeCommand: ParsableCommand {
         )
         // Graceful shutdown runs in reverse: the HTTP server stops taking requests, the dispatcher
         // drains, then the emulator, the vendor connections and the store close.
+        // The span exporter stops last: the spans of the final sends are flushed.
+        if let tracing { app.addServices(tracing.service) }
         app.addServices(ResourceService { try await store.close() }, ResourceService { try await gateways.shutdown() })
         if let emulator { app.addServices(ResourceService { await emulator.running.stop() }) }
         // Callbacks stop after the dispatcher: the events of its last completions are written, and

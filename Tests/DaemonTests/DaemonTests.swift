@@ -465,6 +465,59 @@ struct DaemonTests {
         await setup.stop()
     }
 
+    /// Issue 28 section 3: with `tracing.endpoint`, swift-otel exports a push's trace over OTLP/HTTP,
+    /// continuing the IM server's `traceparent`.
+    @Test("tracing: the sendmsg request, its job and its APNs request are exported over OTLP/HTTP as one trace continuing the caller's traceparent")
+    func tracingExport() async throws {
+        let setup = try await Setup(dispatcher: "  workers: 2\n")
+        let key = try setup.secretKey()
+        let collector = try await CallbackReceiver.start(path: "/v1/traces")
+        let yaml = try String(contentsOfFile: setup.config, encoding: .utf8) + "tracing: { endpoint: \"\(collector.url)\", protocol: http/json }\n"
+        try yaml.write(toFile: setup.config, atomically: true, encoding: .utf8)
+        let (serve, port) = try await setup.serve()
+        let traceID = "4bf92f3577b34da6a3ce929d0e0e4736", parentID = "00f067aa0ba902b7"
+        func call(_ command: String, _ body: String, as identifier: String = "administrator") async throws -> [String: Any] {
+            let sig = UserSig.generate(sdkAppID: 1_400_000_000, key: key, identifier: identifier, time: Int64(Date().timeIntervalSince1970))
+            let url = "http://127.0.0.1:\(port)/v4/\(command)?sdkappid=1400000000&identifier=\(identifier)&usersig=\(sig)&random=1&contenttype=json"
+            let data = try await Setup.curl(["-X", "POST", "-H", "traceparent: 00-\(traceID)-\(parentID)-01", "-d", body, url])
+            return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        }
+        #expect(try await call("im_open_login_svc/multiaccount_import", #"{"AccountList": [{"UserID": "alice"}, {"UserID": "bob"}]}"#)["ErrorCode"] as? Int == 0)
+        #expect(try await call("pushd/register_device", #"{"DeviceId": "iphone", "Vendor": "apns", "Token": "\#(Self.token(7))"}"#, as: "bob")["ErrorCode"] as? Int == 0)
+        let sent = try await call(
+            "openim/sendmsg", #"{"From_Account": "alice", "To_Account": "bob", "MsgRandom": 9, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}"#
+        )
+        #expect(sent["ErrorCode"] as? Int == 0)
+        /// OTLP/JSON ids are hex; a protobuf-JSON encoder may write them as base64.
+        func hex(_ id: Any?) -> String {
+            guard let text = id as? String else { return "" }
+            if text.count == 32 || text.count == 16, text.allSatisfy(\.isHexDigit) { return text.lowercased() }
+            return Data(base64Encoded: text).map { $0.map { String(format: "%02x", $0) }.joined() } ?? text
+        }
+        var spans: [[String: Any]] = []
+        try await Setup.waitUntil("the push's spans exported", timeout: .seconds(90)) {
+            spans = collector.requests.flatMap { request -> [[String: Any]] in
+                let object = (try? JSONSerialization.jsonObject(with: request.body)) as? [String: Any]
+                let resources = object?["resourceSpans"] as? [[String: Any]] ?? []
+                return resources.flatMap { ($0["scopeSpans"] as? [[String: Any]] ?? []).flatMap { $0["spans"] as? [[String: Any]] ?? [] } }
+            }
+            return spans.contains { $0["name"] as? String == "pushd.send apns" }
+        }
+        func span(_ name: String) -> [String: Any]? { spans.first { $0["name"] as? String == name } }
+        let request = try #require(span("POST /v4/openim/sendmsg"), "\(spans.map { $0["name"] ?? "" })")
+        let job = try #require(span("pushd.dispatch"))
+        let send = try #require(span("pushd.send apns"))
+        #expect(hex(request["traceId"]) == traceID && hex(request["parentSpanId"]) == parentID, "the IM server's trace continues")
+        #expect(hex(job["traceId"]) == traceID && hex(job["parentSpanId"]) == hex(request["spanId"]))
+        #expect(hex(send["traceId"]) == traceID && hex(send["parentSpanId"]) == hex(job["spanId"]))
+        let body = String(decoding: collector.requests[0].body, as: UTF8.self)
+        #expect(body.contains("service.name") && body.contains("pushd"))
+        serve.kill(SIGTERM)
+        #expect(try await serve.exitStatus(within: .seconds(15)) == 0)
+        await collector.stop()
+        await setup.stop()
+    }
+
     @Test("a tag campaign under pushd serve, followed to the end by pushd campaign watch")
     func campaignWatch() async throws {
         let setup = try await Setup(dispatcher: "  workers: 2\n  campaign_page: 16\n")

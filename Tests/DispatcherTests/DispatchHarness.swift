@@ -9,6 +9,7 @@ import PushdConfig
 import Storage
 import Testing
 import TestSupport
+import Tracing
 
 /// The emulator serving all eight vendors with demo credentials, a pushd config pointing at it, a
 /// fresh SQLite store on a manual clock, and a dispatcher working that store.
@@ -55,12 +56,15 @@ final class DispatchHarness: Sendable {
         gateways = try VendorGateways(config: config)
     }
 
-    func makeDispatcher(logger: Logger = Logger(label: "test"), metrics: DispatcherMetrics = DispatcherMetrics()) throws -> Dispatcher {
+    func makeDispatcher(
+        logger: Logger = Logger(label: "test"), metrics: DispatcherMetrics = DispatcherMetrics(), tracer: (any Tracer)? = nil
+    ) throws -> Dispatcher {
         var settings = Dispatcher.Settings(config.dispatcher)
         settings.pollInterval = .milliseconds(20)
         settings.shutdownGrace = .seconds(2)
         return try Dispatcher(
-            store: store, gateways: gateways, config: config, clock: clock, metrics: metrics, logger: logger, settings: settings, random: { 0.5 }
+            store: store, gateways: gateways, config: config, clock: clock, metrics: metrics, logger: logger, settings: settings, random: { 0.5 },
+            tracer: tracer
         )
     }
 

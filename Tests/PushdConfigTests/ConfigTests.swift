@@ -248,6 +248,23 @@ struct ConfigTests {
         }
     }
 
+    /// Issue 28 section 3: `tracing` (off while its endpoint is empty; a restart applies it).
+    @Test("tracing: endpoint, protocol, sample_ratio and service_name; a bad endpoint, protocol or ratio refused; a change needs a restart")
+    func tracingSettings() throws {
+        func config(_ tracing: String) -> String { "templates: \(Self.repoRoot)/Templates\ntracing: \(tracing)\n" }
+        let (off, _) = try check(config("{}"))
+        #expect(!off.tracing.isEnabled)
+        let (on, problems) = try check(config(#"{ endpoint: "http://127.0.0.1:4318/v1/traces", protocol: http/json, sample_ratio: 0.25, service_name: pushd-eu }"#))
+        #expect(problems.filter { !$0.contains("no app") } == [])
+        #expect(on.tracing.isEnabled && on.tracing.protocol == "http/json" && on.tracing.sampleRatio == 0.25 && on.tracing.serviceName == "pushd-eu")
+        #expect(off.restartOnlyChanges(in: on) == ["tracing"])
+        let (_, refused) = try check(config(#"{ endpoint: "127.0.0.1:4318", protocol: grpc, sample_ratio: 2, sampler: x }"#))
+        #expect(refused.contains { $0.contains("tracing.endpoint") })
+        #expect(refused.contains { $0.contains("tracing.protocol") && $0.contains("http/protobuf, http/json") })
+        #expect(refused.contains { $0.contains("tracing.sample_ratio") })
+        #expect(refused.contains { $0.contains("tracing.sampler") })
+    }
+
     /// Issue 28 section 5: `callback` per app (interface.md section 2).
     @Test("callback: url, key, events, timeout and retention; the key from the environment; a bad URL, a missing key or an unknown event refused")
     func callbackSettings() throws {

@@ -4,9 +4,10 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// An IM server's callback endpoint on a loopback port: records every POST (its query parameters
-/// and raw body) and answers 200 with Tencent's OK envelope, or an error status while `failing`
-/// holds answers to give first.
+/// An IM server's callback endpoint (or any collector taking POSTs, such as OTLP/HTTP's
+/// `/v1/traces`) on a loopback port: records every POST to `path` (its query parameters and raw
+/// body) and answers 200 with Tencent's OK envelope, or an error status while `failing` holds
+/// answers to give first.
 public final class CallbackReceiver: Sendable {
     public struct Request: Sendable {
         public var query: [String: String]
@@ -20,16 +21,19 @@ public final class CallbackReceiver: Sendable {
 
     private let task: Task<Void, any Error>
     public let port: Int
+    public let path: String
 
-    /// The URL to configure as `callback.url`: a path with a query of its own, which the
-    /// parameters must extend rather than replace.
-    public var url: String { "http://127.0.0.1:\(port)/im/callback?token=abc" }
+    /// The URL to configure as `callback.url`: with the default path, a query of its own, which
+    /// the parameters must extend rather than replace.
+    public var url: String { "http://127.0.0.1:\(port)\(path)" + (path == Self.callbackPath ? "?token=abc" : "") }
 
-    public static func start() async throws -> CallbackReceiver {
+    public static let callbackPath = "/im/callback"
+
+    public static func start(path: String = callbackPath) async throws -> CallbackReceiver {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let box = StateBox()
         let router = Router()
-        router.post("/im/callback") { request, _ -> Response in
+        router.post(RouterPath(path)) { request, _ -> Response in
             let buffer = try await request.body.collect(upTo: 16 << 20)
             var query: [String: String] = [:]
             for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
@@ -53,7 +57,7 @@ public final class CallbackReceiver: Sendable {
             port = p
             break
         }
-        return CallbackReceiver(box: box, task: task, port: port)
+        return CallbackReceiver(box: box, task: task, port: port, path: path)
     }
 
     private final class StateBox: Sendable {
@@ -62,10 +66,11 @@ public final class CallbackReceiver: Sendable {
 
     private let box: StateBox
 
-    private init(box: StateBox, task: Task<Void, any Error>, port: Int) {
+    private init(box: StateBox, task: Task<Void, any Error>, port: Int, path: String) {
         self.box = box
         self.task = task
         self.port = port
+        self.path = path
     }
 
     /// The POSTs received so far.
