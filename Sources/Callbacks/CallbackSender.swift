@@ -42,7 +42,9 @@ public final class CallbackSender: Service, Sendable {
 
     private let store: any CallbackQueue & CampaignStore
     private let apps: Reloadable<[UInt64: CallbackSettings]>
-    private let client: HTTPClient
+    /// The HTTP client's settings; the client itself lives as long as `run()`, so a sender that
+    /// never runs (a `serve` that fails to start) leaves nothing to shut down.
+    private let clientConfiguration: HTTPClient.Configuration
     private let clock: any EpochClock
     private let settings: Settings
     private let metrics: CallbackMetrics
@@ -59,7 +61,7 @@ public final class CallbackSender: Service, Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10))
         configuration.redirectConfiguration = .disallow
-        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        clientConfiguration = configuration
         apps = Reloadable(Self.callbacks(config))
         self.store = store
         self.clock = clock
@@ -79,6 +81,12 @@ public final class CallbackSender: Service, Sendable {
     }
 
     public func run() async throws {
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
+        await loop(client)
+        try await client.shutdown()
+    }
+
+    private func loop(_ client: HTTPClient) async {
         let continuous = ContinuousClock()
         var gaugesAt: ContinuousClock.Instant?
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
@@ -88,7 +96,7 @@ public final class CallbackSender: Service, Sendable {
             }
             var claimed = 0
             do {
-                claimed = try await sendDue()
+                claimed = try await sendDue(with: client)
             } catch {
                 logger.warning("callback round failed", metadata: ["error": "\(error)"])
             }
@@ -96,13 +104,12 @@ public final class CallbackSender: Service, Sendable {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.settings.pollInterval) }
             }
         }
-        try await client.shutdown()
     }
 
     /// One round: claims the due events, drops those of apps without a callback and those past
     /// their retention, and POSTs the rest. Returns how many events it claimed.
     @discardableResult
-    public func sendDue() async throws -> Int {
+    func sendDue(with client: HTTPClient) async throws -> Int {
         let events = try await store.claimCallbackEvents(limit: settings.claimLimit, leaseMillis: settings.leaseMillis)
         guard !events.isEmpty else { return 0 }
         let now = clock.nowMillis()
@@ -152,7 +159,7 @@ public final class CallbackSender: Service, Sendable {
                     try await group.next()
                     running -= 1
                 }
-                group.addTask { try await self.deliver(batch) }
+                group.addTask { try await self.deliver(batch, with: client) }
                 running += 1
             }
             try await group.waitForAll()
@@ -173,7 +180,7 @@ public final class CallbackSender: Service, Sendable {
     }
 
     /// POSTs one batch; deletes it when accepted, puts it back for later otherwise.
-    private func deliver(_ batch: Batch) async throws {
+    private func deliver(_ batch: Batch, with client: HTTPClient) async throws {
         let ids = batch.events.map(\.id)
         let failure: String
         var retryAfter: Int?

@@ -43,36 +43,60 @@ public struct OutcomeEvents: Sendable {
         vendorMessageID: String?, attempts: Int, atMillis: Int64
     ) {
         guard wanted.contains(kind) else { return }
-        let event = PushEvent(
-            command: CallbackCommand.offlinePush, eventType: message.eventType, eventTime: atMillis / 1000, outcome: kind.rawValue,
-            from: message.from, to: user, groupID: message.groupID, msgKey: message.msgKey, taskID: message.taskID, jobKey: jobKey,
-            pushPlatform: Self.platform(vendor), vendor: vendor, deviceID: deviceID, pushStage: 1, errCode: Self.errorCode(kind),
-            errInfo: kind == .delivered ? "OK" : reason ?? kind.rawValue, vendorMessageID: vendorMessageID, attempts: attempts
-        )
-        append(CallbackCommand.offlinePush, event)
+        var json = JSONWriter(capacity: 512)
+        json.beginObject()
+        field(&json, "CallbackCommand", CallbackCommand.offlinePush)
+        field(&json, "EventType", message.eventType)
+        field(&json, "EventTime", Int(truncatingIfNeeded: atMillis / 1000))
+        field(&json, "Outcome", kind.rawValue)
+        field(&json, "From_Account", message.from)
+        field(&json, "To_Account", user)
+        field(&json, "GroupID", message.groupID)
+        field(&json, "MsgKey", message.msgKey)
+        field(&json, "TaskId", message.taskID)
+        field(&json, "JobKey", jobKey)
+        field(&json, "PushPlatform", Self.platform(vendor))
+        field(&json, "Vendor", vendor)
+        field(&json, "DeviceId", deviceID)
+        field(&json, "PushStage", 1)
+        field(&json, "ErrCode", Self.errorCode(kind))
+        field(&json, "ErrInfo", kind == .delivered ? "OK" : reason ?? kind.rawValue)
+        field(&json, "VendorMessageId", vendorMessageID)
+        field(&json, "Attempts", attempts)
+        json.endObject()
+        events.append(NewCallbackEvent(sdkAppID: sdkAppID, command: CallbackCommand.offlinePush, body: Data(json.finish())))
     }
 
     /// A token the vendor declared dead.
     public mutating func tokenInvalidated(user: String, deviceID: String, vendor: String, token: String, reason: String?, atMillis: Int64) {
         guard wanted.contains(.tokenInvalidated) else { return }
-        let event = TokenEvent(
-            command: CallbackCommand.tokenInvalidated, eventTime: atMillis / 1000, userID: user, deviceID: deviceID, vendor: vendor,
-            pushPlatform: Self.platform(vendor), token: token, reason: reason ?? "TokenInvalid", invalidatedAt: atMillis
-        )
-        append(CallbackCommand.tokenInvalidated, event)
+        var json = JSONWriter(capacity: 384)
+        json.beginObject()
+        field(&json, "CallbackCommand", CallbackCommand.tokenInvalidated)
+        field(&json, "EventTime", Int(truncatingIfNeeded: atMillis / 1000))
+        field(&json, "UserID", user)
+        field(&json, "DeviceId", deviceID)
+        field(&json, "Vendor", vendor)
+        field(&json, "PushPlatform", Self.platform(vendor))
+        field(&json, "Token", token)
+        field(&json, "Reason", reason ?? "TokenInvalid")
+        // Milliseconds, as `pushd/get_devices` reports it.
+        field(&json, "InvalidatedAt", Int(truncatingIfNeeded: atMillis))
+        json.endObject()
+        events.append(NewCallbackEvent(sdkAppID: sdkAppID, command: CallbackCommand.tokenInvalidated, body: Data(json.finish())))
     }
 
-    private mutating func append(_ command: String, _ event: some Encodable) {
-        // Every field is a string or an integer: encoding cannot fail.
-        guard let body = try? Self.encoder.encode(event) else { return }
-        events.append(NewCallbackEvent(sdkAppID: sdkAppID, command: command, body: body))
+    /// Written with pushd's JSON writer rather than JSONEncoder (its cost: docs/benchmarks.md, issue 28).
+    private func field(_ json: inout JSONWriter, _ key: String, _ value: String?) {
+        guard let value else { return }
+        json.key(key)
+        json.string(value)
     }
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+    private func field(_ json: inout JSONWriter, _ key: String, _ value: Int) {
+        json.key(key)
+        json.int(value)
+    }
 
     /// Tencent's `PushPlatform`: 1 APNs, 2 Xiaomi, 3 Huawei, 4 FCM, 5 Meizu, 6 OPPO, 7 vivo, 8
     /// Honor; 0 unknown.
@@ -98,52 +122,6 @@ public struct OutcomeEvents: Sendable {
         case .expired: 2
         case .deadLettered: 3
         case .tokenInvalidated, .campaignFinished: 0
-        }
-    }
-
-    struct PushEvent: Encodable {
-        var command: String
-        var eventType: Int
-        var eventTime: Int64
-        var outcome: String
-        var from: String?
-        var to: String
-        var groupID: String?
-        var msgKey: String?
-        var taskID: String?
-        var jobKey: String
-        var pushPlatform: Int
-        var vendor: String
-        var deviceID: String
-        var pushStage: Int
-        var errCode: Int
-        var errInfo: String
-        var vendorMessageID: String?
-        var attempts: Int
-
-        enum CodingKeys: String, CodingKey {
-            case command = "CallbackCommand", eventType = "EventType", eventTime = "EventTime", outcome = "Outcome"
-            case from = "From_Account", to = "To_Account", groupID = "GroupID", msgKey = "MsgKey", taskID = "TaskId", jobKey = "JobKey"
-            case pushPlatform = "PushPlatform", vendor = "Vendor", deviceID = "DeviceId", pushStage = "PushStage"
-            case errCode = "ErrCode", errInfo = "ErrInfo", vendorMessageID = "VendorMessageId", attempts = "Attempts"
-        }
-    }
-
-    struct TokenEvent: Encodable {
-        var command: String
-        var eventTime: Int64
-        var userID: String
-        var deviceID: String
-        var vendor: String
-        var pushPlatform: Int
-        var token: String
-        var reason: String
-        /// Milliseconds, as `pushd/get_devices` reports it.
-        var invalidatedAt: Int64
-
-        enum CodingKeys: String, CodingKey {
-            case command = "CallbackCommand", eventTime = "EventTime", userID = "UserID", deviceID = "DeviceId", vendor = "Vendor"
-            case pushPlatform = "PushPlatform", token = "Token", reason = "Reason", invalidatedAt = "InvalidatedAt"
         }
     }
 }

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import ArgumentParser
 import Emulator
 import Foundation
+import Hummingbird
+import Logging
 import Messaging
 import PushCore
 import PushdConfig
@@ -141,6 +143,23 @@ struct E2EBench: Sendable {
         try await waitForPort(sinkPort)
         let sink = "https://127.0.0.1:\(sinkPort)"
         let demo = try DemoCredentials()
+        // An IM server for the callbacks: reads every POST to the end and answers 200 (nginx's
+        // `return 200` answers before reading a body, which stalls an HTTP/2 client's upload).
+        var imServer: (url: String, task: Task<Void, any Error>)?
+        if callbacks.contains(true) {
+            let port = try LoopbackPort.free()
+            let router = Router()
+            router.post("/callback") { request, _ -> HTTPResponse.Status in
+                _ = try await request.body.collect(upTo: 64 << 20)
+                return .ok
+            }
+            var logger = Logger(label: "im-server")
+            logger.logLevel = .error
+            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+            imServer = ("http://127.0.0.1:\(port)/callback", Task { try await app.run() })
+            try await waitForPort(port)
+        }
+        defer { imServer?.task.cancel() }
 
         print(
             "pushd-bench e2e: batchsendmsg to \(users) users × \(devices) APNs devices, backend \(backend), pushd serve with default settings "
@@ -158,7 +177,7 @@ struct E2EBench: Sendable {
                     let reference = try runH2load(n: pushes, sink: sink, folder: folder, demo: demo)
                     let ours = try await runPushd(
                         sends: count, processes: k, sink: sink, caFile: caFile, demo: demo, folder: folder + "/run-\(k)-\(callback)-\(index)",
-                        callback: callback
+                        callback: callback ? imServer?.url : nil
                     )
                     first = first ?? ours.rate
                     table.add([
@@ -180,7 +199,7 @@ struct E2EBench: Sendable {
     /// A fresh store seeded with the users and their devices, `processes` × `pushd serve` on it,
     /// `sends` batchsendmsg posted to the first; the rate from the first post to an empty queue.
     func runPushd(
-        sends: Int, processes: Int, sink: String, caFile: String, demo: DemoCredentials, folder: String, callback: Bool = false
+        sends: Int, processes: Int, sink: String, caFile: String, demo: DemoCredentials, folder: String, callback: String? = nil
     ) async throws -> (rate: Double, usage: Usage, peakRSSKB: Double, cores: String) {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let storage: String
@@ -204,10 +223,10 @@ struct E2EBench: Sendable {
                 templates: FileManager.default.currentDirectoryPath + "/Templates"
             )
             var yaml = try String(contentsOfFile: file, encoding: .utf8)
-            if callback {
-                // Every event of every push, POSTed to the sink's `return 200` like an IM server that takes them all.
+            if let callback {
+                // Every event of every push, to an IM server that takes them all.
                 yaml = yaml.replacingOccurrences(
-                    of: "  - sdkappid: \(Self.app)\n", with: "  - sdkappid: \(Self.app)\n    callback: { url: \"\(sink)/callback\", key: \"bench\" }\n"
+                    of: "  - sdkappid: \(Self.app)\n", with: "  - sdkappid: \(Self.app)\n    callback: { url: \"\(callback)\", key: \"bench\" }\n"
                 )
                 try yaml.write(toFile: file, atomically: true, encoding: .utf8)
             }
@@ -251,7 +270,7 @@ struct E2EBench: Sendable {
         try await waitDrained(store)
         let elapsed = (ContinuousClock.now - started).seconds
         let cores = CPUShares.read().cores(since: shares, seconds: elapsed)
-        if callback {
+        if callback != nil {
             // The events are their own lane: how many were still waiting when the pushes were done, and how long they took after.
             let waiting = try await store.callbackBacklog().events
             let drained = ContinuousClock.now

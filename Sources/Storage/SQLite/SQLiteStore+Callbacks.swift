@@ -51,17 +51,23 @@ extension SQLiteStore {
     public func deleteCallbackEvents(ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
         try await write(.background) { db in
-            let delete = try db.cachedStatement(sql: "DELETE FROM callback_events WHERE id = ?")
-            for id in ids { try delete.execute(arguments: [id]) }
+            try db.execute(sql: "DELETE FROM callback_events WHERE id IN (SELECT value FROM json_each(?))", arguments: [Self.idList(ids)])
         }
     }
 
     public func retryCallbackEvents(ids: [Int64], notBeforeMillis: Int64) async throws {
         guard !ids.isEmpty else { return }
         try await write(.background) { db in
-            let retry = try db.cachedStatement(sql: "UPDATE callback_events SET available_at = ?, attempts = attempts + 1 WHERE id = ?")
-            for id in ids { try retry.execute(arguments: [notBeforeMillis, id]) }
+            try db.execute(
+                sql: "UPDATE callback_events SET available_at = ?, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))",
+                arguments: [notBeforeMillis, Self.idList(ids)]
+            )
         }
+    }
+
+    /// Row ids as one JSON array, bound once for `json_each`.
+    static func idList(_ ids: [Int64]) -> String {
+        "[" + ids.map(String.init).joined(separator: ",") + "]"
     }
 
     public func callbackBacklog() async throws -> (events: Int, oldestMillis: Int64?) {
