@@ -446,7 +446,7 @@ public final class Dispatcher: Service, Sendable {
         let clock = ContinuousClock()
         var lastPurge: ContinuousClock.Instant?
         while !isStopping, !Task.isCancelled {
-            if let stats = try? await store.stats() { metrics.record(stats) }
+            try? await recordQueue()
             if lastPurge.map({ clock.now - $0 >= settings.purgeInterval }) ?? true {
                 do {
                     try await store.purgeFinished(olderThanMillis: settings.retentionMillis)

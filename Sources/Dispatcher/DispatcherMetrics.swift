@@ -21,7 +21,9 @@ public final class DispatcherMetrics: Sendable {
     private let retries: [String: Counter]
     private let deadLetters: [String: Counter]
     private let invalidations: [Vendor: Counter]
-    private let queueGauges: [Lane: (pending: Gauge, ready: Gauge, oldest: Gauge)]
+    /// `pushd_queue_*{app,lane}`, made when an app first has a pending job; an app's lanes with
+    /// none are recorded 0 rather than left at their last value.
+    private let queueGauges = Mutex<[QueueKey: (pending: Gauge, ready: Gauge, oldest: Gauge)]>([:])
     private let deadLetterGauge: Gauge
     /// Skip reasons are open-ended; they are made on first use.
     private let skips = Mutex<[String: Counter]>([:])
@@ -44,14 +46,6 @@ public final class DispatcherMetrics: Sendable {
         retries = byVendorName("pushd_retries_total")
         deadLetters = byVendorName("pushd_dead_letters_total")
         invalidations = byVendor { Counter(label: "pushd_invalidated_tokens_total", dimensions: [("vendor", $0.rawValue)], factory: factory) }
-        queueGauges = byLane { lane in
-            let dimensions = [("lane", lane.description)]
-            return (
-                Gauge(label: "pushd_queue_pending", dimensions: dimensions, factory: factory),
-                Gauge(label: "pushd_queue_ready", dimensions: dimensions, factory: factory),
-                Gauge(label: "pushd_queue_oldest_ready_age_seconds", dimensions: dimensions, factory: factory)
-            )
-        }
         deadLetterGauge = Gauge(label: "pushd_dead_letters", dimensions: [], factory: factory)
     }
 
@@ -138,12 +132,31 @@ public final class DispatcherMetrics: Sendable {
     }
 
     /// Queue depth per lane, age of the oldest ready job, dead letters.
-    public func record(_ stats: QueueStats) {
-        for (lane, s) in stats.lanes {
-            guard let gauges = queueGauges[lane] else { continue }
-            gauges.pending.record(s.pending)
-            gauges.ready.record(s.ready)
-            gauges.oldest.record(Double(s.oldestReadyAgeMillis) / 1000)
+    struct QueueKey: Hashable {
+        var app: UInt64
+        var lane: Lane
+    }
+
+    /// Sets the queue gauges of every app in `stats` or in `apps`.
+    public func record(_ stats: QueueStats, apps: [UInt64] = []) {
+        let none = QueueStats.LaneStats(pending: 0, ready: 0, oldestReadyAgeMillis: 0)
+        queueGauges.withLock { gauges in
+            for app in Set(stats.apps.keys).union(apps) {
+                for lane in Lane.allCases where gauges[QueueKey(app: app, lane: lane)] == nil {
+                    let dimensions = [("app", String(app)), ("lane", lane.description)]
+                    gauges[QueueKey(app: app, lane: lane)] = (
+                        Gauge(label: "pushd_queue_pending", dimensions: dimensions, factory: factory),
+                        Gauge(label: "pushd_queue_ready", dimensions: dimensions, factory: factory),
+                        Gauge(label: "pushd_queue_oldest_ready_age_seconds", dimensions: dimensions, factory: factory)
+                    )
+                }
+            }
+            for (key, gauge) in gauges {
+                let s = stats.apps[key.app]?[key.lane] ?? none
+                gauge.pending.record(s.pending)
+                gauge.ready.record(s.ready)
+                gauge.oldest.record(Double(s.oldestReadyAgeMillis) / 1000)
+            }
         }
         deadLetterGauge.record(stats.deadLetters)
     }

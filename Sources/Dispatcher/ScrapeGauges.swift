@@ -3,6 +3,12 @@ import Storage
 
 /// The gauges `/metrics` sets at each scrape from the dispatcher's state.
 extension Dispatcher {
+    /// Sets the queue gauges from the store's counts, every app with a pipeline included (an app
+    /// without pending jobs reads 0 rather than having no series).
+    public func recordQueue() async throws {
+        metrics.record(try await store.stats(), apps: Array(processor.apps.current.keys))
+    }
+
     /// Sets the vendor state gauges (``DispatcherMetrics/record(vendors:)``).
     public func recordVendorStates() {
         let alarms = processor.throttle.alarms()

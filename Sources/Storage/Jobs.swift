@@ -315,10 +315,50 @@ public struct QueueStats: Sendable, Equatable {
         public var ready: Int
         /// Age of the oldest ready job in milliseconds, 0 when none.
         public var oldestReadyAgeMillis: Int64
+
+        public init(pending: Int, ready: Int, oldestReadyAgeMillis: Int64) {
+            self.pending = pending
+            self.ready = ready
+            self.oldestReadyAgeMillis = oldestReadyAgeMillis
+        }
     }
 
     public var lanes: [Lane: LaneStats]
     public var deadLetters: Int
+    /// The same per app (SDKAppID): lanes without a pending job are absent.
+    public var apps: [UInt64: [Lane: LaneStats]] = [:]
+
+    public init(lanes: [Lane: LaneStats], deadLetters: Int, apps: [UInt64: [Lane: LaneStats]] = [:]) {
+        self.lanes = lanes
+        self.deadLetters = deadLetters
+        self.apps = apps
+    }
+
+    /// One row of both stores' count, grouped by app and lane.
+    struct Row {
+        var app: Int64
+        var lane: Int64
+        var pending: Int64
+        var ready: Int64
+        /// When the oldest ready job became claimable; nil when none is ready.
+        var oldestReady: Int64?
+    }
+
+    /// The stats of the rows counted at `now`: per app and lane, and the lanes' totals (every lane present).
+    init(rows: [Row], deadLetters: Int, now: Int64) {
+        var lanes = Dictionary(uniqueKeysWithValues: Lane.allCases.map { ($0, LaneStats(pending: 0, ready: 0, oldestReadyAgeMillis: 0)) })
+        var apps: [UInt64: [Lane: LaneStats]] = [:]
+        for row in rows {
+            guard let lane = Lane(rawValue: Int(truncatingIfNeeded: row.lane)) else { continue }
+            let age = row.oldestReady.map { max(0, now - $0) } ?? 0
+            let stats = LaneStats(pending: Int(clamping: row.pending), ready: Int(clamping: row.ready), oldestReadyAgeMillis: age)
+            apps[UInt64(clamping: row.app), default: [:]][lane] = stats
+            lanes[lane, default: stats].pending += stats.pending
+            lanes[lane, default: stats].ready += stats.ready
+            lanes[lane, default: stats].oldestReadyAgeMillis = max(lanes[lane]?.oldestReadyAgeMillis ?? 0, age)
+        }
+        self.init(lanes: lanes, deadLetters: deadLetters, apps: apps)
+    }
 }
 
 /// Where one job stands.

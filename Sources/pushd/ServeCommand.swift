@@ -162,7 +162,7 @@ struct ServeCommand: ParsableCommand {
             )
         }
         router.get("metrics") { _, _ -> Response in
-            if let stats = try? await store.stats() { metrics.record(stats) }
+            try? await dispatcher.recordQueue()
             dispatcher.recordVendorStates()
             try? await dispatcher.recordCampaignProgress()
             var buffer: [UInt8] = []

@@ -298,7 +298,7 @@ struct DaemonTests {
         #expect(metrics.contains(#"pushd_vendor_paused{app="1400000000",vendor="apns"} 0"#))
         #expect(metrics.contains(#"pushd_vendor_config_alarm{app="1400000000",vendor="honor"} 0"#))
         #expect(metrics.contains(#"pushd_campaigns_running{app="1400000000"} 0"#))
-        #expect(metrics.contains(#"pushd_queue_pending{lane="chat"} 0"#))
+        #expect(metrics.contains(#"pushd_queue_pending{app="1400000000",lane="chat"} 0"#), "a configured app's queue, even when it never waited")
         #expect(metrics.contains(#/pushd_build_info\{version="\d+\.\d+\.\d+",commit="([0-9a-f]{12}(\+dirty)?|unknown)"\} 1/#), "\(metrics.prefix(2_000))")
         #expect(metrics.contains(#"pushd_api_request_duration_seconds_count{command="openim/sendmsg"} 1"#), "\(metrics.prefix(4_000))")
         serve.kill(SIGTERM)

@@ -474,6 +474,24 @@ struct DispatcherTests {
         await h.shutdown()
     }
 
+    /// Issue 28 section 3: queue depth carries the app.
+    @Test("queue gauges per app and lane; an app whose queue emptied reads 0, not its last depth; a configured app without jobs reads 0")
+    func queueGaugesPerApp() throws {
+        let recorded = TestMetrics()
+        let metrics = DispatcherMetrics(factory: recorded)
+        let busy = QueueStats.LaneStats(pending: 7, ready: 5, oldestReadyAgeMillis: 1_500)
+        metrics.record(QueueStats(lanes: [.chat: busy], deadLetters: 2, apps: [1: [.chat: busy], 2: [.campaign: busy]]))
+        func gauge(_ name: String, _ app: Int, _ lane: String) throws -> Double? {
+            try recorded.expectGauge(name, [("app", String(app)), ("lane", lane)]).values.last
+        }
+        #expect(try gauge("pushd_queue_pending", 1, "chat") == 7 && gauge("pushd_queue_ready", 1, "chat") == 5)
+        #expect(try gauge("pushd_queue_oldest_ready_age_seconds", 1, "chat") == 1.5 && gauge("pushd_queue_pending", 1, "campaign") == 0)
+        #expect(try gauge("pushd_queue_pending", 2, "campaign") == 7)
+        metrics.record(QueueStats(lanes: [:], deadLetters: 0, apps: [2: [.campaign: busy]]), apps: [3])
+        #expect(try gauge("pushd_queue_pending", 1, "chat") == 0 && gauge("pushd_queue_oldest_ready_age_seconds", 1, "chat") == 0)
+        #expect(try gauge("pushd_queue_pending", 3, "chat") == 0, "a configured app without jobs has its series")
+    }
+
     /// Issue 28, interface.md "Plain endpoints": `/readyz` is 503 with the reasons while every
     /// vendor of an app is paused by a configuration alarm.
     @Test("readiness: not ready while every vendor of an app is paused by a configuration alarm, with the reason; ready again when the pause ends")

@@ -120,6 +120,25 @@ struct QueueContractTests {
         }
     }
 
+    /// Issue 28 section 3: queue depth per app.
+    @Test("queue stats per app and lane: pending, ready and the oldest ready job's age; the lanes' totals sum them", arguments: Backend.available)
+    func statsPerApp(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            let other: UInt64 = 1_400_000_001
+            try await store.enqueue((0..<4).map { job("a\($0)") } + [job("c0", lane: .campaign)])
+            fixture.clock.advance(millis: 2_000)
+            try await store.enqueue((0..<2).map { job("b\($0)", app: other) })
+            _ = try await store.claim(limit: 1, campaignLimit: 0, leaseMillis: Self.lease)
+            let stats = try await store.stats()
+            let mine = try #require(stats.apps[1_400_000_000]), theirs = try #require(stats.apps[other])
+            #expect(mine[.chat] == .init(pending: 4, ready: 3, oldestReadyAgeMillis: 2_000), "one of four leased")
+            #expect(mine[.campaign] == .init(pending: 1, ready: 1, oldestReadyAgeMillis: 2_000))
+            #expect(theirs[.chat] == .init(pending: 2, ready: 2, oldestReadyAgeMillis: 0) && theirs[.campaign] == nil)
+            #expect(stats.lanes[.chat] == .init(pending: 6, ready: 5, oldestReadyAgeMillis: 2_000))
+            #expect(stats.lanes[.campaign] == .init(pending: 1, ready: 1, oldestReadyAgeMillis: 2_000))
+        }
+    }
+
     @Test("dead letters past their retention are purged, younger ones kept", arguments: Backend.available)
     func deadLetterRetention(_ backend: Backend) async throws {
         try await withStore(backend) { fixture, store in

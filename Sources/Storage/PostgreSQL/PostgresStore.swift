@@ -530,22 +530,20 @@ public final class PostgresStore: PushStore {
 
     public func stats() async throws -> QueueStats {
         let now = clock.nowMillis()
-        var lanes: [Lane: QueueStats.LaneStats] = [:]
-        for lane in Lane.allCases { lanes[lane] = .init(pending: 0, ready: 0, oldestReadyAgeMillis: 0) }
         let rows = try await client.query(
             """
-            SELECT lane, count(*), count(*) FILTER (WHERE available_at <= \(now)), min(available_at) FILTER (WHERE available_at <= \(now))
-            FROM jobs WHERE done_at IS NULL GROUP BY lane
+            SELECT app, lane, count(*), count(*) FILTER (WHERE available_at <= \(now)), min(available_at) FILTER (WHERE available_at <= \(now))
+            FROM jobs WHERE done_at IS NULL GROUP BY app, lane
             """,
             logger: logger
         )
-        for try await (lane, pending, ready, oldest) in rows.decode((Int64, Int64, Int64, Int64?).self) {
-            guard let lane = Lane(rawValue: Int(lane)) else { continue }
-            lanes[lane] = .init(pending: Int(pending), ready: Int(ready), oldestReadyAgeMillis: oldest.map { max(0, now - $0) } ?? 0)
+        var counted: [QueueStats.Row] = []
+        for try await (app, lane, pending, ready, oldest) in rows.decode((Int64, Int64, Int64, Int64, Int64?).self) {
+            counted.append(QueueStats.Row(app: app, lane: lane, pending: pending, ready: ready, oldestReady: oldest))
         }
         var dead = 0
         for try await n in try await client.query("SELECT count(*) FROM dead_letters", logger: logger).decode(Int64.self) { dead = Int(n) }
-        return QueueStats(lanes: lanes, deadLetters: dead)
+        return QueueStats(rows: counted, deadLetters: dead, now: now)
     }
 
     public func purgeFinished(olderThanMillis: Int64) async throws {

@@ -311,18 +311,18 @@ public final class SQLiteStore: PushStore {
     public func stats() async throws -> QueueStats {
         let now = clock.nowMillis()
         return try await pool.read { db in
-            var lanes: [Lane: QueueStats.LaneStats] = [:]
-            for lane in Lane.allCases {
-                let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE lane = ? AND done_at IS NULL", arguments: [lane.rawValue]) ?? 0
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT count(*) AS n, min(available_at) AS oldest FROM jobs WHERE lane = ? AND available_at <= ? AND done_at IS NULL",
-                    arguments: [lane.rawValue, now]
-                )
-                let oldest: Int64? = row?["oldest"]
-                lanes[lane] = .init(pending: pending, ready: row?["n"] ?? 0, oldestReadyAgeMillis: oldest.map { max(0, now - $0) } ?? 0)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT app, lane, count(*) AS pending, sum(available_at <= ?1) AS ready, min(CASE WHEN available_at <= ?1 THEN available_at END) AS oldest
+                    FROM jobs WHERE done_at IS NULL GROUP BY app, lane
+                    """,
+                arguments: [now]
+            ).map { row in
+                QueueStats.Row(app: row["app"], lane: row["lane"], pending: row["pending"], ready: row["ready"] ?? 0, oldestReady: row["oldest"])
             }
             let dead = try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0
-            return QueueStats(lanes: lanes, deadLetters: dead)
+            return QueueStats(rows: rows, deadLetters: dead, now: now)
         }
     }
 
