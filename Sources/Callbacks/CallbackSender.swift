@@ -128,7 +128,7 @@ public final class CallbackSender: Service, Sendable {
             for event in group {
                 if now - event.createdAtMillis > retention {
                     dropped.append((.expired, event))
-                } else if !Self.isObject(event.body) {
+                } else if !Self.isObject(event.body) || !CallbackCommand.all.contains(event.command) {
                     dropped.append((.corrupt, event))
                 } else {
                     live.append(event)
@@ -267,7 +267,7 @@ public final class CallbackMetrics: Sendable {
         case noCallback = "no_callback"
         /// Not accepted within `callback.retention_hours`.
         case expired
-        /// The stored event is not a JSON object.
+        /// The stored event is not a JSON object, or names a command pushd does not write.
         case corrupt
     }
 

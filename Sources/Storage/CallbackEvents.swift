@@ -37,6 +37,9 @@ public enum CallbackCommand {
     /// Every push of a campaign is finished; the sender adds the campaign's counts.
     public static let campaignFinished = "Push.CampaignFinished"
 
+    /// The commands pushd writes; a stored event naming another is not sent.
+    public static let all: Set<String> = [offlinePush, tokenInvalidated, campaignFinished]
+
     /// The event a store writes when a campaign finishes: its task and time; the counts are read
     /// when it is sent, once they are final.
     static func campaignFinished(app: Int64, taskID: String, nowMillis: Int64) -> NewCallbackEvent {

@@ -239,7 +239,7 @@ enum CampaignRow {
         jobsDone: Int64, jobsCancelled: Int64, createdAt: Int64, walkedAt: Int64?, finishedAt: Int64?
     ) -> CampaignStatus {
         CampaignStatus(
-            sdkAppID: UInt64(app), taskID: taskID, state: CampaignState(rawValue: state) ?? .running, audienceSize: audienceSize.map(Int.init),
+            sdkAppID: UInt64(clamping: app), taskID: taskID, state: CampaignState(rawValue: state) ?? .running, audienceSize: audienceSize.map(Int.init),
             users: Int(users), usersWithoutDevice: Int(noDevice), devices: Int(devices), jobs: Int(jobs), jobsDone: Int(jobsDone),
             jobsCancelled: Int(jobsCancelled), outcomes: [:], createdAtMillis: createdAt, walkedAtMillis: walkedAt, finishedAtMillis: finishedAt
         )

@@ -33,7 +33,7 @@ extension Device {
     ) -> Device? {
         guard let vendor = Vendor(rawValue: vendor), let state = DeviceState(rawValue: state) else { return nil }
         return Device(
-            sdkAppID: UInt64(app), userID: userID, deviceID: deviceID, vendor: vendor, token: token,
+            sdkAppID: UInt64(clamping: app), userID: userID, deviceID: deviceID, vendor: vendor, token: token,
             locale: locale.flatMap(PushLocale.init(rawValue:)), sandbox: sandbox != 0, state: state, badge: Int(badge),
             registeredAtMillis: registeredAt, stateChangedAtMillis: stateChangedAt, invalidatedAtMillis: invalidatedAt
         )

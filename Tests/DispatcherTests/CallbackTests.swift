@@ -123,6 +123,25 @@ struct CallbackTests {
         }
     }
 
+    @Test("a stored event that is not a JSON object or names an unknown command is dropped, the rest of its batch delivered")
+    func hostileRows() async throws {
+        let receiver = try await CallbackReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Self.with(receiver) { h in
+            let app = DispatchHarness.app
+            try await h.store.enqueueCallbackEvents([
+                NewCallbackEvent(sdkAppID: app, command: "Push.OfflinePush&SdkAppid=1", body: Data(#"{"A":1}"#.utf8)),
+                NewCallbackEvent(sdkAppID: app, command: CallbackCommand.offlinePush, body: Data("not json".utf8)),
+                NewCallbackEvent(sdkAppID: app, command: CallbackCommand.offlinePush, body: Data(#"{"CallbackCommand":"Push.OfflinePush","Outcome":"Delivered"}"#.utf8)),
+                NewCallbackEvent(sdkAppID: 1, command: CallbackCommand.offlinePush, body: Data(#"{"Outcome":"Delivered"}"#.utf8)),
+            ])
+            try await h.eventually("the outbox is empty") { try await h.store.callbackBacklog().events == 0 }
+            #expect(receiver.requests.count == 1 && receiver.requests[0].events.count == 1, "only the well-formed event of the configured app")
+            #expect(receiver.requests[0].query["SdkAppid"] == String(app) && receiver.requests[0].events[0]["Outcome"] as? String == "Delivered")
+            Self.verify(receiver.requests[0])
+        }
+    }
+
     @Test("a campaign's pushes carry its TaskId, and its end is one CampaignFinished with its final counts")
     func campaignFinished() async throws {
         let receiver = try await CallbackReceiver.start()

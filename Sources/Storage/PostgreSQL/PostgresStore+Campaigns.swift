@@ -273,7 +273,7 @@ extension PostgresStore {
             let r = row.makeRandomAccess()
             walks.append(
                 CampaignWalk(
-                    sdkAppID: UInt64(try r["app"].decode(Int64.self)), taskID: try r["task_id"].decode(String.self),
+                    sdkAppID: UInt64(clamping: try r["app"].decode(Int64.self)), taskID: try r["task_id"].decode(String.self),
                     audience: try CampaignRow.decode(try r["audience"].decode(String.self)),
                     template: Data(buffer: try r["template"].decode(ByteBuffer.self)), countsForBadge: try r["counts_badge"].decode(Int64.self) != 0,
                     cursor: try r["cursor"].decode(String.self), audienceSize: try r["audience_size"].decode(Int64?.self).map(Int.init),

@@ -410,7 +410,7 @@ public final class PostgresStore: PushStore {
                 batch.append(
                     ClaimedJob(
                         id: try r["id"].decode(Int64.self), claim: try r["claim"].decode(Int64.self),
-                        sdkAppID: UInt64(try r["app"].decode(Int64.self)), idempotencyKey: try r["idempotency_key"].decode(String.self),
+                        sdkAppID: UInt64(clamping: try r["app"].decode(Int64.self)), idempotencyKey: try r["idempotency_key"].decode(String.self),
                         lane: Lane(rawValue: Int(try r["lane"].decode(Int64.self))) ?? .chat, userID: try r["user_id"].decode(String.self),
                         payload: Data(buffer: try r["payload"].decode(ByteBuffer.self)),
                         deviceIDs: Schema.decodeDevices(try r["devices"].decode(String?.self)),
@@ -736,7 +736,7 @@ public final class PostgresStore: PushStore {
             letters.append(
                 DeadLetter(
                     id: try r["id"].decode(Int64.self), jobID: try r["job_id"].decode(Int64.self),
-                    sdkAppID: UInt64(try r["app"].decode(Int64.self)), idempotencyKey: try r["idempotency_key"].decode(String.self),
+                    sdkAppID: UInt64(clamping: try r["app"].decode(Int64.self)), idempotencyKey: try r["idempotency_key"].decode(String.self),
                     lane: Lane(rawValue: Int(try r["lane"].decode(Int64.self))) ?? .chat, userID: try r["user_id"].decode(String.self),
                     payload: Data(buffer: try r["payload"].decode(ByteBuffer.self)), deviceID: try r["device_id"].decode(String.self),
                     vendor: try r["vendor"].decode(String.self), token: try r["token"].decode(String.self),

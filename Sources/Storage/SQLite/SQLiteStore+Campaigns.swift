@@ -241,7 +241,7 @@ extension SQLiteStore {
 
     static func walk(_ row: Row) throws -> CampaignWalk {
         CampaignWalk(
-            sdkAppID: UInt64(row["app"] as Int64), taskID: row["task_id"], audience: try CampaignRow.decode(row["audience"]), template: row["template"],
+            sdkAppID: UInt64(clamping: row["app"] as Int64), taskID: row["task_id"], audience: try CampaignRow.decode(row["audience"]), template: row["template"],
             countsForBadge: row["counts_badge"], cursor: row["cursor"], audienceSize: row["audience_size"],
             backlog: (row["jobs"] as Int) - (row["jobs_done"] as Int), leaseUntilMillis: row["lease_until"]
         )

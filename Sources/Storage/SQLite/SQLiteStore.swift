@@ -220,7 +220,7 @@ public final class SQLiteStore: PushStore {
     /// A claimed job from the columns `claim` returns, by position (see `devices`).
     static func claimedJob(_ row: Row) -> ClaimedJob {
         ClaimedJob(
-            id: row[0], claim: row[1], sdkAppID: UInt64(row[2] as Int64), idempotencyKey: row[3], lane: Lane(rawValue: row[4]) ?? .chat,
+            id: row[0], claim: row[1], sdkAppID: UInt64(clamping: row[2] as Int64), idempotencyKey: row[3], lane: Lane(rawValue: row[4]) ?? .chat,
             userID: row[5], payload: row[6], deviceIDs: Schema.decodeDevices(row[7]), attempts: row[8], enqueuedAtMillis: row[9],
             leaseUntilMillis: row[10], openClaims: row[11]
         )
@@ -501,7 +501,7 @@ public final class SQLiteStore: PushStore {
             arguments: arguments
         ).map { row in
             DeadLetter(
-                id: row["id"], jobID: row["job_id"], sdkAppID: UInt64(row["app"] as Int64), idempotencyKey: row["idempotency_key"],
+                id: row["id"], jobID: row["job_id"], sdkAppID: UInt64(clamping: row["app"] as Int64), idempotencyKey: row["idempotency_key"],
                 lane: Lane(rawValue: row["lane"]) ?? .chat, userID: row["user_id"], payload: row["payload"], deviceID: row["device_id"],
                 vendor: row["vendor"], token: row["token"], lastError: row["last_error"], attempts: row["attempts"],
                 createdAtMillis: row["created_at"]
