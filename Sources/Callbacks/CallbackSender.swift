@@ -116,9 +116,10 @@ public final class CallbackSender: Service, Sendable {
         let apps = self.apps.current
         var dropped: [(CallbackMetrics.Drop, ClaimedCallbackEvent)] = []
         var batches: [Batch] = []
-        for ((app, command), group) in Dictionary(grouping: events, by: { GroupKey(app: $0.sdkAppID, command: $0.command) }).map({ (($0.key.app, $0.key.command), $0.value) })
-            .sorted(by: { $0.1[0].id < $1.1[0].id })
-        {
+        // Events come oldest first; so do their groups, each by its oldest event.
+        let groups = Dictionary(grouping: events) { GroupKey(app: $0.sdkAppID, command: $0.command) }
+        for (key, group) in groups.sorted(by: { $0.value[0].id < $1.value[0].id }) {
+            let (app, command) = (key.app, key.command)
             guard let callback = apps[app], callback.isEnabled else {
                 dropped += group.map { (.noCallback, $0) }
                 continue
@@ -126,7 +127,8 @@ public final class CallbackSender: Service, Sendable {
             let retention = Int64(callback.retentionHours) * 3_600_000
             var live: [ClaimedCallbackEvent] = []
             for event in group {
-                if now - event.createdAtMillis > retention {
+                // A stored time may be anything: the age saturates rather than traps.
+                if now.subtractingSaturating(event.createdAtMillis) > retention {
                     dropped.append((.expired, event))
                 } else if !Self.isObject(event.body) || !CallbackCommand.all.contains(event.command) {
                     dropped.append((.corrupt, event))
@@ -288,7 +290,7 @@ public final class CallbackMetrics: Sendable {
 
     func record(backlog: (events: Int, oldestMillis: Int64?), nowMillis: Int64) {
         self.backlog.record(backlog.events)
-        oldest.record(Double(max(0, nowMillis - (backlog.oldestMillis ?? nowMillis))) / 1000)
+        oldest.record(Double(max(0, nowMillis.subtractingSaturating(backlog.oldestMillis ?? nowMillis))) / 1000)
     }
 
     private func counter(_ app: UInt64, _ result: String) -> Counter {

@@ -211,7 +211,7 @@ struct JobProcessor: Sendable {
 
     /// The completion of a prepared job whose last result is in; ends the job's span.
     func finish(_ prepared: PreparedJob, _ results: [DeviceResult]) -> JobCompletion {
-        let completion = completion(prepared.job, results)
+        let completion = completion(prepared.job, results, callbackEvents: prepared.app.callbackEvents)
         if let span = prepared.span {
             span.attributes["pushd.retry"] = completion.retry != nil
             span.end()
@@ -410,7 +410,8 @@ struct JobProcessor: Sendable {
 
     /// Folds the device results into the job's completion: retries within `maxAttempts` keep the
     /// job alive for those devices only; beyond it they become dead letters.
-    func completion(_ job: ClaimedJob, _ results: [DeviceResult]) -> JobCompletion {
+    /// `callbackEvents`: the events the job's app wants (its pipeline's, read when it was prepared).
+    func completion(_ job: ClaimedJob, _ results: [DeviceResult], callbackEvents wanted: Set<CallbackEventKind>) -> JobCompletion {
         var completion = JobCompletion(job: job)
         var retryIDs: [String] = []
         var delay: Int64 = 0
@@ -448,16 +449,16 @@ struct JobProcessor: Sendable {
         if !retryIDs.isEmpty {
             completion.retry = .init(deviceIDs: retryIDs, notBeforeMillis: now + max(0, delay), lastError: lastError, countsAsAttempt: !uncounted)
         }
-        completion.events = callbackEvents(of: completion, exhausted: exhausted)
+        completion.events = callbackEvents(of: completion, wanted: wanted, exhausted: exhausted)
         return completion
     }
 
     /// The events a completion tells the app's IM server, when it wants them: each device's
     /// outcome (a skip only when the message expired; `exhausted` devices gave up after their
     /// retries), each dead token, and a job that could not be sent at all.
-    func callbackEvents(of completion: JobCompletion, exhausted: Set<String> = []) -> [NewCallbackEvent] {
+    func callbackEvents(of completion: JobCompletion, wanted: Set<CallbackEventKind>, exhausted: Set<String> = []) -> [NewCallbackEvent] {
         let job = completion.job
-        guard let wanted = apps.current[job.sdkAppID]?.callbackEvents, !wanted.isEmpty else { return [] }
+        guard !wanted.isEmpty else { return [] }
         var events = OutcomeEvents(sdkAppID: job.sdkAppID, wanted: wanted)
         let message = Self.message(of: job, spec: try? specs.decode(job.payload))
         func outcome(_ kind: CallbackEventKind, device: String, vendor: String, reason: String?, vendorMessageID: String? = nil, attempts: Int, at: Int64) {
@@ -534,7 +535,7 @@ struct JobProcessor: Sendable {
         logger.error("job cannot be sent", metadata: ["app": "\(job.sdkAppID)", "job": "\(job.idempotencyKey)", "reason": "\(reason)"])
         metrics.deadLettered(vendor: "")
         var completion = JobCompletion(job: job, deadDevices: [.init(deviceID: "", vendor: "", token: "", error: reason)])
-        completion.events = callbackEvents(of: completion)
+        completion.events = callbackEvents(of: completion, wanted: apps.current[job.sdkAppID]?.callbackEvents ?? [])
         return completion
     }
 

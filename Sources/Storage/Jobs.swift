@@ -350,7 +350,7 @@ public struct QueueStats: Sendable, Equatable {
         var apps: [UInt64: [Lane: LaneStats]] = [:]
         for row in rows {
             guard let lane = Lane(rawValue: Int(truncatingIfNeeded: row.lane)) else { continue }
-            let age = row.oldestReady.map { max(0, now - $0) } ?? 0
+            let age = row.oldestReady.map { max(0, now.subtractingSaturating($0)) } ?? 0
             let stats = LaneStats(pending: Int(clamping: row.pending), ready: Int(clamping: row.ready), oldestReadyAgeMillis: age)
             apps[UInt64(clamping: row.app), default: [:]][lane] = stats
             lanes[lane, default: stats].pending += stats.pending
