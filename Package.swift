@@ -185,6 +185,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The brokers' own C clients from Debian: NATS (JetStream) and Redis (Streams).
+        .systemLibrary(name: "CNATS", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Offline-message events consumed from a broker (NATS JetStream, Redis Streams): committed
+        // to the queue or run as REST commands, then acknowledged; bad events to a dead-letter stream.
+        .target(
+            name: "Ingest",
+            dependencies: [
+                "PushCore", "Storage", "PushJob", "API", "PushdConfig", "CNATS", "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // What the executables share: opening the configured store, running async work from a
         // synchronous command, the emulator's server command.
         .target(
@@ -201,7 +216,7 @@ let package = Package(
             name: "pushd",
             dependencies: [
                 "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "Messaging", "Storage", "PushJob", "Dispatcher", "API", "PushdRuntime",
-                "Callbacks",
+                "Callbacks", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -223,7 +238,7 @@ let package = Package(
             name: "pushd-bench",
             dependencies: [
                 "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "VendorAuth", "Messaging", "Storage", "PushJob", "Dispatcher", "API",
-                "PushdRuntime",
+                "PushdRuntime", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -301,8 +316,18 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "pushd", "Storage", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing", "TestSupport", "Callbacks",
+                "pushd", "Storage", "Messaging", "Emulator", "PushCore", "UserSig", "RequestFuzzing", "TestSupport", "Callbacks", "Ingest",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "IngestTests",
+            dependencies: [
+                "Ingest", "API", "Storage", "Messaging", "PushCore", "PushdConfig", "PushJob", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -436,10 +436,10 @@ struct GroupCommands: Sendable {
                 }
             )
         }
+        let dedupe = caller.dedupe("group|\(group.groupID)|\(random)|\(content.crc)", window: Self.dedupeWindowMillis)
         let message = NewMessage(
             sdkAppID: app, msgKey: msgKey, fromAccount: from, toAccount: "", groupID: group.groupID, msgSeq: 0, msgRandom: random,
-            msgTime: msgTime, body: body, dedupeKey: "group|\(group.groupID)|\(random)|\(content.crc)", dedupeWindowMillis: Self.dedupeWindowMillis,
-            expiresAtMillis: expiresAt
+            msgTime: msgTime, body: body, dedupeKey: dedupe.key, dedupeWindowMillis: dedupe.windowMillis, expiresAtMillis: expiresAt
         )
         switch try await writes({ try await sends.storeMessage(message, jobs: jobs) }) {
         case .stored(let seq): return .ok([("MsgTime", msgTime), ("MsgSeq", seq), ("MsgKey", msgKey)])

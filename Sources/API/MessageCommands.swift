@@ -102,9 +102,10 @@ struct MessageCommands: Sendable {
 
     /// The stored message of a send to `to`, or of a batch to `recipients` (`to` empty).
     func message(_ m: C2C, to: String, recipients: [String] = [], body: Data, dedupeKey: String, caller: RestAPI.Caller) -> NewMessage {
-        NewMessage(
+        let dedupe = caller.dedupe(dedupeKey, window: Self.dedupeWindowMillis)
+        return NewMessage(
             sdkAppID: caller.app.sdkAppID, msgKey: m.msgKey, fromAccount: m.from, toAccount: to, recipients: recipients, msgSeq: m.seq,
-            msgRandom: m.random, msgTime: m.msgTime, body: body, dedupeKey: dedupeKey, dedupeWindowMillis: Self.dedupeWindowMillis,
+            msgRandom: m.random, msgTime: m.msgTime, body: body, dedupeKey: dedupe.key, dedupeWindowMillis: dedupe.windowMillis,
             expiresAtMillis: m.expiresAtMillis
         )
     }
@@ -246,12 +247,23 @@ struct MessageCommands: Sendable {
         return task(window)
     }
 
+    /// A 64-bit FNV-1a of an event key: a `TaskId` of fixed length whatever the key.
+    static func eventHash(_ key: String) -> UInt64 {
+        key.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01b3 }
+    }
+
     /// `timpush/batch`: a push without a message for up to 500 users (`OfflinePushInfo`, optional
     /// `MsgBody`). The `TaskId` comes from sender and `MsgRandom`, so a retried call pushes nothing twice.
     @Sendable func pushBatch(_ caller: RestAPI.Caller, _ body: Data) async throws -> RestReply {
         let request = try RestAPI.decode(PushBatchRequest.self, body)
         let (from, recipients, random) = (request.from, request.to, request.random)
-        let taskID = try await batchTaskID(app: caller.app.sdkAppID, from: from, random: random, body: body)
+        // A broker event's task is its key's: a redelivery finds the same jobs however late it comes.
+        let taskID: String
+        if let key = caller.eventKey {
+            taskID = "event_" + String(format: "%016llx", Self.eventHash(key))
+        } else {
+            taskID = try await batchTaskID(app: caller.app.sdkAppID, from: from, random: random, body: body)
+        }
         let facts = try await sends.facts(
             SendLookup(
                 sdkAppID: caller.app.sdkAppID, accounts: [from] + recipients, recipients: recipients,

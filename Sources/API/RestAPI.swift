@@ -19,7 +19,19 @@ public struct RestAPI: Sendable {
     public struct Caller: Sendable {
         public var app: PushdConfig.App
         public var identifier: String
+        /// The idempotency key of a broker event run as this call (``handleEvent``): a message send
+        /// de-duplicates on it instead of on its fields, so a redelivered event sends nothing twice.
+        public var eventKey: String?
         public var isAdmin: Bool { identifier.sameBytes(as: app.admin) }
+
+        /// How long an event's send is remembered: as long as the message itself (roaming).
+        static let eventDedupeWindowMillis: Int64 = 7 * 86_400_000
+
+        /// The de-duplication of a message send: the event's key when the call is a broker event,
+        /// else the send's own `key` within `window`.
+        func dedupe(_ key: String, window: Int64) -> (key: String, windowMillis: Int64) {
+            eventKey.map { ("event|\($0)", Self.eventDedupeWindowMillis) } ?? (key, window)
+        }
 
         /// The user a command acts on: `UserID` from the body, which only the admin may set to
         /// someone else; users act on themselves.
@@ -87,6 +99,9 @@ public struct RestAPI: Sendable {
         Dictionary(config.apps.map { ($0.sdkAppID, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
+    /// Whether the app is configured (now: a reload may change it).
+    public func serves(sdkAppID: UInt64) -> Bool { apps.current[sdkAppID] != nil }
+
     /// Every `service/command` served.
     public var commandNames: [String] { commands.keys.sorted() }
 
@@ -105,6 +120,35 @@ public struct RestAPI: Sendable {
             return metrics.answered(RestReply(error))
         }
         return metrics.answered(await run(handler, name: name, caller: caller, body: body))
+    }
+
+    /// Commands a broker event may carry (``handleEvent``): those that change messaging state and
+    /// are safe to run again when the broker redelivers (sets, or sends that de-duplicate on the
+    /// event's key). Queries, and campaigns (each call is a new task), are the REST API's alone.
+    public static let eventCommands: Set<String> = [
+        "im_open_login_svc/account_import", "im_open_login_svc/multiaccount_import", "im_open_login_svc/account_delete",
+        "im_open_login_svc/kick", "profile/portrait_set", "pushd/register_device", "pushd/unregister_device", "pushd/report_state",
+        "pushd/set_receive_opt", "openim/admin_set_msg_read", "openim/sendmsg", "openim/batchsendmsg", "openim/importmsg",
+        "openim/admin_msgwithdraw", "timpush/batch", "group_open_http_svc/create_group", "group_open_http_svc/add_group_member",
+        "group_open_http_svc/delete_group_member", "group_open_http_svc/modify_group_member_info",
+        "group_open_http_svc/modify_group_base_info", "group_open_http_svc/destroy_group", "group_open_http_svc/import_group_member",
+        "group_open_http_svc/change_group_owner", "group_open_http_svc/forbid_send_msg", "group_open_http_svc/group_msg_recall",
+        "group_open_http_svc/send_group_msg",
+    ]
+
+    /// Runs a command a broker event carries, as the app's admin (the broker is trusted as the IM
+    /// server is: no UserSig), with the event's idempotency key. Never throws.
+    public func handleEvent(sdkAppID: UInt64, command name: String, body: Data, eventKey: String) async -> RestReply {
+        let start = ContinuousClock.now
+        guard let handler = commands[name], Self.eventCommands.contains(name) else {
+            return .fail(RestCode.unknownCommand, "\(name) is not a command a broker event may carry")
+        }
+        defer { metrics.handled(name, since: start) }
+        guard body.count <= Self.maxBodyBytes else { return metrics.answered(Self.tooLarge) }
+        guard let app = apps.current[sdkAppID] else {
+            return metrics.answered(.fail(RestCode.unknownSDKAppID, "SDKAppID \(sdkAppID) does not exist"))
+        }
+        return metrics.answered(await run(handler, name: name, caller: Caller(app: app, identifier: app.admin, eventKey: eventKey), body: body))
     }
 
     /// The answer to a command the API does not serve.

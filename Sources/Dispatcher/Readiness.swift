@@ -19,8 +19,9 @@ public struct Readiness: Sendable, Equatable, Encodable {
 extension Dispatcher {
     /// Not ready while the store does not answer (`storeError`) or while every configured vendor
     /// of an app is paused by a configuration alarm (the vendor refused its credentials): that
-    /// app's pushes cannot go anywhere until an operator acts or the pause ends.
-    public func readiness(storeError: (any Error)?, config: ReloadStatus? = nil) -> Readiness {
+    /// app's pushes cannot go anywhere until an operator acts or the pause ends. `more`: the other
+    /// parts' reasons (a broker not connected).
+    public func readiness(storeError: (any Error)?, config: ReloadStatus? = nil, more: [String] = []) -> Readiness {
         var reasons: [String] = []
         if let storeError { reasons.append("store: \(storeError)") }
         let alarms = processor.throttle.alarms()
@@ -32,6 +33,6 @@ extension Dispatcher {
             let why = paused.map { "\($0.0.rawValue) (\($0.1.reason), until \($0.1.untilMillis))" }.joined(separator: ", ")
             reasons.append("app \(app): every vendor is paused by a configuration alarm: \(why)")
         }
-        return Readiness(reasons: reasons, config: config)
+        return Readiness(reasons: reasons + more, config: config)
     }
 }

@@ -73,6 +73,13 @@ public struct ConfigLoader: Sendable {
             config.proxy = proxy
             used.insert("PUSHD_PROXY")
         }
+        for index in config.ingest.indices {
+            let name = config.ingest[index].urlVariable
+            if let url = environment[name] {
+                config.ingest[index].url = url
+                used.insert(name)
+            }
+        }
         for index in config.apps.indices {
             let prefix = "PUSHD_\(config.apps[index].sdkAppID)_"
             if let key = environment[prefix + "SECRET_KEY"] {
@@ -164,6 +171,14 @@ private struct Walker {
                     }
                 }
             case "tracing": readTracing(entry, into: &config.tracing)
+            case "ingest":
+                guard let sequence = entry.value.sequence else {
+                    report(.error, entry.path, entry.value, "must be a list of brokers")
+                    continue
+                }
+                for (i, item) in sequence.enumerated() {
+                    if let source = readIngest(item, path: "ingest[\(i)]", index: i) { config.ingest.append(source) }
+                }
             case "dispatcher": readDispatcher(entry, into: &config.dispatcher)
             case "limits":
                 readIntegers(entry, into: &config.limits, [
@@ -262,6 +277,49 @@ private struct Walker {
             }
         }
         return app
+    }
+
+    mutating func readIngest(_ node: Node, path: String, index: Int) -> IngestSource? {
+        let kinds = IngestSource.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let kindNode = node.mapping?["kind"], let kind = kindNode.scalar.flatMap({ IngestSource.Kind(rawValue: $0.string) }) else {
+            report(.error, path + ".kind", node.mapping?["kind"] ?? node, "is required: one of \(kinds)")
+            return nil
+        }
+        var source = IngestSource(kind: kind, name: "\(kind.rawValue)\(index)", url: "", stream: "", deadLetter: "")
+        let integers: [(String, WritableKeyPath<IngestSource, Int>, ClosedRange<Int>)] = [
+            ("batch", \.batch, 1...10_000), ("max_queue_depth", \.maxQueueDepth, 1...100_000_000),
+            ("ack_wait_seconds", \.ackWaitSeconds, 1...86_400), ("claim_idle_seconds", \.claimIdleSeconds, 1...86_400),
+        ]
+        for e in entries(node, path: path) {
+            if let field = integers.first(where: { $0.0 == e.key }) {
+                guard let text = string(e) else { continue }
+                if let value = Int(text), field.2.contains(value) {
+                    source[keyPath: field.1] = value
+                } else {
+                    report(.error, e.path, e.value, "must be an integer from \(field.2.lowerBound) to \(field.2.upperBound)")
+                }
+                continue
+            }
+            switch e.key {
+            case "kind": break
+            case "name": string(e).map { source.name = $0 }
+            case "url": string(e).map { source.url = $0 }
+            case "stream": string(e).map { source.stream = $0 }
+            case "subject": string(e).map { source.subject = $0 }
+            case "consumer": string(e).map { source.consumer = $0 }
+            case "consumer_name": string(e).map { source.consumerName = $0 }
+            case "dead_letter": string(e).map { source.deadLetter = $0 }
+            case "sdkappid":
+                guard let text = string(e) else { break }
+                if let id = UInt64(text), id > 0, id <= UInt64(Int64.max) {
+                    source.sdkAppID = id
+                } else {
+                    report(.error, e.path, e.value, "must be an integer from 1 to \(Int64.max)")
+                }
+            default: unknown(e)
+            }
+        }
+        return source
     }
 
     mutating func readTracing(_ entry: Entry, into tracing: inout PushdConfig.Tracing) {

@@ -30,6 +30,25 @@ public struct ConfigValidator: Sendable {
         if config.tracing.isEnabled, !HTTPEndpoint.isValid(config.tracing.endpoint) {
             fail("tracing.endpoint", "is not an http:// or https:// URL with a host")
         }
+        var names: Set<String> = []
+        for source in config.ingest {
+            // By name: a list entry the loader refused does not shift the others' positions.
+            let path = "ingest[\(source.name)]"
+            if !names.insert(source.name).inserted { fail(path + ".name", "\(source.name) names two brokers") }
+            if !source.hasValidURL {
+                let shape = source.kind == .nats ? "nats://[user:pass@]host:port" : "redis://[:pass@]host:port[/db]"
+                fail(path + ".url", "is not a \(source.kind.rawValue) URL (\(shape); or set \(source.urlVariable))")
+            }
+            // Names go into broker commands and subjects: printable, no spaces, not empty.
+            let fields = [("stream", source.stream), ("dead_letter", source.deadLetter), ("consumer", source.consumer)]
+                + (source.subject.isEmpty ? [] : [("subject", source.subject)]) + (source.consumerName.isEmpty ? [] : [("consumer_name", source.consumerName)])
+            for (field, value) in fields where !IngestSource.isName(value) {
+                fail(path + "." + field, value.isEmpty ? "is required" : "must be 1 to 255 printable ASCII characters without spaces")
+            }
+            if let app = source.sdkAppID, !config.apps.contains(where: { $0.sdkAppID == app }) {
+                fail(path + ".sdkappid", "\(app) is not a configured app")
+            }
+        }
         if !config.tls.caFile.isEmpty, !FileManager.default.isReadableFile(atPath: config.tls.caFile) {
             fail("tls.ca_file", "cannot read \(config.tls.caFile)")
         }

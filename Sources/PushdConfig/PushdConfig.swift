@@ -14,6 +14,8 @@ public struct PushdConfig: Sendable, Equatable {
     /// Folder of the default push text templates (`<locale>/<name>.mustache`).
     public var templates: String = "Templates"
     public var apps: [App] = []
+    /// Brokers whose offline-message events pushd consumes (restart-only).
+    public var ingest: [IngestSource] = []
     public var dispatcher = Dispatcher()
     public var limits = Limits()
 

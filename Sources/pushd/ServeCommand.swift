@@ -5,6 +5,7 @@ import Dispatcher
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import Ingest
 import Logging
 import Metrics
 import Prometheus
@@ -124,6 +125,7 @@ struct ServeCommand: ParsableCommand {
             metrics: factory, logger: logger, tracer: tracing?.tracer
         )
         let callbacks = CallbackSender(store: store, config: config, metrics: CallbackMetrics(factory: factory), logger: logger)
+        let ingest = IngestService(sources: config.ingest, store: store, api: api, metrics: IngestMetrics(factory: factory), logger: logger)
         let reloader = ConfigReloader(
             running: config,
             read: { [emulator] in
@@ -152,7 +154,7 @@ struct ServeCommand: ParsableCommand {
         router.get("readyz") { _, _ -> Response in
             var storeError: (any Error)?
             do { try await store.healthCheck() } catch { storeError = error }
-            let readiness = dispatcher.readiness(storeError: storeError, config: reloader.status)
+            let readiness = dispatcher.readiness(storeError: storeError, config: reloader.status, more: ingest.problems())
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             let body = try encoder.encode(readiness)
@@ -208,7 +210,8 @@ struct ServeCommand: ParsableCommand {
         if let emulator { app.addServices(ResourceService { await emulator.running.stop() }) }
         // Callbacks stop after the dispatcher: the events of its last completions are written, and
         // those not sent yet wait in the store for the next start.
-        app.addServices(callbacks, dispatcher, ReloadOnHangup(reloader: reloader))
+        // Ingest stops first: what it committed is acknowledged, the rest comes back from the broker.
+        app.addServices(callbacks, dispatcher, ingest, ReloadOnHangup(reloader: reloader))
         defer { try? FileManager.default.removeItem(atPath: pidFile) }
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])

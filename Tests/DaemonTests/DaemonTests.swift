@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Callbacks
 import Emulator
 import Foundation
+import GRDB
+import Ingest
 import Messaging
 import PushCore
 import Storage
@@ -154,6 +156,89 @@ struct DaemonTests {
         #expect(try await second.exitStatus(within: .seconds(15)) == 0, "\(second.log.suffix(2_000))")
         try await store.close()
         await setup.stop()
+    }
+
+    /// Issue 30: at least once from a broker, end to end, across a crash.
+    @Test(
+        "broker ingest: SIGKILL of pushd serve in the middle of 20,000 events; after a restart every event's push reaches the emulator, none enqueued twice",
+        arguments: [BrokerServer.Kind.nats, .redis]
+    )
+    func ingestCrash(kind: BrokerServer.Kind) async throws {
+        let broker = try BrokerServer(kind)
+        let setup = try await Setup(dispatcher: "  workers: 4\n  batch_size: 64\n")
+        let source: String
+        switch kind {
+        case .nats:
+            source = #"{ kind: nats, url: "\#(broker.url)", stream: PUSHD, subject: pushd.events, dead_letter: pushd.dead, batch: 256 }"#
+        case .redis:
+            source = #"{ kind: redis, url: "\#(broker.url)", stream: "pushd:events", dead_letter: "pushd:dead", consumer_name: pushd-1, batch: 256 }"#
+        }
+        try (String(contentsOfFile: setup.config, encoding: .utf8) + "ingest:\n  - \(source)\n").write(toFile: setup.config, atomically: true, encoding: .utf8)
+        // Half the events are push jobs to j<i>, half sendmsg commands to s<i> (imported accounts).
+        let half = 10_000
+        let app = DemoCredentials.sdkAppID
+        let store = try setup.store()
+        let now = SystemEpochClock().nowMillis()
+        try await store.upsertDevices((0..<(2 * half)).map { i in
+            Device(sdkAppID: app, userID: i < half ? "j\(i)" : "s\(i - half)", deviceID: "d", vendor: .apns, token: Self.token(i), registeredAtMillis: now)
+        })
+        try await store.importAccounts(sdkAppID: app, (0..<half).map { ("s\($0)", [:]) })
+        var events: [[UInt8]] = []
+        for i in 0..<half {
+            events.append(Array(#"{"SdkAppID":\#(app),"To_Account":"j\#(i)","IdempotencyKey":"job-\#(i)","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"job \#(i)"}}]}"#.utf8))
+            events.append(Array(#"{"Command":"openim/sendmsg","SdkAppID":\#(app),"Body":{"To_Account":"s\#(i)","MsgRandom":\#(i),"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"msg \#(i)"}}]}}"#.utf8))
+        }
+        switch kind {
+        case .nats:
+            let publisher = try await Self.retrying { try await NATSPublisher(url: broker.url) }
+            try await Self.retrying {
+                try await publisher.ensureStream("PUSHD", subjects: ["pushd.events"])
+                try await publisher.ensureStream("DEAD", subjects: ["pushd.dead"])
+            }
+            try await publisher.publish("pushd.events", events)
+            await publisher.shutdown()
+        case .redis:
+            let publisher = try await RedisPublisher(url: broker.url)
+            try await publisher.publish("pushd:events", events)
+            await publisher.shutdown()
+        }
+        let database = try DatabaseQueue(path: setup.folder + "/pushd.sqlite", configuration: { var c = Configuration(); c.readonly = true; return c }())
+        func count(_ table: String) throws -> Int { try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table)") ?? 0 } }
+
+        let first = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve-1.log")
+        try await first.waitFor("listening on")
+        try await Setup.waitUntil("a quarter of the events ingested before the kill", every: .milliseconds(10)) { try count("jobs") >= half / 2 }
+        first.kill(SIGKILL)
+        #expect(try await first.exitStatus(within: .seconds(10)) == SIGKILL)
+        let atCrash = try count("jobs")
+        #expect(atCrash < 2 * half, "the crash left events behind")
+
+        let second = try Child.start(["serve", "--config", setup.config], logFile: setup.folder + "/serve-2.log")
+        try await second.waitFor("listening on")
+        try await Setup.waitUntil("every event's push delivered", timeout: .seconds(240), every: .seconds(1)) {
+            Set(try await setup.deliveredTokens()).count == 2 * half
+        }
+        // One job per push job and per sendmsg; one stored message per sendmsg: nothing ran twice.
+        #expect(try count("jobs") == 2 * half)
+        #expect(try count("messages") == half)
+        #expect(try await store.stats().deadLetters == 0)
+        print("ingest crash test (\(kind)): \(2 * half) events, \(atCrash) jobs at the crash, \(try await setup.deliveredTokens().count) deliveries")
+        second.kill(SIGTERM)
+        #expect(try await second.exitStatus(within: .seconds(15)) == 0, "\(second.log.suffix(2_000))")
+        try await store.close()
+        await setup.stop()
+    }
+
+    /// JetStream answers a moment after its port opens.
+    static func retrying<T>(_ work: () async throws -> T) async throws -> T {
+        for attempt in 1... {
+            do {
+                return try await work()
+            } catch where attempt < 50 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        throw CancellationError()
     }
 
     /// Issue 28 section 4: SIGHUP and `pushd config reload`.

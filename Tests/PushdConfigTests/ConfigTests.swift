@@ -302,6 +302,52 @@ struct ConfigTests {
         #expect(unknown.contains { $0.contains("callback.colour") })
     }
 
+    /// Issue 30: `ingest:`, a list of brokers (README, Broker ingest).
+    @Test("ingest: NATS and Redis sources with their defaults; the URL from the environment; a bad kind, URL, name or range refused")
+    func ingestSources() throws {
+        func file(_ ingest: String) -> String {
+            """
+            templates: \(Self.repoRoot)/Templates
+            apps:
+              - sdkappid: 1400000000
+                secret_key: "s"
+            ingest:
+            \(ingest)
+            """
+        }
+        let (config, problems) = try check(
+            file("""
+                  - { kind: nats, url: "nats://127.0.0.1:4222", stream: IM, subject: "im.offline", dead_letter: im.dead, batch: 500 }
+                  - { kind: redis, name: im-redis, stream: "im:offline", dead_letter: "im:dead", consumer_name: pushd-1, sdkappid: 1400000000, max_queue_depth: 1000, claim_idle_seconds: 30 }
+                """),
+            environment: ["PUSHD_INGEST_IM_REDIS_URL": "redis://:secret@10.0.0.2:6380/2"]
+        )
+        #expect(problems == [])
+        #expect(config.ingest.count == 2)
+        let nats = config.ingest[0], redis = config.ingest[1]
+        #expect(nats.kind == .nats && nats.name == "nats0" && nats.stream == "IM" && nats.subject == "im.offline" && nats.batch == 500)
+        #expect(nats.consumer == "pushd" && nats.ackWaitSeconds == 30 && nats.maxQueueDepth == 200_000 && nats.sdkAppID == nil)
+        #expect(redis.url == "redis://:secret@10.0.0.2:6380/2" && redis.safeURL == "redis://10.0.0.2:6380/2", "credentials never printed")
+        #expect(redis.sdkAppID == 1_400_000_000 && redis.maxQueueDepth == 1000 && redis.claimIdleSeconds == 30 && redis.consumerName == "pushd-1")
+
+        let (_, refused) = try check(
+            file("""
+                  - { kind: kafka, url: "kafka://x", stream: s, dead_letter: d }
+                  - { kind: nats, url: "redis://127.0.0.1", stream: "has space", dead_letter: "", batch: 0, sdkappid: 9, color: red }
+                  - { kind: redis, url: "redis://h", stream: s, dead_letter: d }
+                  - { kind: redis, name: redis2, url: "redis://h", stream: s, dead_letter: d }
+                """)
+        )
+        #expect(refused.contains { $0.contains("ingest[0].kind") && $0.contains("nats, redis") }, "\(refused)")
+        #expect(refused.contains { $0.contains("ingest[nats1].url") && $0.contains("PUSHD_INGEST_NATS1_URL") })
+        #expect(refused.contains { $0.contains("ingest[nats1].stream") && $0.contains("printable") })
+        #expect(refused.contains { $0.contains("ingest[nats1].dead_letter") && $0.contains("required") })
+        #expect(refused.contains { $0.contains("ingest[1].batch") && $0.contains("from 1 to 10000") })
+        #expect(refused.contains { $0.contains("ingest[nats1].sdkappid") && $0.contains("not a configured app") })
+        #expect(refused.contains { $0.contains("ingest[1].color") })
+        #expect(refused.contains { $0.contains("ingest[redis2].name") && $0.contains("two brokers") }, "\(refused)")
+    }
+
     /// Issue 24: the README says secrets come from the environment, yet a vendor the file did not
     /// list could not be configured there, and a mistyped variable went unnoticed.
     @Test("the environment alone configures a vendor; variables that set nothing are named")

@@ -1,0 +1,2 @@
+// Debian's libnats-dev: the NATS C client, JetStream included.
+#include <nats/nats.h>
