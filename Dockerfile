@@ -7,7 +7,7 @@ COPY . .
 RUN scripts/package && mkdir /out && tar -xzf dist/pushd-*-linux-*.tar.gz -C /out && mv /out/pushd-* /out/pushd
 
 FROM debian:12-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libnghttp2-14 libsqlite3-0 zlib1g libstdc++6 ca-certificates curl \
+RUN apt-get update && apt-get install -y --no-install-recommends libnghttp2-14 libsqlite3-0 zlib1g libstdc++6 libnats3.4 libhiredis0.14 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* && useradd --system --home-dir /var/lib/pushd --create-home pushd
 COPY --from=build /out/pushd /opt/pushd
 RUN sed -i 's|^listen: .*|listen: "0.0.0.0:8080"|' /opt/pushd/Config/pushd.yaml

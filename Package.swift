@@ -238,7 +238,7 @@ let package = Package(
             name: "pushd-bench",
             dependencies: [
                 "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "VendorAuth", "Messaging", "Storage", "PushJob", "Dispatcher", "API",
-                "PushdRuntime", "Ingest",
+                "PushdRuntime", "Ingest", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),

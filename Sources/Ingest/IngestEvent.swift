@@ -14,6 +14,20 @@ public enum IngestEvent: Sendable, Equatable {
     /// every redelivery).
     case command(sdkAppID: UInt64, name: String, body: Data, key: String)
 
+    /// Whether the bytes hold `"Command"` anywhere: only then can the event be a command.
+    static func mentionsCommand(_ data: [UInt8]) -> Bool {
+        let needle = Array(#""Command""#.utf8)
+        guard data.count >= needle.count else { return false }
+        return data.withUnsafeBufferPointer { bytes in
+            var index = 0
+            while index + needle.count <= bytes.count {
+                if bytes[index] == 0x22, bytes[index + 1] == 0x43, Array(bytes[index..<index + needle.count]) == needle { return true }
+                index += 1
+            }
+            return false
+        }
+    }
+
     /// An event's idempotency key is at most this long.
     public static let maxKeyBytes = 128
 
@@ -27,14 +41,26 @@ public enum IngestEvent: Sendable, Equatable {
     /// The event, or the Tencent error that makes it a dead letter (naming the field).
     public static func decode(_ data: [UInt8], source: IngestSource, position: String) throws(TencentError) -> IngestEvent {
         let bytes = Data(data)
-        guard let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any] else {
-            throw TencentError(code: TencentError.jsonParseCode, message: "the event is not a JSON object")
-        }
         let event: IngestEvent
-        if let command = object["Command"] {
-            event = try Self.command(command, object: object, bytes: bytes, source: source, position: position)
+        if !mentionsCommand(data) {
+            // A push job, parsed once by its own decoder: the common event pays for no generic parse.
+            do {
+                event = .job(try PushJobSpec.decode(bytes).newJob(payload: bytes))
+            } catch {
+                guard (try? JSONSerialization.jsonObject(with: bytes)) is [String: Any] else {
+                    throw TencentError(code: TencentError.jsonParseCode, message: "the event is not a JSON object")
+                }
+                throw error
+            }
         } else {
-            event = .job(try PushJobSpec.decode(bytes).newJob(payload: bytes))
+            guard let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any] else {
+                throw TencentError(code: TencentError.jsonParseCode, message: "the event is not a JSON object")
+            }
+            if let command = object["Command"] {
+                event = try Self.command(command, object: object, bytes: bytes, source: source, position: position)
+            } else {
+                event = .job(try PushJobSpec.decode(bytes).newJob(payload: bytes))
+            }
         }
         if let only = source.sdkAppID, event.sdkAppID != only {
             throw TencentError(code: RestCode.unknownSDKAppID, message: "SdkAppID \(event.sdkAppID) is not this source's app \(only)")

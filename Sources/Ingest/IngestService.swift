@@ -64,7 +64,12 @@ public final class IngestService: Service, Sendable {
         down.withLock { down in down.sorted { $0.key < $1.key }.map { "ingest \($0.key): \($0.value)" } }
     }
 
+    /// Consumes until the graceful shutdown (a service that returned early would end the group).
     public func run() async throws {
+        guard !consumers.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
         await withDiscardingTaskGroup { group in
             for (source, consumer) in consumers {
                 group.addTask { await self.consume(source, consumer) }

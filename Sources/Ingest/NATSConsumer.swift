@@ -100,13 +100,15 @@ final class NATSConsumer: BrokerConsumer, @unchecked Sendable {
         var error = jsErrCode(0)
         let status = natsSubscription_Fetch(&list, subscription, Int32(clamping: max), waitMillis, &error)
         defer { natsMsgList_Destroy(&list) }
+        let count = Int(list.Count)
         if status == NATS_TIMEOUT { return [] }
         if status != NATS_OK { connected.store(natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED, ordering: .relaxed) }
         try check(status, "fetch", jetStreamError: error)
+        guard let received = list.Msgs, count > 0 else { return [] }
         var messages: [BrokerMessage] = []
-        messages.reserveCapacity(Int(list.Count))
-        for index in 0..<Int(list.Count) {
-            guard let message = list.Msgs[index] else { continue }
+        messages.reserveCapacity(count)
+        for index in 0..<count {
+            guard let message = received[index] else { continue }
             let length = Int(natsMsg_GetDataLength(message))
             let data = natsMsg_GetData(message).map { pointer in
                 pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }

@@ -30,7 +30,7 @@ public struct IngestSource: Sendable, Equatable {
     /// stream key (Redis).
     public var deadLetter: String
     /// Events read per fetch, committed together.
-    public var batch: Int = 256
+    public var batch: Int = 1_024
     /// Events of this app only; nil: each event names its `SdkAppID`.
     public var sdkAppID: UInt64?
     /// Ingest pauses while pushd's queue holds more pending jobs than this.

@@ -7,7 +7,7 @@ import Glibc
 struct PushdBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushd-bench", abstract: "Benchmarks, printed as tables with ratios against a reference run.",
-        subcommands: [RenderBenchCommand.self, GatewayBenchCommand.self, DispatchBenchCommand.self, ApiBenchCommand.self, CampaignBenchCommand.self, E2EBenchCommand.self, MulticastBenchCommand.self]
+        subcommands: [RenderBenchCommand.self, GatewayBenchCommand.self, DispatchBenchCommand.self, ApiBenchCommand.self, CampaignBenchCommand.self, E2EBenchCommand.self, MulticastBenchCommand.self, IngestBenchCommand.self]
     )
 }
 

@@ -190,8 +190,8 @@ struct DaemonTests {
         }
         switch kind {
         case .nats:
-            let publisher = try await Self.retrying { try await NATSPublisher(url: broker.url) }
-            try await Self.retrying {
+            let publisher = try await retrying { try await NATSPublisher(url: broker.url) }
+            try await retrying {
                 try await publisher.ensureStream("PUSHD", subjects: ["pushd.events"])
                 try await publisher.ensureStream("DEAD", subjects: ["pushd.dead"])
             }
@@ -227,18 +227,6 @@ struct DaemonTests {
         #expect(try await second.exitStatus(within: .seconds(15)) == 0, "\(second.log.suffix(2_000))")
         try await store.close()
         await setup.stop()
-    }
-
-    /// JetStream answers a moment after its port opens.
-    static func retrying<T>(_ work: () async throws -> T) async throws -> T {
-        for attempt in 1... {
-            do {
-                return try await work()
-            } catch where attempt < 50 {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
-        throw CancellationError()
     }
 
     /// Issue 28 section 4: SIGHUP and `pushd config reload`.

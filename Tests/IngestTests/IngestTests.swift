@@ -59,28 +59,14 @@ struct IngestTests {
             switch kind {
             case .nats:
                 let url = broker.url
-                let publisher = try await Self.retrying { try await NATSPublisher(url: url) }
-                try await Self.retrying {
+                let publisher = try await retrying { try await NATSPublisher(url: url) }
+                try await retrying {
                     try await publisher.ensureStream("PUSHD", subjects: ["pushd.events"])
                     try await publisher.ensureStream("DEAD", subjects: ["pushd.dead"])
                 }
                 (nats, redis) = (publisher, nil)
             case .redis:
                 (nats, redis) = (nil, try await RedisPublisher(url: broker.url))
-            }
-        }
-
-        /// JetStream needs a moment after the port opens.
-        static func retrying<T>(_ work: () async throws -> T) async throws -> T {
-            var attempt = 0
-            while true {
-                do {
-                    return try await work()
-                } catch {
-                    attempt += 1
-                    if attempt > 50 { throw error }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
             }
         }
 
@@ -190,8 +176,8 @@ struct IngestTests {
         let events = (10..<20).map { Array(Self.job($0).utf8) }
         switch kind {
         case .nats:
-            let publisher = try await Rig.retrying { try await NATSPublisher(url: rig.broker.url) }
-            try await Rig.retrying { try await publisher.publish("pushd.events", events) }
+            let publisher = try await retrying { try await NATSPublisher(url: rig.broker.url) }
+            try await retrying { try await publisher.publish("pushd.events", events) }
             await publisher.shutdown()
         case .redis:
             let publisher = try await RedisPublisher(url: rig.broker.url)

@@ -16,3 +16,17 @@ public func eventually(
     Issue.record("timed out after \(timeout) waiting for: \(what)")
     throw CancellationError()
 }
+
+/// `work`'s result, tried up to `attempts` times `interval` apart (a server that answers a moment
+/// after its port opens, as JetStream does); the last failure is thrown.
+public func retrying<T>(attempts: Int = 50, every interval: Duration = .milliseconds(100), _ work: () async throws -> T) async throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try await work()
+        } catch where attempt < attempts {
+            attempt += 1
+            try await Task.sleep(for: interval)
+        }
+    }
+}
