@@ -25,7 +25,7 @@ public final class IngestService: Service, Sendable {
         /// Reconnects after a failure: 0.5 s doubling to 30 s.
         public var backoff = Backoff(baseMillis: 500, maxMillis: 30_000)
         /// Message sends of one batch that run at once (their order within a run is free).
-        public var concurrentSends = 64
+        public var concurrentSends = 1_024
 
         public init() {}
     }
@@ -78,10 +78,19 @@ public final class IngestService: Service, Sendable {
     }
 
     /// One source's loop until shutdown: connect, respect the depth, fetch, commit, acknowledge.
+    /// The next batch is fetched while the current one commits, so the broker's round trip overlaps
+    /// the store's write; a batch fetched but not committed is handed back.
     func consume(_ source: IngestSource, _ consumer: any BrokerConsumer) async {
         var failures = 0
         var connected = false
         var depth = DepthGate(limit: source.maxQueueDepth, interval: settings.depthInterval)
+        var next: Task<[BrokerMessage], any Error>?
+        /// Hands the fetched batch back undone, if there is one.
+        func releaseNext() async {
+            guard let pending = next else { return }
+            next = nil
+            if let messages = try? await pending.value, !messages.isEmpty { await consumer.release(messages) }
+        }
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 if !connected {
@@ -96,13 +105,22 @@ public final class IngestService: Service, Sendable {
                     continue
                 }
                 metrics.paused(source.name, false)
-                let messages = try await consumer.fetch(max: source.batch, wait: settings.fetchWait)
+                let messages: [BrokerMessage]
+                if let pending = next {
+                    next = nil
+                    messages = try await pending.value
+                } else {
+                    messages = try await consumer.fetch(max: source.batch, wait: settings.fetchWait)
+                }
                 if !messages.isEmpty {
+                    let (batch, wait) = (source.batch, settings.fetchWait)
+                    next = Task { try await consumer.fetch(max: batch, wait: wait) }
                     try await handle(messages, source: source, consumer: consumer)
                     depth.added(messages.count)
                 }
                 failures = 0
             } catch {
+                await releaseNext()
                 failures += 1
                 let reason = "\(error)"
                 logger.warning("ingest failed", metadata: ["source": "\(source.name)", "error": "\(reason)", "failures": "\(failures)"])
@@ -115,6 +133,7 @@ public final class IngestService: Service, Sendable {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(delay)) }
             }
         }
+        await releaseNext()
         await consumer.shutdown()
         setDown(source, "stopped")
     }
