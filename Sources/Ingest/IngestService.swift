@@ -35,7 +35,10 @@ public final class IngestService: Service, Sendable {
         "openim/sendmsg", "openim/batchsendmsg", "timpush/batch", "group_open_http_svc/send_group_msg", "openim/importmsg",
     ]
 
-    let consumers: [(source: IngestSource, consumer: any BrokerConsumer)]
+    let sources: [IngestSource]
+    /// Makes a source's consumer when `run()` starts: a service that never runs leaves no client
+    /// thread behind.
+    let makeConsumer: @Sendable (IngestSource) -> any BrokerConsumer
     let store: any PushStore
     let api: RestAPI
     let settings: Settings
@@ -44,13 +47,14 @@ public final class IngestService: Service, Sendable {
     /// Why a source is not consuming, by name; absent while it is.
     private let down: Mutex<[String: String]>
 
-    /// `consumers`: the brokers' consumers, by default each source's own (``IngestSource/makeConsumer()``).
+    /// `makeConsumer`: a source's consumer, by default its broker's own (``IngestSource/makeConsumer()``).
     public init(
         sources: [IngestSource], store: any PushStore, api: RestAPI, settings: Settings = Settings(),
         metrics: IngestMetrics = IngestMetrics(), logger: Logger = Logger(label: "pushd.ingest"),
-        consumers: [any BrokerConsumer]? = nil
+        makeConsumer: @escaping @Sendable (IngestSource) -> any BrokerConsumer = { $0.makeConsumer() }
     ) {
-        self.consumers = Array(zip(sources, consumers ?? sources.map { $0.makeConsumer() }))
+        self.sources = sources
+        self.makeConsumer = makeConsumer
         self.store = store
         self.api = api
         self.settings = settings
@@ -66,13 +70,13 @@ public final class IngestService: Service, Sendable {
 
     /// Consumes until the graceful shutdown (a service that returned early would end the group).
     public func run() async throws {
-        guard !consumers.isEmpty else {
+        guard !sources.isEmpty else {
             try? await gracefulShutdown()
             return
         }
         await withDiscardingTaskGroup { group in
-            for (source, consumer) in consumers {
-                group.addTask { await self.consume(source, consumer) }
+            for source in sources {
+                group.addTask { await self.consume(source, self.makeConsumer(source)) }
             }
         }
     }

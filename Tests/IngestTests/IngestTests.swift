@@ -7,6 +7,7 @@ import PushCore
 import PushdConfig
 import ServiceLifecycle
 import Storage
+import Synchronization
 import Testing
 import TestSupport
 
@@ -218,6 +219,23 @@ struct IngestTests {
         }
         #expect(try await rig.pending() == 0)
         await rig.stop()
+    }
+
+    @Test("a service built but never run (pushd serve failing before its services start) makes no broker client to leak")
+    func neverRun() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pushd-ingest-\(UUID())/pushd.sqlite").path
+        let store = try SQLiteStore(path: path)
+        var config = PushdConfig()
+        config.apps = [PushdConfig.App(sdkAppID: Self.app)]
+        let made = Mutex(0)
+        let sources = [IngestSource(kind: .nats, name: "n", url: "nats://127.0.0.1:1", stream: "S", deadLetter: "d")]
+        // Before, each consumer (and its client thread, which must be shut down) was made here.
+        _ = IngestService(sources: sources, store: store, api: RestAPI(config: config, store: store)) { source in
+            made.withLock { $0 += 1 }
+            return source.makeConsumer()
+        }
+        #expect(made.withLock { $0 } == 0)
+        try await store.close()
     }
 
     @Test("Redis: entries a crashed consumer left pending are claimed by another after the idle time")
