@@ -13,10 +13,10 @@ public final class NATSPublisher: @unchecked Sendable {
     public init(url: String) async throws {
         try await thread.run {
             var nc: OpaquePointer?
-            try Self.check(natsConnection_ConnectTo(&nc, url), "connect")
+            try NATS.check(natsConnection_ConnectTo(&nc, url), "connect")
             self.connection = nc
             var js: OpaquePointer?
-            try Self.check(natsConnection_JetStream(&js, nc, nil), "JetStream")
+            try NATS.check(natsConnection_JetStream(&js, nc, nil), "JetStream")
             self.jetStream = js
         }
     }
@@ -36,7 +36,7 @@ public final class NATSPublisher: @unchecked Sendable {
                 return
             }
             var config = jsStreamConfig()
-            try Self.check(jsStreamConfig_Init(&config), "stream config")
+            try NATS.check(jsStreamConfig_Init(&config), "stream config")
             let names = subjects.map { strdup($0) }
             defer { names.forEach { free($0) } }
             var pointers: [UnsafePointer<CChar>?] = names.map { $0.map { UnsafePointer($0) } }
@@ -48,7 +48,7 @@ public final class NATSPublisher: @unchecked Sendable {
                     return js_AddStream(&info, self.jetStream, &config, nil, &error)
                 }
             }
-            try Self.check(status, "add stream \(name) (JetStream error \(error.rawValue))")
+            try NATS.check(status, "add stream \(name) (JetStream error \(error.rawValue))")
             jsStreamInfo_Destroy(info)
         }
     }
@@ -58,9 +58,9 @@ public final class NATSPublisher: @unchecked Sendable {
         try await thread.run {
             for payload in payloads {
                 let status = payload.withUnsafeBytes { js_PublishAsync(self.jetStream, subject, $0.baseAddress, Int32(clamping: $0.count), nil) }
-                try Self.check(status, "publish")
+                try NATS.check(status, "publish")
             }
-            try Self.check(js_PublishAsyncComplete(self.jetStream, nil), "publish complete")
+            try NATS.check(js_PublishAsyncComplete(self.jetStream, nil), "publish complete")
         }
     }
 
@@ -69,7 +69,7 @@ public final class NATSPublisher: @unchecked Sendable {
         try await thread.run {
             var info: UnsafeMutablePointer<jsStreamInfo>?
             var error = jsErrCode(0)
-            try Self.check(js_GetStreamInfo(&info, self.jetStream, stream, nil, &error), "stream info \(stream)")
+            try NATS.check(js_GetStreamInfo(&info, self.jetStream, stream, nil, &error), "stream info \(stream)")
             let (first, last) = (info?.pointee.State.FirstSeq ?? 1, info?.pointee.State.LastSeq ?? 0)
             jsStreamInfo_Destroy(info)
             var result: [(data: [UInt8], headers: [String: String])] = []
@@ -78,10 +78,7 @@ public final class NATSPublisher: @unchecked Sendable {
                 var message: OpaquePointer?
                 guard js_GetMsg(&message, self.jetStream, stream, sequence, nil, &error) == NATS_OK, let message else { continue }
                 defer { natsMsg_Destroy(message) }
-                let length = Int(natsMsg_GetDataLength(message))
-                let data = natsMsg_GetData(message).map { pointer in
-                    pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
-                } ?? []
+                let data = NATS.data(of: message)
                 var headers: [String: String] = [:]
                 for name in names {
                     var value: UnsafePointer<CChar>?
@@ -100,10 +97,6 @@ public final class NATSPublisher: @unchecked Sendable {
         await thread.shutdown()
     }
 
-    static func check(_ status: natsStatus, _ what: String) throws {
-        guard status != NATS_OK else { return }
-        throw BrokerError("nats \(what): " + (natsStatus_GetText(status).map { String(cString: $0) } ?? "status \(status.rawValue)"))
-    }
 }
 
 /// A small Redis Streams publisher on the same C client (`XADD key * event <payload>`, pipelined):
@@ -139,19 +132,13 @@ public final class RedisPublisher: @unchecked Sendable {
             guard let connection = self.connection else { throw BrokerError("not connected") }
             let reply = try connection.command(["XRANGE", key, "-", "+"])
             return (reply.array ?? []).compactMap { entry -> [String: [UInt8]]? in
-                guard let parts = entry.array, parts.count == 2, let fields = parts[1].array else { return nil }
-                var result: [String: [UInt8]] = [:]
-                var index = 0
-                while index + 1 < fields.count {
-                    if let name = fields[index].text, case .string(let value) = fields[index + 1] { result[name] = value }
-                    index += 2
-                }
-                return result
+                guard let parts = entry.array, parts.count == 2 else { return nil }
+                return parts[1].fields
             }
         }
     }
 
-    /// A command's reply as text, for tests (`XPENDING`, `XLEN`).
+    /// A command's integer reply, nil for any other (`XLEN`, an `EVAL` counting `XPENDING`).
     public func integer(_ arguments: [String]) async throws -> Int64? {
         try await thread.run {
             guard let connection = self.connection else { throw BrokerError("not connected") }

@@ -109,10 +109,7 @@ final class NATSConsumer: BrokerConsumer, @unchecked Sendable {
         messages.reserveCapacity(count)
         for index in 0..<count {
             guard let message = received[index] else { continue }
-            let length = Int(natsMsg_GetDataLength(message))
-            let data = natsMsg_GetData(message).map { pointer in
-                pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
-            } ?? []
+            let data = NATS.data(of: message)
             guard let reply = natsMsg_GetReply(message).map({ String(cString: $0) }) else { continue }
             var meta: UnsafeMutablePointer<jsMsgMetaData>?
             var position = reply
@@ -171,9 +168,25 @@ final class NATSConsumer: BrokerConsumer, @unchecked Sendable {
     }
 
     private func check(_ status: natsStatus, _ what: String, jetStreamError: jsErrCode = jsErrCode(0)) throws {
+        try NATS.check(status, what, jetStreamError: jetStreamError)
+    }
+}
+
+/// What the NATS consumer and publisher share of the C client.
+enum NATS {
+    /// Throws the client's text for a status that is not `NATS_OK`.
+    static func check(_ status: natsStatus, _ what: String, jetStreamError: jsErrCode = jsErrCode(0)) throws {
         guard status != NATS_OK else { return }
         let text = natsStatus_GetText(status).map { String(cString: $0) } ?? "status \(status.rawValue)"
         throw BrokerError("nats \(what): \(text)" + (jetStreamError.rawValue != 0 ? " (JetStream error \(jetStreamError.rawValue))" : ""))
+    }
+
+    /// A message's bytes, copied out of the client's buffer.
+    static func data(of message: OpaquePointer) -> [UInt8] {
+        let length = Int(natsMsg_GetDataLength(message))
+        return natsMsg_GetData(message).map { pointer in
+            pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        } ?? []
     }
 }
 

@@ -21,6 +21,19 @@ enum RedisValue: Sendable, Equatable {
     var array: [RedisValue]? {
         if case .array(let items) = self { items } else { nil }
     }
+
+    /// A stream entry's `[field, value, …]` list as a dictionary of its string values; nil when
+    /// this is not a list (the entry was deleted while pending).
+    var fields: [String: [UInt8]]? {
+        guard let items = array else { return nil }
+        var result: [String: [UInt8]] = [:]
+        var index = 0
+        while index + 1 < items.count {
+            if let name = items[index].text, case .string(let value) = items[index + 1] { result[name] = value }
+            index += 2
+        }
+        return result
+    }
 }
 
 /// One synchronous hiredis connection (`redis://[user:pass@]host:port[/db]`): commands as argument

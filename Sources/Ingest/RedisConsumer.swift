@@ -158,20 +158,11 @@ final class RedisConsumer: BrokerConsumer, @unchecked Sendable {
         var gone: [String] = []
         for item in items {
             guard let entry = item.array, entry.count == 2, let id = entry[0].text else { continue }
-            guard let fields = entry[1].array else {
+            guard let fields = entry[1].fields else {
                 gone.append(id)
                 continue
             }
-            var data: [UInt8] = []
-            var index = 0
-            while index + 1 < fields.count {
-                if fields[index].text == "event", case .string(let bytes) = fields[index + 1] {
-                    data = bytes
-                    break
-                }
-                index += 2
-            }
-            messages.append(BrokerMessage(position: id, handle: id, data: data))
+            messages.append(BrokerMessage(position: id, handle: id, data: fields["event"] ?? []))
         }
         if !gone.isEmpty, let connection { _ = try connection.command(["XACK", source.stream, source.consumer] + gone) }
         return messages
