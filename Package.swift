@@ -200,6 +200,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The operator web console at /console: server-rendered Mustache pages over the store, the
+        // dispatcher and the REST commands; signed-cookie sessions and CSRF tokens.
+        .target(
+            name: "Console",
+            dependencies: [
+                "PushCore", "Messaging", "Storage", "PushJob", "Dispatcher", "API", "PushdConfig", "UserSig", "VendorAuth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // What the executables share: opening the configured store, running async work from a
         // synchronous command, the emulator's server command.
         .target(
@@ -216,7 +229,7 @@ let package = Package(
             name: "pushd",
             dependencies: [
                 "PushCore", "UserSig", "PushdConfig", "Gateways", "Emulator", "Messaging", "Storage", "PushJob", "Dispatcher", "API", "PushdRuntime",
-                "Callbacks", "Ingest",
+                "Callbacks", "Ingest", "Console",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -328,6 +341,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "Console", "API", "Dispatcher", "Storage", "Messaging", "PushCore", "PushdConfig", "UserSig", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(

@@ -139,10 +139,22 @@ public struct RestAPI: Sendable {
     /// Runs a command a broker event carries, as the app's admin (the broker is trusted as the IM
     /// server is: no UserSig), with the event's idempotency key. Never throws.
     public func handleEvent(sdkAppID: UInt64, command name: String, body: Data, eventKey: String) async -> RestReply {
-        let start = ContinuousClock.now
         guard let handler = commands[name], Self.eventCommands.contains(name) else {
             return .fail(RestCode.unknownCommand, "\(name) is not a command a broker event may carry")
         }
+        return await runAsAdmin(handler, name: name, sdkAppID: sdkAppID, body: body, eventKey: eventKey)
+    }
+
+    /// Runs any command as the app's admin, for an in-process caller that signed the admin in
+    /// itself (the operator console): the same validation and answers as the REST route. Never throws.
+    public func handleAsAdmin(sdkAppID: UInt64, command name: String, body: Data) async -> RestReply {
+        guard let handler = commands[name] else { return Self.unknown(name) }
+        return await runAsAdmin(handler, name: name, sdkAppID: sdkAppID, body: body, eventKey: nil)
+    }
+
+    /// A command run as the app's admin, timed and counted as the routes are.
+    private func runAsAdmin(_ handler: Command, name: String, sdkAppID: UInt64, body: Data, eventKey: String?) async -> RestReply {
+        let start = ContinuousClock.now
         defer { metrics.handled(name, since: start) }
         guard body.count <= Self.maxBodyBytes else { return metrics.answered(Self.tooLarge) }
         guard let app = apps.current[sdkAppID] else {

@@ -87,7 +87,8 @@ public final class Dispatcher: Service, Sendable {
     public init(
         store: any PushStore, gateways: VendorGateways, config: PushdConfig, clock: any EpochClock = SystemEpochClock(),
         metrics: DispatcherMetrics = DispatcherMetrics(), logger: Logger = Logger(label: "pushd.dispatcher"),
-        settings: Settings? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, tracer: (any Tracer)? = nil
+        settings: Settings? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, tracer: (any Tracer)? = nil,
+        sentRequests: SentRequests? = nil
     ) throws {
         let settings = settings ?? Settings(config.dispatcher)
         let d = config.dispatcher
@@ -99,7 +100,7 @@ public final class Dispatcher: Service, Sendable {
             alarmPauseMillis: Int64(d.alarmPauseSeconds) * 1000, maxPauseMillis: Int64(d.maxVendorPauseSeconds) * 1000,
             maxThrottleWaitMillis: settings.leaseMillis / 4, clock: clock,
             metrics: metrics, logger: logger, random: random,
-            campaignSends: AsyncSemaphore(permits: inFlight), tracer: tracer
+            campaignSends: AsyncSemaphore(permits: inFlight), tracer: tracer, sentRequests: sentRequests
         )
         campaignSlots = Mutex(Self.campaignClaimDepth * inFlight)
         campaignClaim = min(settings.batchSize, inFlight)

@@ -27,9 +27,12 @@ public final class DispatcherMetrics: Sendable {
     private let deadLetterGauge: Gauge
     /// Skip reasons are open-ended; they are made on first use.
     private let skips = Mutex<[String: Counter]>([:])
+    /// The last hour of sends per second, and the last failures, for the operator console.
+    public let history: DeliveryHistory
 
-    public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
+    public init(factory: any MetricsFactory = NOOPMetricsHandler.instance, history: DeliveryHistory = DeliveryHistory()) {
         self.factory = factory
+        self.history = history
         func byVendor<M>(_ make: (Vendor) -> M) -> [Vendor: M] {
             Dictionary(uniqueKeysWithValues: Vendor.allCases.map { ($0, make($0)) })
         }
@@ -49,8 +52,10 @@ public final class DispatcherMetrics: Sendable {
         deadLetterGauge = Gauge(label: "pushd_dead_letters", dimensions: [], factory: factory)
     }
 
-    /// One send of an app to a vendor and what came of it, with its duration.
-    func sent(app: UInt64, vendor: Vendor, outcome: String, nanoseconds: Int64) {
+    /// One send of an app to a vendor and what came of it (with the vendor's reason when it
+    /// failed), with its duration.
+    func sent(app: UInt64, vendor: Vendor, outcome: String, reason: String? = nil, nanoseconds: Int64) {
+        history.record(app: app, vendor: vendor, outcome: outcome, reason: reason)
         let counters = made(sends, VendorThrottle.Key(app: app, vendor: vendor)) {
             Dictionary(
                 uniqueKeysWithValues: Self.outcomes.map {

@@ -65,6 +65,8 @@ struct JobProcessor: Sendable {
     /// Continues the trace a job carries (``JobTrace``): a span per job, a child per vendor
     /// request. Nil: tracing is off and nothing is traced.
     var tracer: (any Tracer)?
+    /// Keeps the requests sent, for the operator console; nil keeps none.
+    var sentRequests: SentRequests?
 
     /// One device's result within the job.
     enum DeviceResult: Sendable {
@@ -266,6 +268,7 @@ struct JobProcessor: Sendable {
             } catch {
                 return permanent(device, job, reason: error.reason)
             }
+            sentRequests?.keep(request, app: job.sdkAppID, jobKey: job.idempotencyKey, deviceID: device.deviceID, atMillis: now)
             let started = ContinuousClock.now
             let outcome = await client.send(request, token: device.token, sandbox: device.sandbox)
             let nanos = (ContinuousClock.now - started).nanoseconds
@@ -299,6 +302,9 @@ struct JobProcessor: Sendable {
                 request = try app.renderer.render(content, vendor: first.device.vendor, to: target(tokens: tokens, of: first.device, job: first.job, now: now))
             } catch {
                 return recipients.map { permanent($0.device, $0.job, reason: error.reason) }
+            }
+            if let sentRequests {
+                for r in recipients { sentRequests.keep(request, app: r.job.sdkAppID, jobKey: r.job.idempotencyKey, deviceID: r.device.deviceID, atMillis: now) }
             }
             let started = ContinuousClock.now
             let outcomes = await client.send(request, tokens: tokens)
@@ -373,7 +379,7 @@ struct JobProcessor: Sendable {
             if logger.logLevel <= .debug { log.debug("delivered", metadata: ["outcome": "delivered", "vendor_message_id": "\(id ?? "")"]) }
             return .final(record(device, success, job, vendorMessageID: id), invalidation: nil, dead: nil)
         case .tokenInvalid(let reason, let at):
-            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "token_invalid", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "token_invalid", reason: reason, nanoseconds: nanos)
             metrics.invalidated(vendor: device.vendor)
             log.info("token invalid", metadata: ["outcome": "token_invalid", "reason": "\(reason)"])
             return .final(
@@ -381,7 +387,7 @@ struct JobProcessor: Sendable {
                 invalidation: TokenInvalidation(deviceID: device.deviceID, token: device.token, atMillis: at ?? now), dead: nil
             )
         case .retry(let reason, let after):
-            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "retry", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "retry", reason: reason, nanoseconds: nanos)
             if Task.isCancelled { return retry(device, reason: reason, delayMillis: 0, uncounted: true) }
             let delay = backoff.delayMillis(attempt: job.attempts + 1, retryAfterSeconds: after, unit: random())
             // A vendor that says when to come back is paused for every worker until then, and the
@@ -394,10 +400,10 @@ struct JobProcessor: Sendable {
             }
             return retry(device, reason: reason, delayMillis: delay, uncounted: true)
         case .permanent(let reason):
-            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "permanent", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "permanent", reason: reason, nanoseconds: nanos)
             return permanent(device, job, reason: reason)
         case .configAlarm(let reason):
-            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "config_alarm", nanoseconds: nanos)
+            metrics.sent(app: job.sdkAppID, vendor: device.vendor, outcome: "config_alarm", reason: reason, nanoseconds: nanos)
             if throttle.pause(key, untilMillis: now.addingSaturating(alarmPauseMillis), alarm: reason) {
                 log.error(
                     "vendor configuration refused; vendor paused for this app",

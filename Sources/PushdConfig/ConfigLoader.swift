@@ -56,7 +56,9 @@ public struct ConfigLoader: Sendable {
     }
 
     /// Variables read outside the config file: not "unused".
-    static let processVariables: Set<String> = ["PUSHD_LOG_LEVEL", "PUSHD_TEST_POSTGRES_URL"]
+    static let processVariables: Set<String> = [
+        "PUSHD_LOG_LEVEL", "PUSHD_TEST_POSTGRES_URL", PushdConfig.Console.passwordVariable, PushdConfig.Console.sessionKeyVariable,
+    ]
 
     /// Applies the environment; returns the `PUSHD_*` variables that set nothing. A vendor the
     /// file does not list is configured from the environment alone when any of its variables is set.
@@ -171,6 +173,27 @@ private struct Walker {
                     }
                 }
             case "tracing": readTracing(entry, into: &config.tracing)
+            case "console":
+                for e in entries(entry.value, path: entry.path) {
+                    switch e.key {
+                    case "enabled":
+                        guard let text = string(e) else { break }
+                        switch text {
+                        case "true": config.console.enabled = true
+                        case "false": config.console.enabled = false
+                        default: report(.error, e.path, e.value, "must be true or false, got \"\(text)\"")
+                        }
+                    case "session_minutes":
+                        guard let text = string(e) else { break }
+                        if let value = Int(text), PushdConfig.Console.sessionMinutesRange.contains(value) {
+                            config.console.sessionMinutes = value
+                        } else {
+                            let range = PushdConfig.Console.sessionMinutesRange
+                            report(.error, e.path, e.value, "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+                        }
+                    default: unknown(e)
+                    }
+                }
             case "ingest":
                 guard let sequence = entry.value.sequence else {
                     report(.error, entry.path, entry.value, "must be a list of brokers")

@@ -11,6 +11,7 @@ public struct PushdConfig: Sendable, Equatable {
     public var proxy: String = ""
     public var log = Log()
     public var tracing = Tracing()
+    public var console = Console()
     /// Folder of the default push text templates (`<locale>/<name>.mustache`).
     public var templates: String = "Templates"
     public var apps: [App] = []
@@ -88,6 +89,24 @@ public struct PushdConfig: Sendable, Equatable {
     public struct TLS: Sendable, Equatable {
         /// Extra PEM CA bundle trusted for vendor endpoints.
         public var caFile: String = ""
+    }
+
+    /// `console:`: the operator web console at `/console` on the API listener.
+    public struct Console: Sendable, Equatable {
+        /// Off unless set: the console serves nothing and `/console` is 404.
+        public var enabled = false
+        /// A sign-in lasts this long.
+        public var sessionMinutes = 480
+        public static let sessionMinutesRange = 5...10_080
+        /// The console password (every app); unset or empty turns password sign-in off.
+        public static let passwordVariable = "PUSHD_CONSOLE_PASSWORD"
+        /// The key sessions are signed with; unset: a random key, so sessions end with the process.
+        public static let sessionKeyVariable = "PUSHD_CONSOLE_SESSION_KEY"
+
+        public init(enabled: Bool = false, sessionMinutes: Int = 480) {
+            self.enabled = enabled
+            self.sessionMinutes = sessionMinutes
+        }
     }
 
     /// `log:`: how `serve` writes its log lines on standard error.

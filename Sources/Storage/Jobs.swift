@@ -373,6 +373,14 @@ public struct JobStatus: Sendable, Equatable {
     public var lastError: String?
     /// The devices it is limited to.
     public var deviceIDs: [String]?
+    /// The job as the dispatcher reads it (empty once purged).
+    public var payload = Data()
+}
+
+/// A push record with the key of the job that wrote it (a user's recent pushes).
+public struct KeyedPushRecord: Sendable, Equatable {
+    public var jobKey: String
+    public var record: PushRecord
 }
 
 /// A message accepted by the REST API, stored with its push jobs in one transaction.

@@ -47,6 +47,9 @@ public protocol JobQueue: Sendable {
     /// Push records of a job, in the order written.
     func pushRecords(sdkAppID: UInt64, idempotencyKey: String) async throws -> [PushRecord]
 
+    /// The newest push records of a user's devices, newest first, with their jobs' keys.
+    func pushRecords(sdkAppID: UInt64, userID: String, limit: Int) async throws -> [KeyedPushRecord]
+
     /// Dead letters, oldest first, with ids above `afterID`.
     func deadLetters(afterID: Int64, limit: Int) async throws -> [DeadLetter]
 

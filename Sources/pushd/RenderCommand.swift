@@ -1,4 +1,5 @@
 import ArgumentParser
+import Console
 import Foundation
 import PushCore
 import PushdConfig
@@ -102,43 +103,3 @@ struct RenderCommand: ParsableCommand {
 }
 
 extension PushLocale: ExpressibleByArgument {}
-
-/// A vendor request as JSON for people: headers as an object, JSON bodies parsed, form bodies as fields.
-enum RequestPreview {
-    static func json(_ request: VendorRequest) -> [String: Any] {
-        var headers: [String: String] = [:]
-        for header in request.headers { headers[header.name] = header.value }
-        var out: [String: Any] = [
-            "vendor": request.vendor.rawValue, "method": request.method, "path": request.path, "headers": headers,
-            "size": request.body.bytes.count,
-        ]
-        switch request.body {
-        case .json(let bytes):
-            out["body"] = (try? JSONSerialization.jsonObject(with: Data(bytes))) ?? String(decoding: bytes, as: UTF8.self)
-        case .form(let fields):
-            var form: [String: String] = [:]
-            for field in fields { form[field.name] = field.value }
-            out["form"] = form
-            out["body"] = FormEncoding.encode(fields)
-        }
-        return out
-    }
-}
-
-extension AppPushSettings {
-    /// Example identifiers for a vendor the app does not configure, so a preview still renders.
-    func withPreview(_ vendor: Vendor) -> AppPushSettings {
-        var app = self
-        switch vendor {
-        case .apns: app.apns = .init(bundleID: "com.example.im")
-        case .fcm: app.fcm = .init(projectID: "example-project")
-        case .huawei: app.huawei = .init(appID: "10000000")
-        case .xiaomi: app.xiaomi = .init(packageName: "com.example.im")
-        case .oppo: app.oppo = .init()
-        case .vivo: app.vivo = .init(appID: "10000")
-        case .meizu: app.meizu = .init(appID: "100000")
-        case .honor: app.honor = .init(appID: "10000000")
-        }
-        return app
-    }
-}

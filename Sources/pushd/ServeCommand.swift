@@ -1,6 +1,7 @@
 import API
 import ArgumentParser
 import Callbacks
+import Console
 import Dispatcher
 import Foundation
 import Hummingbird
@@ -87,6 +88,27 @@ struct ServeCommand: ParsableCommand {
             + "PUSHD_<SDKAPPID>_<VENDOR>_<FIELD> variables"
     }
 
+    /// The operator console, signed in with the password and sessions keyed from the environment.
+    static func console(config: PushdConfig, store: any PushStore, api: RestAPI, dispatcher: Dispatcher, password: String, logger: Logger) throws
+        -> Console
+    {
+        let environment = ProcessInfo.processInfo.environment
+        if let address = HostPort(config.listen), !["127.0.0.1", "localhost", "::1"].contains(address.host) {
+            logger.warning("console: enabled on \(config.listen), which is not loopback; serve it only through a TLS proxy")
+        }
+        logger.notice(
+            "console: enabled at /console",
+            metadata: [
+                "password_sign_in": "\(!password.isEmpty)",
+                "sessions": "\(environment[PushdConfig.Console.sessionKeyVariable]?.isEmpty == false ? "signed with the configured key" : "end when pushd stops")",
+            ]
+        )
+        return try Console(
+            config: config, store: store, api: api, dispatcher: dispatcher, password: password,
+            sessionSecret: environment[PushdConfig.Console.sessionKeyVariable], logger: logger
+        )
+    }
+
     static func serve(
         config: PushdConfig, warnings: [ConfigProblem], dataFolder: String, pidFile: String, demo: Bool,
         reread: @escaping @Sendable () throws -> LoadedConfig
@@ -105,6 +127,15 @@ struct ServeCommand: ParsableCommand {
                 metadata: ["emulator": "\(started.base)", "demo_config": "\(started.configFile)"]
             )
         }
+        // The demo shows the console too, with a password of its own unless one is set.
+        var consolePassword = ProcessInfo.processInfo.environment[PushdConfig.Console.passwordVariable] ?? ""
+        if demo {
+            config.console.enabled = true
+            if consolePassword.isEmpty {
+                consolePassword = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+                logger.notice("DEMO MODE: console at http://\(config.listen)/console, password \(consolePassword)")
+            }
+        }
         let problems = ConfigValidator().validate(config).filter { $0.kind != .warning }
         guard problems.isEmpty else {
             for problem in problems { logger.error("config: \(problem)") }
@@ -119,13 +150,20 @@ struct ServeCommand: ParsableCommand {
         let tracing = try TracingBackend.make(config.tracing)
         let store = try await openStore(config, logger: logger)
         let gateways = try VendorGateways(config: config)
-        let dispatcher = try Dispatcher(store: store, gateways: gateways, config: config, metrics: metrics, logger: logger, tracer: tracing?.tracer)
+        // The console's push lookup shows the requests sent; without the console none are kept.
+        let dispatcher = try Dispatcher(
+            store: store, gateways: gateways, config: config, metrics: metrics, logger: logger, tracer: tracing?.tracer,
+            sentRequests: config.console.enabled ? SentRequests() : nil
+        )
         let api = RestAPI(
             config: config, store: store, maxPendingWrites: config.limits.maxPendingWrites,
             metrics: factory, logger: logger, tracer: tracing?.tracer
         )
         let callbacks = CallbackSender(store: store, config: config, metrics: CallbackMetrics(factory: factory), logger: logger)
         let ingest = IngestService(sources: config.ingest, store: store, api: api, metrics: IngestMetrics(factory: factory), logger: logger)
+        let console =
+            try config.console.enabled
+            ? Self.console(config: config, store: store, api: api, dispatcher: dispatcher, password: consolePassword, logger: logger) : nil
         let reloader = ConfigReloader(
             running: config,
             read: { [emulator] in
@@ -137,6 +175,7 @@ struct ServeCommand: ParsableCommand {
                 try dispatcher.reload(config)
                 api.reload(config)
                 callbacks.reload(config)
+                console?.reload(config)
             },
             metrics: factory, logger: logger
         )
@@ -176,6 +215,7 @@ struct ServeCommand: ParsableCommand {
             )
         }
         api.addRoutes(to: router)
+        console?.addRoutes(to: router)
         if let state = emulator?.state {
             // The built-in emulator's recorder on pushd's own port, so a demo needs no TLS client.
             router.get("emulator/requests") { request, _ -> Response in

@@ -359,6 +359,11 @@ struct DaemonTests {
         // Issue 28: ready, with a JSON body saying so.
         let ready = String(decoding: try await Setup.curl(["-w", " %{http_code}", "http://127.0.0.1:\(port)/readyz"]), as: UTF8.self)
         #expect(ready == #"{"config":{"generation":1},"ready":true,"reasons":[]} 200"#, "\(ready)")
+        // Issue 29: the console is off unless `console.enabled`; nothing under /console answers.
+        for path in ["console", "console/signin", "console/static/console.css"] {
+            let code = try await Setup.curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/\(path)"])
+            #expect(code == Data("404".utf8), "/\(path)")
+        }
         // A REST call, refused for its missing UserSig, is still timed under its command.
         _ = try await Setup.curl(["-d", "{}", "http://127.0.0.1:\(port)/v4/openim/sendmsg?sdkappid=1400000000&identifier=x&usersig=x"])
         let metrics = String(decoding: try await Setup.curl(["http://127.0.0.1:\(port)/metrics"]), as: UTF8.self)

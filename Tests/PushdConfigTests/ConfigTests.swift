@@ -131,6 +131,21 @@ struct ConfigTests {
         #expect(problems.contains { $0.hasSuffix("apps[0].vendors.xiaomi.channel: unknown key \"channel\"") })
     }
 
+    @Test("console: off by default; enabled and session_minutes read and checked; its variables are not unused")
+    func consoleSettings() throws {
+        #expect(try ConfigLoader(environment: [:]).parse("listen: 127.0.0.1:1").config.console == .init(enabled: false, sessionMinutes: 480))
+        let on = try ConfigLoader(environment: ["PUSHD_CONSOLE_PASSWORD": "pw", "PUSHD_CONSOLE_SESSION_KEY": "k"]).parse(
+            "console:\n  enabled: true\n  session_minutes: 60\n"
+        )
+        #expect(on.config.console == .init(enabled: true, sessionMinutes: 60) && on.problems.isEmpty && on.unusedEnvironment.isEmpty)
+        let bad = try ConfigLoader(environment: [:]).parse("console:\n  enabled: yes please\n  session_minutes: 0\n  theme: dark\n")
+        let problems = bad.problems.map(\.description)
+        #expect(problems.contains("line 2: console.enabled: must be true or false, got \"yes please\""), "\(problems)")
+        #expect(problems.contains("line 3: console.session_minutes: must be an integer from 5 to 10080"), "\(problems)")
+        #expect(problems.contains("line 4: console.theme: unknown key \"theme\""), "\(problems)")
+        #expect(bad.config.console.enabled == false, "a value that is not true leaves the console off")
+    }
+
     @Test("An unknown vendor is reported with the list of vendors")
     func unknownVendor() throws {
         let (_, problems) = try check(yaml(try Scratch(), vendors: #"      jpush: { key: "x" }"#))

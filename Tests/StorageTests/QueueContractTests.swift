@@ -819,6 +819,28 @@ struct QueueContractTests {
             if backend == .postgres { try await waiter.close() }
         }
     }
+
+    @Test("a user's latest push records, newest first with their job keys; a job's payload until it finishes", arguments: Backend.available)
+    func recordsByUserAndPayload(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture, store in
+            try await store.enqueue([job("m1:bob"), job("m2:bob"), job("m3:alice", user: "alice"), job("m4:bob", app: 1_400_000_001)])
+            #expect(try await store.jobStatus(sdkAppID: 1_400_000_000, idempotencyKey: "m1:bob")?.payload == Data(#"{"k":"m1:bob"}"#.utf8))
+            let claimed = try await store.claim(limit: 10, leaseMillis: Self.lease)
+            var completions: [JobCompletion] = []
+            for (index, claimed) in claimed.enumerated() {
+                fixture.clock.advance(millis: 1)
+                completions.append(JobCompletion(job: claimed, records: [record("d\(index)", .delivered, at: fixture.clock.nowMillis())]))
+            }
+            try await store.complete(completions)
+            let bob = try await store.pushRecords(sdkAppID: 1_400_000_000, userID: "bob", limit: 10)
+            #expect(bob.map(\.jobKey) == ["m2:bob", "m1:bob"], "newest first, this app's, this user's")
+            #expect(try await store.pushRecords(sdkAppID: 1_400_000_000, userID: "bob", limit: 1).map(\.jobKey) == ["m2:bob"])
+            #expect(try await store.pushRecords(sdkAppID: 1_400_000_000, userID: "BOB", limit: 10).isEmpty, "user ids compare as bytes")
+            #expect(try await store.pushRecords(sdkAppID: 1_400_000_000, userID: "bob", limit: -5).isEmpty)
+            // A finished job's payload is emptied (the record stays).
+            #expect(try await store.jobStatus(sdkAppID: 1_400_000_000, idempotencyKey: "m1:bob")?.payload.isEmpty == true)
+        }
+    }
 }
 
 func record(_ device: String, _ outcome: PushRecord.Outcome, at: Int64 = 0) -> PushRecord {

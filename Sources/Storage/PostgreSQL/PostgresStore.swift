@@ -681,15 +681,17 @@ public final class PostgresStore: PushStore {
     public func jobStatus(sdkAppID: UInt64, idempotencyKey: String) async throws -> JobStatus? {
         let rows = try await client.query(
             """
-            SELECT attempts, claim, available_at, done_at, last_error, devices FROM jobs
+            SELECT attempts, claim, available_at, done_at, last_error, devices, payload FROM jobs
             WHERE app = \(Int64(sdkAppID)) AND idempotency_key = \(idempotencyKey)
             """,
             logger: logger
         )
-        for try await (attempts, claims, available, done, error, devices) in rows.decode((Int64, Int64, Int64, Int64?, String?, String?).self) {
+        for try await (attempts, claims, available, done, error, devices, payload) in rows.decode(
+            (Int64, Int64, Int64, Int64?, String?, String?, ByteBuffer?).self
+        ) {
             return JobStatus(
                 attempts: Int(attempts), claims: Int(claims), availableAtMillis: available, finishedAtMillis: done, lastError: error,
-                deviceIDs: Schema.decodeDevices(devices)
+                deviceIDs: Schema.decodeDevices(devices), payload: payload.map { Data(buffer: $0) } ?? Data()
             )
         }
         return nil
@@ -711,6 +713,31 @@ public final class PostgresStore: PushStore {
                 PushRecord(
                     deviceID: device, vendor: vendor, outcome: PushRecord.Outcome(rawValue: outcome) ?? .failed, reason: reason,
                     vendorMessageID: messageID, attempts: Int(attempts), atMillis: at
+                )
+            )
+        }
+        return records
+    }
+
+    public func pushRecords(sdkAppID: UInt64, userID: String, limit: Int) async throws -> [KeyedPushRecord] {
+        let rows = try await client.query(
+            """
+            SELECT job_key, device_id, vendor, outcome, reason, vendor_message_id, attempts, at FROM push_records
+            WHERE app = \(Int64(sdkAppID)) AND user_id = \(userID) ORDER BY id DESC LIMIT \(Int64(max(0, limit)))
+            """,
+            logger: logger
+        )
+        var records: [KeyedPushRecord] = []
+        for try await (key, device, vendor, outcome, reason, messageID, attempts, at) in rows.decode(
+            (String, String, String, String, String?, String?, Int64, Int64).self
+        ) {
+            records.append(
+                KeyedPushRecord(
+                    jobKey: key,
+                    record: PushRecord(
+                        deviceID: device, vendor: vendor, outcome: PushRecord.Outcome(rawValue: outcome) ?? .failed, reason: reason,
+                        vendorMessageID: messageID, attempts: Int(attempts), atMillis: at
+                    )
                 )
             )
         }

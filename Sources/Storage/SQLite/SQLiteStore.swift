@@ -456,12 +456,12 @@ public final class SQLiteStore: PushStore {
     public func jobStatus(sdkAppID: UInt64, idempotencyKey: String) async throws -> JobStatus? {
         try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT attempts, claim, available_at, done_at, last_error, devices FROM jobs WHERE app = ? AND idempotency_key = ?",
+                db, sql: "SELECT attempts, claim, available_at, done_at, last_error, devices, payload FROM jobs WHERE app = ? AND idempotency_key = ?",
                 arguments: [Int64(sdkAppID), idempotencyKey]
             ).map { row in
                 JobStatus(
                     attempts: row["attempts"], claims: row["claim"], availableAtMillis: row["available_at"], finishedAtMillis: row["done_at"],
-                    lastError: row["last_error"], deviceIDs: Schema.decodeDevices(row["devices"])
+                    lastError: row["last_error"], deviceIDs: Schema.decodeDevices(row["devices"]), payload: row["payload"] ?? Data()
                 )
             }
         }
@@ -480,6 +480,27 @@ public final class SQLiteStore: PushStore {
                 PushRecord(
                     deviceID: row["device_id"], vendor: row["vendor"], outcome: PushRecord.Outcome(rawValue: row["outcome"]) ?? .failed,
                     reason: row["reason"], vendorMessageID: row["vendor_message_id"], attempts: row["attempts"], atMillis: row["at"]
+                )
+            }
+        }
+    }
+
+    public func pushRecords(sdkAppID: UInt64, userID: String, limit: Int) async throws -> [KeyedPushRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT job_key, device_id, vendor, outcome, reason, vendor_message_id, attempts, at FROM push_records
+                    WHERE app = ? AND user_id = ? ORDER BY id DESC LIMIT ?
+                    """,
+                arguments: [Int64(sdkAppID), userID, max(0, limit)]
+            ).map { row in
+                KeyedPushRecord(
+                    jobKey: row["job_key"],
+                    record: PushRecord(
+                        deviceID: row["device_id"], vendor: row["vendor"], outcome: PushRecord.Outcome(rawValue: row["outcome"]) ?? .failed,
+                        reason: row["reason"], vendorMessageID: row["vendor_message_id"], attempts: row["attempts"], atMillis: row["at"]
+                    )
                 )
             }
         }
