@@ -14,6 +14,8 @@ import UserSig
 public struct RestAPI: Sendable {
     /// Requests larger than this are refused before parsing.
     public static let maxBodyBytes = 1 << 20
+    /// The longest account id, in bytes (Tencent's limit).
+    public static let maxUserIDBytes = AccountCommands.maxUserID
 
     /// Who is calling, after the UserSig check.
     public struct Caller: Sendable {

@@ -259,8 +259,9 @@ struct Visit: Sendable {
     /// The first value of a field, nil when absent.
     func field(_ name: String) -> String? { fields.first { $0.0 == name }?.1 }
 
-    /// The first value of a field, trimmed; empty when absent.
-    func text(_ name: String) -> String { (field(name) ?? "").trimmingCharacters(in: .whitespaces) }
+    /// The first value of a field as given (identifiers compare as bytes: nothing is trimmed);
+    /// empty when absent.
+    func text(_ name: String) -> String { field(name) ?? "" }
 
     /// Every value of a field.
     func all(_ name: String) -> [String] { fields.filter { $0.0 == name }.map(\.1) }

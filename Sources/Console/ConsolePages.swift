@@ -35,7 +35,9 @@ extension Console {
             ["time": Self.time(f.atMillis), "vendor": f.vendor.rawValue, "outcome": f.outcome, "reason": f.reason]
         }
         let chart = DeliveryChart(dispatcher.history.window(app: app))
-        let deadLetters = try await letters(app) { _ in true }.count
+        // Counted over the first `overviewScan` letters, so a refreshing page stays cheap.
+        let counted = try await letters(app, scanning: Self.overviewScan) { _ in true }
+        let deadLetters = counted.scanned < Self.overviewScan ? String(counted.letters.count) : "\(counted.letters.count) in the first \(Self.overviewScan)"
         return render(
             "overview", title: "Overview", visit: visit, refresh: 10,
             [
@@ -69,8 +71,10 @@ extension Console {
         let rate = Double(sent) / seconds
         var eta = "—"
         if !c.state.isOver, rate > 0, let audience = c.audienceSize, c.users > 0 {
+            // Stored counts may be anything: a time that is not a finite, sane number is no ETA.
             let expected = Double(c.devices) / Double(c.users) * Double(audience)
-            eta = age(Int64(max(0, expected - Double(sent)) / rate * 1000))
+            let millis = (expected - Double(sent)) / rate * 1000
+            if millis.isFinite { eta = age(Int64(min(max(0, millis), 1e15))) }
         }
         return [
             "task": c.taskID, "state": c.state.rawValue, "percent": percent, "users": c.audienceSize.map(String.init) ?? "counting…",
@@ -140,6 +144,9 @@ extension Console {
     /// Rows listed.
     static let deadLettersShown = 200
 
+    /// Dead letters the overview counts at most.
+    static let overviewScan = 5_000
+
     /// An app's dead letters that match, oldest first.
     func matchingLetters(_ app: UInt64, _ filter: LetterFilter) async throws -> [DeadLetter] {
         try await letters(app) { filter.matches($0) }
@@ -148,17 +155,22 @@ extension Console {
     /// An app's dead letters for which `include` holds, oldest first, of the first
     /// `deadLetterScan` in the store.
     func letters(_ app: UInt64, where include: (DeadLetter) -> Bool) async throws -> [DeadLetter] {
+        try await letters(app, scanning: Self.deadLetterScan, where: include).letters
+    }
+
+    /// The same of the first `limit` in the store, and how many were read.
+    func letters(_ app: UInt64, scanning limit: Int, where include: (DeadLetter) -> Bool) async throws -> (letters: [DeadLetter], scanned: Int) {
         var after: Int64 = 0
         var scanned = 0
         var out: [DeadLetter] = []
-        while scanned < Self.deadLetterScan {
-            let page = try await store.deadLetters(afterID: after, limit: 1000)
+        while scanned < limit {
+            let page = try await store.deadLetters(afterID: after, limit: min(1000, limit - scanned))
             guard let last = page.last else { break }
             scanned += page.count
             after = last.id
             out += page.filter { $0.sdkAppID == app && include($0) }
         }
-        return out
+        return (out, scanned)
     }
 
     func deadLetters(_ visit: Visit, problem: String? = nil) async throws -> Response {
@@ -219,12 +231,16 @@ extension Console {
                 ]
             )
         }
+        // In slices, so no statement carries more ids than the database takes.
+        let slices = stride(from: 0, to: ids.count, by: 1000).map { Array(ids[$0..<min($0 + 1000, ids.count)]) }
         if action.hasPrefix("replay") {
-            let n = try await store.replayDeadLetters(ids: ids)
+            var n = 0
+            for slice in slices { n += try await store.replayDeadLetters(ids: slice) }
             logger.notice("console replayed dead letters", metadata: ["who": "\(visit.session.who)", "app": "\(visit.app.sdkAppID)", "count": "\(n)"])
             return Self.redirect("/console/dead-letters?app=\(visit.app.sdkAppID)&done=replayed")
         }
-        let n = try await store.purgeDeadLetters(ids: ids)
+        var n = 0
+        for slice in slices { n += try await store.purgeDeadLetters(ids: slice) }
         logger.notice("console purged dead letters", metadata: ["who": "\(visit.session.who)", "app": "\(visit.app.sdkAppID)", "count": "\(n)"])
         return Self.redirect("/console/dead-letters?app=\(visit.app.sdkAppID)&done=purged")
     }
@@ -362,7 +378,9 @@ extension Console {
     func testPush(_ visit: Visit) async throws -> Response {
         let app = visit.app.sdkAppID
         let user = visit.text("user"), deviceID = visit.text("device")
-        guard !user.isEmpty else { return testPushPage(visit, previews: [], problem: "Name the user to push to.", status: .badRequest) }
+        guard !user.isEmpty, user.utf8.count <= RestAPI.maxUserIDBytes else {
+            return testPushPage(visit, previews: [], problem: "Name the user to push to: 1 to \(RestAPI.maxUserIDBytes) bytes.", status: .badRequest)
+        }
         let taskID = "console_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let document: Data
         do {

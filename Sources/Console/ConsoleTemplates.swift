@@ -183,7 +183,7 @@ enum ConsoleTemplates {
         <input type="hidden" name="reason" value="{{reason}}">
         <input type="hidden" name="since" value="{{since}}">
         <input type="hidden" name="until" value="{{until}}">
-        <p>{{matching}} dead letters match{{#truncated}} (the first {{shown}} are listed){{/truncated}}.</p>
+        <p>{{matching}} dead letters match{{#truncated}} (the newest {{shown}} are listed){{/truncated}}.</p>
         <table>
         <thead><tr><th scope="col"><span class="sr">Select</span></th><th scope="col">Id</th><th scope="col">Died (UTC)</th><th scope="col">User</th><th scope="col">Device</th><th scope="col">Vendor</th><th scope="col">Token</th><th scope="col">Attempts</th><th scope="col">Last error</th></tr></thead>
         <tbody>

@@ -303,6 +303,24 @@ import UserSig
         #expect(try await f.store.stats().lanes[.chat]?.pending == 1, "the replayed letter is a job again")
     }
 
+    @Test func replayingAllMatchingTakesEveryLetterInSlices() async throws {
+        let f = try Fixture()
+        try await f.store.enqueue(NewJob(sdkAppID: ConsoleTests.app, idempotencyKey: "many:bob", userID: "bob", payload: Data("{}".utf8)))
+        let job = try #require(try await f.store.claim(limit: 1, leaseMillis: 30_000).first)
+        let dead = (0..<2_500).map { JobCompletion.DeadDevice(deviceID: "d\($0)", vendor: "fcm", token: "t\($0)", error: "INVALID_ARGUMENT") }
+        try await f.store.complete([JobCompletion(job: job, deadDevices: dead)])
+        let cookie = try await f.signIn()
+        let page = try await f.request("/console/dead-letters?app=\(ConsoleTests.app)", cookie: cookie)
+        #expect(page.body.contains("2500 dead letters match (the newest 200 are listed)"))
+        let overview = try await f.request("/console/overview?app=\(ConsoleTests.app)", cookie: cookie)
+        #expect(overview.body.contains("Dead letters of this app: 2500"))
+        let csrf = try #require(Fixture.csrf(page.body))
+        let replay = try await f.request("/console/dead-letters", method: .post, form: "csrf=\(csrf)&app=\(ConsoleTests.app)&do=replay-all", cookie: cookie)
+        #expect(replay.status == .seeOther)
+        #expect(try await f.store.deadLetters(afterID: 0, limit: 10).isEmpty)
+        #expect(try await f.store.stats().lanes[.chat]?.pending == 2_500, "one job per replayed device")
+    }
+
     @Test func aCampaignIsListedAndCancelledAfterAConfirmation() async throws {
         let f = try Fixture()
         let reply = await f.api.handleAsAdmin(
