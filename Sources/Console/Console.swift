@@ -98,7 +98,10 @@ public final class Console: Sendable {
     /// the one named by `app` among those the session sees; naming another is 404.
     func signedIn(_ request: Request, form: Bool = false, _ page: (Visit) async throws -> Response) async throws -> Response {
         guard let session = session(of: request) else { return Self.redirect("/console/signin") }
-        var fields = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        // The query is read as a browser's GET form writes it (`+` for a space), as a POST body is.
+        guard var fields = ConsoleForm.parse(request.uri.query ?? "") else {
+            return render("error", title: "Bad request", visit: nil, status: .badRequest, ["problem": "The address could not be read."])
+        }
         if form {
             let body = try await request.body.collect(upTo: Self.maxFormBytes)
             guard let parsed = ConsoleForm.parse(String(buffer: body)) else {

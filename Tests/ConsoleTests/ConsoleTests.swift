@@ -362,6 +362,15 @@ import UserSig
         #expect(unknown.body.contains("Nothing found."))
     }
 
+    @Test func theQueryIsReadAsABrowsersFormWritesIt() async throws {
+        let f = try Fixture()
+        try await f.store.upsertDevice(Device(sdkAppID: ConsoleTests.app, userID: "bob smith", deviceID: "spaced", vendor: .fcm, token: "t", registeredAtMillis: 1))
+        let cookie = try await f.signIn()
+        #expect(try await f.request("/console/devices?app=\(ConsoleTests.app)&user=bob+smith", cookie: cookie).body.contains("spaced"))
+        #expect(try await f.request("/console/devices?app=\(ConsoleTests.app)&user=bob%20smith", cookie: cookie).body.contains("spaced"))
+        #expect(try await f.request("/console/devices?app=\(ConsoleTests.app)&user=%zz", cookie: cookie).status == .badRequest)
+    }
+
     @Test func sessionCookiesResistTampering() {
         let signer = SessionSigner(secret: "key")
         let session = ConsoleSession(scope: .app(7), who: "admin", expiresAtSeconds: 1_000, nonce: "n1")
