@@ -31,10 +31,10 @@ extension Console {
             }
             return ["vendor": state.vendor.rawValue, "state": "ok", "stateClass": "ok", "why": ""]
         }
-        let failures = dispatcher.history.failures(app: app).map { f -> [String: Any] in
+        let failures = (dispatcher.history?.failures(app: app) ?? []).map { f -> [String: Any] in
             ["time": Self.time(f.atMillis), "vendor": f.vendor.rawValue, "outcome": f.outcome, "reason": f.reason]
         }
-        let chart = DeliveryChart(dispatcher.history.window(app: app))
+        let chart = DeliveryChart(dispatcher.history?.window(app: app) ?? [])
         // Counted over the first `overviewScan` letters, so a refreshing page stays cheap.
         let counted = try await letters(app, scanning: Self.overviewScan) { _ in true }
         let deadLetters = counted.scanned < Self.overviewScan ? String(counted.letters.count) : "\(counted.letters.count) in the first \(Self.overviewScan)"

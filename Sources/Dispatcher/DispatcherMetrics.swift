@@ -27,10 +27,11 @@ public final class DispatcherMetrics: Sendable {
     private let deadLetterGauge: Gauge
     /// Skip reasons are open-ended; they are made on first use.
     private let skips = Mutex<[String: Counter]>([:])
-    /// The last hour of sends per second, and the last failures, for the operator console.
-    public let history: DeliveryHistory
+    /// The last hour of sends per second, and the last failures, for the operator console; nil
+    /// (without the console) keeps none and costs the sends nothing.
+    public let history: DeliveryHistory?
 
-    public init(factory: any MetricsFactory = NOOPMetricsHandler.instance, history: DeliveryHistory = DeliveryHistory()) {
+    public init(factory: any MetricsFactory = NOOPMetricsHandler.instance, history: DeliveryHistory? = nil) {
         self.factory = factory
         self.history = history
         func byVendor<M>(_ make: (Vendor) -> M) -> [Vendor: M] {
@@ -55,7 +56,7 @@ public final class DispatcherMetrics: Sendable {
     /// One send of an app to a vendor and what came of it (with the vendor's reason when it
     /// failed), with its duration.
     func sent(app: UInt64, vendor: Vendor, outcome: String, reason: String? = nil, nanoseconds: Int64) {
-        history.record(app: app, vendor: vendor, outcome: outcome, reason: reason)
+        history?.record(app: app, vendor: vendor, outcome: outcome, reason: reason)
         let counters = made(sends, VendorThrottle.Key(app: app, vendor: vendor)) {
             Dictionary(
                 uniqueKeysWithValues: Self.outcomes.map {

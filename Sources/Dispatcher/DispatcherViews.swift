@@ -15,8 +15,9 @@ public struct VendorState: Sendable, Equatable {
 }
 
 extension Dispatcher {
-    /// Sends per second and the last failures (the operator console's overview).
-    public var history: DeliveryHistory { metrics.history }
+    /// Sends per second and the last failures (the operator console's overview), nil when none
+    /// are kept.
+    public var history: DeliveryHistory? { metrics.history }
 
     /// Every configured vendor of every app, by app then vendor.
     public func vendorStates() -> [VendorState] {

@@ -146,7 +146,8 @@ struct ServeCommand: ParsableCommand {
         let factory = PrometheusMetricsFactory(registry: registry)
         // Which build is running, as Prometheus's `*_build_info` convention has it: always 1.
         registry.makeGauge(name: "pushd_build_info", labels: [("version", pushdVersion), ("commit", buildCommit)]).set(1.0)
-        let metrics = DispatcherMetrics(factory: factory)
+        // The console's overview draws the last hour of sends; without the console none is kept.
+        let metrics = DispatcherMetrics(factory: factory, history: config.console.enabled ? DeliveryHistory() : nil)
         let tracing = try TracingBackend.make(config.tracing)
         let store = try await openStore(config, logger: logger)
         let gateways = try VendorGateways(config: config)
