@@ -528,10 +528,8 @@ enum TestPush {
 }
 
 extension ConsoleForm {
-    /// Pairs as a query string, every value percent-encoded.
+    /// Pairs as a query string, percent-encoded as the vendors' forms are (`FormEncoding`).
     static func encode(_ pairs: [(String, String)]) -> String {
-        // RFC 3986's unreserved characters, ASCII only.
-        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        return pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        FormEncoding.encode(pairs.map { VendorRequest.FormField($0.0, $0.1) })
     }
 }

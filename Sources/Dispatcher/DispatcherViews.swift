@@ -46,7 +46,7 @@ extension Dispatcher {
     public func render(_ spec: PushJobSpec, sdkAppID: UInt64, device: Device) -> Result<VendorRequest, RenderAgainFailure> {
         guard let app = processor.apps.current[sdkAppID] else { return .failure(.init("app \(sdkAppID) is not configured")) }
         guard !spec.revoke else { return .failure(.init("a revocation: the vendor is asked to take a delivered push back")) }
-        let locale = app.composer.templates.resolve(device.locale ?? app.defaultLocale)
+        let locale = app.locale(of: device)
         switch app.composer.compose(spec.message, in: spec.conversation, locale: locale) {
         case .skip(let reason): return .failure(.init("no push: \(reason.rawValue)"))
         case .push(let content):

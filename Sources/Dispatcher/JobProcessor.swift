@@ -36,6 +36,10 @@ public struct AppPipeline: Sendable {
         }
         return apps
     }
+
+    /// The template locale a device's push is written in: its own, else the app's default, as the
+    /// templates resolve it (`zh-Hant-TW` → `zh-Hant`).
+    func locale(of device: Device) -> PushLocale { composer.templates.resolve(device.locale ?? defaultLocale) }
 }
 
 /// Turns one claimed job into sends and its completion: expands the recipient's devices, composes
@@ -150,7 +154,7 @@ struct JobProcessor: Sendable {
             } else if let exclusion = PushAudience.exclusion(of: device, nowMillis: now) {
                 results.append(skip(device, exclusion.rawValue, job, now))
             } else {
-                let locale = app.composer.templates.resolve(device.locale ?? app.defaultLocale)
+                let locale = app.locale(of: device)
                 let decision = contents[locale] ?? app.composer.compose(spec.message, in: spec.conversation, locale: locale)
                 contents[locale] = decision
                 sends.append(Send(device: device, work: .push(decision)))
