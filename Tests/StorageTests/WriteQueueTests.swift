@@ -22,7 +22,7 @@ struct WriteQueueTests {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             pool = try DatabasePool(path: folder.appendingPathComponent("w.sqlite").path)
             try pool.write { try $0.execute(sql: "CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)") }
-            queue = WriteQueue(pool: pool, maxWaiting: maxWaiting)
+            queue = WriteQueue(pool: pool, checkpoints: CheckpointPolicy(), maxWaiting: maxWaiting)
         }
 
         func log(_ name: String, _ priority: WriteQueue.Priority, hold: Bool = false) async throws {

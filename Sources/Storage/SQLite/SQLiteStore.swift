@@ -20,13 +20,15 @@ public final class SQLiteStore: PushStore {
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        let checkpoints = CheckpointPolicy()
         configuration.prepareDatabase { db in
             // WAL with NORMAL sync: a commit survives a process crash; a power loss may lose the last
             // commits, never corrupt the file.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            checkpoints.install(on: db)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        writes = WriteQueue(pool: pool)
+        writes = WriteQueue(pool: pool, checkpoints: checkpoints)
         self.clock = clock
         try Self.migrator().migrate(pool)
     }

@@ -31,17 +31,22 @@ final class WriteQueue: Sendable {
         var background: [Transaction] = []
         /// Urgent transactions run in a row while background ones waited.
         var run = 0
+        /// When the last urgent transaction ended.
+        var urgentEnded: ContinuousClock.Instant?
     }
 
     private let pool: DatabasePool
     private let state = Mutex(State())
+    /// When the writer checkpoints the log: between transactions, in chat's gaps.
+    let checkpoints: CheckpointPolicy
     /// Most urgent transactions in a row while a background one waits.
     static let urgentRun = 8
     /// Most transactions waiting; past it a write fails at once with `StoreBusy`.
     let maxWaiting: Int
 
-    init(pool: DatabasePool, maxWaiting: Int = 50_000) {
+    init(pool: DatabasePool, checkpoints: CheckpointPolicy, maxWaiting: Int = 50_000) {
         self.pool = pool
+        self.checkpoints = checkpoints
         self.maxWaiting = maxWaiting
     }
 
@@ -82,19 +87,27 @@ final class WriteQueue: Sendable {
     var waiting: Int { state.withLock { $0.urgent.count + $0.background.count } }
 
     private func drain(_ db: Database) {
-        while let next = next() { next(db) }
+        while let (next, priority) = next() {
+            next(db)
+            let clock = ContinuousClock()
+            let (urgentWaiting, sinceUrgent) = state.withLock { state in
+                if priority == .urgent { state.urgentEnded = clock.now }
+                return (!state.urgent.isEmpty, state.urgentEnded.map { clock.now - $0 })
+            }
+            if checkpoints.due(urgentWaiting: urgentWaiting, sinceUrgent: sinceUrgent) { checkpoints.checkpoint(db) }
+        }
     }
 
     /// The oldest urgent transaction (the oldest background one after `urgentRun` urgent ones in a
     /// row), else the oldest background one; nil, and the drain over, when none is queued.
-    private func next() -> Transaction? {
+    private func next() -> (Transaction, Priority)? {
         state.withLock { state in
             if !state.urgent.isEmpty, state.background.isEmpty || state.run < Self.urgentRun {
                 if !state.background.isEmpty { state.run += 1 }
-                return state.urgent.removeFirst()
+                return (state.urgent.removeFirst(), .urgent)
             }
             state.run = 0
-            if !state.background.isEmpty { return state.background.removeFirst() }
+            if !state.background.isEmpty { return (state.background.removeFirst(), .background) }
             state.draining = false
             return nil
         }
