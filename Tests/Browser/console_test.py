@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -138,6 +138,11 @@ class Run:
             try:
                 return self.browser.find_element(By.TAG_NAME, "body").text
             except (StaleElementReferenceException, NoSuchElementException):
+                time.sleep(0.1)
+            except WebDriverException as error:
+                # Chromium reports a body replaced mid-read this way instead of as stale.
+                if "does not belong to the document" not in str(error):
+                    raise
                 time.sleep(0.1)
         return self.browser.find_element(By.TAG_NAME, "body").text
 
