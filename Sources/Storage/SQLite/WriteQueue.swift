@@ -13,6 +13,9 @@ import Synchronization
 /// Background work is not starved: when urgent transactions keep coming, every `urgentRun + 1`th
 /// goes to the oldest background one, so a campaign job's completion cannot wait until its lease
 /// runs out (and the push is sent twice).
+///
+/// Between transactions the drain asks `CheckpointPolicy` whether to checkpoint the log, so that
+/// SQLite's checkpoint does not land inside a chat write.
 final class WriteQueue: Sendable {
     enum Priority: Sendable {
         /// Chat pushes, the REST API, claims.
@@ -38,7 +41,7 @@ final class WriteQueue: Sendable {
     private let pool: DatabasePool
     private let state = Mutex(State())
     /// When the writer checkpoints the log: between transactions, in chat's gaps.
-    let checkpoints: CheckpointPolicy
+    private let checkpoints: CheckpointPolicy
     /// Most urgent transactions in a row while a background one waits.
     static let urgentRun = 8
     /// Most transactions waiting; past it a write fails at once with `StoreBusy`.
@@ -89,10 +92,10 @@ final class WriteQueue: Sendable {
     private func drain(_ db: Database) {
         while let (next, priority) = next() {
             next(db)
-            let clock = ContinuousClock()
+            let now = ContinuousClock.now
             let (urgentWaiting, sinceUrgent) = state.withLock { state in
-                if priority == .urgent { state.urgentEnded = clock.now }
-                return (!state.urgent.isEmpty, state.urgentEnded.map { clock.now - $0 })
+                if priority == .urgent { state.urgentEnded = now }
+                return (!state.urgent.isEmpty, state.urgentEnded.map { now - $0 })
             }
             if checkpoints.due(urgentWaiting: urgentWaiting, sinceUrgent: sinceUrgent) { checkpoints.checkpoint(db) }
         }
